@@ -1,0 +1,64 @@
+#include "ir/op_registry.h"
+
+#include <stdexcept>
+
+namespace dlc {
+
+const OpRegistry& OpRegistry::get() {
+  static const OpRegistry registry = [] {
+    OpRegistry r;
+    register_elementwise_ops(r);
+    register_reduction_ops(r);
+    register_shape_ops(r);
+    register_nn_ops(r);
+    register_loss_ops(r);
+    register_optimizer_ops(r);
+    return r;
+  }();
+  return registry;
+}
+
+const OpDef* OpRegistry::find(const std::string& name) const {
+  auto it = ops_.find(name);
+  return it == ops_.end() ? nullptr : &it->second;
+}
+
+void OpRegistry::add(OpDef def) {
+  if (ops_.count(def.name)) throw std::logic_error("op registered twice: " + def.name);
+  if (def.expr && !def.eval) def.eval = elementwise_kernel(def.expr);
+  std::string name = def.name;
+  ops_.emplace(std::move(name), std::move(def));
+}
+
+std::string infer_broadcast(const Node& n, const std::vector<TensorType>& in,
+                            std::vector<TensorType>* out) {
+  (void)n;
+  TensorType r = in[0];
+  for (size_t i = 1; i < in.size(); ++i) {
+    if (in[i].dtype != r.dtype)
+      return std::string("operand dtypes differ: ") + in[0].str() + " vs " + in[i].str();
+    if (!broadcast_dims(r.dims, in[i].dims, &r.dims))
+      return "shapes do not broadcast: " + in[0].str() + " vs " + in[i].str();
+  }
+  out->push_back(r);
+  return "";
+}
+
+RefKernel elementwise_kernel(ExprFn expr) {
+  return [expr](const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out,
+                const EvalContext&) {
+    std::vector<SExpr> operands;
+    for (size_t i = 0; i < in.size(); ++i) operands.push_back(arg(static_cast<int>(i)));
+    SExpr body = expr(operands, n);
+    Tensor& y = out[0];
+    std::vector<double> a(in.size());
+    for (int64_t e = 0; e < y.numel(); ++e) {
+      for (size_t i = 0; i < in.size(); ++i)
+        a[i] = (*in[i])[broadcast_offset(in[i]->type.dims, y.type.dims, e)];
+      y[e] = eval_scalar(body, a.data());
+    }
+    round_to_dtype(y);
+  };
+}
+
+}  // namespace dlc

@@ -1,0 +1,221 @@
+#include "ir/verifier.h"
+
+#include <map>
+#include <set>
+
+#include "ir/error.h"
+
+namespace dlc {
+namespace {
+
+const char* attr_kind_name(AttrKind k) {
+  switch (k) {
+    case AttrKind::i: return "int";
+    case AttrKind::f: return "float";
+    case AttrKind::s: return "string";
+    case AttrKind::ints: return "int list";
+    case AttrKind::dtype: return "dtype";
+    case AttrKind::b: return "bool";
+  }
+  return "?";
+}
+
+bool attr_matches(const proto::AttrValue& v, AttrKind k) {
+  switch (k) {
+    case AttrKind::i: return v.value_case() == proto::AttrValue::kI;
+    // An integer literal is accepted where a float is expected.
+    case AttrKind::f: return v.value_case() == proto::AttrValue::kF || v.value_case() == proto::AttrValue::kI;
+    case AttrKind::s: return v.value_case() == proto::AttrValue::kS;
+    case AttrKind::ints: return v.value_case() == proto::AttrValue::kInts;
+    case AttrKind::dtype: return v.value_case() == proto::AttrValue::kDtype;
+    case AttrKind::b: return v.value_case() == proto::AttrValue::kB;
+  }
+  return false;
+}
+
+std::string where(const std::string& source, int line) {
+  std::string s = source.empty() ? "" : source;
+  if (line > 0) s += (s.empty() ? "line " : ":") + std::to_string(line);
+  return s.empty() ? "" : s + ": ";
+}
+
+std::string node_prefix(const std::string& source, const Node& n) {
+  return where(source, n.line) + "node '" + n.name + "' (" + n.op + "): ";
+}
+
+}  // namespace
+
+std::string check_attrs(const Node& n, const OpDef& def) {
+  for (const auto& spec : def.attrs) {
+    auto it = n.attrs.find(spec.name);
+    if (it == n.attrs.end()) {
+      if (spec.required) return "missing attribute '" + spec.name + "' (" + attr_kind_name(spec.kind) + ")";
+      continue;
+    }
+    if (!attr_matches(it->second, spec.kind))
+      return "attribute '" + spec.name + "' must be " + attr_kind_name(spec.kind);
+  }
+  for (const auto& [key, value] : n.attrs) {
+    bool known = false;
+    for (const auto& spec : def.attrs) known = known || spec.name == key;
+    if (!known) return "unknown attribute '" + key + "'";
+  }
+  return "";
+}
+
+const std::vector<std::string>& known_optimizers() {
+  static const std::vector<std::string> kinds = {"sgd",     "momentum", "nesterov", "adagrad",
+                                                 "rmsprop", "adadelta", "adam",     "adamw"};
+  return kinds;
+}
+
+std::vector<std::string> verify_graph(Graph& g, const std::string& source) {
+  std::vector<std::string> errors;
+  g.types.clear();
+
+  // Definitions: inputs, parameters, node outputs; each name once.
+  std::map<std::string, int> producer;  // value -> node index, -1 for inputs and params
+  auto define = [&](const std::string& name, const std::string& what, int line) {
+    if (name.empty()) {
+      errors.push_back(where(source, line) + what + " has an empty name");
+      return false;
+    }
+    if (producer.count(name)) {
+      errors.push_back(where(source, line) + what + " defines '" + name + "', which is already defined");
+      return false;
+    }
+    return true;
+  };
+  for (const auto& i : g.inputs)
+    if (define(i.name, "input '" + i.name + "'", i.line)) {
+      producer[i.name] = -1;
+      g.types[i.name] = i.type;
+    }
+  for (const auto& p : g.params)
+    if (define(p.name, "parameter '" + p.name + "'", p.line)) {
+      producer[p.name] = -1;
+      g.types[p.name] = p.type;
+      if (p.type.has_batch())
+        errors.push_back(where(source, p.line) + "parameter '" + p.name + "' cannot have the batch dimension");
+    }
+  for (size_t k = 0; k < g.nodes.size(); ++k)
+    for (const auto& o : g.nodes[k].outputs)
+      if (define(o, "node '" + g.nodes[k].name + "' (" + g.nodes[k].op + ")", g.nodes[k].line))
+        producer[o] = static_cast<int>(k);
+
+  // Topological order (Kahn); what is left over lies on a cycle.
+  const size_t n = g.nodes.size();
+  std::vector<int> pending(n, 0);
+  std::vector<std::vector<int>> users(n);
+  for (size_t k = 0; k < n; ++k) {
+    std::set<int> deps;
+    for (const auto& in : g.nodes[k].inputs) {
+      auto it = producer.find(in);
+      if (it == producer.end()) {
+        errors.push_back(node_prefix(source, g.nodes[k]) + "input '" + in + "' is not defined");
+      } else if (it->second >= 0 && deps.insert(it->second).second) {
+        users[it->second].push_back(static_cast<int>(k));
+      }
+    }
+    pending[k] = static_cast<int>(deps.size());
+  }
+  std::vector<int> order;
+  for (size_t k = 0; k < n; ++k)
+    if (pending[k] == 0) order.push_back(static_cast<int>(k));
+  for (size_t head = 0; head < order.size(); ++head)
+    for (int u : users[order[head]])
+      if (--pending[u] == 0) order.push_back(u);
+  if (order.size() != n) {
+    for (size_t k = 0; k < n; ++k)
+      if (pending[k] > 0) {
+        errors.push_back(node_prefix(source, g.nodes[k]) + "is part of a cycle");
+        break;
+      }
+    return errors;
+  }
+  std::vector<Node> sorted;
+  for (int k : order) sorted.push_back(std::move(g.nodes[k]));
+  g.nodes = std::move(sorted);
+
+  // Per node: op, arity, attributes, then shape and dtype rules.
+  for (auto& node : g.nodes) {
+    const OpDef* def = find_op(node.op);
+    std::string prefix = node_prefix(source, node);
+    if (!def) {
+      errors.push_back(prefix + "unknown op '" + node.op + "'");
+      continue;
+    }
+    int arity = static_cast<int>(node.inputs.size());
+    if (arity < def->min_inputs || arity > def->max_inputs) {
+      std::string want = def->min_inputs == def->max_inputs
+                             ? std::to_string(def->min_inputs)
+                             : std::to_string(def->min_inputs) + " to " + std::to_string(def->max_inputs);
+      errors.push_back(prefix + "takes " + want + " input(s), got " + std::to_string(arity));
+      continue;
+    }
+    if (static_cast<int>(node.outputs.size()) != def->num_outputs) {
+      errors.push_back(prefix + "has " + std::to_string(def->num_outputs) + " output(s), got " +
+                       std::to_string(node.outputs.size()));
+      continue;
+    }
+    std::string err = check_attrs(node, *def);
+    if (!err.empty()) {
+      errors.push_back(prefix + err);
+      continue;
+    }
+    std::vector<TensorType> in_types;
+    bool inputs_known = true;
+    for (const auto& in : node.inputs) {
+      auto it = g.types.find(in);
+      if (it == g.types.end()) inputs_known = false;  // already reported upstream
+      else in_types.push_back(it->second);
+    }
+    if (!inputs_known) continue;
+    std::vector<TensorType> out_types;
+    err = def->infer(node, in_types, &out_types);
+    if (!err.empty()) {
+      errors.push_back(prefix + err);
+      continue;
+    }
+    for (size_t i = 0; i < node.outputs.size(); ++i) g.types[node.outputs[i]] = out_types.at(i);
+  }
+
+  for (const auto& o : g.outputs)
+    if (!producer.count(o)) errors.push_back(where(source, 0) + "graph output '" + o + "' is not defined");
+  return errors;
+}
+
+std::vector<std::string> verify_model(Model& m) {
+  std::vector<std::string> errors = verify_graph(m.graph, m.source);
+  if (!m.has_training()) return errors;
+  std::string prefix = m.source.empty() ? "training: " : m.source + ": training: ";
+  const std::string& loss = m.training.loss();
+  auto it = m.graph.types.find(loss);
+  if (it == m.graph.types.end()) {
+    if (errors.empty()) errors.push_back(prefix + "loss '" + loss + "' is not a value of the graph");
+  } else if (it->second.rank() != 0 || !is_float(it->second.dtype)) {
+    errors.push_back(prefix + "loss '" + loss + "' must be a float scalar, got " + it->second.str());
+  }
+  const std::string& kind = m.training.optimizer().kind();
+  bool known = false;
+  for (const auto& k : known_optimizers()) known = known || k == kind;
+  if (!known) errors.push_back(prefix + "unknown optimizer kind '" + kind + "'");
+  for (const auto& reg : m.training.regularization())
+    for (const auto& p : reg.params())
+      if (!m.graph.find_param(p)) errors.push_back(prefix + "regularized parameter '" + p + "' does not exist");
+  return errors;
+}
+
+namespace {
+void throw_if_any(const std::vector<std::string>& errors) {
+  if (errors.empty()) return;
+  std::string all;
+  for (const auto& e : errors) all += (all.empty() ? "" : "\n") + e;
+  throw Error(all);
+}
+}  // namespace
+
+void verify_or_throw(Model& m) { throw_if_any(verify_model(m)); }
+void verify_or_throw(Graph& g, const std::string& source) { throw_if_any(verify_graph(g, source)); }
+
+}  // namespace dlc
