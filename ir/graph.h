@@ -71,6 +71,11 @@ struct Model {
   Graph graph;
   proto::Training training;
   std::string source;  // file name, for messages
+  /// Filled by autodiff: trainable parameter -> value holding d(loss)/d(param).
+  std::map<std::string, std::string> gradients;
+  /// Filled by optimizer lowering: persistent parameter := value, applied
+  /// after each train step (parameters and optimizer state).
+  std::vector<std::pair<std::string, std::string>> updates;
   bool has_training() const { return !training.loss().empty(); }
 };
 

@@ -12,7 +12,7 @@ const OpRegistry& OpRegistry::get() {
     register_shape_ops(r);
     register_nn_ops(r);
     register_loss_ops(r);
-    register_optimizer_ops(r);
+    register_random_ops(r);
     return r;
   }();
   return registry;

@@ -98,7 +98,7 @@ void register_reduction_ops(OpRegistry& r);
 void register_shape_ops(OpRegistry& r);
 void register_nn_ops(OpRegistry& r);
 void register_loss_ops(OpRegistry& r);
-void register_optimizer_ops(OpRegistry& r);
+void register_random_ops(OpRegistry& r);
 
 // Shape rules shared by several families.
 /// Numpy broadcasting of all inputs; float or matching dtypes.

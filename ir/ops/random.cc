@@ -2,6 +2,6 @@
 
 namespace dlc {
 
-void register_optimizer_ops(OpRegistry& r) { (void)r; }
+void register_random_ops(OpRegistry& r) { (void)r; }
 
 }  // namespace dlc

@@ -1,0 +1,54 @@
+// The interface every backend's executor implements (ref, cpu, cuda).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/dlc.pb.h"
+#include "ir/types.h"
+
+namespace dlc {
+
+/// A tensor in host memory, elements stored little-endian as `type.dtype`.
+struct HostTensor {
+  TensorType type;
+  std::vector<uint8_t> bytes;
+
+  HostTensor() = default;
+  explicit HostTensor(TensorType t)
+      : type(std::move(t)), bytes(static_cast<size_t>(type.numel() * dtype_size(type.dtype)), 0) {}
+  int64_t numel() const { return type.numel(); }
+  template <typename T> T* as() { return reinterpret_cast<T*>(bytes.data()); }
+  template <typename T> const T* as() const { return reinterpret_cast<const T*>(bytes.data()); }
+  /// Element i converted to double, whatever the dtype.
+  double get(int64_t i) const;
+  /// Stores v converted to the dtype at element i.
+  void set(int64_t i, double v);
+};
+
+/// Runs the entry points of one loaded executable. It owns the persistent
+/// state (parameters and optimizer state) between calls.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+
+  /// Runs `entry` ("predict", "train_step"). `inputs` holds every input the
+  /// entry point names, with the executable's declared types (the caller
+  /// has checked them). Fills `outputs` with the entry point's outputs and
+  /// applies its state updates.
+  virtual void run(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
+                   std::map<std::string, HostTensor>* outputs) = 0;
+
+  /// Reads or replaces a persistent tensor (parameter or optimizer state).
+  virtual HostTensor get_state(const std::string& name) const = 0;
+  virtual void set_state(const std::string& name, const HostTensor& value) = 0;
+};
+
+/// Creates the executor for `exe.target()`; throws dlc::Error for a target
+/// this build cannot run.
+std::unique_ptr<Executor> make_executor(const proto::Executable& exe);
+
+}  // namespace dlc
