@@ -4,11 +4,14 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "ir/dlc.pb.h"
 #include "ir/graph.h"
 
 namespace dlc {
+
+struct Program;  // compiler/kernel_ir.h
 
 struct CompileOptions {
   std::string target = "ref";  // ref | cpu | cuda
@@ -18,6 +21,10 @@ struct CompileOptions {
   std::string dump_after;      // pass name or "all": print the IR after it
   std::string stop_after;      // pass name: stop the pipeline after it
   std::function<void(const std::string& pass, const Model& m)> on_dump;  // default prints to stderr
+  std::string cpu = "x86-64-v2";  // LLVM CPU name for target cpu, or "native"
+  std::string* llvm_ir = nullptr;  // receives the generated LLVM IR (--emit-llvm)
+  /// Receives the kernel programs of a native target (kernel counts, --explain-fusion).
+  std::function<void(const std::vector<Program>& programs)> on_programs;
 };
 
 /// Runs the graph passes on `m` in place: verify, bind batch, regularize,

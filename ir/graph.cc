@@ -137,6 +137,7 @@ proto::AttrValue attr_b(bool v) { proto::AttrValue a; a.set_b(v); return a; }
 proto::AttrValue attr_s(const std::string& v) { proto::AttrValue a; a.set_s(v); return a; }
 proto::AttrValue attr_ints(const std::vector<int64_t>& v) {
   proto::AttrValue a;
+  a.mutable_ints();  // sets the kind even when v is empty (a scalar's dims)
   for (int64_t x : v) a.mutable_ints()->add_values(x);
   return a;
 }

@@ -26,7 +26,7 @@ enum class FusionClass {
   opaque,       // its own kernel (softmax, losses, one_hot, ...)
 };
 
-enum class AttrKind { i, f, s, ints, dtype, b };
+enum class AttrKind { i, f, s, ints, dtype, b, floats };
 
 struct AttrSpec {
   std::string name;

@@ -16,6 +16,7 @@ const char* attr_kind_name(AttrKind k) {
     case AttrKind::ints: return "int list";
     case AttrKind::dtype: return "dtype";
     case AttrKind::b: return "bool";
+    case AttrKind::floats: return "float list";
   }
   return "?";
 }
@@ -29,6 +30,7 @@ bool attr_matches(const proto::AttrValue& v, AttrKind k) {
     case AttrKind::ints: return v.value_case() == proto::AttrValue::kInts;
     case AttrKind::dtype: return v.value_case() == proto::AttrValue::kDtype;
     case AttrKind::b: return v.value_case() == proto::AttrValue::kB;
+    case AttrKind::floats: return v.value_case() == proto::AttrValue::kFloats;
   }
   return false;
 }
@@ -41,6 +43,36 @@ std::string where(const std::string& source, int line) {
 
 std::string node_prefix(const std::string& source, const Node& n) {
   return where(source, n.line) + "node '" + n.name + "' (" + n.op + "): ";
+}
+
+/// Element counts above this are certainly a typo, and counting them could
+/// overflow int64 further down (memory planning, initializers).
+constexpr int64_t kMaxElements = int64_t{1} << 40;
+
+/// Checks a declared input or parameter type: every dimension positive or
+/// the batch dimension, and a sane element count. "" when it is fine.
+std::string check_declared_type(const TensorType& t) {
+  int64_t elements = 1;
+  for (size_t i = 0; i < t.dims.size(); ++i) {
+    int64_t d = t.dims[i];
+    if (d == kBatch) continue;
+    if (d <= 0)
+      return "dimension " + std::to_string(i) + " is " + std::to_string(d) +
+             "; dimensions must be positive, or -1 for the batch dimension";
+    if (elements > kMaxElements / d) return "has more than 2^40 elements";
+    elements *= d;
+  }
+  return "";
+}
+
+/// A parameter's inline data must fill its type exactly.
+std::string check_initializer(const Parameter& p) {
+  if (p.init.kind_case() != proto::Initializer::kData) return "";
+  int64_t want = p.type.numel();
+  int64_t got = p.init.data().values_size();
+  if (got == want) return "";
+  return "data initializer has " + std::to_string(got) + " value(s), but " + p.type.str() + " needs " +
+         std::to_string(want);
 }
 
 }  // namespace
@@ -90,13 +122,20 @@ std::vector<std::string> verify_graph(Graph& g, const std::string& source) {
     if (define(i.name, "input '" + i.name + "'", i.line)) {
       producer[i.name] = -1;
       g.types[i.name] = i.type;
+      std::string bad = check_declared_type(i.type);
+      if (!bad.empty()) errors.push_back(where(source, i.line) + "input '" + i.name + "' " + i.type.str() + ": " + bad);
     }
   for (const auto& p : g.params)
     if (define(p.name, "parameter '" + p.name + "'", p.line)) {
       producer[p.name] = -1;
       g.types[p.name] = p.type;
+      std::string bad = check_declared_type(p.type);
       if (p.type.has_batch())
         errors.push_back(where(source, p.line) + "parameter '" + p.name + "' cannot have the batch dimension");
+      else if (!bad.empty())
+        errors.push_back(where(source, p.line) + "parameter '" + p.name + "' " + p.type.str() + ": " + bad);
+      else if (std::string init = check_initializer(p); !init.empty())
+        errors.push_back(where(source, p.line) + "parameter '" + p.name + "': " + init);
     }
   for (size_t k = 0; k < g.nodes.size(); ++k)
     for (const auto& o : g.nodes[k].outputs)

@@ -1,4 +1,6 @@
 // Element-wise ops: one scalar expression each, broadcast over numpy shapes.
+#include "ir/builder.h"
+#include "ir/grad_util.h"
 #include "ir/op_registry.h"
 
 namespace dlc {
@@ -59,45 +61,155 @@ SExpr cast_expr(Args x, const Node& n) {
   return x[0];
 }
 
+
+// --- Gradient rules ---------------------------------------------------------------
+// Each computes the gradient at the output's shape, then sum_to_shape undoes
+// whatever broadcasting the forward op did to each operand.
+
+using Grads = std::vector<std::string>;
+
+OpDef with_grad(OpDef d, GradFn g) {
+  d.grad = std::move(g);
+  return d;
+}
+
+/// A one-input rule: dx = f(b, x, y, dy), with y the op's output.
+using UnaryRule = std::function<std::string(GraphBuilder& b, const std::string& x, const std::string& y,
+                                            const std::string& dy)>;
+GradFn unary_grad(UnaryRule rule) {
+  return [rule](GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) -> Grads {
+    return {rule(b, n.inputs[0], n.outputs[0], dy[0])};
+  };
+}
+
+/// A two-input rule giving both operands' gradients at the output shape.
+using BinaryRule = std::function<std::pair<std::string, std::string>(
+    GraphBuilder& b, const std::string& a, const std::string& c, const std::string& y, const std::string& dy)>;
+GradFn binary_grad(BinaryRule rule) {
+  return [rule](GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) -> Grads {
+    auto [ga, gc] = rule(b, n.inputs[0], n.inputs[1], n.outputs[0], dy[0]);
+    return {sum_to_shape(b, ga, b.type(n.inputs[0]).dims), sum_to_shape(b, gc, b.type(n.inputs[1]).dims)};
+  };
+}
+
+std::string zero_like(GraphBuilder& b, const std::string& v) { return b.scalar(0.0, b.type(v).dtype); }
+std::string constant_like(GraphBuilder& b, const std::string& v, double c) { return b.scalar(c, b.type(v).dtype); }
+
+/// Gradient of where(c, a, b): dy flows to the branch the condition picked.
+Grads grad_where(GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) {
+  const std::string& c = n.inputs[0];
+  std::string zero = zero_like(b, dy[0]);
+  return {"", sum_to_shape(b, b.op("where", {c, dy[0], zero}), b.type(n.inputs[1]).dims),
+          sum_to_shape(b, b.op("where", {c, zero, dy[0]}), b.type(n.inputs[2]).dims)};
+}
+
+/// Float-to-float casts pass the gradient through, cast back; casts to or
+/// from integers and bool are piecewise constant and pass none.
+Grads grad_cast(GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) {
+  DType from = b.type(n.inputs[0]).dtype;
+  if (!is_float(from) || !is_float(b.type(n.outputs[0]).dtype)) return {""};
+  return {as_float(b, dy[0], from)};
+}
+
+/// The gradient of max/min goes to the operand that was picked; on ties
+/// the first operand is picked.
+GradFn pick_grad(const std::string& second_wins) {
+  return binary_grad([second_wins](GraphBuilder& b, const std::string& a, const std::string& c,
+                                   const std::string&, const std::string& dy) {
+    std::string c_picked = b.op(second_wins, {c, a});
+    std::string zero = zero_like(b, dy);
+    return std::pair{b.op("where", {c_picked, zero, dy}), b.op("where", {c_picked, dy, zero})};
+  });
+}
+
+/// d(a^c) = c·a^(c−1) da + a^c·log(a) dc; the log term is taken as 0 where
+/// a <= 0, where a^c is not differentiable in c.
+std::pair<std::string, std::string> pow_rule(GraphBuilder& b, const std::string& a, const std::string& c,
+                                             const std::string& y, const std::string& dy) {
+  std::string da = b.mul(dy, b.mul(c, b.op("pow", {a, b.sub(c, constant_like(b, c, 1.0))})));
+  std::string positive = b.op("greater", {a, zero_like(b, a)});
+  std::string safe_log = b.op("where", {positive, b.op("log", {a}), zero_like(b, a)});
+  std::string dc = b.mul(dy, b.mul(y, safe_log));
+  return {da, dc};
+}
+
 }  // namespace
 
 void register_elementwise_ops(OpRegistry& r) {
-  r.add(binary("add", [](SExpr a, SExpr b) { return a + b; }, "a + b"));
-  r.add(binary("sub", [](SExpr a, SExpr b) { return a - b; }, "a - b"));
-  r.add(binary("mul", [](SExpr a, SExpr b) { return a * b; }, "a * b"));
-  r.add(binary("div", [](SExpr a, SExpr b) { return a / b; }, "a / b"));
-  r.add(binary("pow", [](SExpr a, SExpr b) { return pow(a, b); }, "a ** b"));
-  r.add(binary("maximum", [](SExpr a, SExpr b) { return max(a, b); }, "max(a, b); NaN propagates"));
-  r.add(binary("minimum", [](SExpr a, SExpr b) { return min(a, b); }, "min(a, b); NaN propagates"));
+  using S = const std::string&;
+  using G = GraphBuilder&;
+  r.add(with_grad(binary("add", [](SExpr a, SExpr b) { return a + b; }, "a + b"),
+                  binary_grad([](G, S, S, S, S dy) { return std::pair{dy, dy}; })));
+  r.add(with_grad(binary("sub", [](SExpr a, SExpr b) { return a - b; }, "a - b"),
+                  binary_grad([](G b, S, S, S, S dy) { return std::pair{dy, b.neg(dy)}; })));
+  r.add(with_grad(binary("mul", [](SExpr a, SExpr b) { return a * b; }, "a * b"),
+                  binary_grad([](G b, S a, S c, S, S dy) { return std::pair{b.mul(dy, c), b.mul(dy, a)}; })));
+  r.add(with_grad(binary("div", [](SExpr a, SExpr b) { return a / b; }, "a / b"),
+                  binary_grad([](G b, S, S c, S y, S dy) {
+                    std::string da = b.div(dy, c);
+                    return std::pair{da, b.neg(b.mul(da, y))};  // d(a/c)/dc = -(a/c)/c
+                  })));
+  r.add(with_grad(binary("pow", [](SExpr a, SExpr b) { return pow(a, b); },
+                         "a ** b; the gradient to b is taken as 0 where a <= 0"),
+                  binary_grad(pow_rule)));
+  r.add(with_grad(binary("maximum", [](SExpr a, SExpr b) { return max(a, b); },
+                         "max(a, b); NaN propagates; on ties the gradient goes to a"),
+                  pick_grad("greater")));
+  r.add(with_grad(binary("minimum", [](SExpr a, SExpr b) { return min(a, b); },
+                         "min(a, b); NaN propagates; on ties the gradient goes to a"),
+                  pick_grad("less")));
 
-  r.add(unary("neg", [](SExpr x) { return -x; }, "-x"));
-  r.add(unary("exp", [](SExpr x) { return exp(x); }, "e^x"));
-  r.add(unary("log", [](SExpr x) { return log(x); }, "natural logarithm"));
-  r.add(unary("sqrt", [](SExpr x) { return sqrt(x); }, "square root"));
-  r.add(unary("rsqrt", [](SExpr x) { return rsqrt(x); }, "1 / sqrt(x)"));
-  r.add(unary("abs", [](SExpr x) { return abs(x); }, "|x|"));
-  r.add(unary("sign", [](SExpr x) { return sign(x); }, "-1, 0 or 1"));
-  r.add(unary("square", [](SExpr x) { return x * x; }, "x * x"));
-  r.add(unary("relu", [](SExpr x) { return max(x, 0.0); }, "max(x, 0); relu'(0) = 0"));
-  r.add(unary("sigmoid", [](SExpr x) { return 1.0 / (1.0 + exp(-x)); }, "1 / (1 + e^-x)"));
-  r.add(unary("tanh", [](SExpr x) { return tanh(x); }, "hyperbolic tangent"));
+  r.add(with_grad(unary("neg", [](SExpr x) { return -x; }, "-x"),
+                  unary_grad([](G b, S, S, S dy) { return b.neg(dy); })));
+  r.add(with_grad(unary("exp", [](SExpr x) { return exp(x); }, "e^x"),
+                  unary_grad([](G b, S, S y, S dy) { return b.mul(dy, y); })));
+  r.add(with_grad(unary("log", [](SExpr x) { return log(x); }, "natural logarithm"),
+                  unary_grad([](G b, S x, S, S dy) { return b.div(dy, x); })));
+  r.add(with_grad(unary("sqrt", [](SExpr x) { return sqrt(x); }, "square root"),
+                  unary_grad([](G b, S, S y, S dy) { return b.div(scale(b, dy, 0.5), y); })));
+  // d(x^-1/2) = -x^-3/2 / 2 = -y^3 / 2.
+  r.add(with_grad(unary("rsqrt", [](SExpr x) { return rsqrt(x); }, "1 / sqrt(x)"),
+                  unary_grad([](G b, S, S y, S dy) { return b.mul(scale(b, dy, -0.5), b.mul(y, b.mul(y, y))); })));
+  r.add(with_grad(unary("abs", [](SExpr x) { return abs(x); }, "|x|; abs'(0) = 0"),
+                  unary_grad([](G b, S x, S, S dy) { return b.mul(dy, b.op("sign", {x})); })));
+  r.add(unary("sign", [](SExpr x) { return sign(x); }, "-1, 0 or 1; not differentiable (no gradient)"));
+  r.add(with_grad(unary("square", [](SExpr x) { return x * x; }, "x * x"),
+                  unary_grad([](G b, S x, S, S dy) { return b.mul(scale(b, dy, 2.0), x); })));
+  r.add(with_grad(unary("relu", [](SExpr x) { return max(x, 0.0); }, "max(x, 0); relu'(0) = 0"),
+                  unary_grad([](G b, S x, S, S dy) {
+                    return b.op("where", {b.op("greater", {x, zero_like(b, x)}), dy, zero_like(b, dy)});
+                  })));
+  r.add(with_grad(unary("sigmoid", [](SExpr x) { return 1.0 / (1.0 + exp(-x)); }, "1 / (1 + e^-x)"),
+                  unary_grad([](G b, S, S y, S dy) {
+                    return b.mul(dy, b.mul(y, b.sub(constant_like(b, y, 1.0), y)));
+                  })));
+  r.add(with_grad(unary("tanh", [](SExpr x) { return tanh(x); }, "hyperbolic tangent"),
+                  unary_grad([](G b, S, S y, S dy) {
+                    return b.mul(dy, b.sub(constant_like(b, y, 1.0), b.mul(y, y)));
+                  })));
   // softplus(x) = max(x, 0) + log1p(e^-|x|): exact and overflow-free for large |x|.
-  r.add(unary("softplus", [](SExpr x) { return max(x, 0.0) + log1p(exp(-abs(x))); }, "log(1 + e^x), stable"));
+  r.add(with_grad(unary("softplus", [](SExpr x) { return max(x, 0.0) + log1p(exp(-abs(x))); },
+                        "log(1 + e^x), stable"),
+                  unary_grad([](G b, S x, S, S dy) { return b.mul(dy, b.op("sigmoid", {x})); })));
 
   r.add(comparison("greater", [](SExpr a, SExpr b) { return greater(a, b); }, "a > b, bool"));
   r.add(comparison("less", [](SExpr a, SExpr b) { return less(a, b); }, "a < b, bool"));
   r.add(comparison("equal", [](SExpr a, SExpr b) { return equal(a, b); }, "a == b, bool"));
 
-  OpDef where = unary("where", nullptr, "cond ? a : b, broadcast");
+  OpDef where = unary("where", nullptr, "cond ? a : b, broadcast; the condition gets no gradient");
   where.min_inputs = where.max_inputs = 3;
   where.infer = infer_where;
   where.expr = [](Args x, const Node&) { return select(x[0], x[1], x[2]); };
+  where.grad = grad_where;
   r.add(where);
 
-  OpDef cast = unary("cast", nullptr, "convert to attr dtype; floats truncate toward zero into integers");
+  OpDef cast = unary("cast", nullptr,
+                     "convert to attr dtype; floats truncate toward zero into integers; "
+                     "only float-to-float casts pass a gradient");
   cast.attrs = {{"dtype", AttrKind::dtype, true}};
   cast.infer = infer_cast;
   cast.expr = cast_expr;
+  cast.grad = grad_cast;
   r.add(cast);
 }
 

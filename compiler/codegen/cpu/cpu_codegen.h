@@ -1,0 +1,27 @@
+// The CPU backend's entry point: kernel programs → one shared object.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "compiler/kernel_ir.h"
+
+namespace dlc::cpu {
+
+struct CpuCodegenOptions {
+  /// LLVM CPU name ("x86-64-v2", "x86-64-v3", "skylake-avx512", ...) or "native".
+  std::string cpu = "x86-64-v2";
+  /// When set, receives the module's LLVM IR before optimization (--emit-llvm).
+  std::string* llvm_ir = nullptr;
+  /// When set, receives the IR after the O3 pipeline.
+  std::string* optimized_llvm_ir = nullptr;
+};
+
+/// Generates one kernel function per loop step, row step and GEMM epilogue
+/// of every program (symbols and ABI in runtime/cpu_executor.h), optimizes
+/// them at O3 for `opts.cpu`, and links them into a shared object whose
+/// bytes go into Executable::code. Throws dlc::Error for an unknown CPU or
+/// a program check_program rejects.
+std::string compile_programs(const std::vector<Program>& programs, const CpuCodegenOptions& opts = {});
+
+}  // namespace dlc::cpu

@@ -1,0 +1,275 @@
+#include "compiler/codegen/cpu/loop_emitter.h"
+
+#include <llvm/IR/IRBuilder.h>
+
+#include <functional>
+#include <map>
+#include <set>
+
+#include "compiler/codegen/cpu/emit_util.h"
+#include "compiler/codegen/cpu/loop_shape.h"
+#include "compiler/codegen/cpu/scalar_emitter.h"
+
+namespace dlc::cpu {
+namespace {
+
+// Outputs reduced together in column order: enough for long vector loops,
+// small enough that the accumulators stay in L1.
+constexpr int64_t kColumnBlock = 256;
+
+void args_of(const SExpr& e, std::set<int>* out) {
+  if (e->op == ScalarOp::arg) out->insert(e->index);
+  for (const auto& a : e->args) args_of(a, out);
+}
+
+class LoopEmitter {
+ public:
+  LoopEmitter(llvm::Module& m, const Program& p, const LoopKernel& k, const std::string& name)
+      : m_(m), p_(p), k_(k), b_(m.getContext()), shape_(canonical_shape(k)) {
+    frame_ = begin_kernel(m, b_, name, shape_.parallel_range(), shape_.work_per_item());
+    entry_ = b_.GetInsertBlock();
+    for (const auto& l : k_.loads)
+      if (l.iota_dim < 0) address(l.buffer);
+    for (const auto& s : k_.stores) {
+      address(s.at.buffer);
+      stored_.insert(s.at.buffer);
+    }
+    idx_.assign(shape_.dims.size(), nullptr);
+  }
+
+  void emit() {
+    if (k_.reduce == ReduceOp::none) emit_elementwise();
+    else if (shape_.order == ReduceOrder::column) emit_column_reduction();
+    else emit_inner_reduction();
+    b_.CreateRetVoid();
+  }
+
+ private:
+  // --- addresses and accesses ----------------------------------------------
+
+  llvm::Value* address(int buffer) {
+    auto it = addresses_.find(buffer);
+    if (it != addresses_.end()) return it->second;
+    return addresses_[buffer] = buffer_address(b_, frame_, buffer);
+  }
+
+  llvm::Value* linear_index(const std::vector<int64_t>& strides, int64_t offset) {
+    llvm::Value* at = b_.getInt64(offset);
+    for (size_t d = 0; d < strides.size(); ++d) {
+      if (strides[d] == 0) continue;
+      llvm::Value* term = b_.CreateNSWMul(idx_[d], b_.getInt64(strides[d]));
+      at = b_.CreateNSWAdd(at, term);
+    }
+    return at;
+  }
+
+  llvm::Value* load(int i) {
+    auto hoisted = hoisted_.find(i);
+    if (hoisted != hoisted_.end()) return hoisted->second;
+    const Access& a = k_.loads[i];
+    if (a.iota_dim >= 0) return b_.CreateSIToFP(linear_index(shape_.loads[i], 0), b_.getFloatTy());
+    const Buffer& buf = p_.buffers[a.buffer];
+    return load_as_float(b_, buf.dtype, addresses_.at(a.buffer), linear_index(shape_.loads[i], a.offset), group_);
+  }
+
+  /// Operands for expressions reading `used`; only those are loaded (a load
+  /// the expression ignores might not be in bounds at this index).
+  std::vector<llvm::Value*> operands(const std::set<int>& used, llvm::Value* acc) {
+    std::vector<llvm::Value*> ops(k_.loads.size() + (acc ? 1 : 0), nullptr);
+    for (int i : used)
+      if (i < static_cast<int>(k_.loads.size())) ops[i] = load(i);
+    if (acc) ops.back() = acc;
+    return ops;
+  }
+
+  void emit_stores(llvm::Value* acc) {
+    std::set<int> used;
+    for (const auto& s : k_.stores) args_of(s.value, &used);
+    std::vector<llvm::Value*> ops = operands(used, acc);
+    // Every load of the iteration happens before its first store, as the
+    // kernel IR requires for in-place updates.
+    std::vector<llvm::Value*> values;
+    for (const auto& s : k_.stores) values.push_back(emit_scalar(b_, s.value, ops));
+    for (size_t i = 0; i < k_.stores.size(); ++i) {
+      const Access& at = k_.stores[i].at;
+      store_from_float(b_, p_.buffers[at.buffer].dtype, addresses_.at(at.buffer),
+                       linear_index(shape_.stores[i], at.offset), values[i], group_);
+    }
+  }
+
+  /// Loads that stay put along canonical dim `d` and read a buffer nobody
+  /// stores to, evaluated once before the loop over `d`.
+  void hoist_invariant_loads(size_t d) {
+    for (size_t i = 0; i < k_.loads.size(); ++i) {
+      const Access& a = k_.loads[i];
+      if (shape_.loads[i][d] != 0 || (a.iota_dim < 0 && stored_.count(a.buffer))) continue;
+      bool ready = true;  // every dim it moves along already has an index
+      for (size_t e = 0; e < shape_.dims.size(); ++e) ready &= shape_.loads[i][e] == 0 || idx_[e] != nullptr;
+      if (ready) hoisted_[static_cast<int>(i)] = load(static_cast<int>(i));
+    }
+  }
+
+  // --- loop nests ------------------------------------------------------------
+
+  /// Runs `inner` inside loops over dims [from, to); dim 0, when it is an
+  /// output dim, loops over [begin, end) (the thread pool's range).
+  void nest(size_t from, size_t to, const std::function<void()>& inner) {
+    if (from == to) return inner();
+    bool pool_range = from == 0 && shape_.outer_dims() > 0;
+    llvm::Value* lo = pool_range ? frame_.begin : b_.getInt64(0);
+    llvm::Value* hi = pool_range ? frame_.end : b_.getInt64(shape_.dims[from]);
+    CountedLoop loop(b_, lo, hi, ("d" + std::to_string(from)).c_str());
+    idx_[from] = loop.index();
+    nest(from + 1, to, inner);
+    idx_[from] = nullptr;
+    loop.finish();
+  }
+
+  /// A kernel with no outer dim still honours [begin, end) (always [0, 1)).
+  void outer_nest(size_t outer, const std::function<void()>& inner) {
+    if (outer > 0) return nest(0, outer, inner);
+    CountedLoop once(b_, frame_.begin, frame_.end, "once");
+    inner();
+    once.finish();
+  }
+
+  void emit_elementwise() {
+    size_t rank = shape_.dims.size();
+    if (rank == 0) return outer_nest(0, [&] { emit_stores(nullptr); });
+    // The innermost loop is built here rather than by nest(), to hoist
+    // broadcast loads above it and mark it parallel.
+    nest(0, rank - 1, [&] {
+      hoist_invariant_loads(rank - 1);
+      llvm::Value* lo = rank == 1 ? frame_.begin : b_.getInt64(0);
+      llvm::Value* hi = rank == 1 ? frame_.end : b_.getInt64(shape_.dims[rank - 1]);
+      CountedLoop loop(b_, lo, hi, "inner");
+      idx_[rank - 1] = loop.index();
+      group_ = new_access_group(m_.getContext());
+      emit_stores(nullptr);
+      loop.finish(group_);
+      group_ = nullptr;
+      idx_[rank - 1] = nullptr;
+      hoisted_.clear();
+    });
+  }
+
+  llvm::Type* acc_type() { return k_.reduce == ReduceOp::sum ? b_.getDoubleTy() : b_.getFloatTy(); }
+
+  llvm::Value* acc_init() { return llvm::ConstantFP::get(acc_type(), reduce_init(k_.reduce)); }
+
+  /// acc ⊕ body at the current index. Sums accumulate in double; `reorder`
+  /// lets LLVM split a sum into vector lanes (a fixed order all the same).
+  llvm::Value* combine(llvm::Value* acc, llvm::Value* v, bool reorder) {
+    if (k_.reduce == ReduceOp::sum) {
+      llvm::IRBuilderBase::FastMathFlagGuard guard(b_);
+      llvm::FastMathFlags fmf;
+      fmf.setAllowReassoc(reorder);
+      b_.setFastMathFlags(fmf);
+      return b_.CreateFAdd(acc, b_.CreateFPExt(v, b_.getDoubleTy()));
+    }
+    llvm::Value* picked = b_.CreateSelect(b_.CreateFCmpOGT(v, acc), v, acc);
+    return b_.CreateSelect(b_.CreateFCmpUNO(acc, v), llvm::ConstantFP::getNaN(acc->getType()), picked);
+  }
+
+  llvm::Value* body_value() {
+    std::set<int> used;
+    args_of(k_.reduce_body, &used);
+    return emit_scalar(b_, k_.reduce_body, operands(used, nullptr));
+  }
+
+  llvm::Value* acc_as_float(llvm::Value* acc) {
+    return acc->getType()->isDoubleTy() ? b_.CreateFPTrunc(acc, b_.getFloatTy()) : acc;
+  }
+
+  void zero_reduced_indices() {
+    for (size_t d = shape_.outer_dims(); d < shape_.dims.size(); ++d) idx_[d] = b_.getInt64(0);
+  }
+  void clear_reduced_indices() {
+    for (size_t d = shape_.outer_dims(); d < shape_.dims.size(); ++d) idx_[d] = nullptr;
+  }
+
+  llvm::AllocaInst* entry_alloca(llvm::Type* t, int64_t count, const char* name) {
+    llvm::IRBuilder<> eb(entry_, entry_->begin());
+    return eb.CreateAlloca(t, eb.getInt64(count), name);
+  }
+
+  void emit_inner_reduction() {
+    size_t outer = shape_.outer_dims(), rank = shape_.dims.size();
+    llvm::AllocaInst* acc = entry_alloca(acc_type(), 1, "acc");
+    outer_nest(outer, [&] {
+      b_.CreateStore(acc_init(), acc);
+      nest(outer, rank, [&] {
+        llvm::Value* v = body_value();
+        b_.CreateStore(combine(b_.CreateLoad(acc_type(), acc), v, /*reorder=*/true), acc);
+      });
+      zero_reduced_indices();
+      emit_stores(acc_as_float(b_.CreateLoad(acc_type(), acc)));
+      clear_reduced_indices();
+    });
+  }
+
+  // One accumulator per output of a block of the innermost output dim; the
+  // loop over that block is innermost, unit-stride and parallel.
+  void emit_column_reduction() {
+    size_t outer = shape_.outer_dims(), rank = shape_.dims.size(), col = outer - 1;
+    llvm::AllocaInst* accs = entry_alloca(acc_type(), kColumnBlock, "accs");
+    nest(0, col, [&] {
+      llvm::Value* lo = col == 0 ? frame_.begin : b_.getInt64(0);
+      llvm::Value* hi = col == 0 ? frame_.end : b_.getInt64(shape_.dims[col]);
+      llvm::Value* blocks = b_.CreateSDiv(b_.CreateAdd(b_.CreateSub(hi, lo), b_.getInt64(kColumnBlock - 1)),
+                                          b_.getInt64(kColumnBlock));
+      CountedLoop block(b_, b_.getInt64(0), blocks, "block");
+      llvm::Value* start = b_.CreateNSWAdd(lo, b_.CreateNSWMul(block.index(), b_.getInt64(kColumnBlock)));
+      llvm::Value* width = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.getInt64(kColumnBlock),
+                                                    b_.CreateSub(hi, start));
+      auto over_block = [&](const std::function<void(llvm::Value* slot)>& body) {
+        CountedLoop j(b_, b_.getInt64(0), width, "col");
+        idx_[col] = b_.CreateNSWAdd(start, j.index());
+        group_ = new_access_group(m_.getContext());
+        body(b_.CreateInBoundsGEP(acc_type(), accs, j.index()));
+        j.finish(group_);
+        group_ = nullptr;
+        idx_[col] = nullptr;
+      };
+      auto tagged = [&](llvm::Instruction* inst) {
+        inst->setMetadata(llvm::LLVMContext::MD_access_group, group_);
+        return inst;
+      };
+      over_block([&](llvm::Value* slot) { tagged(b_.CreateStore(acc_init(), slot)); });
+      nest(outer, rank, [&] {
+        over_block([&](llvm::Value* slot) {
+          llvm::Value* v = body_value();
+          llvm::Value* acc = tagged(b_.CreateLoad(acc_type(), slot));
+          tagged(b_.CreateStore(combine(acc, v, /*reorder=*/false), slot));
+        });
+      });
+      over_block([&](llvm::Value* slot) {
+        zero_reduced_indices();
+        emit_stores(acc_as_float(tagged(b_.CreateLoad(acc_type(), slot))));
+        clear_reduced_indices();
+      });
+      block.finish();
+    });
+  }
+
+  llvm::Module& m_;
+  const Program& p_;
+  const LoopKernel& k_;
+  llvm::IRBuilder<> b_;
+  LoopShape shape_;
+  KernelFrame frame_;
+  llvm::BasicBlock* entry_ = nullptr;
+  std::map<int, llvm::Value*> addresses_;
+  std::set<int> stored_;
+  std::vector<llvm::Value*> idx_;
+  std::map<int, llvm::Value*> hoisted_;
+  llvm::MDNode* group_ = nullptr;
+};
+
+}  // namespace
+
+void emit_loop_kernel(llvm::Module& m, const Program& p, const LoopKernel& k, const std::string& name) {
+  LoopEmitter(m, p, k, name).emit();
+}
+
+}  // namespace dlc::cpu

@@ -1,0 +1,31 @@
+// LLVM module → optimized relocatable ELF object for one x86-64 CPU.
+#pragma once
+
+#include <llvm/IR/Module.h>
+
+#include <memory>
+#include <string>
+
+namespace llvm {
+class TargetMachine;
+}
+
+namespace dlc::cpu {
+
+/// The CPU the generated code is tuned for; "native" means this machine.
+/// The default runs on any x86-64 from the last decade (SSE4.2, POPCNT).
+constexpr const char* kDefaultCpu = "x86-64-v2";
+
+/// A target machine for `cpu` (an LLVM CPU name such as "x86-64-v3" or
+/// "skylake-avx512", or "native"). Throws dlc::Error naming an unknown CPU.
+std::unique_ptr<llvm::TargetMachine> make_target_machine(const std::string& cpu);
+
+/// Sets `m`'s triple and data layout for `tm`; call before building code
+/// whose vectorization depends on the layout.
+void configure_module(llvm::Module& m, llvm::TargetMachine& tm);
+
+/// Runs the O3 pipeline on `m` (verified first; a broken module is an
+/// internal error naming the problem), then returns the object bytes.
+std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm);
+
+}  // namespace dlc::cpu

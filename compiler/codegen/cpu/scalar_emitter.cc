@@ -1,0 +1,159 @@
+#include "compiler/codegen/cpu/scalar_emitter.h"
+
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
+
+#include <cmath>
+#include <initializer_list>
+#include <unordered_map>
+
+#include "ir/error.h"
+
+namespace dlc::cpu {
+
+llvm::FastMathFlags kernel_fast_math() {
+  llvm::FastMathFlags f;
+  f.setAllowContract(true);
+  return f;
+}
+
+namespace {
+
+// A libm function of one float, declared as pure so calls to it can be
+// hoisted and merged; errno is never read by kernels.
+llvm::FunctionCallee libm_unary(llvm::Module& m, const char* name) {
+  llvm::Type* f32 = llvm::Type::getFloatTy(m.getContext());
+  llvm::FunctionCallee callee = m.getOrInsertFunction(name, llvm::FunctionType::get(f32, {f32}, false));
+  if (auto* fn = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
+    fn->setDoesNotAccessMemory();
+    fn->setDoesNotThrow();
+    fn->addFnAttr(llvm::Attribute::WillReturn);
+  }
+  return callee;
+}
+
+llvm::Value* poly(llvm::IRBuilderBase& b, llvm::Value* x, std::initializer_list<double> coefficients) {
+  llvm::Type* t = x->getType();
+  llvm::Value* acc = nullptr;
+  for (double c : coefficients) {
+    llvm::Value* k = llvm::ConstantFP::get(t, c);
+    acc = acc ? b.CreateFAdd(b.CreateFMul(acc, x), k) : k;
+  }
+  return acc;
+}
+
+class Emitter {
+ public:
+  Emitter(llvm::IRBuilderBase& b, llvm::ArrayRef<llvm::Value*> args)
+      : b_(b), args_(args), f32_(b.getFloatTy()) {}
+
+  llvm::Value* emit(const SExpr& e) {
+    auto it = done_.find(e.get());
+    if (it != done_.end()) return it->second;
+    llvm::Value* v = emit_node(*e);
+    done_.emplace(e.get(), v);
+    return v;
+  }
+
+ private:
+  llvm::Value* c(double v) { return llvm::ConstantFP::get(f32_, v); }
+  llvm::Value* nan() { return llvm::ConstantFP::getNaN(f32_); }
+  llvm::Value* as_float(llvm::Value* cond) { return b_.CreateSelect(cond, c(1.0), c(0.0)); }
+  llvm::Value* unary(llvm::Intrinsic::ID id, llvm::Value* x) { return b_.CreateUnaryIntrinsic(id, x); }
+
+  // max/min as compare + select: llvm.maxnum would drop a NaN operand, and
+  // eval_scalar returns NaN when either side is NaN.
+  llvm::Value* nan_propagating_pick(llvm::Value* x, llvm::Value* y, bool want_max) {
+    llvm::Value* x_wins = want_max ? b_.CreateFCmpOGT(x, y) : b_.CreateFCmpOLT(x, y);
+    llvm::Value* picked = b_.CreateSelect(x_wins, x, y);
+    return b_.CreateSelect(b_.CreateFCmpUNO(x, y), nan(), picked);
+  }
+
+  llvm::Value* emit_node(const ScalarNode& n) {
+    auto a = [&](int i) { return emit(n.args.at(i)); };
+    switch (n.op) {
+      case ScalarOp::arg:
+        if (n.index < 0 || n.index >= static_cast<int>(args_.size()))
+          throw Error("scalar expression reads operand " + std::to_string(n.index) + " but the kernel has " +
+                      std::to_string(args_.size()));
+        return args_[n.index];
+      case ScalarOp::constant: return c(n.value);
+      case ScalarOp::add: return b_.CreateFAdd(a(0), a(1));
+      case ScalarOp::sub: return b_.CreateFSub(a(0), a(1));
+      case ScalarOp::mul: return b_.CreateFMul(a(0), a(1));
+      case ScalarOp::div: return b_.CreateFDiv(a(0), a(1));
+      case ScalarOp::neg: return b_.CreateFNeg(a(0));
+      case ScalarOp::exp: return emit_exp(b_, a(0));
+      case ScalarOp::log: return unary(llvm::Intrinsic::log, a(0));
+      case ScalarOp::sqrt: return unary(llvm::Intrinsic::sqrt, a(0));
+      case ScalarOp::rsqrt: return b_.CreateFDiv(c(1.0), unary(llvm::Intrinsic::sqrt, a(0)));
+      case ScalarOp::abs: return unary(llvm::Intrinsic::fabs, a(0));
+      case ScalarOp::trunc: return unary(llvm::Intrinsic::trunc, a(0));
+      case ScalarOp::log1p: return b_.CreateCall(libm_unary(*module(), "log1pf"), {a(0)});
+      case ScalarOp::tanh: return b_.CreateCall(libm_unary(*module(), "tanhf"), {a(0)});
+      case ScalarOp::pow: return b_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, a(0), a(1));
+      case ScalarOp::sign: {
+        // Ordered compares: sign(NaN) is 0, as in eval_scalar.
+        llvm::Value* x = a(0);
+        llvm::Value* neg_or_zero = b_.CreateSelect(b_.CreateFCmpOLT(x, c(0.0)), c(-1.0), c(0.0));
+        return b_.CreateSelect(b_.CreateFCmpOGT(x, c(0.0)), c(1.0), neg_or_zero);
+      }
+      case ScalarOp::max: return nan_propagating_pick(a(0), a(1), true);
+      case ScalarOp::min: return nan_propagating_pick(a(0), a(1), false);
+      case ScalarOp::greater: return as_float(b_.CreateFCmpOGT(a(0), a(1)));
+      case ScalarOp::less: return as_float(b_.CreateFCmpOLT(a(0), a(1)));
+      case ScalarOp::equal: return as_float(b_.CreateFCmpOEQ(a(0), a(1)));
+      // C's `!=` is unordered: a NaN condition selects the first branch.
+      case ScalarOp::select: return b_.CreateSelect(b_.CreateFCmpUNE(a(0), c(0.0)), a(1), a(2));
+    }
+    throw Error(std::string("scalar op '") + scalar_op_name(n.op) + "' has no LLVM lowering");
+  }
+
+  llvm::Module* module() { return b_.GetInsertBlock()->getModule(); }
+
+  llvm::IRBuilderBase& b_;
+  llvm::ArrayRef<llvm::Value*> args_;
+  llvm::Type* f32_;
+  std::unordered_map<const ScalarNode*, llvm::Value*> done_;
+};
+
+}  // namespace
+
+llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x) {
+  llvm::IRBuilderBase::FastMathFlagGuard guard(b);
+  b.setFastMathFlags(kernel_fast_math());
+  llvm::Type* f32 = b.getFloatTy();
+  llvm::Type* i32 = b.getInt32Ty();
+  auto c = [&](double v) { return llvm::ConstantFP::get(f32, v); };
+  constexpr double kOverflow = 88.72283905206835;  // log(FLT_MAX)
+  constexpr double kUnderflow = -104.0;            // exp below rounds to 0
+  // NaN is computed on as 0 and put back at the end, so no poison can form.
+  llvm::Value* is_nan = b.CreateFCmpUNO(x, x);
+  llvm::Value* v = b.CreateSelect(is_nan, c(0.0), x);
+  v = b.CreateSelect(b.CreateFCmpOLT(v, c(kUnderflow)), c(kUnderflow), v);
+  v = b.CreateSelect(b.CreateFCmpOGT(v, c(kOverflow)), c(kOverflow), v);
+  // x = n ln2 + r with |r| <= ln2/2; ln2 in two parts keeps r exact.
+  llvm::Value* n = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, b.CreateFAdd(b.CreateFMul(v, c(1.44269504088896341)), c(0.5)));
+  llvm::Value* r = b.CreateFSub(b.CreateFSub(v, b.CreateFMul(n, c(0.693359375))), b.CreateFMul(n, c(-2.12194440e-4)));
+  llvm::Value* p = poly(b, r, {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2, 1.6666665459E-1,
+                               5.0000001201E-1});
+  p = b.CreateFAdd(b.CreateFAdd(b.CreateFMul(b.CreateFMul(p, r), r), r), c(1.0));
+  // 2^n in two factors, each a normal float, so n = 128 (just below
+  // overflow) and n < -126 (denormal results) both scale correctly.
+  llvm::Value* ni = b.CreateFPToSI(n, i32);
+  llvm::Value* half = b.CreateAShr(ni, 1);
+  auto pow2 = [&](llvm::Value* e) {
+    return b.CreateBitCast(b.CreateShl(b.CreateAdd(e, b.getInt32(127)), 23), f32);
+  };
+  llvm::Value* result = b.CreateFMul(b.CreateFMul(p, pow2(half)), pow2(b.CreateSub(ni, half)));
+  result = b.CreateSelect(b.CreateFCmpOGT(x, c(kOverflow)), c(INFINITY), result);
+  return b.CreateSelect(is_nan, x, result);
+}
+
+llvm::Value* emit_scalar(llvm::IRBuilderBase& b, const SExpr& e, llvm::ArrayRef<llvm::Value*> args) {
+  llvm::IRBuilderBase::FastMathFlagGuard guard(b);
+  b.setFastMathFlags(kernel_fast_math());
+  return Emitter(b, args).emit(e);
+}
+
+}  // namespace dlc::cpu

@@ -1,0 +1,76 @@
+#include "compiler/codegen/cpu/shared_object_linker.h"
+
+#include <lld/Common/Driver.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <system_error>
+#include <vector>
+
+#include "ir/error.h"
+
+LLD_HAS_DRIVER(elf)
+
+namespace dlc::cpu {
+
+namespace {
+
+/// A fresh folder only this process writes to, removed with its contents.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "dlc-link-XXXXXX").string();
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    if (!mkdtemp(buf.data())) throw Error("cannot create a temporary folder for linking at " + pattern);
+    path_ = buf.data();
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::string file(const char* name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!f.flush()) throw Error("cannot write " + path + " for linking");
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error("the linker wrote no output at " + path);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+}  // namespace
+
+std::string link_shared_object(const std::string& object) {
+  TempDir dir;
+  std::string in = dir.file("kernels.o");
+  std::string out = dir.file("kernels.so");
+  write_file(in, object);
+  const char* args[] = {"ld.lld", "-shared", "--build-id=none", "-z", "noexecstack",
+                        "-z", "now", "-o", out.c_str(), in.c_str()};
+  std::string diagnostics;
+  llvm::raw_string_ostream diag_stream(diagnostics);
+  lld::Result result;
+  {
+    // LLD keeps global state during a link; one link at a time per process.
+    static std::mutex lld_mutex;
+    std::lock_guard<std::mutex> lock(lld_mutex);
+    result = lld::lldMain(args, diag_stream, diag_stream, {{lld::Gnu, &lld::elf::link}});
+  }
+  if (result.retCode != 0) throw Error("linking the generated kernels failed: " + diagnostics);
+  return read_file(out);
+}
+
+}  // namespace dlc::cpu

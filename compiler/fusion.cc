@@ -1,0 +1,417 @@
+#include "compiler/fusion.h"
+
+#include <algorithm>
+#include <functional>
+#include <optional>
+
+#include "compiler/loop_builder.h"
+#include "compiler/memory_views.h"
+#include "ir/error.h"
+#include "ir/op_registry.h"
+
+namespace dlc {
+
+const char* node_kind_name(NodeKind k) {
+  switch (k) {
+    case NodeKind::elementwise: return "elementwise";
+    case NodeKind::fill: return "fill";
+    case NodeKind::data: return "data";
+    case NodeKind::one_hot: return "one_hot";
+    case NodeKind::view: return "view";
+    case NodeKind::reshape: return "reshape";
+    case NodeKind::identity: return "identity";
+    case NodeKind::reduction: return "reduction";
+    case NodeKind::gemm: return "gemm";
+    case NodeKind::row: return "row";
+    case NodeKind::ref: return "ref";
+  }
+  return "?";
+}
+
+bool FusionPlan::in_memory(const std::string& v) const {
+  auto it = producer.find(v);
+  if (it == producer.end() || stored.count(v)) return true;
+  NodeKind k = kind[it->second];
+  return k == NodeKind::data || k == NodeKind::gemm || k == NodeKind::row || k == NodeKind::ref;
+}
+
+bool FusionPlan::loopable(const std::string& v) const {
+  auto it = producer.find(v);
+  if (it == producer.end()) return false;
+  NodeKind k = kind[it->second];
+  return k != NodeKind::data && k != NodeKind::gemm && k != NodeKind::row && k != NodeKind::ref;
+}
+
+int FusionPlan::cluster_of(const std::string& v) const {
+  for (size_t i = 0; i < clusters.size(); ++i)
+    for (const auto& r : clusters[i].roots)
+      if (r == v) return static_cast<int>(i);
+  return -1;
+}
+
+int FusionPlan::xent_grad_of(const std::string& v) const {
+  auto it = producer.find(v);
+  if (it == producer.end()) return -1;
+  for (size_t i = 0; i < xent_grads.size(); ++i)
+    if (xent_grads[i].mul == it->second) return static_cast<int>(i);
+  return -1;
+}
+
+namespace {
+
+NodeKind classify(const Graph& g, const Node& n, bool training) {
+  const OpDef* def = find_op(n.op);
+  auto f32 = [&](const std::string& v) { return g.type_of(v).dtype == DType::f32; };
+  if (n.op == "constant") return n.has_attr("values") ? NodeKind::data : NodeKind::fill;
+  if (def && def->fusion == FusionClass::elementwise && def->expr && n.outputs.size() == 1) return NodeKind::elementwise;
+  if (n.op == "one_hot") return NodeKind::one_hot;
+  if (n.op == "transpose" || n.op == "broadcast_to") return NodeKind::view;
+  if (n.op == "reshape") return NodeKind::reshape;
+  if (n.op == "dropout" && (!training || n.attr_float("rate") == 0.0)) return NodeKind::identity;
+  if (def && def->fusion == FusionClass::reduction &&
+      (n.op == "reduce_sum" || n.op == "reduce_mean" || n.op == "reduce_max"))
+    return NodeKind::reduction;
+  if (n.op == "matmul" && f32(n.inputs[0])) return NodeKind::gemm;
+  if ((n.op == "softmax" || n.op == "log_softmax") && f32(n.inputs[0])) {
+    int64_t rank = g.type_of(n.inputs[0]).rank();
+    if (rank >= 1 && normalize_axis(n.attr_int("axis", -1), rank) == rank - 1) return NodeKind::row;
+  }
+  if (n.op == "softmax_cross_entropy" && f32(n.inputs[0])) return NodeKind::row;
+  return NodeKind::ref;
+}
+
+/// Plans one entry point; each step of plan_fusion is a method.
+class Planner {
+ public:
+  Planner(const Graph& g, const EntrySpec& e) : g_(g) {
+    p_.graph = &g;
+    p_.entry = e;
+  }
+
+  FusionPlan run() {
+    index_and_classify();
+    match_xent_grads();
+    mark_live();
+    force_stores();
+    decide_by_cost();
+    p_.clusters = merge(roots_in_order());
+    attach_epilogues();
+    return std::move(p_);
+  }
+
+ private:
+  // --- analysis ---------------------------------------------------------------
+
+  void index_and_classify() {
+    for (size_t k = 0; k < g_.nodes.size(); ++k) {
+      for (const auto& o : g_.nodes[k].outputs) p_.producer[o] = static_cast<int>(k);
+      p_.kind.push_back(classify(g_, g_.nodes[k], p_.entry.training));
+    }
+    auto known = [&](const std::string& v, const char* what) {
+      if (!g_.types.count(v)) throw Error("entry '" + p_.entry.name + "': " + what + " '" + v + "' is not a graph value");
+    };
+    for (const auto& o : p_.entry.outputs) known(o, "output");
+    for (const auto& [s, v] : p_.entry.updates) {
+      known(v, "update value");
+      if (!g_.find_param(s)) throw Error("entry '" + p_.entry.name + "': update target '" + s + "' is not a parameter");
+    }
+  }
+
+  /// Values a node's step reads (the xent-gradient pattern reads x, labels, scale).
+  std::vector<std::string> step_inputs(int k) const {
+    for (const auto& x : p_.xent_grads)
+      if (x.mul == k) return {x.x, x.labels, x.scale};
+    return g_.nodes[k].inputs;
+  }
+
+  void match_xent_grads() {
+    std::map<std::string, int> uses;
+    for (const auto& n : g_.nodes)
+      for (const auto& i : n.inputs) ++uses[i];
+    for (const auto& o : p_.entry.outputs) ++uses[o];
+    for (const auto& u : p_.entry.updates) ++uses[u.second];
+    auto prod = [&](const std::string& v, const char* op) -> int {
+      auto it = p_.producer.find(v);
+      return it != p_.producer.end() && g_.nodes[it->second].op == op && uses[v] == 1 ? it->second : -1;
+    };
+    for (size_t k = 0; k < g_.nodes.size(); ++k) {
+      const Node& m = g_.nodes[k];
+      if (m.op != "mul") continue;
+      for (int side = 0; side < 2; ++side) {
+        XentGradPattern x;
+        x.mul = static_cast<int>(k);
+        x.sub = prod(m.inputs[side], "sub");
+        x.scale = m.inputs[1 - side];
+        if (x.sub < 0 || g_.type_of(x.scale).numel() != 1) continue;
+        x.softmax = prod(g_.nodes[x.sub].inputs[0], "softmax");
+        x.one_hot = prod(g_.nodes[x.sub].inputs[1], "one_hot");
+        if (x.softmax < 0 || x.one_hot < 0 || p_.kind[x.softmax] != NodeKind::row) continue;
+        x.x = g_.nodes[x.softmax].inputs[0];
+        x.labels = g_.nodes[x.one_hot].inputs[0];
+        const TensorType& xt = g_.type_of(x.x);
+        if (xt.rank() != 2 || g_.type_of(m.outputs[0]) != xt || g_.type_of(x.scale).dtype != DType::f32 ||
+            g_.nodes[x.one_hot].attr_int("depth") != xt.dims[1] || g_.type_of(g_.nodes[x.sub].outputs[0]) != xt)
+          continue;
+        p_.kind[k] = NodeKind::row;
+        p_.xent_grads.push_back(x);
+        break;
+      }
+    }
+  }
+
+  void mark_live() {
+    p_.live.assign(g_.nodes.size(), false);
+    std::vector<std::string> stack = p_.entry.outputs;
+    for (const auto& u : p_.entry.updates) stack.push_back(u.second);
+    std::set<std::string> seen;
+    while (!stack.empty()) {
+      std::string v = stack.back();
+      stack.pop_back();
+      if (!seen.insert(v).second) continue;
+      auto it = p_.producer.find(v);
+      if (it == p_.producer.end()) continue;
+      p_.live[it->second] = true;
+      for (const auto& i : step_inputs(it->second)) stack.push_back(i);
+    }
+    for (size_t k = 0; k < g_.nodes.size(); ++k)
+      if (p_.live[k])
+        for (const auto& i : step_inputs(static_cast<int>(k))) p_.consumers[i].push_back(static_cast<int>(k));
+  }
+
+  // --- stores forced by what lies outside loops ---------------------------------
+
+  const std::string& out_of(int k) const { return g_.nodes[k].outputs[0]; }
+
+  void store(const std::string& v, const std::string& reason) {
+    if (!p_.loopable(v) || p_.stored.count(v)) return;
+    p_.stored.insert(v);
+    p_.explain.push_back("%" + v + " stored: " + reason);
+  }
+
+  void force_stores() {
+    for (const auto& o : p_.entry.outputs) store(o, "entry output");
+    for (const auto& u : p_.entry.updates) store(u.second, "new value of state '" + u.first + "'");
+    for (size_t k = 0; k < g_.nodes.size(); ++k)
+      if (p_.live[k] && p_.kind[k] == NodeKind::reduction) store(out_of(static_cast<int>(k)), "reduction result");
+    // Operands outside loops must be in memory in a layout their step reads;
+    // a reshape must find contiguous data under it. Each new store can make
+    // a view acceptable, so repeat until nothing changes.
+    for (bool changed = true; changed;) {
+      size_t before = p_.stored.size();
+      for (size_t k = 0; k < g_.nodes.size(); ++k) {
+        if (!p_.live[k]) continue;
+        int ki = static_cast<int>(k);
+        NodeKind kind = p_.kind[k];
+        const Node& n = g_.nodes[k];
+        if (kind == NodeKind::gemm || kind == NodeKind::row || kind == NodeKind::ref) {
+          for (const auto& in : step_inputs(ki)) {
+            std::optional<MemoryView> view = view_of(p_, in);
+            bool ok = view && (kind == NodeKind::gemm ? gemm_layout(*view).has_value() : view->dense());
+            if (!ok) store(in, "operand of " + n.op + " '" + n.name + "' needs it in memory");
+          }
+        }
+        if (kind == NodeKind::reshape && !is_relabel(n)) {
+          std::string base = n.inputs[0];
+          while (!p_.in_memory(base) && (p_.kind[p_.producer.at(base)] == NodeKind::reshape ||
+                                         p_.kind[p_.producer.at(base)] == NodeKind::identity))
+            base = g_.nodes[p_.producer.at(base)].inputs[0];
+          if (!p_.in_memory(base)) store(base, "reshape '" + n.name + "' needs contiguous data");
+        }
+      }
+      changed = p_.stored.size() != before;
+    }
+  }
+
+  bool is_relabel(const Node& reshape) const {
+    auto drop = [](std::vector<int64_t> d) {
+      d.erase(std::remove(d.begin(), d.end(), 1), d.end());
+      return d;
+    };
+    return drop(g_.type_of(reshape.inputs[0]).dims) == drop(g_.type_of(reshape.outputs[0]).dims);
+  }
+
+  // --- the cost rule --------------------------------------------------------------
+
+  /// Cost units that recomputing `v` drags in, stopping at values in
+  /// memory; `expensive` collects transcendental ops.
+  int cost_up(const std::string& v, bool* expensive, std::set<std::string>* seen) {
+    if (p_.in_memory(v) || !seen->insert(v).second) return 0;
+    bool exp = false;
+    int ops = own_cost(p_, v, &exp);
+    *expensive |= exp;
+    for (const auto& in : g_.nodes[p_.producer.at(v)].inputs) {
+      if (ops > 100000) break;  // far past any budget; stop walking
+      ops += cost_up(in, expensive, seen);
+    }
+    return ops;
+  }
+
+  void decide_by_cost() {
+    // Provisional kernels: the forced roots, merged as they will be.
+    std::map<std::string, int> kernel_of;
+    std::vector<int64_t> kernel_numel;
+    std::vector<Cluster> provisional = merge(roots_in_order());
+    for (const auto& c : provisional) {
+      int64_t numel = 1;
+      for (int64_t d : loop_dims_of(p_, c.roots[0])) numel *= d;
+      for (const auto& r : c.roots) kernel_of[r] = static_cast<int>(kernel_numel.size());
+      kernel_numel.push_back(numel);
+    }
+    std::map<std::string, std::set<int>> kernels;  // value -> kernels it is inlined into
+    for (int k = static_cast<int>(g_.nodes.size()) - 1; k >= 0; --k) {
+      if (!p_.live[k] || !p_.loopable(out_of(k))) continue;
+      const std::string& v = out_of(k);
+      if (p_.stored.count(v)) continue;
+      std::set<int>& ks = kernels[v];
+      for (int c : p_.consumers[v]) {
+        if (!p_.loopable(out_of(c))) continue;  // a step outside loops reads v's view
+        const std::string& w = out_of(c);
+        if (p_.stored.count(w)) ks.insert(kernel_of.at(w));
+        else ks.insert(kernels[w].begin(), kernels[w].end());
+      }
+      NodeKind kind = p_.kind[k];
+      if (kind != NodeKind::elementwise && kind != NodeKind::one_hot) continue;  // free to inline
+      int64_t numel = g_.type_of(v).numel(), visits = 0;
+      for (int kk : ks) visits += kernel_numel[kk];
+      if (ks.size() <= 1 && visits <= numel) continue;  // computed once either way
+      bool expensive = false;
+      std::set<std::string> seen;
+      int64_t cost = cost_up(v, &expensive, &seen);
+      int64_t extra = (visits - numel) * cost;
+      std::string where = ks.size() > 1 ? "used by " + std::to_string(ks.size()) + " kernels"
+                                        : "broadcast into a larger loop";
+      std::string costs = "costs " + std::to_string(cost) + " op units" + (expensive ? " (transcendental)" : "") +
+                          ", " + std::to_string(extra) + " recomputed";
+      if ((cost <= kRecomputeMaxOps && !expensive) || extra <= kRecomputeBudget) {
+        p_.explain.push_back("%" + v + " recomputed: " + where + ", " + costs);
+        continue;
+      }
+      store(v, where + ", " + costs + " (over the budget of " + std::to_string(kRecomputeBudget) + ")");
+      kernel_of[v] = static_cast<int>(kernel_numel.size());
+      int64_t loop = 1;
+      for (int64_t d : loop_dims_of(p_, v)) loop *= d;
+      kernel_numel.push_back(loop);
+    }
+  }
+
+  // --- merging roots into kernels ---------------------------------------------------
+
+  std::vector<std::string> roots_in_order() const {
+    std::vector<std::string> roots(p_.stored.begin(), p_.stored.end());
+    std::sort(roots.begin(), roots.end(),
+              [&](const std::string& a, const std::string& b) { return p_.producer.at(a) < p_.producer.at(b); });
+    return roots;
+  }
+
+  /// In-memory values the step producing `v` reads.
+  std::vector<std::string> deps_of(const std::string& v, const std::map<std::string, int>& cluster_of,
+                                   const std::vector<SymKernel>& built) const {
+    auto c = cluster_of.find(v);
+    if (c != cluster_of.end()) return built[c->second].loaded_values();
+    auto it = p_.producer.find(v);
+    if (it == p_.producer.end()) return {};
+    std::vector<std::string> out;
+    for (const auto& in : step_inputs(it->second)) {
+      std::optional<MemoryView> view = view_of(p_, in);
+      if (view) out.push_back(view->base);
+    }
+    return out;
+  }
+
+  /// True when some value among `start` depends on one of `targets`
+  /// through at least one step in between.
+  bool reaches_through(const std::vector<std::string>& start, const std::set<std::string>& targets,
+                       const std::map<std::string, int>& cluster_of, const std::vector<SymKernel>& built) const {
+    std::set<std::string> seen;
+    std::function<bool(const std::string&)> dfs = [&](const std::string& v) {
+      if (targets.count(v)) return true;
+      if (!seen.insert(v).second) return false;
+      for (const auto& d : deps_of(v, cluster_of, built))
+        if (dfs(d)) return true;
+      return false;
+    };
+    for (const auto& s : start)
+      if (!targets.count(s) && dfs(s)) return true;
+    return false;
+  }
+
+  /// Greedy merging in topological order: each root joins the latest
+  /// compatible kernel it is connected to, else starts its own.
+  std::vector<Cluster> merge(const std::vector<std::string>& roots) const {
+    std::vector<Cluster> out;
+    std::vector<SymKernel> built;
+    std::map<std::string, int> cluster_of;
+    std::string why;
+    for (const auto& r : roots) {
+      Cluster single{{r}, p_.kind[p_.producer.at(r)] == NodeKind::reduction, -1};
+      std::optional<SymKernel> alone = build_loop(p_, single, &why);
+      if (!alone) throw Error("fusion: cannot build a kernel for '" + r + "': " + why);
+      bool merged = false;
+      if (!single.reduction) {
+        std::vector<std::string> loads = alone->loaded_values();
+        for (int c = static_cast<int>(out.size()) - 1; c >= 0 && !merged; --c) {
+          if (out[c].reduction || built[c].dims != alone->dims) continue;
+          std::set<std::string> theirs(out[c].roots.begin(), out[c].roots.end());
+          std::vector<std::string> their_loads = built[c].loaded_values();
+          bool connected = false;
+          int64_t loop = 1;
+          for (int64_t d : alone->dims) loop *= d;
+          for (const auto& l : loads)
+            connected |= theirs.count(l) ||
+                         (std::find(their_loads.begin(), their_loads.end(), l) != their_loads.end() &&
+                          g_.type_of(l).numel() == loop);
+          if (!connected || reaches_through(loads, theirs, cluster_of, built)) continue;
+          Cluster joined = out[c];
+          joined.roots.push_back(r);
+          std::optional<SymKernel> k = build_loop(p_, joined, &why);
+          if (!k) continue;
+          out[c] = joined;
+          built[c] = std::move(*k);
+          cluster_of[r] = c;
+          merged = true;
+        }
+      }
+      if (!merged) {
+        cluster_of[r] = static_cast<int>(out.size());
+        out.push_back(single);
+        built.push_back(std::move(*alone));
+      }
+    }
+    return out;
+  }
+
+  /// A loop kernel reading a GEMM's result element for element right after
+  /// it (bias + activation) becomes the GEMM's epilogue.
+  void attach_epilogues() {
+    std::map<std::string, int> cluster_of;
+    std::vector<SymKernel> built;
+    std::string why;
+    for (size_t c = 0; c < p_.clusters.size(); ++c) {
+      for (const auto& r : p_.clusters[c].roots) cluster_of[r] = static_cast<int>(c);
+      built.push_back(*build_loop(p_, p_.clusters[c], &why));
+    }
+    for (size_t k = 0; k < g_.nodes.size(); ++k) {
+      if (!p_.live[k] || p_.kind[k] != NodeKind::gemm) continue;
+      const std::string& c_value = out_of(static_cast<int>(k));
+      for (size_t c = 0; c < p_.clusters.size(); ++c) {
+        const SymKernel& kern = built[c];
+        if (p_.clusters[c].reduction || p_.clusters[c].gemm >= 0 || kern.dims != g_.type_of(c_value).dims) continue;
+        bool reads = false;
+        for (const auto& l : kern.loads)
+          reads |= l.value == c_value && l.view_dims == kern.dims && l.dim_of == identity_map(kern.dims.size());
+        if (!reads || reaches_through(kern.loaded_values(), {c_value}, cluster_of, built)) continue;
+        p_.clusters[c].gemm = static_cast<int>(k);
+        break;
+      }
+    }
+  }
+
+  const Graph& g_;
+  FusionPlan p_;
+};
+
+}  // namespace
+
+FusionPlan plan_fusion(const Graph& g, const EntrySpec& e) { return Planner(g, e).run(); }
+
+}  // namespace dlc

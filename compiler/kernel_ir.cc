@@ -1,0 +1,434 @@
+#include "compiler/kernel_ir.h"
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include "ir/error.h"
+#include "ir/op_registry.h"
+
+namespace dlc {
+
+int64_t LoopKernel::outer_numel() const {
+  int64_t n = 1;
+  for (size_t d = 0; d + reduce_dims < dims.size(); ++d) n *= dims[d];
+  return n;
+}
+
+int64_t LoopKernel::reduce_numel() const {
+  int64_t n = 1;
+  for (size_t d = dims.size() - reduce_dims; d < dims.size(); ++d) n *= dims[d];
+  return n;
+}
+
+double reduce_init(ReduceOp op) {
+  return op == ReduceOp::max ? -std::numeric_limits<double>::infinity() : 0.0;
+}
+
+const char* Step::kind_name() const {
+  switch (body.index()) {
+    case 0: return "loop";
+    case 1: return "row";
+    case 2: return "gemm";
+    case 3: return "copy";
+    default: return "ref";
+  }
+}
+
+int Program::find_buffer(BufferKind kind, const std::string& name) const {
+  for (const auto& b : buffers)
+    if (b.kind == kind && b.name == name) return b.id;
+  return -1;
+}
+
+int Program::kernel_count() const {
+  int n = 0;
+  for (const auto& s : steps) n += s.copy() ? 0 : 1;
+  return n;
+}
+
+const char* buffer_kind_name(BufferKind k) {
+  switch (k) {
+    case BufferKind::input: return "input";
+    case BufferKind::output: return "output";
+    case BufferKind::state: return "state";
+    case BufferKind::temp: return "temp";
+    case BufferKind::constant: return "const";
+  }
+  return "?";
+}
+
+const char* reduce_op_name(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::none: return "none";
+    case ReduceOp::sum: return "sum";
+    case ReduceOp::max: return "max";
+  }
+  return "?";
+}
+
+const char* row_op_name(RowOp op) {
+  switch (op) {
+    case RowOp::softmax: return "softmax";
+    case RowOp::log_softmax: return "log_softmax";
+    case RowOp::softmax_xent: return "softmax_xent";
+    case RowOp::softmax_xent_grad: return "softmax_xent_grad";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------------------
+// Printing
+
+namespace {
+
+std::string ints_str(const std::vector<int64_t>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + std::to_string(v[i]);
+  return s + "]";
+}
+
+std::string num_str(double v) {
+  std::ostringstream o;
+  o.precision(9);
+  o << v;
+  return o.str();
+}
+
+/// Prints a DAG: nodes used twice or more get a let-binding `tN = ...`.
+class ExprPrinter {
+ public:
+  /// Counts uses in every expression of a kernel before any is printed,
+  /// so a node shared between two stores is bound where it first appears.
+  void count(const SExpr& root) { count(root.get()); }
+  std::string print(const SExpr& root, std::string* lets) { return text(root.get(), lets); }
+
+ private:
+  void count(const ScalarNode* n) {
+    if (uses_[n]++ > 0) return;
+    for (const auto& a : n->args) count(a.get());
+  }
+  std::string text(const ScalarNode* n, std::string* lets) {
+    if (n->op == ScalarOp::arg) return "$" + std::to_string(n->index);
+    if (n->op == ScalarOp::constant) return num_str(n->value);
+    auto named = names_.find(n);
+    if (named != names_.end()) return named->second;
+    std::string s = "(" + std::string(scalar_op_name(n->op));
+    for (const auto& a : n->args) s += " " + text(a.get(), lets);
+    s += ")";
+    if (uses_[n] > 1) {
+      std::string name = "t" + std::to_string(names_.size());
+      *lets += "      " + name + " = " + s + "\n";
+      names_[n] = name;
+      return name;
+    }
+    return s;
+  }
+  std::map<const ScalarNode*, int> uses_;
+  std::map<const ScalarNode*, std::string> names_;
+};
+
+std::string access_str(const Program& p, const Access& a) {
+  if (a.iota_dim >= 0) return "iota(" + std::to_string(a.iota_dim) + ")";
+  std::string s = "b" + std::to_string(a.buffer);
+  if (a.buffer >= 0 && a.buffer < static_cast<int>(p.buffers.size())) s += " " + p.buffers[a.buffer].name;
+  if (a.offset) s += " +" + std::to_string(a.offset);
+  return s + " " + ints_str(a.strides);
+}
+
+void print_loop(std::ostream& o, const Program& p, const LoopKernel& k, const std::string& indent) {
+  o << indent << "dims " << ints_str(k.dims);
+  if (k.reduce != ReduceOp::none) o << " reduce " << reduce_op_name(k.reduce) << " over last " << k.reduce_dims;
+  o << "\n";
+  for (size_t i = 0; i < k.loads.size(); ++i) o << indent << "load $" << i << " = " << access_str(p, k.loads[i]) << "\n";
+  ExprPrinter printer;  // one printer per kernel, so shared nodes print once
+  if (k.reduce != ReduceOp::none) printer.count(k.reduce_body);
+  for (const auto& s : k.stores) printer.count(s.value);
+  if (k.reduce != ReduceOp::none) {
+    std::string lets;
+    std::string body = printer.print(k.reduce_body, &lets);
+    o << lets << indent << "acc $" << k.loads.size() << " = " << reduce_op_name(k.reduce) << " " << body << "\n";
+  }
+  for (const auto& s : k.stores) {
+    std::string lets;
+    std::string v = printer.print(s.value, &lets);
+    o << lets << indent << "store " << access_str(p, s.at) << " = " << v << "\n";
+  }
+}
+
+std::string buf(const Program& p, int id) {
+  std::string s = "b" + std::to_string(id);
+  if (id >= 0 && id < static_cast<int>(p.buffers.size())) s += " " + p.buffers[id].name;
+  return s;
+}
+
+std::string operand_str(const Program& p, const GemmOperand& x) {
+  std::string s = buf(p, x.buffer);
+  if (x.offset) s += " +" + std::to_string(x.offset);
+  s += " ld " + std::to_string(x.ld);
+  if (x.trans) s += " T";
+  if (x.batch_stride) s += " bstride " + std::to_string(x.batch_stride);
+  return s;
+}
+
+}  // namespace
+
+std::string print_program(const Program& p) {
+  std::ostringstream o;
+  o << "program " << p.entry << (p.training ? " (training)" : "") << ": " << p.steps.size() << " steps, "
+    << p.kernel_count() << " kernels, arena " << p.arena_bytes << " bytes (unplanned " << p.unplanned_bytes
+    << ")\n";
+  for (const auto& b : p.buffers) {
+    o << "  b" << b.id << " " << buffer_kind_name(b.kind) << " " << b.name << " : " << dtype_name(b.dtype)
+      << ints_str(b.dims);
+    if (b.kind == BufferKind::temp && b.offset >= 0) o << " @" << b.offset;
+    o << "\n";
+  }
+  for (size_t i = 0; i < p.steps.size(); ++i) {
+    const Step& s = p.steps[i];
+    o << "step " << i << " " << s.kind_name();
+    if (!s.nodes.empty()) {
+      o << " (";
+      for (size_t j = 0; j < s.nodes.size(); ++j) o << (j ? ", " : "") << s.nodes[j];
+      o << ")";
+    }
+    o << "\n";
+    if (auto* k = s.loop()) print_loop(o, p, *k, "    ");
+    if (auto* r = s.row()) {
+      o << "    " << row_op_name(r->op) << " rows " << r->rows << " cols " << r->cols << " x " << buf(p, r->x);
+      if (r->labels >= 0) o << " labels " << buf(p, r->labels);
+      if (r->scale >= 0) o << " scale " << buf(p, r->scale);
+      if (r->scratch >= 0) o << " scratch " << buf(p, r->scratch);
+      o << " -> " << buf(p, r->out) << "\n";
+    }
+    if (auto* g = s.gemm()) {
+      o << "    gemm m " << g->m << " n " << g->n << " k " << g->k;
+      if (g->batch != 1) o << " batch " << g->batch;
+      o << " alpha " << num_str(g->alpha) << " beta " << num_str(g->beta) << "\n";
+      o << "    A " << operand_str(p, g->a) << "\n    B " << operand_str(p, g->b) << "\n    C "
+        << operand_str(p, g->c) << "\n";
+      if (g->has_epilogue()) {
+        o << "    epilogue\n";
+        print_loop(o, p, g->epilogue, "      ");
+      }
+    }
+    if (auto* c = s.copy()) {
+      o << "    " << buf(p, c->src);
+      if (c->src_offset) o << " +" << c->src_offset;
+      o << " -> " << buf(p, c->dst);
+      if (c->dst_offset) o << " +" << c->dst_offset;
+      o << " numel " << c->numel << "\n";
+    }
+    if (auto* r = s.ref()) {
+      o << "    " << r->node.op << " (";
+      for (size_t j = 0; j < r->inputs.size(); ++j) o << (j ? ", " : "") << buf(p, r->inputs[j]);
+      o << ") -> (";
+      for (size_t j = 0; j < r->outputs.size(); ++j) o << (j ? ", " : "") << buf(p, r->outputs[j]);
+      o << ")\n";
+    }
+  }
+  return o.str();
+}
+
+
+// ---------------------------------------------------------------------------
+// Checking
+
+namespace {
+
+int scalar_arity(ScalarOp op) {
+  switch (op) {
+    case ScalarOp::arg: case ScalarOp::constant: return 0;
+    case ScalarOp::neg: case ScalarOp::exp: case ScalarOp::log: case ScalarOp::log1p:
+    case ScalarOp::sqrt: case ScalarOp::rsqrt: case ScalarOp::abs: case ScalarOp::sign:
+    case ScalarOp::tanh: case ScalarOp::trunc: return 1;
+    case ScalarOp::select: return 3;
+    default: return 2;
+  }
+}
+
+class Checker {
+ public:
+  explicit Checker(const Program& p) : p_(p) {}
+
+  void run() {
+    for (size_t i = 0; i < p_.buffers.size(); ++i) check_buffer(static_cast<int>(i));
+    for (size_t i = 0; i < p_.steps.size(); ++i) {
+      where_ = "program '" + p_.entry + "' step " + std::to_string(i) + " (" + p_.steps[i].kind_name() + ")";
+      check_step(p_.steps[i]);
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const { throw Error(where_ + ": " + what); }
+
+  void check_buffer(int i) {
+    const Buffer& b = p_.buffers[i];
+    where_ = "program '" + p_.entry + "' buffer b" + std::to_string(i) + " '" + b.name + "'";
+    if (b.id != i) fail("id " + std::to_string(b.id) + " does not match its position");
+    int64_t n = 1;
+    for (int64_t d : b.dims) {
+      if (d < 0) fail("negative dimension");
+      n *= d;
+    }
+    if (n != b.numel) fail("numel " + std::to_string(b.numel) + " does not match its dims");
+    if (b.kind == BufferKind::constant && static_cast<int64_t>(b.data.size()) != b.numel)
+      fail("constant holds " + std::to_string(b.data.size()) + " values, expected " + std::to_string(b.numel));
+    if (b.kind == BufferKind::temp && (b.offset < 0 || b.offset + b.bytes() > p_.arena_bytes))
+      fail("arena offset " + std::to_string(b.offset) + " outside the arena of " + std::to_string(p_.arena_bytes) +
+           " bytes");
+  }
+
+  const Buffer& buffer(int id, bool write) const {
+    if (id < 0 || id >= static_cast<int>(p_.buffers.size())) fail("buffer index " + std::to_string(id) + " out of range");
+    const Buffer& b = p_.buffers[id];
+    if (write && (b.kind == BufferKind::input || b.kind == BufferKind::constant))
+      fail("writes read-only buffer b" + std::to_string(id) + " '" + b.name + "'");
+    return b;
+  }
+
+  /// The extent of an access over `dims` stays inside its buffer.
+  void check_access(const Access& a, const std::vector<int64_t>& dims, bool write) const {
+    if (a.strides.size() != dims.size())
+      fail("access has " + std::to_string(a.strides.size()) + " strides for rank " + std::to_string(dims.size()));
+    if (a.iota_dim >= 0) {
+      if (write) fail("stores to an iota");
+      if (a.iota_dim >= static_cast<int>(dims.size())) fail("iota dim out of range");
+      return;
+    }
+    const Buffer& b = buffer(a.buffer, write);
+    if (a.offset < 0) fail("negative offset");
+    int64_t last = a.offset;
+    for (size_t d = 0; d < dims.size(); ++d) {
+      if (dims[d] == 0) return;  // nothing is accessed
+      if (a.strides[d] < 0) fail("negative stride");
+      last += (dims[d] - 1) * a.strides[d];
+    }
+    if (last >= b.numel)
+      fail("access reaches element " + std::to_string(last) + " of b" + std::to_string(a.buffer) + " '" + b.name +
+           "' which holds " + std::to_string(b.numel));
+  }
+
+  void check_expr(const SExpr& e, int num_args) const {
+    if (!e.get()) fail("missing expression");
+    const ScalarNode& n = *e;
+    if (static_cast<int>(n.args.size()) != scalar_arity(n.op)) fail(std::string("bad arity for ") + scalar_op_name(n.op));
+    if (n.op == ScalarOp::arg && (n.index < 0 || n.index >= num_args))
+      fail("expression reads $" + std::to_string(n.index) + " of " + std::to_string(num_args));
+    for (const auto& a : n.args) check_expr(a, num_args);
+  }
+
+  /// Indices of the args an expression reads.
+  static void args_of(const SExpr& e, std::vector<int>* out) {
+    if (e->op == ScalarOp::arg) out->push_back(e->index);
+    for (const auto& a : e->args) args_of(a, out);
+  }
+
+  void check_loop(const LoopKernel& k) const {
+    for (int64_t d : k.dims)
+      if (d < 0) fail("negative iteration dim");
+    if (k.reduce_dims < 0 || k.reduce_dims > static_cast<int>(k.dims.size())) fail("reduce_dims out of range");
+    if ((k.reduce == ReduceOp::none) != (k.reduce_dims == 0)) fail("reduce op and reduce_dims disagree");
+    if (k.stores.empty()) fail("loop kernel stores nothing");
+    int nloads = static_cast<int>(k.loads.size());
+    for (const auto& l : k.loads) check_access(l, k.dims, false);
+    bool reduces = k.reduce != ReduceOp::none;
+    if (reduces) check_expr(k.reduce_body, nloads);
+    size_t first_reduced = k.dims.size() - k.reduce_dims;
+    auto reduced_stride = [&](const Access& a) {
+      for (size_t d = first_reduced; d < k.dims.size(); ++d)
+        if (a.strides[d] != 0) return true;
+      return false;
+    };
+    for (const auto& s : k.stores) {
+      check_access(s.at, k.dims, true);
+      check_expr(s.value, nloads + (reduces ? 1 : 0));
+      if (!reduces) continue;
+      if (reduced_stride(s.at)) fail("a reduction's store moves along a reduced dim");
+      std::vector<int> used;
+      args_of(s.value, &used);
+      for (int u : used)
+        if (u < nloads && k.loads[u].iota_dim < 0 && reduced_stride(k.loads[u]))
+          fail("a reduction's store reads $" + std::to_string(u) + ", which moves along a reduced dim");
+    }
+  }
+
+  void check_numel(int id, int64_t want, const char* role) const {
+    const Buffer& b = buffer(id, false);
+    if (b.numel != want)
+      fail(std::string(role) + " b" + std::to_string(id) + " holds " + std::to_string(b.numel) + " elements, expected " +
+           std::to_string(want));
+  }
+
+  void check_row(const RowKernel& r) const {
+    if (r.rows < 0 || r.cols < 0) fail("negative rows or cols");
+    check_numel(r.x, r.rows * r.cols, "x");
+    buffer(r.out, true);
+    bool xent = r.op == RowOp::softmax_xent || r.op == RowOp::softmax_xent_grad;
+    if (xent) check_numel(r.labels, r.rows, "labels");
+    if (r.op == RowOp::softmax_xent) {
+      check_numel(r.out, 1, "out");
+      check_numel(r.scratch, r.rows, "scratch");
+      buffer(r.scratch, true);
+    } else {
+      check_numel(r.out, r.rows * r.cols, "out");
+    }
+    if (r.op == RowOp::softmax_xent_grad) check_numel(r.scale, 1, "scale");
+  }
+
+  void check_operand(const GemmOperand& x, int64_t rows, int64_t cols, int64_t batch, bool write, const char* role) const {
+    const Buffer& b = buffer(x.buffer, write);
+    int64_t r = x.trans ? cols : rows, c = x.trans ? rows : cols;
+    if (b.dtype != DType::f32) fail(std::string("GEMM operand ") + role + " is not f32");
+    if (x.ld < c || x.offset < 0 || x.batch_stride < 0) fail(std::string("GEMM operand ") + role + " has a bad layout");
+    if (r == 0 || c == 0 || batch == 0) return;
+    int64_t last = x.offset + (batch - 1) * x.batch_stride + (r - 1) * x.ld + c - 1;
+    if (last >= b.numel) fail(std::string("GEMM operand ") + role + " reaches past its buffer");
+  }
+
+  void check_gemm(const GemmCall& g) const {
+    if (g.m < 0 || g.n < 0 || g.k < 0 || g.batch < 1) fail("bad GEMM sizes");
+    check_operand(g.a, g.m, g.k, g.batch, false, "A");
+    check_operand(g.b, g.k, g.n, g.batch, false, "B");
+    check_operand(g.c, g.m, g.n, g.batch, true, "C");
+    if (g.c.trans) fail("GEMM output C cannot be transposed");
+    if (g.has_epilogue()) check_loop(g.epilogue);
+  }
+
+  void check_copy(const CopyStep& c) const {
+    const Buffer& s = buffer(c.src, false);
+    const Buffer& d = buffer(c.dst, true);
+    if (s.dtype != d.dtype) fail("copy between different dtypes");
+    if (c.numel < 0 || c.src_offset < 0 || c.dst_offset < 0 || c.src_offset + c.numel > s.numel ||
+        c.dst_offset + c.numel > d.numel)
+      fail("copy out of range");
+  }
+
+  void check_ref(const RefCall& r) const {
+    const OpDef* def = find_op(r.node.op);
+    if (!def || !def->eval) fail("reference call to unknown op '" + r.node.op + "'");
+    if (r.inputs.size() != r.node.inputs.size() || r.outputs.size() != r.node.outputs.size())
+      fail("reference call's buffers do not match node '" + r.node.name + "'");
+    for (int i : r.inputs) buffer(i, false);
+    for (int o : r.outputs) buffer(o, true);
+  }
+
+  void check_step(const Step& s) const {
+    if (auto* k = s.loop()) check_loop(*k);
+    if (auto* r = s.row()) check_row(*r);
+    if (auto* g = s.gemm()) check_gemm(*g);
+    if (auto* c = s.copy()) check_copy(*c);
+    if (auto* r = s.ref()) check_ref(*r);
+    for (const auto& [value, id] : s.values) buffer(id, false);
+  }
+
+  const Program& p_;
+  std::string where_;
+};
+
+}  // namespace
+
+void check_program(const Program& p) { Checker(p).run(); }
+
+}  // namespace dlc

@@ -1,0 +1,252 @@
+// The kernel IR: what fusion produces and every backend consumes.
+//
+// A Program is one entry point ("train_step", "predict") lowered to an
+// ordered list of Steps over numbered Buffers. Steps run one after another;
+// a step sees every write of the steps before it. Backends (LLVM for cpu,
+// NVRTC for cuda) and the float64 evaluator (compiler/kernel_ir_eval.h)
+// consume the same Program; none of them needs the graph.
+//
+// Conventions every consumer relies on:
+// - Buffers are dense, row-major, little-endian elements of their dtype
+//   (bool is one byte, 0 or 1). Offsets, strides and sizes are in ELEMENTS,
+//   except Buffer::offset (the arena offset), which is in BYTES.
+// - A loop kernel computes in float32 on cpu/cuda (float64 in the evaluator):
+//   a load converts its buffer's dtype to float; a store converts back
+//   (integers truncate toward zero, bool stores 1 for any non-zero value).
+// - A loop kernel reads every load of an iteration before it stores that
+//   iteration's outputs. A store may target a buffer the kernel also loads
+//   ONLY with the identical index map (in-place element-wise update); any
+//   other overlap never occurs, so iterations of the outer (non-reduced)
+//   dims are independent and may run in parallel in any order.
+// - Reductions combine in a fixed order (the reduced dims in row-major
+//   order), so results never depend on the thread count.
+//
+// kernel_ir.cc depends on dlc_ir only (no LLVM, no passes), so the runtime
+// can load programs with program_from_proto; if libdlrt needs it, the file
+// can join the runtime's sources unchanged.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ir/graph.h"
+#include "ir/scalar_expr.h"
+#include "ir/types.h"
+
+namespace dlc {
+
+// ---------------------------------------------------------------------------
+// Buffers
+
+enum class BufferKind {
+  input,     // an entry-point input, bound by the caller (name = input name)
+  output,    // an entry-point output, read by the caller (name = graph value)
+  state,     // a parameter or optimizer state, persistent across calls (name = parameter)
+  temp,      // an intermediate; lives in the arena at `offset`
+  constant,  // read-only data baked into the program (`data`)
+};
+
+struct Buffer {
+  int id = -1;              // index in Program::buffers
+  std::string name;         // graph value it holds (for temps: the first value stored)
+  BufferKind kind = BufferKind::temp;
+  DType dtype = DType::f32;
+  std::vector<int64_t> dims;  // bound shape; the data is dense row-major
+  int64_t numel = 0;
+  int64_t offset = -1;      // BYTES into the arena; temps only, set by plan_memory
+  std::vector<double> data; // constants only: numel values
+
+  int64_t bytes() const { return numel * dtype_size(dtype); }
+};
+
+// ---------------------------------------------------------------------------
+// Loop kernels
+
+/// Where a kernel reads or writes: element index = offset + sum over the
+/// iteration dims d of idx[d] * strides[d]. A stride of 0 is a broadcast
+/// dim; permuted strides are a transpose. strides.size() == dims.size() of
+/// the kernel, always (stores in a reduction kernel have stride 0 on every
+/// reduced dim).
+struct Access {
+  int buffer = -1;
+  int64_t offset = 0;
+  std::vector<int64_t> strides;
+  /// Loads only: when >= 0 the load reads no memory and yields idx[iota_dim]
+  /// as a float (buffer is -1). Lets one_hot-like comparisons fuse.
+  int iota_dim = -1;
+};
+
+enum class ReduceOp {
+  none,  // element-wise kernel
+  sum,   // init 0, combine a + b
+  max,   // init -inf, combine max(a, b) (NaN propagates, as ScalarOp::max)
+};
+
+/// One output of a loop kernel: `value` is stored through `at`.
+struct Store {
+  Access at;
+  SExpr value;
+};
+
+/// A fused loop nest over `dims`.
+///
+/// Element-wise (reduce == none): for every index idx of `dims`, each
+/// store's `value` is evaluated with arg(i) = loads[i] at idx and stored.
+///
+/// Reduction (reduce != none): the innermost `reduce_dims` dims are
+/// reduced. For every outer index o, acc = init; for every inner index r
+/// (row-major), acc = combine(acc, reduce_body evaluated at (o, r)). Then
+/// each store's `value` is evaluated with arg(loads.size()) = acc and
+/// arg(i) = loads[i] at (o, 0...0); such loads have stride 0 on every
+/// reduced dim (the evaluator checks this).
+struct LoopKernel {
+  std::vector<int64_t> dims;   // iteration space, outermost first; any rank >= 0
+  int reduce_dims = 0;         // innermost dims reduced (0 for element-wise)
+  ReduceOp reduce = ReduceOp::none;
+  SExpr reduce_body;           // reduction kernels only, over arg(i) = loads[i]
+  std::vector<Access> loads;
+  std::vector<Store> stores;   // at least one
+
+  int64_t outer_numel() const;  // product of the non-reduced dims
+  int64_t reduce_numel() const; // product of the reduced dims (1 if none)
+};
+
+/// The initial accumulator of a reduction: 0 for sum, -inf for max.
+double reduce_init(ReduceOp op);
+
+// ---------------------------------------------------------------------------
+// Row-wise special kernels: softmax family over the last axis, viewed as
+// [rows, cols] dense row-major. Each row is independent.
+
+enum class RowOp {
+  softmax,       // out[r,c] = exp(x[r,c] - max_r) / sum_c exp(x[r,c] - max_r)
+  log_softmax,   // out[r,c] = x[r,c] - max_r - log(sum_c exp(x[r,c] - max_r))
+  /// Softmax cross-entropy with integer labels, mean over rows:
+  /// scratch[r] = logsumexp(x[r,:]) - x[r, labels[r]]; out[0] = sum_r scratch[r] / rows,
+  /// summed in row order. A label outside [0, cols) makes the row's loss NaN.
+  softmax_xent,
+  /// The cross-entropy gradient as autodiff emits it:
+  /// out[r,c] = (softmax(x)[r,c] - (c == labels[r])) * scale[0]
+  /// (scale is the upstream gradient over rows; labels out of range give 0 for one-hot).
+  softmax_xent_grad,
+};
+
+struct RowKernel {
+  RowOp op = RowOp::softmax;
+  int64_t rows = 0, cols = 0;
+  int x = -1;        // buffer [rows, cols]
+  int labels = -1;   // softmax_xent*: i32/i64 buffer [rows]
+  int scale = -1;    // softmax_xent_grad: a 1-element buffer (see RowOp)
+  int out = -1;      // [rows, cols], or a scalar buffer for softmax_xent
+  int scratch = -1;  // softmax_xent: f32 temp [rows] of per-row losses
+};
+
+// ---------------------------------------------------------------------------
+// Library calls
+
+/// One GEMM operand: a row-major matrix at `offset` with leading dim `ld`,
+/// used transposed when `trans` is set (BLAS semantics).
+struct GemmOperand {
+  int buffer = -1;
+  int64_t offset = 0;
+  int64_t ld = 0;
+  bool trans = false;
+  int64_t batch_stride = 0;  // elements between consecutive batch matrices (0: shared)
+};
+
+/// C[b] = alpha * op(A[b]) * op(B[b]) + beta * C[b] for b < batch, all f32,
+/// row-major; C has `ldc` = n unless stated. When `epilogue` has stores, it
+/// runs right after the GEMM (a fused loop on cpu, a cuBLASLt epilogue or a
+/// loop on cuda); it reads C like any other buffer.
+struct GemmCall {
+  int64_t m = 0, n = 0, k = 0;
+  int64_t batch = 1;
+  double alpha = 1, beta = 0;
+  GemmOperand a, b, c;
+  LoopKernel epilogue;  // empty stores: none
+  bool has_epilogue() const { return !epilogue.stores.empty(); }
+};
+
+// ---------------------------------------------------------------------------
+// Copies and reference calls
+
+/// dst[dst_offset + i] = src[src_offset + i] for i < numel (same dtype).
+/// Used for state updates that could not be written in place and for
+/// outputs that alias an input or a parameter.
+struct CopyStep {
+  int src = -1, dst = -1;
+  int64_t src_offset = 0, dst_offset = 0;
+  int64_t numel = 0;
+};
+
+/// A graph node run through its registry reference kernel (float64), for
+/// rare ops no codegen handles (one_hot with odd layouts, argmax, dropout in
+/// training, ops without a fused form). Executors convert the input buffers
+/// to dlc::Tensor, call OpDef::eval with an EvalContext {training, seed,
+/// step, node_index} and convert the outputs back. Slow but always right.
+struct RefCall {
+  Node node;                 // the graph node, attributes included
+  int64_t node_index = 0;    // EvalContext::node_index
+  std::vector<int> inputs;   // buffers, one per node input (dense)
+  std::vector<int> outputs;  // buffers, one per node output (dense)
+};
+
+// ---------------------------------------------------------------------------
+// Steps and programs
+
+struct Step {
+  std::variant<LoopKernel, RowKernel, GemmCall, CopyStep, RefCall> body;
+  /// The graph nodes this step computes (for --explain-fusion, --verify-fusion).
+  std::vector<std::string> nodes;
+  /// Graph values this step stores, each with the buffer holding it (dense,
+  /// row-major, the value's own shape): what --verify-fusion compares.
+  std::vector<std::pair<std::string, int>> values;
+
+  const LoopKernel* loop() const { return std::get_if<LoopKernel>(&body); }
+  const RowKernel* row() const { return std::get_if<RowKernel>(&body); }
+  const GemmCall* gemm() const { return std::get_if<GemmCall>(&body); }
+  const CopyStep* copy() const { return std::get_if<CopyStep>(&body); }
+  const RefCall* ref() const { return std::get_if<RefCall>(&body); }
+  /// "loop", "row", "gemm", "copy" or "ref".
+  const char* kind_name() const;
+};
+
+/// One entry point, lowered.
+struct Program {
+  std::string entry;      // "train_step" or "predict"
+  bool training = false;  // dropout active; RefCall EvalContext::training
+  std::vector<Buffer> buffers;
+  std::vector<Step> steps;
+  /// Bytes of the temp arena (max over temps of offset + bytes, 64-aligned).
+  int64_t arena_bytes = 0;
+  /// The sum of all temps' bytes: what the arena would be without planning.
+  int64_t unplanned_bytes = 0;
+  /// One line per fusion decision, e.g. "kernel 3: relu, add (elementwise group)".
+  std::vector<std::string> explain;
+
+  /// The buffer of `kind` named `name`, or -1.
+  int find_buffer(BufferKind kind, const std::string& name) const;
+  /// Number of steps that are kernels (everything but copies).
+  int kernel_count() const;
+};
+
+const char* buffer_kind_name(BufferKind k);
+const char* reduce_op_name(ReduceOp op);
+const char* row_op_name(RowOp op);
+
+/// Readable text, one step per few lines; stable for golden tests and --dump.
+std::string print_program(const Program& p);
+
+/// Checks every buffer index, stride count and expression argument; throws
+/// dlc::Error naming the step at fault. Executors call it on load, so a bad
+/// file is an error, never a crash.
+void check_program(const Program& p);
+
+/// Serialization into the executable (ir/dlc.proto `KernelProgram`).
+proto::KernelProgram program_to_proto(const Program& p);
+/// Throws dlc::Error when the message is malformed (runs check_program).
+Program program_from_proto(const proto::KernelProgram& p);
+
+}  // namespace dlc

@@ -1,0 +1,281 @@
+#include "compiler/kernel_ir_eval.h"
+
+#include <cmath>
+#include <limits>
+
+#include "ir/error.h"
+
+namespace dlc {
+namespace {
+
+/// An expression DAG flattened so each shared node is evaluated once.
+class FlatExpr {
+ public:
+  explicit FlatExpr(const SExpr& root) { root_ = add(root.get()); }
+
+  double eval(const std::vector<double>& args) const {
+    std::vector<double> r(nodes_.size());
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      const Item& it = nodes_[i];
+      if (it.node->op == ScalarOp::arg) {
+        r[i] = args.at(static_cast<size_t>(it.node->index));
+        continue;
+      }
+      if (it.node->op == ScalarOp::constant) {
+        r[i] = it.node->value;
+        continue;
+      }
+      // eval_scalar's semantics, applied to the already computed operands.
+      double a[3] = {0, 0, 0};
+      for (size_t j = 0; j < it.args.size(); ++j) a[j] = r[it.args[j]];
+      r[i] = eval_scalar(it.on_operands, a);
+    }
+    return r[root_];
+  }
+
+ private:
+  struct Item {
+    const ScalarNode* node;
+    std::vector<size_t> args;
+    SExpr on_operands;  // the node's op over arg(0..), built once
+  };
+  size_t add(const ScalarNode* n) {
+    auto it = index_.find(n);
+    if (it != index_.end()) return it->second;
+    Item item{n, {}, {}};
+    std::vector<SExpr> ops;
+    for (const auto& a : n->args) {
+      item.args.push_back(add(a.get()));
+      ops.push_back(arg(static_cast<int>(ops.size())));
+    }
+    if (n->op != ScalarOp::arg && n->op != ScalarOp::constant) item.on_operands = make(n->op, ops);
+    nodes_.push_back(item);
+    return index_[n] = nodes_.size() - 1;
+  }
+  std::vector<Item> nodes_;
+  std::map<const ScalarNode*, size_t> index_;
+  size_t root_ = 0;
+};
+
+double to_dtype(DType t, double v) {
+  if (is_integer(t)) return std::trunc(v);
+  if (t == DType::boolean) return v != 0.0 ? 1.0 : 0.0;
+  return v;
+}
+
+/// Calls fn(idx) for every index of `dims` in row-major order.
+template <typename Fn>
+void for_each_index(const std::vector<int64_t>& dims, Fn fn) {
+  for (int64_t d : dims)
+    if (d == 0) return;
+  std::vector<int64_t> idx(dims.size(), 0);
+  while (true) {
+    fn(idx);
+    int64_t d = static_cast<int64_t>(dims.size()) - 1;
+    for (; d >= 0; --d) {
+      if (++idx[d] < dims[d]) break;
+      idx[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}
+
+}  // namespace
+
+ProgramEvaluator::ProgramEvaluator(const Program& p) : p_(p) {
+  check_program(p);
+  own_.resize(p.buffers.size());
+  for (const auto& b : p.buffers) {
+    if (b.kind == BufferKind::temp) continue;
+    own_[b.id] = b.kind == BufferKind::constant ? b.data : std::vector<double>(static_cast<size_t>(b.numel), 0.0);
+  }
+  arena_.assign(static_cast<size_t>(p.arena_bytes), std::numeric_limits<double>::quiet_NaN());
+}
+
+double ProgramEvaluator::read(int buffer, int64_t i) const {
+  const Buffer& b = p_.buffers[buffer];
+  if (b.kind != BufferKind::temp) return own_[buffer][static_cast<size_t>(i)];
+  return arena_[static_cast<size_t>(b.offset + i * dtype_size(b.dtype))];
+}
+
+void ProgramEvaluator::write(int buffer, int64_t i, double v) {
+  const Buffer& b = p_.buffers[buffer];
+  v = to_dtype(b.dtype, v);
+  if (b.kind != BufferKind::temp) {
+    own_[buffer][static_cast<size_t>(i)] = v;
+    return;
+  }
+  int64_t size = dtype_size(b.dtype), at = b.offset + i * size;
+  arena_[static_cast<size_t>(at)] = v;
+  // The element's other bytes are spoiled, so a differently typed temp
+  // overlapping them reads NaN rather than a plausible number.
+  for (int64_t k = 1; k < size; ++k) arena_[static_cast<size_t>(at + k)] = std::numeric_limits<double>::quiet_NaN();
+}
+
+Tensor ProgramEvaluator::buffer(int id) const {
+  const Buffer& b = p_.buffers.at(id);
+  Tensor t({b.dtype, b.dims});
+  for (int64_t i = 0; i < b.numel; ++i) t[i] = read(id, i);
+  return t;
+}
+
+void ProgramEvaluator::set_state(const std::string& name, const Tensor& value) {
+  int id = p_.find_buffer(BufferKind::state, name);
+  if (id < 0) throw Error("program '" + p_.entry + "' has no state '" + name + "'");
+  if (value.numel() != p_.buffers[id].numel) throw Error("state '" + name + "' has the wrong number of elements");
+  for (int64_t i = 0; i < value.numel(); ++i) write(id, i, value[i]);
+}
+
+Tensor ProgramEvaluator::state(const std::string& name) const {
+  int id = p_.find_buffer(BufferKind::state, name);
+  if (id < 0) throw Error("program '" + p_.entry + "' has no state '" + name + "'");
+  return buffer(id);
+}
+
+std::map<std::string, Tensor> ProgramEvaluator::run(const std::map<std::string, Tensor>& inputs,
+                                                    const EvalContext& ctx) {
+  for (const auto& b : p_.buffers) {
+    if (b.kind != BufferKind::input) continue;
+    auto it = inputs.find(b.name);
+    if (it == inputs.end()) throw Error("program '" + p_.entry + "': no value given for input '" + b.name + "'");
+    if (it->second.numel() != b.numel)
+      throw Error("program '" + p_.entry + "': input '" + b.name + "' has " + std::to_string(it->second.numel()) +
+                  " elements, expected " + std::to_string(b.numel));
+    for (int64_t i = 0; i < b.numel; ++i) write(b.id, i, it->second[i]);
+  }
+  for (size_t s = 0; s < p_.steps.size(); ++s) {
+    run_step(p_.steps[s], ctx);
+    if (after_step) after_step(static_cast<int>(s));
+  }
+  std::map<std::string, Tensor> out;
+  for (const auto& b : p_.buffers)
+    if (b.kind == BufferKind::output) out[b.name] = buffer(b.id);
+  return out;
+}
+
+void ProgramEvaluator::run_loop(const LoopKernel& k) {
+  size_t rank = k.dims.size();
+  size_t outer_rank = rank - static_cast<size_t>(k.reduce_dims);
+  std::vector<int64_t> outer(k.dims.begin(), k.dims.begin() + static_cast<std::ptrdiff_t>(outer_rank));
+  std::vector<int64_t> inner(k.dims.begin() + static_cast<std::ptrdiff_t>(outer_rank), k.dims.end());
+  std::vector<FlatExpr> stores;
+  for (const auto& s : k.stores) stores.emplace_back(s.value);
+  bool reduces = k.reduce != ReduceOp::none;
+  FlatExpr body(reduces ? k.reduce_body : SExpr(0.0));
+  std::vector<double> args(k.loads.size() + 1);
+  std::vector<int64_t> full(rank, 0);
+  auto load_all = [&]() {
+    for (size_t i = 0; i < k.loads.size(); ++i) {
+      const Access& a = k.loads[i];
+      if (a.iota_dim >= 0) {
+        args[i] = static_cast<double>(full[a.iota_dim]);
+        continue;
+      }
+      int64_t at = a.offset;
+      for (size_t d = 0; d < rank; ++d) at += full[d] * a.strides[d];
+      args[i] = read(a.buffer, at);
+    }
+  };
+  std::vector<double> values(k.stores.size());
+  for_each_index(outer, [&](const std::vector<int64_t>& o) {
+    std::fill(full.begin(), full.end(), 0);
+    std::copy(o.begin(), o.end(), full.begin());
+    if (reduces) {
+      double acc = reduce_init(k.reduce);
+      for_each_index(inner, [&](const std::vector<int64_t>& r) {
+        std::copy(r.begin(), r.end(), full.begin() + static_cast<std::ptrdiff_t>(outer_rank));
+        load_all();
+        double v = body.eval(args);
+        if (k.reduce == ReduceOp::sum) acc += v;
+        else if (std::isnan(v) || std::isnan(acc)) acc = std::numeric_limits<double>::quiet_NaN();
+        else acc = std::max(acc, v);
+      });
+      std::fill(full.begin() + static_cast<std::ptrdiff_t>(outer_rank), full.end(), 0);
+      args[k.loads.size()] = acc;
+    }
+    load_all();  // every load of the element before any store
+    for (size_t s = 0; s < stores.size(); ++s) values[s] = stores[s].eval(args);
+    for (size_t s = 0; s < stores.size(); ++s) {
+      const Access& a = k.stores[s].at;
+      int64_t at = a.offset;
+      for (size_t d = 0; d < rank; ++d) at += full[d] * a.strides[d];
+      write(a.buffer, at, values[s]);
+    }
+  });
+}
+
+void ProgramEvaluator::run_step(const Step& s, const EvalContext& ctx) {
+  if (auto* k = s.loop()) run_loop(*k);
+  if (auto* r = s.row()) {
+    double total = 0;
+    for (int64_t row = 0; row < r->rows; ++row) {
+      auto x = [&](int64_t c) { return read(r->x, row * r->cols + c); };
+      double mx = -std::numeric_limits<double>::infinity();
+      for (int64_t c = 0; c < r->cols; ++c) mx = std::max(mx, x(c));
+      double sum = 0;
+      for (int64_t c = 0; c < r->cols; ++c) sum += std::exp(x(c) - mx);
+      double label = r->labels >= 0 ? read(r->labels, row) : 0;
+      bool label_ok = label >= 0 && label < static_cast<double>(r->cols);
+      switch (r->op) {
+        case RowOp::softmax:
+          for (int64_t c = 0; c < r->cols; ++c) write(r->out, row * r->cols + c, std::exp(x(c) - mx) / sum);
+          break;
+        case RowOp::log_softmax:
+          for (int64_t c = 0; c < r->cols; ++c) write(r->out, row * r->cols + c, x(c) - mx - std::log(sum));
+          break;
+        case RowOp::softmax_xent: {
+          double loss = label_ok ? mx + std::log(sum) - x(static_cast<int64_t>(label))
+                                 : std::numeric_limits<double>::quiet_NaN();
+          write(r->scratch, row, loss);
+          break;
+        }
+        case RowOp::softmax_xent_grad: {
+          double scale = read(r->scale, 0);
+          for (int64_t c = 0; c < r->cols; ++c) {
+            double hot = label_ok && static_cast<int64_t>(label) == c ? 1.0 : 0.0;
+            write(r->out, row * r->cols + c, (std::exp(x(c) - mx) / sum - hot) * scale);
+          }
+          break;
+        }
+      }
+    }
+    if (r->op == RowOp::softmax_xent) {
+      for (int64_t row = 0; row < r->rows; ++row) total += read(r->scratch, row);
+      write(r->out, 0, total / static_cast<double>(r->rows));
+    }
+  }
+  if (auto* g = s.gemm()) {
+    auto elem = [&](const GemmOperand& o, int64_t b, int64_t i, int64_t j) {
+      int64_t at = o.offset + b * o.batch_stride + (o.trans ? j * o.ld + i : i * o.ld + j);
+      return read(o.buffer, at);
+    };
+    for (int64_t b = 0; b < g->batch; ++b)
+      for (int64_t i = 0; i < g->m; ++i)
+        for (int64_t j = 0; j < g->n; ++j) {
+          double acc = 0;
+          for (int64_t q = 0; q < g->k; ++q) acc += elem(g->a, b, i, q) * elem(g->b, b, q, j);
+          int64_t at = g->c.offset + b * g->c.batch_stride + i * g->c.ld + j;
+          double prev = g->beta != 0 ? read(g->c.buffer, at) : 0.0;
+          write(g->c.buffer, at, g->alpha * acc + g->beta * prev);
+        }
+    if (g->has_epilogue()) run_loop(g->epilogue);
+  }
+  if (auto* c = s.copy())
+    for (int64_t i = 0; i < c->numel; ++i) write(c->dst, c->dst_offset + i, read(c->src, c->src_offset + i));
+  if (auto* r = s.ref()) {
+    std::vector<Tensor> in;
+    for (int b : r->inputs) in.push_back(buffer(b));
+    std::vector<const Tensor*> in_ptrs;
+    for (const auto& t : in) in_ptrs.push_back(&t);
+    std::vector<Tensor> out;
+    for (int b : r->outputs) out.emplace_back(TensorType{p_.buffers[b].dtype, p_.buffers[b].dims});
+    EvalContext c = ctx;
+    c.training = p_.training;
+    c.node_index = r->node_index;
+    find_op(r->node.op)->eval(r->node, in_ptrs, out, c);
+    for (size_t o = 0; o < out.size(); ++o)
+      for (int64_t i = 0; i < out[o].numel(); ++i) write(r->outputs[o], i, out[o][i]);
+  }
+}
+
+}  // namespace dlc

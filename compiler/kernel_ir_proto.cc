@@ -1,0 +1,274 @@
+// Kernel programs to and from their protobuf form (ir/dlc.proto KernelProgram).
+//
+// Reading validates every enum and index before building anything, then
+// runs check_program, so a corrupt executable is an error, never a crash.
+#include <map>
+
+#include "compiler/kernel_ir.h"
+#include "ir/error.h"
+
+namespace dlc {
+namespace {
+
+// --- writing ---------------------------------------------------------------
+
+int add_scalar(const ScalarNode* n, proto::ScalarExprProto* out, std::map<const ScalarNode*, int>* ids) {
+  auto it = ids->find(n);
+  if (it != ids->end()) return it->second;
+  std::vector<int> args;
+  for (const auto& a : n->args) args.push_back(add_scalar(a.get(), out, ids));
+  auto* pn = out->add_nodes();
+  pn->set_op(static_cast<int>(n->op));
+  pn->set_index(n->index);
+  pn->set_value(n->value);
+  for (int a : args) pn->add_args(a);
+  int id = out->nodes_size() - 1;
+  (*ids)[n] = id;
+  return id;
+}
+
+proto::ScalarExprProto expr_to_proto(const SExpr& e) {
+  proto::ScalarExprProto out;
+  std::map<const ScalarNode*, int> ids;
+  if (e.get()) add_scalar(e.get(), &out, &ids);
+  return out;
+}
+
+proto::KernelAccess access_to_proto(const Access& a) {
+  proto::KernelAccess out;
+  out.set_buffer(a.buffer);
+  out.set_offset(a.offset);
+  for (int64_t s : a.strides) out.add_strides(s);
+  out.set_iota_dim(a.iota_dim);
+  return out;
+}
+
+proto::LoopKernelProto loop_to_proto(const LoopKernel& k) {
+  proto::LoopKernelProto out;
+  for (int64_t d : k.dims) out.add_dims(d);
+  out.set_reduce_dims(k.reduce_dims);
+  out.set_reduce(static_cast<int>(k.reduce));
+  if (k.reduce != ReduceOp::none) *out.mutable_reduce_body() = expr_to_proto(k.reduce_body);
+  for (const auto& l : k.loads) *out.add_loads() = access_to_proto(l);
+  for (const auto& s : k.stores) {
+    auto* ps = out.add_stores();
+    *ps->mutable_at() = access_to_proto(s.at);
+    *ps->mutable_value() = expr_to_proto(s.value);
+  }
+  return out;
+}
+
+proto::GemmOperandProto operand_to_proto(const GemmOperand& x) {
+  proto::GemmOperandProto out;
+  out.set_buffer(x.buffer);
+  out.set_offset(x.offset);
+  out.set_ld(x.ld);
+  out.set_trans(x.trans);
+  out.set_batch_stride(x.batch_stride);
+  return out;
+}
+
+// --- reading ---------------------------------------------------------------
+
+[[noreturn]] void bad(const std::string& what) { throw Error("malformed kernel program: " + what); }
+
+SExpr expr_from_proto(const proto::ScalarExprProto& p) {
+  if (p.nodes_size() == 0) bad("empty expression");
+  std::vector<SExpr> built;
+  for (const auto& pn : p.nodes()) {
+    if (pn.op() < 0 || pn.op() > static_cast<int>(ScalarOp::select)) bad("unknown scalar op " + std::to_string(pn.op()));
+    auto op = static_cast<ScalarOp>(pn.op());
+    std::vector<SExpr> args;
+    for (int a : pn.args()) {
+      if (a < 0 || a >= static_cast<int>(built.size())) bad("expression refers forward");
+      args.push_back(built[a]);
+    }
+    if (op == ScalarOp::arg) built.push_back(arg(pn.index()));
+    else if (op == ScalarOp::constant) built.push_back(SExpr(pn.value()));
+    else built.push_back(make(op, std::move(args)));
+  }
+  return built.back();
+}
+
+Access access_from_proto(const proto::KernelAccess& p) {
+  Access a;
+  a.buffer = p.buffer();
+  a.offset = p.offset();
+  a.strides.assign(p.strides().begin(), p.strides().end());
+  a.iota_dim = p.iota_dim();
+  return a;
+}
+
+LoopKernel loop_from_proto(const proto::LoopKernelProto& p) {
+  LoopKernel k;
+  k.dims.assign(p.dims().begin(), p.dims().end());
+  k.reduce_dims = p.reduce_dims();
+  if (p.reduce() < 0 || p.reduce() > static_cast<int>(ReduceOp::max)) bad("unknown reduce op");
+  k.reduce = static_cast<ReduceOp>(p.reduce());
+  if (k.reduce != ReduceOp::none) k.reduce_body = expr_from_proto(p.reduce_body());
+  for (const auto& l : p.loads()) k.loads.push_back(access_from_proto(l));
+  for (const auto& s : p.stores()) k.stores.push_back({access_from_proto(s.at()), expr_from_proto(s.value())});
+  return k;
+}
+
+GemmOperand operand_from_proto(const proto::GemmOperandProto& p) {
+  return {p.buffer(), p.offset(), p.ld(), p.trans(), p.batch_stride()};
+}
+
+}  // namespace
+
+proto::KernelProgram program_to_proto(const Program& p) {
+  proto::KernelProgram out;
+  out.set_entry(p.entry);
+  out.set_training(p.training);
+  out.set_arena_bytes(p.arena_bytes);
+  out.set_unplanned_bytes(p.unplanned_bytes);
+  for (const auto& line : p.explain) out.add_explain(line);
+  for (const auto& b : p.buffers) {
+    auto* pb = out.add_buffers();
+    pb->set_name(b.name);
+    pb->set_kind(static_cast<int>(b.kind));
+    pb->set_dtype(to_proto(b.dtype));
+    for (int64_t d : b.dims) pb->add_dims(d);
+    pb->set_numel(b.numel);
+    pb->set_offset(b.offset);
+    for (double v : b.data) pb->add_data(v);
+  }
+  for (const auto& s : p.steps) {
+    auto* ps = out.add_steps();
+    for (const auto& n : s.nodes) ps->add_nodes(n);
+    for (const auto& [value, id] : s.values) {
+      auto* v = ps->add_values();
+      v->set_value(value);
+      v->set_buffer(id);
+    }
+    if (auto* k = s.loop()) *ps->mutable_loop() = loop_to_proto(*k);
+    if (auto* r = s.row()) {
+      auto* pr = ps->mutable_row();
+      pr->set_op(static_cast<int>(r->op));
+      pr->set_rows(r->rows);
+      pr->set_cols(r->cols);
+      pr->set_x(r->x);
+      pr->set_labels(r->labels);
+      pr->set_scale(r->scale);
+      pr->set_out(r->out);
+      pr->set_scratch(r->scratch);
+    }
+    if (auto* g = s.gemm()) {
+      auto* pg = ps->mutable_gemm();
+      pg->set_m(g->m);
+      pg->set_n(g->n);
+      pg->set_k(g->k);
+      pg->set_batch(g->batch);
+      pg->set_alpha(g->alpha);
+      pg->set_beta(g->beta);
+      *pg->mutable_a() = operand_to_proto(g->a);
+      *pg->mutable_b() = operand_to_proto(g->b);
+      *pg->mutable_c() = operand_to_proto(g->c);
+      if (g->has_epilogue()) *pg->mutable_epilogue() = loop_to_proto(g->epilogue);
+    }
+    if (auto* c = s.copy()) {
+      auto* pc = ps->mutable_copy();
+      pc->set_src(c->src);
+      pc->set_dst(c->dst);
+      pc->set_src_offset(c->src_offset);
+      pc->set_dst_offset(c->dst_offset);
+      pc->set_numel(c->numel);
+    }
+    if (auto* r = s.ref()) {
+      auto* pr = ps->mutable_ref();
+      Graph one;
+      one.nodes.push_back(r->node);
+      *pr->mutable_node() = graph_to_proto(one).nodes(0);
+      pr->set_node_index(r->node_index);
+      for (int i : r->inputs) pr->add_inputs(i);
+      for (int o : r->outputs) pr->add_outputs(o);
+    }
+  }
+  return out;
+}
+
+Program program_from_proto(const proto::KernelProgram& p) {
+  Program out;
+  out.entry = p.entry();
+  out.training = p.training();
+  out.arena_bytes = p.arena_bytes();
+  out.unplanned_bytes = p.unplanned_bytes();
+  out.explain.assign(p.explain().begin(), p.explain().end());
+  for (const auto& pb : p.buffers()) {
+    Buffer b;
+    b.id = static_cast<int>(out.buffers.size());
+    b.name = pb.name();
+    if (pb.kind() < 0 || pb.kind() > static_cast<int>(BufferKind::constant)) bad("unknown buffer kind");
+    b.kind = static_cast<BufferKind>(pb.kind());
+    if (!proto::DType_IsValid(pb.dtype()) || pb.dtype() == proto::DTYPE_UNSPECIFIED) bad("bad buffer dtype");
+    b.dtype = from_proto(pb.dtype());
+    b.dims.assign(pb.dims().begin(), pb.dims().end());
+    b.numel = pb.numel();
+    b.offset = pb.offset();
+    b.data.assign(pb.data().begin(), pb.data().end());
+    out.buffers.push_back(std::move(b));
+  }
+  for (const auto& ps : p.steps()) {
+    Step s;
+    s.nodes.assign(ps.nodes().begin(), ps.nodes().end());
+    for (const auto& v : ps.values()) s.values.emplace_back(v.value(), v.buffer());
+    switch (ps.body_case()) {
+      case proto::KernelStep::kLoop: s.body = loop_from_proto(ps.loop()); break;
+      case proto::KernelStep::kRow: {
+        const auto& pr = ps.row();
+        if (pr.op() < 0 || pr.op() > static_cast<int>(RowOp::softmax_xent_grad)) bad("unknown row op");
+        RowKernel r;
+        r.op = static_cast<RowOp>(pr.op());
+        r.rows = pr.rows();
+        r.cols = pr.cols();
+        r.x = pr.x();
+        r.labels = pr.labels();
+        r.scale = pr.scale();
+        r.out = pr.out();
+        r.scratch = pr.scratch();
+        s.body = r;
+        break;
+      }
+      case proto::KernelStep::kGemm: {
+        const auto& pg = ps.gemm();
+        GemmCall g;
+        g.m = pg.m();
+        g.n = pg.n();
+        g.k = pg.k();
+        g.batch = pg.batch();
+        g.alpha = pg.alpha();
+        g.beta = pg.beta();
+        g.a = operand_from_proto(pg.a());
+        g.b = operand_from_proto(pg.b());
+        g.c = operand_from_proto(pg.c());
+        if (pg.has_epilogue()) g.epilogue = loop_from_proto(pg.epilogue());
+        s.body = g;
+        break;
+      }
+      case proto::KernelStep::kCopy: {
+        const auto& pc = ps.copy();
+        s.body = CopyStep{pc.src(), pc.dst(), pc.src_offset(), pc.dst_offset(), pc.numel()};
+        break;
+      }
+      case proto::KernelStep::kRef: {
+        const auto& pr = ps.ref();
+        proto::Graph wrapper;
+        *wrapper.add_nodes() = pr.node();
+        RefCall r;
+        r.node = graph_from_proto(wrapper).nodes.at(0);
+        r.node_index = pr.node_index();
+        r.inputs.assign(pr.inputs().begin(), pr.inputs().end());
+        r.outputs.assign(pr.outputs().begin(), pr.outputs().end());
+        s.body = r;
+        break;
+      }
+      default: bad("a step has no body");
+    }
+    out.steps.push_back(std::move(s));
+  }
+  check_program(out);
+  return out;
+}
+
+}  // namespace dlc

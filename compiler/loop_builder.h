@@ -1,0 +1,72 @@
+// Builds the body of one loop kernel from the graph, before buffers exist.
+//
+// Starting from the kernel's roots, it walks producers: a value in memory
+// becomes a load; an inlined value becomes its scalar expression over its
+// inputs, each seen through an index map (which loop dim each of the
+// value's dims follows). Broadcasting, transpose and broadcast_to only
+// change those maps, so they cost nothing in the kernel.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/fusion.h"
+#include "compiler/kernel_ir.h"
+
+namespace dlc {
+
+/// An index map: for each dim of a value, the loop dim it follows, or -1
+/// for index 0 (a broadcast size-1 dim).
+using DimMap = std::vector<int>;
+
+/// A load before buffers are assigned.
+struct SymLoad {
+  std::string value;               // a value in memory; "" for an iota
+  std::vector<int64_t> view_dims;  // dims `value`'s dense data is indexed with
+  DimMap dim_of;                   // per view dim
+  int iota_dim = -1;               // >= 0: yields the loop index of this dim
+  bool operator==(const SymLoad& o) const = default;
+};
+
+/// A root stored by a kernel: `value` written through `dim_of` (per dim of
+/// the value; -1 for size-1 dims of a keepdims reduction).
+struct SymStore {
+  std::string value;
+  DimMap dim_of;
+  SExpr expr;
+};
+
+/// A loop kernel over graph values (see LoopKernel for the semantics).
+struct SymKernel {
+  std::vector<int64_t> dims;
+  int reduce_dims = 0;
+  ReduceOp reduce = ReduceOp::none;
+  SExpr reduce_body;
+  std::vector<SymLoad> loads;
+  std::vector<SymStore> stores;
+  std::vector<int> nodes;  // graph nodes computed here, ascending
+
+  /// Values loaded (memory values only, no iotas), without repeats.
+  std::vector<std::string> loaded_values() const;
+};
+
+/// Builds the kernel storing `cluster`'s roots under `plan`'s decisions.
+/// Returns nullopt, with the reason in `*why`, when the roots cannot share
+/// one loop: different iteration spaces, or one root read by another at a
+/// different element (it would be loaded while being written).
+std::optional<SymKernel> build_loop(const FusionPlan& plan, const Cluster& cluster, std::string* why);
+
+/// The loop of a single root: its dims, or for a reduction its kept dims
+/// followed by its reduced dims.
+std::vector<int64_t> loop_dims_of(const FusionPlan& plan, const std::string& root);
+
+/// Op units a value costs when recomputed: one per node of its own scalar
+/// expression, 8 for exp, log, log1p, tanh and pow (which set `expensive`);
+/// 0 for index remaps and fills.
+int own_cost(const FusionPlan& plan, const std::string& value, bool* expensive);
+
+/// The identity map of rank r.
+DimMap identity_map(size_t r);
+
+}  // namespace dlc

@@ -1,0 +1,504 @@
+#include "compiler/lower_to_kernels.h"
+
+#include <algorithm>
+#include <set>
+
+#include "compiler/loop_builder.h"
+#include "compiler/memory_plan.h"
+#include "compiler/memory_views.h"
+#include "ir/error.h"
+#include "ir/op_registry.h"
+
+namespace dlc {
+namespace {
+
+/// One step before buffers exist.
+struct Unit {
+  enum Kind { loop, gemm, row, xent_grad, ref } kind = loop;
+  int node = -1;     // gemm / row / ref node; xent_grad: the mul node
+  int cluster = -1;  // loop kernel, or the GEMM's epilogue
+  SymKernel kern;    // loop kernel or epilogue
+  std::vector<std::string> reads;   // values in memory it reads
+  std::vector<std::string> gemm_reads;  // a GEMM's operands (without its epilogue's loads)
+  std::vector<std::string> writes;  // values it stores
+  std::vector<int> nodes;           // graph nodes it computes
+  int anchor = 0;                   // earliest node, for a schedule that follows the graph
+};
+
+class Lowerer {
+ public:
+  Lowerer(const Graph& g, const EntrySpec& e) : g_(g), plan_(plan_fusion(g, e)) {}
+
+  Program run() {
+    prog_.entry = plan_.entry.name;
+    prog_.training = plan_.entry.training;
+    make_units();
+    schedule();
+    assign_homes();
+    emit();
+    prog_.explain.insert(prog_.explain.begin(), plan_.explain.begin(), plan_.explain.end());
+    return std::move(prog_);
+  }
+
+ private:
+  // --- units ------------------------------------------------------------------
+
+  std::string base_of(const std::string& v) const {
+    std::optional<MemoryView> view = view_of(plan_, v);
+    if (!view) throw std::logic_error("lower_to_kernels: '" + v + "' is not in memory");
+    return view->base;
+  }
+
+  SymKernel build(int cluster) const {
+    std::string why;
+    std::optional<SymKernel> k = build_loop(plan_, plan_.clusters[cluster], &why);
+    if (!k) throw std::logic_error("lower_to_kernels: cluster no longer builds: " + why);
+    return *k;
+  }
+
+  bool wanted_by_entry(const std::string& v) const {
+    const auto& outs = plan_.entry.outputs;
+    if (std::find(outs.begin(), outs.end(), v) != outs.end()) return true;
+    for (const auto& u : plan_.entry.updates)
+      if (u.second == v) return true;
+    return false;
+  }
+
+  /// A kernel that loads nothing computes constants: evaluate it now and
+  /// keep its results as constant buffers.
+  bool fold(const SymKernel& k) {
+    if (!k.loads.empty()) return false;
+    for (const auto& s : k.stores)
+      if (wanted_by_entry(s.value)) return false;
+    double acc = 0;
+    if (k.reduce != ReduceOp::none) {
+      int64_t count = 1;
+      for (size_t d = k.dims.size() - k.reduce_dims; d < k.dims.size(); ++d) count *= k.dims[d];
+      double body = eval_scalar(k.reduce_body, nullptr);
+      acc = count == 0 ? reduce_init(k.reduce) : k.reduce == ReduceOp::sum ? body * static_cast<double>(count) : body;
+    }
+    for (const auto& s : k.stores) {
+      Tensor t(g_.type_of(s.value));
+      double v = eval_scalar(s.expr, &acc);
+      for (double& x : t.data) x = v;
+      round_to_dtype(t);
+      folded_[s.value] = t.data;
+      prog_.explain.push_back("%" + s.value + " folded to a constant: its kernel reads no memory");
+    }
+    return true;
+  }
+
+  void make_units() {
+    for (size_t c = 0; c < plan_.clusters.size(); ++c) {
+      if (plan_.clusters[c].gemm >= 0) continue;
+      Unit u;
+      u.kind = Unit::loop;
+      u.cluster = static_cast<int>(c);
+      u.kern = build(u.cluster);
+      if (fold(u.kern)) continue;
+      u.reads = u.kern.loaded_values();
+      u.writes = plan_.clusters[c].roots;
+      u.nodes = u.kern.nodes;
+      units_.push_back(std::move(u));
+    }
+    for (size_t k = 0; k < g_.nodes.size(); ++k) {
+      if (!plan_.live[k]) continue;
+      NodeKind kind = plan_.kind[k];
+      if (kind != NodeKind::gemm && kind != NodeKind::row && kind != NodeKind::ref) continue;
+      const Node& n = g_.nodes[k];
+      Unit u;
+      u.node = static_cast<int>(k);
+      u.writes = n.outputs;
+      u.nodes = {u.node};
+      int xi = plan_.xent_grad_of(n.outputs[0]);
+      if (xi >= 0) {
+        const XentGradPattern& x = plan_.xent_grads[xi];
+        u.kind = Unit::xent_grad;
+        for (const auto& v : {x.x, x.labels, x.scale}) u.reads.push_back(base_of(v));
+        u.nodes = {x.softmax, x.one_hot, x.sub, x.mul};
+      } else {
+        u.kind = kind == NodeKind::gemm ? Unit::gemm : kind == NodeKind::row ? Unit::row : Unit::ref;
+        for (const auto& in : n.inputs) u.reads.push_back(base_of(in));
+        if (kind == NodeKind::gemm) u.gemm_reads = u.reads;
+      }
+      if (kind == NodeKind::gemm)
+        for (size_t c = 0; c < plan_.clusters.size(); ++c)
+          if (plan_.clusters[c].gemm == static_cast<int>(k)) {
+            u.cluster = static_cast<int>(c);
+            u.kern = build(u.cluster);
+            for (const auto& l : u.kern.loaded_values())
+              if (l != n.outputs[0]) u.reads.push_back(l);
+            u.writes.insert(u.writes.end(), plan_.clusters[c].roots.begin(), plan_.clusters[c].roots.end());
+            u.nodes.insert(u.nodes.end(), u.kern.nodes.begin(), u.kern.nodes.end());
+          }
+      units_.push_back(std::move(u));
+    }
+    for (size_t i = 0; i < units_.size(); ++i) {
+      Unit& u = units_[i];
+      std::sort(u.nodes.begin(), u.nodes.end());
+      u.anchor = u.nodes.empty() ? 0 : u.nodes.front();
+      for (const auto& w : u.writes) writer_[w] = static_cast<int>(i);
+    }
+  }
+
+  // --- schedule -------------------------------------------------------------------
+
+  /// The state whose new value unit `u` computes, if any, else "".
+  std::vector<std::string> states_written(int u) const {
+    std::vector<std::string> out;
+    for (const auto& [s, v] : plan_.entry.updates) {
+      auto it = writer_.find(v);
+      if (it != writer_.end() && it->second == u) out.push_back(s);
+    }
+    return out;
+  }
+
+  void schedule() {
+    size_t n = units_.size();
+    std::vector<std::set<int>> succ(n);
+    std::vector<int> indeg(n, 0);
+    for (size_t i = 0; i < n; ++i)
+      for (const auto& r : units_[i].reads) {
+        auto it = writer_.find(r);
+        if (it != writer_.end() && it->second != static_cast<int>(i) && succ[it->second].insert(static_cast<int>(i)).second)
+          ++indeg[i];
+      }
+    std::map<std::string, std::set<int>> readers;  // state -> units reading its old value
+    for (size_t i = 0; i < n; ++i)
+      for (const auto& r : units_[i].reads)
+        if (g_.find_param(r)) readers[r].insert(static_cast<int>(i));
+    std::vector<bool> done(n, false);
+    auto deferred = [&](int u) {
+      for (const auto& s : states_written(u))
+        for (int r : readers[s])
+          if (r != u && !done[r]) return true;
+      return false;
+    };
+    for (size_t step = 0; step < n; ++step) {
+      int best = -1;
+      bool best_deferred = true;
+      for (size_t i = 0; i < n; ++i) {
+        if (done[i] || indeg[i] != 0) continue;
+        bool d = deferred(static_cast<int>(i));
+        if (best < 0 || (best_deferred && !d) ||
+            (d == best_deferred && units_[i].anchor < units_[best].anchor)) {
+          best = static_cast<int>(i);
+          best_deferred = d;
+        }
+      }
+      if (best < 0) throw std::logic_error("lower_to_kernels: the steps form a cycle");
+      done[best] = true;
+      order_.push_back(best);
+      for (int s : succ[best]) --indeg[s];
+    }
+    pos_.assign(n, 0);
+    for (size_t i = 0; i < order_.size(); ++i) pos_[order_[i]] = static_cast<int>(i);
+  }
+
+  // --- buffers ---------------------------------------------------------------------
+
+  int add_buffer(const std::string& name, BufferKind kind, const TensorType& t) {
+    Buffer b;
+    b.id = static_cast<int>(prog_.buffers.size());
+    b.name = name;
+    b.kind = kind;
+    b.dtype = t.dtype;
+    b.dims = t.dims;
+    b.numel = t.numel();
+    prog_.buffers.push_back(b);
+    return b.id;
+  }
+
+  int source_buffer(const std::string& v) {
+    auto it = home_.find(v);
+    if (it != home_.end()) return it->second;
+    int id;
+    if (g_.find_input(v)) {
+      id = add_buffer(v, BufferKind::input, g_.type_of(v));
+    } else if (g_.find_param(v)) {
+      id = add_buffer(v, BufferKind::state, g_.type_of(v));
+    } else if (folded_.count(v)) {
+      id = add_buffer(v, BufferKind::constant, g_.type_of(v));
+      prog_.buffers[id].data = folded_.at(v);
+    } else {  // a `values` constant
+      const Node& n = g_.nodes[plan_.producer.at(v)];
+      id = add_buffer(v, BufferKind::constant, g_.type_of(v));
+      Tensor t(g_.type_of(v));
+      const auto& vals = n.attrs.at("values").floats().values();
+      for (int64_t i = 0; i < t.numel(); ++i) t[i] = vals[static_cast<int>(i)];
+      round_to_dtype(t);
+      prog_.buffers[id].data = t.data;
+    }
+    return home_[v] = id;
+  }
+
+  int state_buffer(const std::string& s) {
+    int id = prog_.find_buffer(BufferKind::state, s);
+    return id >= 0 ? id : source_buffer(s);
+  }
+
+  /// Whether unit `u` may write state `s`'s new value straight into it;
+  /// "" when it may, else why not.
+  std::string in_place_refusal(const std::string& s, const std::string& v, int u) const {
+    const Unit& w = units_[u];
+    for (size_t i = 0; i < units_.size(); ++i) {
+      if (static_cast<int>(i) == u) continue;
+      const auto& r = units_[i].reads;
+      if (std::find(r.begin(), r.end(), s) != r.end() && pos_[i] > pos_[u])
+        return "step " + std::to_string(pos_[i]) + " reads the old value later";
+    }
+    bool reads_self = std::find(w.reads.begin(), w.reads.end(), s) != w.reads.end();
+    if (!reads_self) return "";
+    // A GEMM's epilogue may update in place like a loop kernel when the
+    // product itself does not read the state.
+    bool epilogue_store = w.kind == Unit::gemm && v != w.writes[0] &&
+                          std::find(w.gemm_reads.begin(), w.gemm_reads.end(), s) == w.gemm_reads.end();
+    if (w.kind != Unit::loop && !epilogue_store) return "its own step reads the old value";
+    const std::vector<int64_t>& dims = g_.type_of(s).dims;
+    if (w.kern.dims != dims || w.kern.reduce != ReduceOp::none) return "its kernel's loop differs from the state's shape";
+    for (const auto& l : w.kern.loads)
+      if (l.value == s && (l.view_dims != dims || l.dim_of != identity_map(dims.size())))
+        return "its kernel reads the old value at other elements";
+    return "";
+  }
+
+  void assign_homes() {
+    for (const auto& u : units_)
+      for (const auto& r : u.reads)
+        if (plan_.is_source(r) || !writer_.count(r)) source_buffer(r);
+    for (const auto& o : plan_.entry.outputs)
+      if (!outputs_.count(o)) outputs_[o] = add_buffer(o, BufferKind::output, g_.type_of(o));
+    for (const auto& [s, v] : plan_.entry.updates) state_buffer(s);
+    for (int u : order_) {
+      for (const auto& v : units_[u].writes) {
+        if (home_.count(v)) continue;
+        if (outputs_.count(v)) home_[v] = outputs_.at(v);
+        for (const auto& [s, value] : plan_.entry.updates) {
+          if (value != v) continue;
+          std::string refusal = in_place_refusal(s, v, u);
+          bool loop_store = units_[u].kind == Unit::loop || (units_[u].kind == Unit::gemm && v != units_[u].writes[0]);
+          if (refusal.empty() && !home_.count(v)) {
+            home_[v] = state_buffer(s);
+            prog_.explain.push_back("%" + v + " written in place into state '" + s + "'");
+          } else if (refusal.empty() && loop_store) {
+            extra_stores_[v].push_back(state_buffer(s));
+            prog_.explain.push_back("%" + v + " also stored in place into state '" + s + "'");
+          } else {
+            end_copies_.emplace_back(v, s);
+            prog_.explain.push_back("%" + v + " copied into state '" + s + "' at the end: " +
+                                    (refusal.empty() ? std::string("its buffer is an entry output") : refusal));
+          }
+        }
+        if (!home_.count(v)) home_[v] = add_buffer(v, BufferKind::temp, g_.type_of(v));
+      }
+    }
+  }
+
+  // --- emission ---------------------------------------------------------------------
+
+  Access access(const std::string& v, const std::vector<int64_t>& view_dims, const DimMap& dim_of, size_t rank,
+                int buffer = -1) const {
+    Access a;
+    a.buffer = buffer >= 0 ? buffer : home_.at(v);
+    a.strides.assign(rank, 0);
+    std::vector<int64_t> rs = strides_of(view_dims);
+    for (size_t j = 0; j < dim_of.size(); ++j)
+      if (dim_of[j] >= 0) a.strides[dim_of[j]] += rs[j];
+    return a;
+  }
+
+  LoopKernel loop_kernel(const SymKernel& k) const {
+    LoopKernel out;
+    out.dims = k.dims;
+    out.reduce_dims = k.reduce_dims;
+    out.reduce = k.reduce;
+    out.reduce_body = k.reduce_body;
+    for (const auto& l : k.loads) {
+      if (l.iota_dim >= 0) {
+        Access a;
+        a.strides.assign(k.dims.size(), 0);
+        a.iota_dim = l.iota_dim;
+        out.loads.push_back(a);
+      } else {
+        out.loads.push_back(access(l.value, l.view_dims, l.dim_of, k.dims.size()));
+      }
+    }
+    for (const auto& s : k.stores) {
+      const std::vector<int64_t>& dims = g_.type_of(s.value).dims;
+      out.stores.push_back({access(s.value, dims, s.dim_of, k.dims.size()), s.expr});
+      auto extra = extra_stores_.find(s.value);
+      if (extra != extra_stores_.end())
+        for (int b : extra->second) out.stores.push_back({access(s.value, dims, s.dim_of, k.dims.size(), b), s.expr});
+    }
+    return out;
+  }
+
+  GemmOperand operand(const std::string& v, bool transposed) const {
+    std::optional<MemoryView> view = view_of(plan_, v);
+    std::optional<GemmLayout> layout = view ? gemm_layout(*view) : std::nullopt;
+    if (!layout) throw std::logic_error("lower_to_kernels: GEMM operand '" + v + "' has no BLAS layout");
+    GemmOperand o;
+    o.buffer = home_.at(view->base);
+    o.offset = layout->offset;
+    o.ld = layout->ld;
+    o.trans = layout->trans != transposed;
+    return o;
+  }
+
+  std::string node_list(const std::vector<int>& nodes) const {
+    std::string s;
+    for (int k : nodes) {
+      if (plan_.kind[k] == NodeKind::fill) continue;  // constants clutter the list
+      s += (s.empty() ? "" : ", ") + g_.nodes[k].op + " %" + g_.nodes[k].outputs[0];
+    }
+    return s;
+  }
+
+  Step unit_step(const Unit& u) {
+    Step st;
+    for (int k : u.nodes) st.nodes.push_back(g_.nodes[k].name);
+    for (const auto& w : u.writes) st.values.emplace_back(w, home_.at(w));
+    std::string label = "kernel " + std::to_string(prog_.steps.size()) + ": ";
+    if (u.kind == Unit::loop) {
+      st.body = loop_kernel(u.kern);
+      bool red = u.kern.reduce != ReduceOp::none;
+      prog_.explain.push_back(label + node_list(u.nodes) +
+                              (red ? " (reduction with its element-wise producers)" : " (elementwise group)"));
+      return st;
+    }
+    const Node& n = g_.nodes[u.node];
+    const std::string& out = n.outputs[0];
+    if (u.kind == Unit::gemm) {
+      GemmCall gc;
+      const TensorType& t = g_.type_of(out);
+      bool ta = n.attr_bool("transpose_a"), tb = n.attr_bool("transpose_b");
+      gc.m = t.dims[0];
+      gc.n = t.dims[1];
+      gc.k = g_.type_of(n.inputs[0]).dims[ta ? 0 : 1];
+      gc.a = operand(n.inputs[0], ta);
+      gc.b = operand(n.inputs[1], tb);
+      gc.c.buffer = home_.at(out);
+      gc.c.ld = gc.n;
+      std::string epi;
+      if (u.cluster >= 0) {
+        gc.epilogue = loop_kernel(u.kern);
+        std::vector<int> rest(u.nodes.begin(), u.nodes.end());
+        rest.erase(std::remove(rest.begin(), rest.end(), u.node), rest.end());
+        epi = ", epilogue: " + node_list(rest);
+      }
+      st.body = gc;
+      prog_.explain.push_back(label + "matmul %" + out + " kept separate: library call (GEMM)" + epi);
+      return st;
+    }
+    if (u.kind == Unit::ref) {
+      RefCall rc;
+      rc.node = n;
+      rc.node_index = u.node;
+      for (const auto& in : n.inputs) rc.inputs.push_back(home_.at(base_of(in)));
+      for (const auto& o : n.outputs) rc.outputs.push_back(home_.at(o));
+      st.body = rc;
+      prog_.explain.push_back(label + n.op + " %" + out + " (reference call: no fused kernel for " + n.op + ")");
+      return st;
+    }
+    RowKernel r;
+    const std::string& x = u.kind == Unit::xent_grad ? plan_.xent_grads[plan_.xent_grad_of(out)].x : n.inputs[0];
+    const TensorType& xt = g_.type_of(x);
+    r.cols = xt.dims.back();
+    r.rows = r.cols ? xt.numel() / r.cols : 0;
+    r.x = home_.at(base_of(x));
+    r.out = home_.at(out);
+    if (u.kind == Unit::xent_grad) {
+      const XentGradPattern& p = plan_.xent_grads[plan_.xent_grad_of(out)];
+      r.op = RowOp::softmax_xent_grad;
+      r.labels = home_.at(base_of(p.labels));
+      r.scale = home_.at(base_of(p.scale));
+      prog_.explain.push_back(label + node_list(u.nodes) + " (softmax cross-entropy gradient row kernel)");
+    } else if (n.op == "softmax_cross_entropy") {
+      r.op = RowOp::softmax_xent;
+      r.labels = home_.at(base_of(n.inputs[1]));
+      r.scratch = add_buffer(out + ".rows", BufferKind::temp, {DType::f32, {r.rows}});
+      prog_.explain.push_back(label + node_list(u.nodes) + " (row kernel)");
+    } else {
+      r.op = n.op == "softmax" ? RowOp::softmax : RowOp::log_softmax;
+      prog_.explain.push_back(label + node_list(u.nodes) + " (row kernel)");
+    }
+    st.body = r;
+    return st;
+  }
+
+  void copy(int src, int dst, const std::string& why) {
+    Step st;
+    st.body = CopyStep{src, dst, 0, 0, prog_.buffers[src].numel};
+    st.values.emplace_back(prog_.buffers[src].name, dst);
+    prog_.steps.push_back(std::move(st));
+    prog_.explain.push_back("copy " + prog_.buffers[src].name + " -> " + buffer_kind_name(prog_.buffers[dst].kind) +
+                            " '" + prog_.buffers[dst].name + "': " + why);
+  }
+
+  void emit() {
+    // Outputs that no step computes (inputs, parameters, constants) are
+    // copied first, before any state changes.
+    for (const auto& [o, id] : outputs_)
+      if (!writer_.count(o)) copy(source_buffer(base_of(o)), id, "entry output held elsewhere");
+    // An update to an input's or another state's current value snapshots it
+    // first, since that state may change during the step.
+    std::vector<std::pair<int, std::string>> snapshots;
+    for (const auto& [s, v] : plan_.entry.updates) {
+      if (writer_.count(v) || v == s) continue;
+      int src = source_buffer(base_of(v));
+      int snap = add_buffer(v + ".snapshot", BufferKind::temp, g_.type_of(v));
+      copy(src, snap, "snapshot for the update of state '" + s + "'");
+      snapshots.emplace_back(snap, s);
+    }
+    for (int u : order_) prog_.steps.push_back(unit_step(units_[u]));
+    for (const auto& [v, s] : end_copies_) copy(home_.at(v), state_buffer(s), "new value of state '" + s + "'");
+    for (const auto& [snap, s] : snapshots) copy(snap, state_buffer(s), "new value of state '" + s + "'");
+  }
+
+  const Graph& g_;
+  FusionPlan plan_;
+  Program prog_;
+  std::vector<Unit> units_;
+  std::map<std::string, int> writer_;  // value -> unit storing it
+  std::vector<int> order_;             // units in schedule order
+  std::vector<int> pos_;               // unit -> position in order_
+  std::map<std::string, int> home_;    // value in memory -> buffer
+  std::map<std::string, int> outputs_;
+  std::map<std::string, std::vector<int>> extra_stores_;
+  std::map<std::string, std::vector<double>> folded_;  // constant kernels evaluated at compile time
+  std::vector<std::pair<std::string, std::string>> end_copies_;  // value, state
+};
+
+}  // namespace
+
+Program lower_to_kernels(const Graph& g, const EntrySpec& e) { return Lowerer(g, e).run(); }
+
+Program build_program(const Graph& g, const EntrySpec& e) {
+  Program p = lower_to_kernels(g, e);
+  plan_memory(p);
+  check_program(p);
+  return p;
+}
+
+std::vector<EntrySpec> entry_specs(const Model& m) {
+  std::vector<EntrySpec> out;
+  out.push_back({"predict", m.graph.outputs, {}, false});
+  if (m.has_training()) {
+    EntrySpec t{"train_step", {m.training.loss()}, m.updates, true};
+    for (const auto& o : m.graph.outputs)
+      if (o != m.training.loss()) t.outputs.push_back(o);
+    out.push_back(t);
+  }
+  return out;
+}
+
+EntrySpec entry_spec(const proto::EntryPoint& ep) {
+  EntrySpec e;
+  e.name = ep.name();
+  e.outputs.assign(ep.outputs().begin(), ep.outputs().end());
+  for (const auto& u : ep.updates()) e.updates.emplace_back(u.param(), u.value());
+  e.training = ep.name() == "train_step";
+  return e;
+}
+
+}  // namespace dlc

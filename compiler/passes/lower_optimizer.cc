@@ -1,0 +1,214 @@
+// The update rules, with g the gradient, lr the learning rate input, t the
+// step input (1-based), and every state starting at zero:
+//   sgd       w -= lr·g
+//   momentum  v = μv + g;                 w -= lr·v
+//   nesterov  v = μv + g;                 w -= lr·(g + μv)
+//   adagrad   G += g²;                    w -= lr·g / (sqrt(G) + ε)
+//   rmsprop   s = ρs + (1-ρ)g²;           w -= lr·g / (sqrt(s) + ε)
+//   adadelta  Eg = ρEg + (1-ρ)g²;  Δ = sqrt(Edx + ε) / sqrt(Eg + ε) · g;
+//             Edx = ρEdx + (1-ρ)Δ²;       w -= lr·Δ
+//   adam      m = β1·m + (1-β1)g;  v = β2·v + (1-β2)g²;
+//             m̂ = m / (1-β1^t);  v̂ = v / (1-β2^t);   w -= lr·m̂ / (sqrt(v̂) + ε)
+//   adamw     adam, and w -= lr·wd·w with the pre-update w (decoupled decay)
+// Right-hand sides use the new state where it appears on the left above.
+#include "compiler/passes/lower_optimizer.h"
+
+#include <map>
+
+#include "ir/builder.h"
+#include "ir/error.h"
+
+namespace dlc {
+namespace {
+
+struct Hyper {
+  double momentum, beta1, beta2, epsilon, rho, weight_decay;
+};
+
+Hyper read_hyper(const proto::Optimizer& o, const std::string& source) {
+  const std::string& k = o.kind();
+  Hyper h;
+  h.momentum = o.has_momentum() ? o.momentum() : 0.9;
+  h.beta1 = o.has_beta1() ? o.beta1() : 0.9;
+  h.beta2 = o.has_beta2() ? o.beta2() : 0.999;
+  double eps = k == "adagrad" ? 1e-10 : k == "adadelta" ? 1e-6 : 1e-8;
+  h.epsilon = o.has_epsilon() ? o.epsilon() : eps;
+  h.rho = o.has_rho() ? o.rho() : 0.9;
+  h.weight_decay = o.has_weight_decay() ? o.weight_decay() : (k == "adamw" ? 0.01 : 0.0);
+  auto check = [&](const char* field, double v, bool ok, const char* range) {
+    if (!ok)
+      throw Error(source + ": optimizer " + k + ": " + field + " must be " + range + ", got " + std::to_string(v));
+  };
+  check("momentum", h.momentum, h.momentum >= 0 && h.momentum < 1, "in [0, 1)");
+  check("beta1", h.beta1, h.beta1 >= 0 && h.beta1 < 1, "in [0, 1)");
+  check("beta2", h.beta2, h.beta2 >= 0 && h.beta2 < 1, "in [0, 1)");
+  check("rho", h.rho, h.rho >= 0 && h.rho < 1, "in [0, 1)");
+  check("epsilon", h.epsilon, h.epsilon >= 0, ">= 0");
+  check("weight_decay", h.weight_decay, h.weight_decay >= 0, ">= 0");
+  return h;
+}
+
+/// Emits the updates of one model; caches shared scalars so each appears once.
+class Lowering {
+ public:
+  Lowering(Model& m, const Hyper& h) : m_(m), g_(m.graph), b_(m.graph), h_(h) {}
+
+  void add_inputs() {
+    lr_ = scalar_input(kLearningRateInput, proto::LEARNING_RATE);
+    step_ = scalar_input(kStepInput, proto::STEP);
+  }
+
+  void lower(const std::string& kind, const std::string& w, const std::string& grad) {
+    dtype_ = g_.type_of(w).dtype;
+    std::string g = grad;
+    if (kind != "adamw" && h_.weight_decay != 0) g = b_.add(g, mul(c(h_.weight_decay), w));
+    if (kind == "sgd") {
+      set(w, sub(w, mul(lr(), g)));
+    } else if (kind == "momentum" || kind == "nesterov") {
+      std::string v = state(w, "velocity");
+      std::string v1 = set(v, b_.add(mul(c(h_.momentum), v), g));
+      std::string dir = kind == "momentum" ? v1 : b_.add(g, mul(c(h_.momentum), v1));
+      set(w, sub(w, mul(lr(), dir)));
+    } else if (kind == "adagrad") {
+      std::string G = state(w, "sum_sq");
+      std::string G1 = set(G, b_.add(G, sq(g)));
+      set(w, sub(w, mul(lr(), div(g, b_.add(sqrt(G1), c(h_.epsilon))))));
+    } else if (kind == "rmsprop") {
+      std::string s = state(w, "mean_sq");
+      std::string s1 = set(s, ema(s, sq(g), h_.rho));
+      set(w, sub(w, mul(lr(), div(g, b_.add(sqrt(s1), c(h_.epsilon))))));
+    } else if (kind == "adadelta") {
+      std::string eg = state(w, "mean_sq_grad");
+      std::string edx = state(w, "mean_sq_delta");
+      std::string eg1 = set(eg, ema(eg, sq(g), h_.rho));
+      std::string delta = mul(div(sqrt(b_.add(edx, c(h_.epsilon))), sqrt(b_.add(eg1, c(h_.epsilon)))), g);
+      set(edx, ema(edx, sq(delta), h_.rho));
+      set(w, sub(w, mul(lr(), delta)));
+    } else if (kind == "adam" || kind == "adamw") {
+      std::string m = state(w, "m");
+      std::string v = state(w, "v");
+      std::string m1 = set(m, ema(m, g, h_.beta1));
+      std::string v1 = set(v, ema(v, sq(g), h_.beta2));
+      std::string m_hat = div(m1, bias_correction(h_.beta1));
+      std::string v_hat = div(v1, bias_correction(h_.beta2));
+      std::string w1 = sub(w, mul(lr(), div(m_hat, b_.add(sqrt(v_hat), c(h_.epsilon)))));
+      if (kind == "adamw" && h_.weight_decay != 0) w1 = sub(w1, mul(mul(lr(), c(h_.weight_decay)), w));
+      set(w, w1);
+    } else {
+      throw Error(m_.source + ": unknown optimizer kind '" + kind + "'");
+    }
+  }
+
+ private:
+  std::string mul(const std::string& a, const std::string& b) { return b_.mul(a, b); }
+  std::string sub(const std::string& a, const std::string& b) { return b_.sub(a, b); }
+  std::string div(const std::string& a, const std::string& b) { return b_.div(a, b); }
+  std::string sqrt(const std::string& a) { return b_.op("sqrt", {a}); }
+  std::string sq(const std::string& a) { return b_.op("square", {a}); }
+
+  /// decay·s + (1-decay)·x: an exponential moving average step.
+  std::string ema(const std::string& s, const std::string& x, double decay) {
+    return b_.add(mul(c(decay), s), mul(c(1.0 - decay), x));
+  }
+
+  /// A scalar constant of the current parameter's dtype, emitted once.
+  std::string c(double v) {
+    auto key = std::make_pair(static_cast<int>(dtype_), v);
+    auto it = consts_.find(key);
+    if (it != consts_.end()) return it->second;
+    return consts_[key] = b_.scalar(v, dtype_);
+  }
+
+  /// A runtime scalar (`learning_rate`, `step`) in the current dtype.
+  std::string as_dtype(const std::string& f32_value) {
+    if (dtype_ == DType::f32) return f32_value;
+    auto key = std::make_pair(f32_value, static_cast<int>(dtype_));
+    auto it = casts_.find(key);
+    if (it != casts_.end()) return it->second;
+    return casts_[key] = b_.cast(f32_value, dtype_);
+  }
+  std::string lr() { return as_dtype(lr_); }
+
+  /// 1 - β^t, shared by every parameter.
+  std::string bias_correction(double beta) {
+    auto key = std::make_pair(static_cast<int>(dtype_), beta);
+    auto it = bias_.find(key);
+    if (it != bias_.end()) return it->second;
+    return bias_[key] = sub(c(1.0), b_.op("pow", {c(beta), as_dtype(step_)}));
+  }
+
+  std::string scalar_input(const std::string& name, proto::InputRole role) {
+    TensorType scalar{DType::f32, {}};
+    if (const Input* in = g_.find_input(name)) {
+      if (in->role != role || in->type != scalar)
+        throw Error(m_.source + ": input '" + name + "' is reserved for the optimizer (an f32 scalar of role " +
+                    proto::InputRole_Name(role) + ")");
+      return name;
+    }
+    if (g_.types.count(name) || g_.find_param(name))
+      throw Error(m_.source + ": value '" + name + "' clashes with the optimizer's input of that name");
+    return b_.input(name, scalar, role);
+  }
+
+  /// A zero-initialized frozen parameter `<w>.<suffix>` shaped like w.
+  std::string state(const std::string& w, const std::string& suffix) {
+    std::string name = w + "." + suffix;
+    if (g_.types.count(name) || g_.find_param(name) || g_.find_input(name))
+      throw Error(m_.source + ": optimizer state '" + name + "' clashes with an existing value");
+    proto::Initializer zeros;
+    zeros.mutable_zeros();
+    return b_.param(name, g_.type_of(w), zeros, /*frozen=*/true);
+  }
+
+  /// Records target := value after the step; returns value.
+  std::string set(const std::string& target, const std::string& value) {
+    m_.updates.emplace_back(target, value);
+    return value;
+  }
+
+  Model& m_;
+  Graph& g_;
+  GraphBuilder b_;
+  Hyper h_;
+  DType dtype_ = DType::f32;
+  std::string lr_, step_;
+  std::map<std::pair<int, double>, std::string> consts_, bias_;
+  std::map<std::pair<std::string, int>, std::string> casts_;
+};
+
+}  // namespace
+
+double default_learning_rate(const proto::Optimizer& opt) {
+  if (opt.has_learning_rate()) return opt.learning_rate();
+  const std::string& k = opt.kind();
+  if (k == "adadelta") return 1.0;
+  if (k == "adam" || k == "adamw" || k == "rmsprop") return 0.001;
+  return 0.01;
+}
+
+bool LowerOptimizerPass::run(Model& m) {
+  if (!m.has_training() || !m.updates.empty()) return false;
+  if (m.gradients.empty())
+    throw Error(m.source + ": lower_optimizer: no gradients; autodiff must run first");
+  const proto::Optimizer& opt = m.training.optimizer();
+  const std::string kind = opt.kind().empty() ? "sgd" : opt.kind();
+  Lowering lowering(m, read_hyper(opt, m.source));
+  lowering.add_inputs();
+  // Parameter order, not gradient-map order, so the emitted graph reads like the model.
+  std::vector<std::pair<std::string, std::string>> todo;
+  for (const auto& p : m.graph.params) {
+    if (p.frozen) continue;
+    auto it = m.gradients.find(p.name);
+    if (it == m.gradients.end()) continue;  // the loss does not depend on it
+    if (m.graph.type_of(it->second) != p.type)
+      throw Error(m.source + ": gradient '" + it->second + "' of parameter '" + p.name + "' has type " +
+                  m.graph.type_of(it->second).str() + ", expected " + p.type.str());
+    if (!is_float(p.type.dtype))
+      throw Error(m.source + ": parameter '" + p.name + "' is " + p.type.str() + " and cannot be trained");
+    todo.emplace_back(p.name, it->second);
+  }
+  for (const auto& [w, g] : todo) lowering.lower(kind, w, g);
+  return true;
+}
+
+}  // namespace dlc

@@ -1,0 +1,116 @@
+// `dlc check MODEL`: verify a model, then summarize it or list every error.
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "compiler/tool/commands.h"
+#include "frontend/model_loader.h"
+#include "ir/printer.h"
+#include "ir/verifier.h"
+
+namespace dlc {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: dlc check MODEL\n"
+    "\n"
+    "Loads MODEL (.pbtxt text or .pb binary), checks its structure, infers every\n"
+    "value's shape and checks the training section. Prints `ok` and a summary\n"
+    "(inputs with their roles, parameters and their element count, outputs,\n"
+    "training loss and optimizer), or every error, one per line, and exits 1.\n";
+
+using Row = std::vector<std::string>;
+
+/// Prints rows as left-aligned columns, indented by two spaces.
+void print_table(const std::vector<Row>& rows) {
+  std::vector<size_t> width;
+  for (const auto& r : rows)
+    for (size_t c = 0; c < r.size(); ++c) {
+      if (width.size() <= c) width.resize(c + 1, 0);
+      width[c] = std::max(width[c], r[c].size());
+    }
+  for (const auto& r : rows) {
+    std::string line = " ";
+    for (size_t c = 0; c < r.size(); ++c) {
+      line += " " + r[c];
+      if (c + 1 < r.size()) line += std::string(width[c] - r[c].size(), ' ');
+    }
+    line.erase(line.find_last_not_of(' ') + 1);
+    std::printf("%s\n", line.c_str());
+  }
+}
+
+const char* role_name(proto::InputRole role) {
+  switch (role) {
+    case proto::LABEL: return "label";
+    case proto::LEARNING_RATE: return "learning rate";
+    case proto::STEP: return "step";
+    default: return "data";
+  }
+}
+
+void print_summary(const Model& m) {
+  const Graph& g = m.graph;
+  std::printf("ok\n");
+
+  std::printf("inputs: %zu\n", g.inputs.size());
+  std::vector<Row> rows;
+  for (const auto& i : g.inputs) rows.push_back({i.name, i.type.str(), role_name(i.role)});
+  print_table(rows);
+
+  int64_t total = 0;
+  rows.clear();
+  for (const auto& p : g.params) {
+    total += p.type.numel();
+    rows.push_back({p.name, p.type.str(), std::to_string(p.type.numel()), print_initializer(p.init),
+                    p.frozen ? "frozen" : ""});
+  }
+  std::printf("parameters: %zu, %lld elements\n", g.params.size(), static_cast<long long>(total));
+  print_table(rows);
+
+  std::printf("outputs: %zu\n", g.outputs.size());
+  rows.clear();
+  for (const auto& o : g.outputs) rows.push_back({o, g.type_of(o).str()});
+  print_table(rows);
+
+  if (!m.has_training()) {
+    std::printf("training: none (inference only)\n");
+    return;
+  }
+  std::printf("training: minimize '%s' with %s\n", m.training.loss().c_str(),
+              print_optimizer(m.training.optimizer()).c_str());
+  for (const auto& r : m.training.regularization()) std::printf("  %s\n", print_regularizer(r).c_str());
+}
+
+}  // namespace
+
+int cmd_check(int argc, char** argv) {
+  std::vector<std::string> files;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::printf("%s", kUsage);
+      return 0;
+    }
+    if (a.size() > 1 && a[0] == '-') {
+      std::fprintf(stderr, "dlc check: unknown option '%s'\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+    files.push_back(a);
+  }
+  if (files.size() != 1) {
+    std::fprintf(stderr, "dlc check: expected one model file\n%s", kUsage);
+    return 2;
+  }
+  Model m = load_model(files[0]);  // dlc::Error (parse errors) is printed by the dispatcher
+  std::vector<std::string> errors = verify_model(m);
+  if (!errors.empty()) {
+    for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
+    return 1;
+  }
+  print_summary(m);
+  return 0;
+}
+
+}  // namespace dlc

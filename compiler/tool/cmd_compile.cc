@@ -1,0 +1,112 @@
+// `dlc compile MODEL -o OUT.dlc`: the whole pipeline, from model file to executable.
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <sys/stat.h>
+
+#include "compiler/kernel_ir.h"
+#include "compiler/pipeline.h"
+#include "compiler/tool/commands.h"
+#include "frontend/model_loader.h"
+#include "ir/error.h"
+#include "runtime/executable.h"
+
+namespace dlc {
+namespace {
+
+const char* kUsage =
+    "usage: dlc compile MODEL -o OUT.dlc [options]\n"
+    "  --target cpu|ref      code for the CPU through LLVM (default), or the reference interpreter\n"
+    "  --batch N             binds the symbolic batch dimension (default 1)\n"
+    "  --seed N              parameter initialization seed (default 0)\n"
+    "  --no-train            build only `predict`, even when the model has a training section\n"
+    "  --cpu NAME            LLVM CPU for target cpu: x86-64-v2 (default), x86-64-v3, native, ...\n"
+    "  --dump-after PASS|all print the graph after a pass to stderr\n"
+    "  --explain-fusion      list each kernel with its ops, and why ops stayed apart\n"
+    "  --print-kernels       print the kernel programs\n"
+    "  --emit-llvm DIR       write the generated LLVM IR to DIR/model.ll\n";
+
+std::string human_bytes(int64_t b) {
+  char buf[32];
+  if (b >= (1 << 20)) snprintf(buf, sizeof buf, "%.2f MiB", b / 1048576.0);
+  else if (b >= 1024) snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
+  else snprintf(buf, sizeof buf, "%lld B", static_cast<long long>(b));
+  return buf;
+}
+
+}  // namespace
+
+int cmd_compile(int argc, char** argv) {
+  CompileOptions opts;
+  opts.target = "cpu";
+  std::string model_path, out_path, emit_llvm_dir;
+  bool explain = false, print_kernels = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw Error("dlc compile: " + a + " needs a value");
+      return argv[++i];
+    };
+    auto number = [&]() -> int64_t {
+      std::string v = value();
+      char* end = nullptr;
+      long long n = strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end) throw Error("dlc compile: " + a + " takes a whole number, got '" + v + "'");
+      return n;
+    };
+    if (a == "--help" || a == "-h") { std::cout << kUsage; return 0; }
+    else if (a == "-o") out_path = value();
+    else if (a == "--target") opts.target = value();
+    else if (a == "--batch") opts.batch = number();
+    else if (a == "--seed") opts.seed = static_cast<uint64_t>(number());
+    else if (a == "--no-train") opts.training = false;
+    else if (a == "--cpu") opts.cpu = value();
+    else if (a == "--dump-after") opts.dump_after = value();
+    else if (a == "--explain-fusion") explain = true;
+    else if (a == "--print-kernels") print_kernels = true;
+    else if (a == "--emit-llvm") emit_llvm_dir = value();
+    else if (!a.empty() && a[0] == '-') { std::cerr << "dlc compile: unknown option " << a << "\n" << kUsage; return 2; }
+    else if (model_path.empty()) model_path = a;
+    else { std::cerr << "dlc compile: more than one model given\n"; return 2; }
+  }
+  if (model_path.empty() || out_path.empty()) { std::cerr << kUsage; return 2; }
+
+  auto start = std::chrono::steady_clock::now();
+  Model m = load_model(model_path);
+  std::string llvm_ir;
+  if (!emit_llvm_dir.empty()) opts.llvm_ir = &llvm_ir;
+  int kernels = 0;
+  int64_t arena = 0, unplanned = 0;
+  opts.on_programs = [&](const std::vector<Program>& programs) {
+    for (const auto& p : programs) {
+      kernels += p.kernel_count();
+      arena = std::max(arena, p.arena_bytes);
+      unplanned = std::max(unplanned, p.unplanned_bytes);
+      std::cout << p.entry << ": " << p.kernel_count() << " kernels, arena " << human_bytes(p.arena_bytes)
+                << " (unplanned " << human_bytes(p.unplanned_bytes) << ")\n";
+      if (explain)
+        for (const auto& line : p.explain) std::cout << "  " << line << "\n";
+      if (print_kernels) std::cout << print_program(p) << "\n";
+    }
+  };
+  proto::Executable exe = compile_model(std::move(m), opts);
+  save_executable_atomic(exe, out_path);
+  if (!emit_llvm_dir.empty()) {
+    mkdir(emit_llvm_dir.c_str(), 0755);
+    std::string path = emit_llvm_dir + "/model.ll";
+    std::ofstream(path) << llvm_ir;
+    std::cout << "wrote " << path << "\n";
+  }
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  int64_t params = 0;
+  for (const auto& p : exe.initial_params()) params += static_cast<int64_t>(p.data().size());
+  std::cout << "compiled " << model_path << " -> " << out_path << " (target " << opts.target << ", batch "
+            << opts.batch << ", " << exe.entry_points_size() << " entry points, parameters and state "
+            << human_bytes(params) << ") in " << static_cast<int>(ms) << " ms\n";
+  return 0;
+}
+
+}  // namespace dlc

@@ -1,0 +1,315 @@
+#include "runtime/cpu_executor.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+
+#include "compiler/kernel_ir.h"
+#include "ir/error.h"
+#include "ir/op_registry.h"
+#include "runtime/memfd_loader.h"
+#include "runtime/ref_executor.h"
+#include "runtime/thread_pool.h"
+
+namespace dlc {
+namespace {
+
+// Chunk sizes below which splitting a step costs more than it saves (a
+// worker wake-up is a few microseconds).
+constexpr int64_t kLoopItemsPerThread = 16384;   // loop iterations
+constexpr int64_t kGemmMacsPerThread = 1 << 20;  // multiply-adds
+
+/// Zeroed, 64-byte aligned bytes (vector loads, no false sharing).
+class AlignedBytes {
+ public:
+  AlignedBytes() = default;
+  explicit AlignedBytes(int64_t n) : size_(n) {
+    size_t rounded = (static_cast<size_t>(std::max<int64_t>(n, 1)) + 63) / 64 * 64;
+    data_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, rounded)));
+    if (!data_) throw Error("cannot allocate " + std::to_string(n) + " bytes for the cpu executor");
+    std::memset(data_.get(), 0, rounded);
+  }
+  uint8_t* data() const { return data_.get(); }
+  int64_t size() const { return size_; }
+
+ private:
+  struct Free {
+    void operator()(uint8_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, Free> data_;
+  int64_t size_ = 0;
+};
+
+/// Native code of one step: the kernel and its parallel range.
+struct StepCode {
+  cpu_abi::KernelFn fn = nullptr;
+  cpu_abi::KernelFn finish = nullptr;
+  int64_t range = 1;
+  int64_t work_per_item = 1;
+};
+
+struct LoadedProgram {
+  Program program;
+  std::vector<StepCode> code;              // per step
+  std::vector<void*> pointers;             // per buffer; inputs are bound per run
+  std::vector<AlignedBytes> owned;         // outputs and constants
+  const proto::EntryPoint* entry = nullptr;
+};
+
+std::string type_str(DType dtype, const std::vector<int64_t>& dims) { return TensorType{dtype, dims}.str(); }
+
+/// Writes `values` as `dtype` elements (HostTensor's conversions).
+void fill_constant(const Buffer& b, uint8_t* out) {
+  HostTensor h(TensorType{b.dtype, b.dims});
+  for (int64_t i = 0; i < b.numel; ++i) h.set(i, b.data[static_cast<size_t>(i)]);
+  std::memcpy(out, h.bytes.data(), h.bytes.size());
+}
+
+class CpuExecutor : public Executor {
+ public:
+  CpuExecutor(const proto::Executable& exe, int threads)
+      : pool_(threads > 0 ? threads : ThreadPool::default_threads()), seed_(exe.seed()) {
+    // The pool owns the parallelism; see the header.
+    openblas_set_num_threads(1);
+    if (exe.code().empty()) throw Error("the cpu executable has no code");
+    library_ = MemoryLibrary::load(exe.code(), "cpu kernels");
+    for (const auto& in : exe.graph().inputs())
+      if (in.role() == proto::STEP) step_input_ = in.name();
+    load_state(exe);
+    int64_t arena_bytes = 0;
+    for (const auto& p : exe.programs()) arena_bytes = std::max(arena_bytes, p.arena_bytes());
+    arena_ = AlignedBytes(arena_bytes);
+    for (const auto& ep : exe.entry_points()) entries_[ep.name()] = ep;
+    for (const auto& p : exe.programs()) load_program(program_from_proto(p));
+    for (const auto& [name, ep] : entries_)
+      if (!programs_.count(name)) throw Error("the cpu executable has no kernel program for entry point '" + name + "'");
+  }
+
+  void run(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
+           std::map<std::string, HostTensor>* outputs) override {
+    auto it = programs_.find(entry);
+    if (it == programs_.end()) throw Error("the executable has no entry point '" + entry + "'");
+    LoadedProgram& lp = it->second;
+    bind_inputs(lp, inputs);
+    for (size_t i = 0; i < lp.program.steps.size(); ++i) run_step(lp, i);
+    if (outputs) {
+      outputs->clear();
+      for (const auto& name : lp.entry->outputs()) {
+        const Buffer& b = lp.program.buffers[lp.program.find_buffer(BufferKind::output, name)];
+        HostTensor h(TensorType{b.dtype, b.dims});
+        std::memcpy(h.bytes.data(), lp.pointers[b.id], h.bytes.size());
+        (*outputs)[name] = std::move(h);
+      }
+    }
+  }
+
+  HostTensor get_state(const std::string& name) const override {
+    auto it = state_.find(name);
+    if (it == state_.end()) throw Error("'" + name + "' is not a persistent tensor of the executable");
+    HostTensor h(state_types_.at(name));
+    std::memcpy(h.bytes.data(), it->second.data(), h.bytes.size());
+    return h;
+  }
+
+  void set_state(const std::string& name, const HostTensor& value) override {
+    auto it = state_.find(name);
+    if (it == state_.end()) throw Error("'" + name + "' is not a persistent tensor of the executable");
+    const TensorType& t = state_types_.at(name);
+    if (value.type != t) throw Error("'" + name + "' is " + t.str() + ", cannot set it from " + value.type.str());
+    if (static_cast<int64_t>(value.bytes.size()) != it->second.size())
+      throw Error("'" + name + "': the buffer holds " + std::to_string(value.bytes.size()) + " bytes, expected " +
+                  std::to_string(it->second.size()));
+    std::memcpy(it->second.data(), value.bytes.data(), value.bytes.size());
+  }
+
+ private:
+  void load_state(const proto::Executable& exe) {
+    for (const auto& p : exe.graph().params()) {
+      TensorType t = from_proto(p.type());
+      state_types_[p.name()] = t;
+      state_[p.name()] = AlignedBytes(t.numel() * dtype_size(t.dtype));
+    }
+    for (const auto& init : exe.initial_params()) {
+      auto it = state_.find(init.name());
+      if (it == state_.end()) continue;  // validate_executable has matched names and sizes
+      if (static_cast<int64_t>(init.data().size()) != it->second.size())
+        throw Error("initial value of '" + init.name() + "' has the wrong size");
+      std::memcpy(it->second.data(), init.data().data(), init.data().size());
+    }
+  }
+
+  void load_program(Program p) {
+    const std::string entry = p.entry;
+    auto ep = entries_.find(entry);
+    if (ep == entries_.end()) return;  // a program no entry point runs
+    LoadedProgram& lp = programs_[entry];
+    lp.entry = &ep->second;
+    lp.pointers.assign(p.buffers.size(), nullptr);
+    for (const Buffer& b : p.buffers) {
+      std::string where = "program '" + entry + "' buffer '" + b.name + "'";
+      switch (b.kind) {
+        case BufferKind::input: break;  // bound per run
+        case BufferKind::temp: lp.pointers[b.id] = arena_.data() + b.offset; break;
+        case BufferKind::state: {
+          auto s = state_.find(b.name);
+          if (s == state_.end()) throw Error(where + " names no parameter");
+          if (state_types_.at(b.name) != TensorType{b.dtype, b.dims})
+            throw Error(where + " is " + type_str(b.dtype, b.dims) + " but the parameter is " +
+                        state_types_.at(b.name).str());
+          lp.pointers[b.id] = s->second.data();
+          break;
+        }
+        case BufferKind::output:
+        case BufferKind::constant:
+          lp.owned.emplace_back(b.bytes());
+          lp.pointers[b.id] = lp.owned.back().data();
+          if (b.kind == BufferKind::constant) fill_constant(b, lp.owned.back().data());
+          break;
+      }
+    }
+    for (const auto& name : lp.entry->outputs())
+      if (p.find_buffer(BufferKind::output, name) < 0)
+        throw Error("program '" + entry + "' has no output buffer for '" + name + "'");
+    lp.code.resize(p.steps.size());
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+      const Step& s = p.steps[i];
+      bool native = s.loop() || s.row() || (s.gemm() && s.gemm()->has_epilogue());
+      if (!native) continue;
+      std::string sym = cpu_abi::kernel_symbol(entry, i);
+      StepCode& c = lp.code[i];
+      c.fn = reinterpret_cast<cpu_abi::KernelFn>(library_->symbol(sym));
+      const auto* range = static_cast<const int64_t*>(library_->symbol(cpu_abi::range_symbol(sym)));
+      c.range = range[0];
+      c.work_per_item = std::max<int64_t>(1, range[1]);
+      if (s.row() && s.row()->op == RowOp::softmax_xent)
+        c.finish = reinterpret_cast<cpu_abi::KernelFn>(library_->symbol(cpu_abi::finish_symbol(sym)));
+    }
+    lp.program = std::move(p);
+  }
+
+  void bind_inputs(LoadedProgram& lp, const std::map<std::string, HostTensor>& inputs) {
+    const std::string& entry = lp.program.entry;
+    for (const auto& name : lp.entry->inputs())
+      if (!inputs.count(name)) throw Error("entry point '" + entry + "' needs input '" + name + "'");
+    for (const Buffer& b : lp.program.buffers) {
+      if (b.kind != BufferKind::input) continue;
+      auto in = inputs.find(b.name);
+      if (in == inputs.end()) throw Error("entry point '" + entry + "' needs input '" + b.name + "'");
+      const HostTensor& h = in->second;
+      if (h.type.dtype != b.dtype || h.type.dims != b.dims)
+        throw Error("entry point '" + entry + "': input '" + b.name + "' is " + h.type.str() + ", expected " +
+                    type_str(b.dtype, b.dims));
+      if (static_cast<int64_t>(h.bytes.size()) != b.bytes())
+        throw Error("entry point '" + entry + "': input '" + b.name + "' holds " + std::to_string(h.bytes.size()) +
+                    " bytes, expected " + std::to_string(b.bytes()));
+      // Kernels never write input buffers (check_program refuses it).
+      lp.pointers[b.id] = const_cast<uint8_t*>(h.bytes.data());
+    }
+    if (!step_input_.empty() && inputs.count(step_input_) && inputs.at(step_input_).numel() == 1) {
+      double step = inputs.at(step_input_).get(0);
+      step_ = std::isfinite(step) && step > 0 ? static_cast<uint64_t>(step) : 0;
+    }
+  }
+
+  int parts_for(int64_t range, int64_t work) const {
+    int64_t total = range * work;
+    return static_cast<int>(std::clamp<int64_t>(total / kLoopItemsPerThread, 1, pool_.size()));
+  }
+
+  void run_kernel(const LoadedProgram& lp, cpu_abi::KernelFn fn, int64_t range, int64_t work) {
+    void* const* ptrs = lp.pointers.data();
+    pool_.parallel_for(range, parts_for(range, work), [&](int64_t b, int64_t e) { fn(ptrs, b, e); });
+  }
+
+  void run_step(LoadedProgram& lp, size_t index) {
+    const Step& s = lp.program.steps[index];
+    const StepCode& c = lp.code[index];
+    if (s.loop() || s.row()) {
+      run_kernel(lp, c.fn, c.range, c.work_per_item);
+      if (c.finish) c.finish(lp.pointers.data(), 0, 1);
+    } else if (auto* g = s.gemm()) {
+      run_gemm(lp, *g);
+      if (c.fn) run_kernel(lp, c.fn, c.range, c.work_per_item);
+    } else if (auto* cp = s.copy()) {
+      int64_t size = dtype_size(lp.program.buffers[cp->src].dtype);
+      std::memmove(static_cast<uint8_t*>(lp.pointers[cp->dst]) + cp->dst_offset * size,
+                   static_cast<const uint8_t*>(lp.pointers[cp->src]) + cp->src_offset * size, cp->numel * size);
+    } else if (auto* r = s.ref()) {
+      run_ref(lp, *r);
+    }
+  }
+
+  // C = alpha op(A) op(B) + beta C, cut into blocks of C's rows (or columns
+  // when C is wide) that run as single-threaded BLAS calls on the pool.
+  void run_gemm(const LoadedProgram& lp, const GemmCall& g) {
+    if (g.m == 0 || g.n == 0) return;
+    auto base = [&](const GemmOperand& o) { return static_cast<float*>(lp.pointers[o.buffer]) + o.offset; };
+    int parts = static_cast<int>(std::clamp<int64_t>(g.m * g.n * std::max<int64_t>(g.k, 1) / kGemmMacsPerThread, 1,
+                                                     pool_.size()));
+    bool split_rows = g.m >= g.n;
+    for (int64_t bi = 0; bi < g.batch; ++bi) {
+      const float* a = base(g.a) + bi * g.a.batch_stride;
+      const float* b = base(g.b) + bi * g.b.batch_stride;
+      float* c = base(g.c) + bi * g.c.batch_stride;
+      pool_.parallel_for(split_rows ? g.m : g.n, parts, [&](int64_t lo, int64_t hi) {
+        int64_t m = split_rows ? hi - lo : g.m, n = split_rows ? g.n : hi - lo;
+        const float* ab = split_rows ? a + (g.a.trans ? lo : lo * g.a.ld) : a;
+        const float* bb = split_rows ? b : b + (g.b.trans ? lo * g.b.ld : lo);
+        float* cb = split_rows ? c + lo * g.c.ld : c + lo;
+        cblas_sgemm(CblasRowMajor, g.a.trans ? CblasTrans : CblasNoTrans, g.b.trans ? CblasTrans : CblasNoTrans,
+                    static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(g.k),
+                    static_cast<float>(g.alpha), ab, static_cast<blasint>(g.a.ld), bb,
+                    static_cast<blasint>(g.b.ld), static_cast<float>(g.beta), cb, static_cast<blasint>(g.c.ld));
+      });
+    }
+  }
+
+  // A graph node no codegen handles, through its float64 reference kernel.
+  void run_ref(const LoadedProgram& lp, const RefCall& r) {
+    const OpDef* def = find_op(r.node.op);
+    auto as_tensor = [&](int id) {
+      const Buffer& b = lp.program.buffers[id];
+      HostTensor h(TensorType{b.dtype, b.dims});
+      std::memcpy(h.bytes.data(), lp.pointers[id], h.bytes.size());
+      return to_tensor(h);
+    };
+    std::vector<Tensor> ins;
+    for (int id : r.inputs) ins.push_back(as_tensor(id));
+    std::vector<const Tensor*> in_ptrs;
+    for (const auto& t : ins) in_ptrs.push_back(&t);
+    std::vector<Tensor> outs;
+    for (int id : r.outputs) {
+      const Buffer& b = lp.program.buffers[id];
+      outs.emplace_back(TensorType{b.dtype, b.dims});
+    }
+    EvalContext ctx{lp.program.training, seed_, step_, r.node_index};
+    def->eval(r.node, in_ptrs, outs, ctx);
+    for (size_t i = 0; i < outs.size(); ++i) {
+      HostTensor h = to_host(outs[i]);
+      std::memcpy(lp.pointers[r.outputs[i]], h.bytes.data(), h.bytes.size());
+    }
+  }
+
+  ThreadPool pool_;
+  uint64_t seed_ = 0;
+  uint64_t step_ = 0;
+  std::string step_input_;
+  std::unique_ptr<MemoryLibrary> library_;
+  AlignedBytes arena_;
+  std::map<std::string, AlignedBytes> state_;
+  std::map<std::string, TensorType> state_types_;
+  std::map<std::string, proto::EntryPoint> entries_;
+  std::map<std::string, LoadedProgram> programs_;
+};
+
+}  // namespace
+
+std::unique_ptr<Executor> make_cpu_executor(const proto::Executable& exe, int threads) {
+  return std::make_unique<CpuExecutor>(exe, threads);
+}
+
+}  // namespace dlc

@@ -1,0 +1,50 @@
+// The cpu executor: runs an executable's kernel programs with the native
+// code the compiler generated (a shared object in Executable::code).
+//
+// Threads: one pool (runtime/thread_pool.h) runs everything. Loop and row
+// kernels split their outer range over it; each GEMM is split into row (or
+// column) blocks over the same pool, and every block is a single-threaded
+// OpenBLAS call. OpenBLAS's own threads are switched off
+// (openblas_set_num_threads(1)), so BLAS threads and pool threads never
+// compete for the cores. Splitting never changes a reduction's order, so
+// results are bitwise identical run to run for a given thread count.
+#pragma once
+
+#include <cctype>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "runtime/executor.h"
+
+namespace dlc {
+
+/// The calling convention between generated kernels and this executor.
+namespace cpu_abi {
+
+/// A generated kernel: runs items [begin, end) of its parallel range.
+/// `buffers[i]` is the address of the program's buffer i.
+using KernelFn = void (*)(void* const* buffers, int64_t begin, int64_t end);
+
+/// The symbol of the kernel of step `step` in the program of `entry`.
+inline std::string kernel_symbol(const std::string& entry, size_t step) {
+  std::string s = "dlc_";
+  for (char c : entry) s += (isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  return s + "_" + std::to_string(step);
+}
+/// A constant `int64_t[2]` next to each kernel: {parallel range, loop
+/// iterations per range item}. The executor splits [0, range) over the pool.
+inline std::string range_symbol(const std::string& kernel) { return kernel + "_range"; }
+/// A second kernel some steps have (softmax_xent: the mean over rows),
+/// called once with [0, 1) after the first has covered its whole range.
+inline std::string finish_symbol(const std::string& kernel) { return kernel + "_finish"; }
+
+}  // namespace cpu_abi
+
+/// Creates the cpu executor for `exe` (target "cpu", already validated):
+/// loads its code, checks that every kernel symbol exists, and sets up the
+/// persistent state from the initial parameters. `threads` <= 0 means
+/// ThreadPool::default_threads(). Throws dlc::Error naming what is missing.
+std::unique_ptr<Executor> make_cpu_executor(const proto::Executable& exe, int threads = 0);
+
+}  // namespace dlc

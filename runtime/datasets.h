@@ -1,0 +1,66 @@
+// Training data readers for `dlrun train` and `dlrun eval`: IDX files (the
+// MNIST format, gzipped or raw), CSV tables and NPY arrays.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dlc {
+
+/// An IDX array: its dimensions and every element converted to float.
+struct IdxArray {
+  std::vector<int64_t> dims;
+  /// The element type code from the magic number (0x08 unsigned byte, 0x09
+  /// signed byte, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64).
+  int type_code = 0;
+  std::vector<float> values;
+};
+
+/// Reads an IDX file, gzipped or raw (zlib reads both). Throws dlc::Error
+/// naming the file for a missing file, a bad magic number or a file that
+/// ends before its dimensions say it should.
+IdxArray read_idx(const std::string& path);
+
+/// Examples and their class labels, row-major.
+struct Dataset {
+  int64_t rows = 0;
+  /// The shape of one example, e.g. {28, 28}.
+  std::vector<int64_t> sample_dims;
+  std::vector<float> x;     ///< rows * features() values
+  std::vector<int64_t> y;   ///< rows labels
+  std::string x_source, y_source;  ///< the files they came from, for errors
+
+  int64_t features() const;
+  /// Keeps the first `n` rows (no-op when n < 0 or n >= rows).
+  void limit(int64_t n);
+};
+
+/// Images and labels from two IDX files; unsigned-byte pixels are scaled
+/// to [0,1]. Throws when the row counts differ or a label is not whole.
+Dataset load_idx_dataset(const std::string& images, const std::string& labels);
+
+/// `split` ("train" or "t10k") of an MNIST-layout folder: the files
+/// SPLIT-images-idx3-ubyte and SPLIT-labels-idx1-ubyte, each optionally .gz.
+Dataset load_mnist_split(const std::string& dir, const std::string& split);
+
+/// A CSV file of numbers, one row per line (blank lines skipped).
+struct CsvTable {
+  int64_t rows = 0, cols = 0;
+  std::vector<float> values;
+};
+
+/// Reads a numeric CSV file (comma separated; a first line that does not
+/// parse as numbers is taken as a header). Throws naming file and line.
+CsvTable read_csv(const std::string& path);
+
+/// Examples from `x_path` and labels from `y_path`, each an .npy file or a
+/// CSV file (any other extension); a label file has one integer per row.
+/// Values are used as they are (no scaling).
+Dataset load_xy_files(const std::string& x_path, const std::string& y_path);
+
+/// Permutation of 0..n-1 from `seed` with a portable generator (splitmix64
+/// + Fisher-Yates), so the order is the same on every platform.
+std::vector<int64_t> shuffled_indices(int64_t n, uint64_t seed);
+
+}  // namespace dlc

@@ -1,0 +1,460 @@
+// The C API (include/dlrt.h) over Session: argument checks, exception to
+// status translation, and the error text.
+#include <cstring>
+#include <map>
+#include <memory>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dlrt.h"
+#include "runtime/executable.h"
+#include "runtime/session.h"
+
+struct dlrt_model {
+  std::unique_ptr<dlc::Session> session;
+  /// Metadata of the last loaded checkpoint, in key order.
+  std::vector<std::pair<std::string, std::string>> metadata;
+};
+
+namespace {
+
+thread_local std::string g_last_error;
+
+dlrt_status fail(dlrt_status status, const std::string& text) {
+  g_last_error = text;
+  return status;
+}
+
+/// Runs `body`, turning exceptions into a status and the error text: caller
+/// faults are DLRT_INVALID_ARGUMENT, other dlc::Errors `error_status`.
+template <typename F> dlrt_status guarded(dlrt_status error_status, F&& body) {
+  try {
+    body();
+    return DLRT_OK;
+  } catch (const dlc::ArgumentError& e) {
+    return fail(DLRT_INVALID_ARGUMENT, e.what());
+  } catch (const dlc::Error& e) {
+    return fail(error_status, e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(DLRT_OUT_OF_MEMORY, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(DLRT_INTERNAL_ERROR, std::string("internal error in dlrt: ") + e.what());
+  } catch (...) {
+    return fail(DLRT_INTERNAL_ERROR, "internal error in dlrt: unknown exception");
+  }
+}
+
+/// Throws ArgumentError when a required pointer is null.
+void require(const void* p, const char* what, const char* function) {
+  if (!p) throw dlc::ArgumentError(std::string(function) + ": " + what + " is NULL");
+}
+
+#define REQUIRE(p) require((p), #p, __func__)
+
+bool valid_dtype(dlrt_dtype d) { return d >= DLRT_F32 && d <= DLRT_BOOL; }
+
+dlc::DType to_dtype(dlrt_dtype d, const std::string& what) {
+  if (!valid_dtype(d)) throw dlc::ArgumentError(what + ": unknown dtype value " + std::to_string(static_cast<int>(d)));
+  return dlc::from_proto(static_cast<dlc::proto::DType>(d));
+}
+
+void fill_info(const dlc::TensorInfo& t, dlrt_tensor_info* info) {
+  info->name = t.name.c_str();
+  info->dtype = static_cast<dlrt_dtype>(dlc::to_proto(t.type.dtype));
+  info->rank = static_cast<int32_t>(t.type.dims.size());
+  info->dims = t.type.dims.data();
+  info->numel = t.type.numel();
+  info->role = t.is_input ? static_cast<dlrt_role>(t.role) : DLRT_ROLE_NONE;
+  info->trainable = t.trainable ? 1 : 0;
+}
+
+const dlc::TensorInfo& at_index(const std::vector<dlc::TensorInfo>& list, size_t index, const char* what) {
+  if (index >= list.size())
+    throw dlc::ArgumentError(std::string(what) + " index " + std::to_string(index) + " is out of range (there are " +
+                             std::to_string(list.size()) + ")");
+  return list[index];
+}
+
+/// A HostTensor holding a copy of a caller's buffer. The element count is
+/// checked against the signature by Session; here it only sizes the copy.
+dlc::HostTensor from_buffer(const void* data, dlrt_dtype dtype, int64_t numel, const std::string& what) {
+  if (numel < 0) throw dlc::ArgumentError(what + ": negative element count " + std::to_string(numel));
+  dlc::HostTensor t(dlc::TensorType{to_dtype(dtype, what), {numel}});
+  if (numel > 0) {
+    if (!data) throw dlc::ArgumentError(what + ": data is NULL");
+    std::memcpy(t.bytes.data(), data, t.bytes.size());
+  }
+  return t;
+}
+
+/// Checks a caller's buffer description against a tensor type.
+void check_buffer(const dlc::TensorType& type, const void* data, dlrt_dtype dtype, int64_t numel,
+                  const std::string& what) {
+  dlc::DType want = to_dtype(dtype, what);
+  if (want != type.dtype)
+    throw dlc::ArgumentError(what + " is " + type.str() + ", but a " + dlc::dtype_name(want) + " buffer was given");
+  if (numel != type.numel())
+    throw dlc::ArgumentError(what + " is " + type.str() + " (" + std::to_string(type.numel()) +
+                             " elements), but the buffer holds " + std::to_string(numel));
+  if (numel > 0 && !data) throw dlc::ArgumentError(what + ": data is NULL");
+}
+
+/// Copies `value` into a caller's buffer after checking dtype and count.
+void to_buffer(const dlc::HostTensor& value, void* data, dlrt_dtype dtype, int64_t numel, const std::string& what) {
+  check_buffer(value.type, data, dtype, numel, what);
+  if (!value.bytes.empty()) std::memcpy(data, value.bytes.data(), value.bytes.size());
+}
+
+}  // namespace
+
+extern "C" {
+
+const char* dlrt_last_error(void) { return g_last_error.c_str(); }
+
+const char* dlrt_status_name(dlrt_status status) {
+  switch (status) {
+    case DLRT_OK: return "ok";
+    case DLRT_INVALID_ARGUMENT: return "invalid argument";
+    case DLRT_FILE_ERROR: return "file error";
+    case DLRT_RUNTIME_ERROR: return "runtime error";
+    case DLRT_OUT_OF_MEMORY: return "out of memory";
+    case DLRT_INTERNAL_ERROR: return "internal error";
+  }
+  return "unknown status";
+}
+
+const char* dlrt_dtype_name(dlrt_dtype dtype) {
+  return valid_dtype(dtype) ? dlc::dtype_name(dlc::from_proto(static_cast<dlc::proto::DType>(dtype))) : "?";
+}
+
+size_t dlrt_dtype_size(dlrt_dtype dtype) {
+  return valid_dtype(dtype) ? static_cast<size_t>(dlc::dtype_size(dlc::from_proto(static_cast<dlc::proto::DType>(dtype))))
+                            : 0;
+}
+
+uint32_t dlrt_format_version(void) { return dlc::kFormatVersion; }
+
+dlrt_status dlrt_model_load(const char* path, dlrt_model** model) {
+  dlc::proto::Executable exe;
+  dlrt_status s = guarded(DLRT_FILE_ERROR, [&] {
+    REQUIRE(path);
+    REQUIRE(model);
+    exe = dlc::load_executable(path);
+  });
+  if (s != DLRT_OK) return s;
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    auto m = std::make_unique<dlrt_model>();
+    m->session = std::make_unique<dlc::Session>(std::move(exe), path);
+    *model = m.release();
+  });
+}
+
+void dlrt_model_free(dlrt_model* model) { delete model; }
+
+dlrt_status dlrt_model_target(const dlrt_model* model, const char** target) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(target);
+    *target = model->session->executable().target().c_str();
+  });
+}
+
+dlrt_status dlrt_model_batch(const dlrt_model* model, int64_t* batch) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(batch);
+    *batch = model->session->executable().batch();
+  });
+}
+
+dlrt_status dlrt_model_seed(const dlrt_model* model, uint64_t* seed) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(seed);
+    *seed = model->session->executable().seed();
+  });
+}
+
+dlrt_status dlrt_model_default_learning_rate(const dlrt_model* model, double* learning_rate) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(learning_rate);
+    *learning_rate = model->session->executable().default_learning_rate();
+  });
+}
+
+dlrt_status dlrt_model_loss(const dlrt_model* model, const char** name) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(name);
+    *name = model->session->executable().loss().c_str();
+  });
+}
+
+dlrt_status dlrt_model_peak_memory(const dlrt_model* model, int64_t* bytes) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(bytes);
+    *bytes = model->session->peak_memory_bytes();
+  });
+}
+
+dlrt_status dlrt_model_input_count(const dlrt_model* model, size_t* count) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(count);
+    *count = model->session->inputs().size();
+  });
+}
+
+dlrt_status dlrt_model_input(const dlrt_model* model, size_t index, dlrt_tensor_info* info) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(info);
+    fill_info(at_index(model->session->inputs(), index, "input"), info);
+  });
+}
+
+dlrt_status dlrt_model_output_count(const dlrt_model* model, size_t* count) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(count);
+    *count = model->session->outputs().size();
+  });
+}
+
+dlrt_status dlrt_model_output(const dlrt_model* model, size_t index, dlrt_tensor_info* info) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(info);
+    fill_info(at_index(model->session->outputs(), index, "output"), info);
+  });
+}
+
+dlrt_status dlrt_entry_count(const dlrt_model* model, size_t* count) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(count);
+    *count = model->session->entries().size();
+  });
+}
+
+dlrt_status dlrt_entry_name(const dlrt_model* model, size_t index, const char** name) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(name);
+    const auto& entries = model->session->entries();
+    if (index >= entries.size())
+      throw dlc::ArgumentError("entry point index " + std::to_string(index) + " is out of range (there are " +
+                               std::to_string(entries.size()) + ")");
+    *name = entries[index].name.c_str();
+  });
+}
+
+dlrt_status dlrt_has_entry(const dlrt_model* model, const char* entry, int* present) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(entry);
+    REQUIRE(present);
+    *present = 0;
+    for (const auto& e : model->session->entries())
+      if (e.name == entry) *present = 1;
+  });
+}
+
+dlrt_status dlrt_entry_input_count(const dlrt_model* model, const char* entry, size_t* count) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(entry);
+    REQUIRE(count);
+    *count = model->session->entry(entry).inputs.size();
+  });
+}
+
+dlrt_status dlrt_entry_input(const dlrt_model* model, const char* entry, size_t index, dlrt_tensor_info* info) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(entry);
+    REQUIRE(info);
+    fill_info(at_index(model->session->entry(entry).inputs, index, "entry point input"), info);
+  });
+}
+
+dlrt_status dlrt_entry_output_count(const dlrt_model* model, const char* entry, size_t* count) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(entry);
+    REQUIRE(count);
+    *count = model->session->entry(entry).outputs.size();
+  });
+}
+
+dlrt_status dlrt_entry_output(const dlrt_model* model, const char* entry, size_t index, dlrt_tensor_info* info) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(entry);
+    REQUIRE(info);
+    fill_info(at_index(model->session->entry(entry).outputs, index, "entry point output"), info);
+  });
+}
+
+dlrt_status dlrt_entry_update_count(const dlrt_model* model, const char* entry, size_t* count) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(entry);
+    REQUIRE(count);
+    *count = model->session->entry(entry).updated.size();
+  });
+}
+
+dlrt_status dlrt_run(dlrt_model* model, const char* entry, const dlrt_input* inputs, size_t num_inputs,
+                     dlrt_output* outputs, size_t num_outputs) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(entry);
+    if (num_inputs > 0) REQUIRE(inputs);
+    if (num_outputs > 0) REQUIRE(outputs);
+    const dlc::EntryInfo& e = model->session->entry(entry);
+    std::map<std::string, dlc::HostTensor> feeds;
+    for (size_t i = 0; i < num_inputs; ++i) {
+      if (!inputs[i].name) throw dlc::ArgumentError("dlrt_run: the name of input #" + std::to_string(i) + " is NULL");
+      std::string what = "input '" + std::string(inputs[i].name) + "' of '" + entry + "'";
+      if (feeds.count(inputs[i].name)) throw dlc::ArgumentError(what + " is given twice");
+      feeds[inputs[i].name] = from_buffer(inputs[i].data, inputs[i].dtype, inputs[i].numel, what);
+    }
+    // Outputs are checked before running, so a bad buffer never costs (or
+    // half-applies) a training step.
+    for (size_t i = 0; i < num_outputs; ++i) {
+      if (!outputs[i].name) throw dlc::ArgumentError("dlrt_run: the name of output #" + std::to_string(i) + " is NULL");
+      std::string what = "output '" + std::string(outputs[i].name) + "' of '" + entry + "'";
+      const dlc::TensorInfo* info = nullptr;
+      for (const auto& o : e.outputs)
+        if (o.name == outputs[i].name) info = &o;
+      if (!info) {
+        std::string have;
+        for (const auto& o : e.outputs) have += (have.empty() ? "" : ", ") + o.name;
+        throw dlc::ArgumentError("entry point '" + std::string(entry) + "' has no output '" + outputs[i].name +
+                                 "' (its outputs: " + have + ")");
+      }
+      check_buffer(info->type, outputs[i].data, outputs[i].dtype, outputs[i].numel, what);
+    }
+    std::map<std::string, dlc::HostTensor> results;
+    model->session->run(entry, feeds, &results);
+    for (size_t i = 0; i < num_outputs; ++i)
+      to_buffer(results.at(outputs[i].name), outputs[i].data, outputs[i].dtype, outputs[i].numel,
+                "output '" + std::string(outputs[i].name) + "'");
+  });
+}
+
+dlrt_status dlrt_param_count(const dlrt_model* model, size_t* count) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(count);
+    *count = model->session->params().size();
+  });
+}
+
+dlrt_status dlrt_param(const dlrt_model* model, size_t index, dlrt_tensor_info* info) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(info);
+    fill_info(at_index(model->session->params(), index, "parameter"), info);
+  });
+}
+
+dlrt_status dlrt_find_param(const dlrt_model* model, const char* name, dlrt_tensor_info* info) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(name);
+    REQUIRE(info);
+    fill_info(model->session->param(name), info);
+  });
+}
+
+dlrt_status dlrt_get_param(const dlrt_model* model, const char* name, dlrt_dtype dtype, void* data, int64_t numel) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(name);
+    to_buffer(model->session->get_param(name), data, dtype, numel, "parameter '" + std::string(name) + "'");
+  });
+}
+
+dlrt_status dlrt_set_param(dlrt_model* model, const char* name, dlrt_dtype dtype, const void* data, int64_t numel) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(name);
+    std::string what = "parameter '" + std::string(name) + "'";
+    model->session->param(name);  // an unknown name is reported before the buffer
+    model->session->set_param(name, from_buffer(data, dtype, numel, what));
+  });
+}
+
+dlrt_status dlrt_save_checkpoint(const dlrt_model* model, const char* path, const dlrt_metadata* metadata,
+                                 size_t num_metadata) {
+  return guarded(DLRT_FILE_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(path);
+    if (num_metadata > 0) REQUIRE(metadata);
+    std::map<std::string, std::string> meta;
+    for (size_t i = 0; i < num_metadata; ++i) {
+      if (!metadata[i].key || !metadata[i].value)
+        throw dlc::ArgumentError("dlrt_save_checkpoint: metadata entry #" + std::to_string(i) + " has a NULL key or value");
+      if (!meta.emplace(metadata[i].key, metadata[i].value).second)
+        throw dlc::ArgumentError("dlrt_save_checkpoint: metadata key '" + std::string(metadata[i].key) + "' is given twice");
+    }
+    model->session->save_checkpoint(path, meta);
+  });
+}
+
+namespace {
+
+dlrt_status restore(dlrt_model* model, const char* path, bool strict) {
+  return guarded(DLRT_FILE_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(path);
+    auto meta = strict ? model->session->load_checkpoint(path) : model->session->load_weights(path);
+    model->metadata.assign(meta.begin(), meta.end());
+  });
+}
+
+}  // namespace
+
+dlrt_status dlrt_load_checkpoint(dlrt_model* model, const char* path) { return restore(model, path, true); }
+
+dlrt_status dlrt_load_weights(dlrt_model* model, const char* path) { return restore(model, path, false); }
+
+dlrt_status dlrt_checkpoint_meta_count(const dlrt_model* model, size_t* count) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(count);
+    *count = model->metadata.size();
+  });
+}
+
+dlrt_status dlrt_checkpoint_meta(const dlrt_model* model, size_t index, const char** key, const char** value) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(key);
+    REQUIRE(value);
+    if (index >= model->metadata.size())
+      throw dlc::ArgumentError("metadata index " + std::to_string(index) + " is out of range (there are " +
+                               std::to_string(model->metadata.size()) + ")");
+    *key = model->metadata[index].first.c_str();
+    *value = model->metadata[index].second.c_str();
+  });
+}
+
+dlrt_status dlrt_checkpoint_meta_get(const dlrt_model* model, const char* key, const char** value) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(key);
+    REQUIRE(value);
+    *value = nullptr;
+    for (const auto& [k, v] : model->metadata)
+      if (k == key) *value = v.c_str();
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,19 @@
+// Whole-file reads and crash-safe whole-file writes, shared by the
+// executable, checkpoint and NPY code.
+#pragma once
+
+#include <string>
+
+namespace dlc {
+
+/// The bytes of `path`; throws dlc::Error naming the file and the reason.
+std::string read_file_bytes(const std::string& path);
+
+/// Replaces `path` with `bytes` so that a crash at any moment leaves either
+/// the old file or the new one, never a mix: the bytes go to a temporary
+/// file in the same folder, which is fsynced, renamed over `path`, and the
+/// folder fsynced. Throws dlc::Error naming the file; the old file is then
+/// untouched and the temporary removed.
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+}  // namespace dlc

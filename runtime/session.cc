@@ -1,0 +1,149 @@
+#include "runtime/session.h"
+
+#include <algorithm>
+#include <set>
+
+#include "runtime/executable.h"
+#include "runtime/safetensors.h"
+
+namespace dlc {
+namespace {
+
+std::string bytes_of(const TensorType& t) { return std::to_string(t.numel() * dtype_size(t.dtype)); }
+
+/// `value` as the declared type `want`, or an ArgumentError naming `what`.
+HostTensor conform(const HostTensor& value, const TensorType& want, const std::string& what) {
+  if (value.type.dtype != want.dtype)
+    throw ArgumentError(what + " is " + want.str() + ", but a " + dtype_name(value.type.dtype) + " buffer was given");
+  if (value.numel() != want.numel())
+    throw ArgumentError(what + " is " + want.str() + " (" + std::to_string(want.numel()) + " elements), but " +
+                        std::to_string(value.numel()) + " elements were given");
+  if (value.bytes.size() != static_cast<size_t>(want.numel() * dtype_size(want.dtype)))
+    throw ArgumentError(what + ": buffer of " + std::to_string(value.bytes.size()) + " bytes, expected " + bytes_of(want));
+  HostTensor out = value;
+  out.type = want;
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Session> Session::open(const std::string& path) {
+  return std::make_unique<Session>(load_executable(path), path);
+}
+
+Session::Session(proto::Executable exe, std::string source) : exe_(std::move(exe)), source_(std::move(source)) {
+  Graph g = executable_graph(exe_, source_);
+  std::map<std::string, TensorInfo> by_name;
+  for (const auto& i : g.inputs) {
+    TensorInfo info{i.name, i.type, true, i.role, false};
+    inputs_.push_back(info);
+    by_name[i.name] = info;
+  }
+  for (const auto& p : g.params) {
+    TensorInfo info{p.name, p.type, false, proto::DATA, !p.frozen};
+    params_.push_back(info);
+    by_name[p.name] = info;
+  }
+  auto value_info = [&](const std::string& v) {
+    auto it = by_name.find(v);
+    return it != by_name.end() ? it->second : TensorInfo{v, g.type_of(v), false, proto::DATA, false};
+  };
+  for (const auto& o : g.outputs) outputs_.push_back(value_info(o));
+  for (const auto& e : exe_.entry_points()) {
+    EntryInfo info;
+    info.name = e.name();
+    for (const auto& in : e.inputs()) info.inputs.push_back(value_info(in));
+    for (const auto& out : e.outputs()) info.outputs.push_back(value_info(out));
+    for (const auto& u : e.updates()) info.updated.push_back(u.param());
+    entries_.push_back(std::move(info));
+  }
+  executor_ = make_executor(exe_);
+}
+
+const EntryInfo& Session::entry(const std::string& name) const {
+  for (const auto& e : entries_)
+    if (e.name == name) return e;
+  std::string have;
+  for (const auto& e : entries_) have += (have.empty() ? "" : ", ") + e.name;
+  throw ArgumentError(source_ + " has no entry point '" + name + "' (it has: " + have + ")");
+}
+
+const TensorInfo& Session::param(const std::string& name) const {
+  for (const auto& p : params_)
+    if (p.name == name) return p;
+  throw ArgumentError(source_ + " has no parameter or persistent tensor '" + name + "'");
+}
+
+int64_t Session::peak_memory_bytes() const {
+  int64_t peak = -1;
+  for (const auto& p : exe_.programs()) peak = std::max(peak, p.arena_bytes());
+  return peak;
+}
+
+void Session::run(const std::string& name, const std::map<std::string, HostTensor>& inputs,
+                  std::map<std::string, HostTensor>* outputs) {
+  const EntryInfo& e = entry(name);
+  std::map<std::string, HostTensor> checked;
+  for (const auto& [in_name, value] : inputs) {
+    auto it = std::find_if(e.inputs.begin(), e.inputs.end(), [&](const TensorInfo& i) { return i.name == in_name; });
+    if (it == e.inputs.end()) {
+      std::string have;
+      for (const auto& i : e.inputs) have += (have.empty() ? "" : ", ") + i.name;
+      throw ArgumentError("entry point '" + name + "' has no input '" + in_name + "' (its inputs: " + have + ")");
+    }
+    checked[in_name] = conform(value, it->type, "input '" + in_name + "' of '" + name + "'");
+  }
+  for (const auto& i : e.inputs)
+    if (!checked.count(i.name))
+      throw ArgumentError("entry point '" + name + "' needs input '" + i.name + "' " + i.type.str() + ", not given");
+  std::map<std::string, HostTensor> result;
+  executor_->run(name, checked, &result);
+  if (outputs) *outputs = std::move(result);
+}
+
+HostTensor Session::get_param(const std::string& name) const {
+  param(name);
+  return executor_->get_state(name);
+}
+
+void Session::set_param(const std::string& name, const HostTensor& value) {
+  const TensorInfo& p = param(name);
+  executor_->set_state(name, conform(value, p.type, "parameter '" + name + "'"));
+}
+
+void Session::save_checkpoint(const std::string& path, const std::map<std::string, std::string>& metadata) const {
+  Checkpoint c;
+  c.metadata = metadata;
+  for (const auto& p : params_) c.tensors[p.name] = executor_->get_state(p.name);
+  dlc::save_checkpoint(path, c);
+}
+
+std::map<std::string, std::string> Session::load_checkpoint(const std::string& path) { return restore(path, true); }
+
+std::map<std::string, std::string> Session::load_weights(const std::string& path) { return restore(path, false); }
+
+std::map<std::string, std::string> Session::restore(const std::string& path, bool strict) {
+  Checkpoint c = dlc::load_checkpoint(path);
+  std::vector<std::pair<std::string, const HostTensor*>> plan;
+  for (const auto& p : params_) {
+    auto it = c.tensors.find(p.name);
+    if (it == c.tensors.end()) {
+      if (strict || p.trainable)
+        throw Error(path + ": checkpoint lacks " + std::string(p.trainable ? "parameter" : "persistent tensor") + " '" +
+                    p.name + "' " + p.type.str() + " of " + source_);
+      continue;
+    }
+    if (it->second.type != p.type)
+      throw Error(path + ": '" + p.name + "' is " + it->second.type.str() + " in the checkpoint, but " + p.type.str() +
+                  " in " + source_);
+    plan.emplace_back(p.name, &it->second);
+  }
+  if (strict)
+    for (const auto& [name, t] : c.tensors)
+      if (std::none_of(params_.begin(), params_.end(), [&](const TensorInfo& p) { return p.name == name; }))
+        throw Error(path + ": checkpoint holds '" + name + "', which " + source_ + " does not have");
+  for (const auto& [name, t] : plan) executor_->set_state(name, *t);
+  return c.metadata;
+}
+
+}  // namespace dlc

@@ -1,0 +1,94 @@
+// Session: one loaded executable with its executor and persistent state.
+// The C++ core behind the C API (runtime/include/dlrt.h); it checks every
+// argument against the executable's signature before the executor sees it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/error.h"
+#include "ir/graph.h"
+#include "runtime/executor.h"
+
+namespace dlc {
+
+/// A fault in what the caller passed (an unknown name, a wrong dtype or
+/// size), as opposed to a bad file or a failed run. The C API reports it as
+/// DLRT_INVALID_ARGUMENT.
+class ArgumentError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A named tensor as a session describes it.
+struct TensorInfo {
+  std::string name;
+  TensorType type;
+  bool is_input = false;                // a graph input, so `role` applies
+  proto::InputRole role = proto::DATA;  // what a graph input carries
+  bool trainable = false;               // persistent tensors: trained, not optimizer state
+};
+
+struct EntryInfo {
+  std::string name;
+  std::vector<TensorInfo> inputs;
+  std::vector<TensorInfo> outputs;
+  std::vector<std::string> updated;  // persistent tensors it assigns
+};
+
+class Session {
+ public:
+  /// Loads and validates `path`, then creates its target's executor. Throws
+  /// dlc::Error naming the file (bad executable) or the target (cannot run).
+  static std::unique_ptr<Session> open(const std::string& path);
+  /// `exe` must be valid (runtime/executable.h); `source` names it in errors.
+  Session(proto::Executable exe, std::string source);
+
+  const std::string& source() const { return source_; }
+  const proto::Executable& executable() const { return exe_; }
+  const std::vector<TensorInfo>& inputs() const { return inputs_; }    // graph inputs
+  const std::vector<TensorInfo>& outputs() const { return outputs_; }  // graph outputs
+  const std::vector<TensorInfo>& params() const { return params_; }    // persistent tensors
+  const std::vector<EntryInfo>& entries() const { return entries_; }
+  /// Throws ArgumentError naming the entry point and listing those there are.
+  const EntryInfo& entry(const std::string& name) const;
+  /// Throws ArgumentError when `name` is not a persistent tensor.
+  const TensorInfo& param(const std::string& name) const;
+  /// The largest planned arena over the kernel programs; -1 when none is recorded.
+  int64_t peak_memory_bytes() const;
+
+  /// Runs an entry point. Every input it lists must be given exactly once
+  /// with the declared dtype and element count (its dims are taken from the
+  /// signature); anything else is an ArgumentError naming the input.
+  /// `outputs` receives every output of the entry point.
+  void run(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
+           std::map<std::string, HostTensor>* outputs);
+
+  HostTensor get_param(const std::string& name) const;
+  /// `value` must have the parameter's dtype and element count.
+  void set_param(const std::string& name, const HostTensor& value);
+
+  /// Saves every persistent tensor and `metadata` as a safetensors file, atomically.
+  void save_checkpoint(const std::string& path, const std::map<std::string, std::string>& metadata) const;
+  /// Restores every persistent tensor from a checkpoint holding exactly this
+  /// executable's persistent tensors with their types; returns its metadata.
+  /// Everything is checked before anything changes: on error the state is as it was.
+  std::map<std::string, std::string> load_checkpoint(const std::string& path);
+  /// Loads weights only: every trainable parameter must be in the file;
+  /// optimizer state is restored when present; other tensors are ignored.
+  /// For running a model on weights trained by a differently compiled one.
+  std::map<std::string, std::string> load_weights(const std::string& path);
+
+ private:
+  std::map<std::string, std::string> restore(const std::string& path, bool strict);
+
+  proto::Executable exe_;
+  std::string source_;
+  std::unique_ptr<Executor> executor_;
+  std::vector<TensorInfo> inputs_, outputs_, params_;
+  std::vector<EntryInfo> entries_;
+};
+
+}  // namespace dlc

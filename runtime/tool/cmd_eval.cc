@@ -1,0 +1,118 @@
+// `dlrun eval MODEL.dlc --data DIR [--weights CKPT]`: test loss, accuracy
+// and confusion matrix of a compiled classifier.
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "dlrt.hpp"
+#include "ir/error.h"
+#include "runtime/datasets.h"
+#include "runtime/tool/commands.h"
+#include "runtime/tool/train_loop.h"
+
+namespace dlc {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: dlrun eval MODEL.dlc --data DIR [--weights CHECKPOINT] [options]\n"
+    "\n"
+    "Runs MODEL's predict entry point on the test set (t10k-images-idx3-ubyte\n"
+    "and t10k-labels-idx1-ubyte in DIR, raw or .gz) and prints the test loss\n"
+    "(cross-entropy of the predicted probabilities), the accuracy and the\n"
+    "confusion matrix (rows: true class, columns: predicted class).\n"
+    "\n"
+    "options:\n"
+    "  --weights FILE        trained weights (a checkpoint from dlrun train)\n"
+    "  --limit-test N        use only the first N test examples\n"
+    "  --test-x F --test-y F test data from .npy or CSV files instead of --data\n"
+    "  --json                print {\"test_loss\":..,\"test_accuracy\":..,\"confusion\":[[..]]}\n";
+
+struct Options {
+  std::string model, data, weights, test_x, test_y;
+  int64_t limit_test = -1;
+  bool json = false;
+};
+
+int parse_options(int argc, char** argv, Options* o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i], flag = a, value;
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return -1;
+    }
+    size_t eq = a.find('=');
+    if (a.rfind("--", 0) == 0 && eq != std::string::npos) flag = a.substr(0, eq), value = a.substr(eq + 1);
+    bool valued = flag == "--data" || flag == "--weights" || flag == "--test-x" || flag == "--test-y" ||
+                  flag == "--limit-test";
+    if (valued && eq == std::string::npos) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "dlrun eval: %s needs a value\n", flag.c_str());
+        return 2;
+      }
+      value = argv[++i];
+    }
+    if (flag == "--data") o->data = value;
+    else if (flag == "--weights") o->weights = value;
+    else if (flag == "--test-x") o->test_x = value;
+    else if (flag == "--test-y") o->test_y = value;
+    else if (flag == "--limit-test") o->limit_test = parse_int_option(flag, value);
+    else if (a == "--json") o->json = true;
+    else if (a.size() > 1 && a[0] == '-') {
+      std::fprintf(stderr, "dlrun eval: unknown option '%s'\n\n%s", a.c_str(), kUsage);
+      return 2;
+    } else if (o->model.empty()) o->model = a;
+    else {
+      std::fprintf(stderr, "dlrun eval: unexpected argument '%s'\n\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  if (o->model.empty()) {
+    std::fprintf(stderr, "dlrun eval: needs MODEL.dlc\n\n%s", kUsage);
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int cmd_eval(int argc, char** argv) {
+  Options opt;
+  if (int status = parse_options(argc, argv, &opt); status != 0) return status < 0 ? 0 : status;
+  dlrt::Model m(opt.model);
+  Classifier clf(m, opt.model, /*training=*/false);
+  Dataset test = load_split(opt.data, "t10k", opt.test_x, opt.test_y, "--test-x/--test-y");
+  test.limit(opt.limit_test);
+  clf.check(test);
+  if (!opt.weights.empty()) m.load_weights(opt.weights);
+  EvalResult r = clf.evaluate(test);
+  const int64_t c = r.classes;
+  if (opt.json) {
+    std::printf("{\"test_loss\":%.6g,\"test_accuracy\":%.6g,\"rows\":%lld,\"confusion\":[", r.loss, r.accuracy,
+                static_cast<long long>(r.rows));
+    for (int64_t i = 0; i < c; ++i) {
+      std::printf("%s[", i ? "," : "");
+      for (int64_t j = 0; j < c; ++j)
+        std::printf("%s%lld", j ? "," : "", static_cast<long long>(r.confusion[static_cast<size_t>(i * c + j)]));
+      std::printf("]");
+    }
+    std::printf("]}\n");
+    return 0;
+  }
+  std::printf("test examples: %lld\ntest accuracy: %.4f\ntest loss: %.4f\n", static_cast<long long>(r.rows),
+              r.accuracy, r.loss);
+  int64_t widest = 1;
+  for (int64_t v : r.confusion) widest = std::max<int64_t>(widest, static_cast<int64_t>(std::to_string(v).size()));
+  int w = static_cast<int>(std::max<int64_t>(widest, 3));
+  std::printf("confusion matrix (rows: true class, columns: predicted):\n%*s", w + 1, "");
+  for (int64_t j = 0; j < c; ++j) std::printf(" %*lld", w, static_cast<long long>(j));
+  std::printf("\n");
+  for (int64_t i = 0; i < c; ++i) {
+    std::printf("%*lld", w + 1, static_cast<long long>(i));
+    for (int64_t j = 0; j < c; ++j)
+      std::printf(" %*lld", w, static_cast<long long>(r.confusion[static_cast<size_t>(i * c + j)]));
+    std::printf("\n");
+  }
+  return 0;
+}
+
+}  // namespace dlc

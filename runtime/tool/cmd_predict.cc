@@ -1,0 +1,256 @@
+// `dlrun predict MODEL.dlc --input X.npy --output Y.npy`: runs the predict
+// entry point over every row of the input, one bound batch at a time.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "dlrt.hpp"
+#include "ir/error.h"
+#include "runtime/npy.h"
+#include "runtime/tool/commands.h"
+
+namespace dlc {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: dlrun predict MODEL.dlc --input [NAME=]X.npy --output [NAME=]Y.npy\n"
+    "                     [--weights CHECKPOINT.safetensors]\n"
+    "\n"
+    "Runs MODEL's predict entry point on every row of X.npy and writes the\n"
+    "results to Y.npy. X may hold any number of rows: they run in batches of\n"
+    "the model's bound batch size, the last one padded with zeros and the\n"
+    "padded rows dropped from the output. A row may be shaped differently from\n"
+    "the model's input if it holds the same number of values (e.g. 28x28\n"
+    "images for a 784-wide input); numeric types convert to the input's type.\n"
+    "\n"
+    "options:\n"
+    "  --input [NAME=]FILE    an .npy file for input NAME; the name may be left\n"
+    "                         out when predict takes one input. Repeat for more.\n"
+    "  --output [NAME=]FILE   where to write output NAME as .npy; the name may be\n"
+    "                         left out when predict has one output. Repeat for more.\n"
+    "  --weights FILE         load trained weights (a checkpoint from dlrun train)\n";
+
+/// A NAME=FILE option; `name` is empty when only a file was given.
+struct Binding {
+  std::string name;
+  std::string file;
+};
+
+Binding parse_binding(const std::string& arg) {
+  size_t eq = arg.find('=');
+  // A path may hold '=' too; only a bare identifier before it is a name.
+  if (eq != std::string::npos && eq > 0 && arg.find('/') > eq) return {arg.substr(0, eq), arg.substr(eq + 1)};
+  return {"", arg};
+}
+
+std::string list_names(const std::vector<dlrt::TensorInfo>& list) {
+  std::string s;
+  for (const auto& t : list) s += (s.empty() ? "" : ", ") + t.name;
+  return s.empty() ? "none" : s;
+}
+
+const dlrt::TensorInfo* find_info(const std::vector<dlrt::TensorInfo>& list, const std::string& name) {
+  for (const auto& t : list)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+DType to_dtype(dlrt_dtype d) { return from_proto(static_cast<proto::DType>(d)); }
+
+/// `t` converted to `want`; float values become integers or bools only when
+/// they are whole numbers (or 0/1), so no label is silently truncated.
+HostTensor convert(const HostTensor& t, DType want, const std::string& file, const std::string& input) {
+  if (t.type.dtype == want) return t;
+  HostTensor out(TensorType{want, t.type.dims});
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    double v = t.get(i);
+    bool fits = is_float(want) || (want == DType::boolean ? (v == 0 || v == 1) : std::trunc(v) == v);
+    if (!fits)
+      throw Error(file + ": element " + std::to_string(i) + " is " + std::to_string(v) + ", which input '" + input +
+                  "' (" + dtype_name(want) + ") cannot hold");
+    out.set(i, v);
+  }
+  return out;
+}
+
+struct Options {
+  std::string model, weights;
+  std::vector<Binding> inputs, outputs;
+};
+
+/// Parses the command line; returns 0 to go on, or an exit status.
+int parse_options(int argc, char** argv, Options* o) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return -1;
+    }
+    std::string value;
+    std::string flag = a;
+    size_t eq = a.find('=');
+    if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      flag = a.substr(0, eq);
+      value = a.substr(eq + 1);
+    }
+    bool takes_value = flag == "--input" || flag == "--output" || flag == "--weights";
+    if (takes_value && value.empty()) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "dlrun predict: %s needs a value\n", flag.c_str());
+        return 2;
+      }
+      value = argv[++i];
+    }
+    if (flag == "--input") o->inputs.push_back(parse_binding(value));
+    else if (flag == "--output") o->outputs.push_back(parse_binding(value));
+    else if (flag == "--weights") o->weights = value;
+    else if (a.size() > 1 && a[0] == '-') {
+      std::fprintf(stderr, "dlrun predict: unknown option '%s'\n\n%s", a.c_str(), kUsage);
+      return 2;
+    } else if (o->model.empty()) {
+      o->model = a;
+    } else {
+      std::fprintf(stderr, "dlrun predict: unexpected argument '%s'\n\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  if (o->model.empty() || o->inputs.empty() || o->outputs.empty()) {
+    std::fprintf(stderr, "dlrun predict: needs MODEL.dlc, --input and --output\n\n%s", kUsage);
+    return 2;
+  }
+  return 0;
+}
+
+/// Resolves bindings against a signature: a nameless one is allowed when
+/// the signature has exactly one entry. `kind` is "input" or "output".
+std::map<std::string, std::string> resolve(const std::vector<Binding>& bindings,
+                                           const std::vector<dlrt::TensorInfo>& signature, const std::string& model,
+                                           const char* kind) {
+  std::map<std::string, std::string> files;
+  for (const auto& b : bindings) {
+    std::string name = b.name;
+    if (name.empty()) {
+      if (signature.size() != 1)
+        throw Error(model + ": predict has " + std::to_string(signature.size()) + " " + kind + "s (" +
+                    list_names(signature) + "); say which with --" + kind + " NAME=FILE");
+      name = signature[0].name;
+    }
+    if (!find_info(signature, name))
+      throw Error(model + ": predict has no " + kind + " '" + name + "' (its " + kind + "s: " + list_names(signature) +
+                  ")");
+    if (!files.emplace(name, b.file).second) throw Error(std::string(kind) + " '" + name + "' is given twice");
+  }
+  return files;
+}
+
+/// Values per row of a tensor whose first dimension is the row count.
+int64_t row_size(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (size_t i = 1; i < dims.size(); ++i) n *= dims[i];
+  return n;
+}
+
+}  // namespace
+
+int cmd_predict(int argc, char** argv) {
+  Options opt;
+  if (int status = parse_options(argc, argv, &opt); status != 0) return status < 0 ? 0 : status;
+
+  dlrt::Model m(opt.model);
+  if (!m.has_entry("predict")) throw Error(opt.model + ": the executable has no predict entry point");
+  if (!opt.weights.empty()) m.load_weights(opt.weights);
+  const int64_t batch = m.batch();
+  const auto ins = m.entry_inputs("predict");
+  const auto outs = m.entry_outputs("predict");
+  if (ins.empty()) throw Error(opt.model + ": predict takes no inputs, so there are no rows to run");
+
+  auto input_files = resolve(opt.inputs, ins, opt.model, "input");
+  auto output_files = resolve(opt.outputs, outs, opt.model, "output");
+
+  // Read and check every input: the same row count, rows of the right size.
+  std::vector<HostTensor> data;
+  int64_t rows = -1;
+  std::string rows_from;
+  for (const auto& in : ins) {
+    auto f = input_files.find(in.name);
+    if (f == input_files.end())
+      throw Error(opt.model + ": predict needs input '" + in.name + "' " + in.type_str() + "; give it with --input " +
+                  in.name + "=FILE");
+    if (in.dims.empty() || in.dims[0] != batch)
+      throw Error(opt.model + ": input '" + in.name + "' " + in.type_str() +
+                  " does not lead with the batch dimension, so it cannot be fed row by row");
+    HostTensor t = read_npy(f->second);
+    if (t.type.dims.empty())
+      throw Error(f->second + ": holds a single value; input '" + in.name + "' takes rows of " +
+                  std::to_string(in.numel / batch) + " values");
+    int64_t per_row = in.numel / batch;
+    if (row_size(t.type.dims) != per_row)
+      throw Error(f->second + ": rows of shape " + dims_str({t.type.dims.begin() + 1, t.type.dims.end()}) + " (" +
+                  std::to_string(row_size(t.type.dims)) + " values), but input '" + in.name + "' " + in.type_str() +
+                  " takes rows of " + std::to_string(per_row) + " values");
+    if (rows >= 0 && t.type.dims[0] != rows)
+      throw Error(f->second + ": " + std::to_string(t.type.dims[0]) + " rows, but " + rows_from + " has " +
+                  std::to_string(rows));
+    rows = t.type.dims[0];
+    rows_from = f->second;
+    data.push_back(convert(t, to_dtype(in.dtype), f->second, in.name));
+  }
+
+  std::vector<const dlrt::TensorInfo*> wanted;
+  std::vector<HostTensor> results;
+  for (const auto& [name, file] : output_files) {
+    const dlrt::TensorInfo* info = find_info(outs, name);
+    if (info->dims.empty() || info->dims[0] != batch)
+      throw Error(opt.model + ": output '" + name + "' " + info->type_str() +
+                  " does not lead with the batch dimension, so it has no rows to write");
+    std::vector<int64_t> dims = info->dims;
+    dims[0] = rows;
+    wanted.push_back(info);
+    results.emplace_back(TensorType{to_dtype(info->dtype), dims});
+  }
+
+  // One bound batch at a time; the last one is padded with zeros.
+  std::vector<std::vector<uint8_t>> in_buf(ins.size()), out_buf(wanted.size());
+  std::vector<dlrt_input> feeds(ins.size());
+  std::vector<dlrt_output> fetches(wanted.size());
+  for (size_t k = 0; k < ins.size(); ++k) {
+    in_buf[k].resize(static_cast<size_t>(ins[k].numel) * dlrt_dtype_size(ins[k].dtype));
+    feeds[k] = {ins[k].name.c_str(), ins[k].dtype, in_buf[k].data(), ins[k].numel};
+  }
+  for (size_t k = 0; k < wanted.size(); ++k) {
+    out_buf[k].resize(static_cast<size_t>(wanted[k]->numel) * dlrt_dtype_size(wanted[k]->dtype));
+    fetches[k] = {wanted[k]->name.c_str(), wanted[k]->dtype, out_buf[k].data(), wanted[k]->numel};
+  }
+  int64_t batches = 0;
+  for (int64_t start = 0; start < rows; start += batch, ++batches) {
+    int64_t count = std::min(batch, rows - start);
+    for (size_t k = 0; k < ins.size(); ++k) {
+      size_t row_bytes = in_buf[k].size() / static_cast<size_t>(batch);
+      std::fill(in_buf[k].begin(), in_buf[k].end(), 0);
+      std::memcpy(in_buf[k].data(), data[k].bytes.data() + static_cast<size_t>(start) * row_bytes,
+                  static_cast<size_t>(count) * row_bytes);
+    }
+    m.run("predict", feeds, fetches);
+    for (size_t k = 0; k < wanted.size(); ++k) {
+      size_t row_bytes = out_buf[k].size() / static_cast<size_t>(batch);
+      std::memcpy(results[k].bytes.data() + static_cast<size_t>(start) * row_bytes, out_buf[k].data(),
+                  static_cast<size_t>(count) * row_bytes);
+    }
+  }
+
+  size_t k = 0;
+  for (const auto& [name, file] : output_files) {
+    write_npy(file, results[k]);
+    std::printf("%s: %s %s (%lld rows, %lld batches of %lld)\n", file.c_str(), name.c_str(),
+                results[k].type.str().c_str(), static_cast<long long>(rows), static_cast<long long>(batches),
+                static_cast<long long>(batch));
+    ++k;
+  }
+  return 0;
+}
+
+}  // namespace dlc

@@ -1,0 +1,247 @@
+#include "runtime/tool/train_loop.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "ir/error.h"
+
+namespace dlc {
+namespace {
+
+void store(dlrt_dtype t, void* buf, int64_t i, double v) {
+  switch (t) {
+    case DLRT_F32: static_cast<float*>(buf)[i] = static_cast<float>(v); break;
+    case DLRT_F64: static_cast<double*>(buf)[i] = v; break;
+    case DLRT_I32: static_cast<int32_t*>(buf)[i] = static_cast<int32_t>(v); break;
+    case DLRT_I64: static_cast<int64_t*>(buf)[i] = static_cast<int64_t>(v); break;
+    case DLRT_BOOL: static_cast<uint8_t*>(buf)[i] = v != 0; break;
+  }
+}
+
+double load(dlrt_dtype t, const void* buf, int64_t i) {
+  switch (t) {
+    case DLRT_F32: return static_cast<const float*>(buf)[i];
+    case DLRT_F64: return static_cast<const double*>(buf)[i];
+    case DLRT_I32: return static_cast<const int32_t*>(buf)[i];
+    case DLRT_I64: return static_cast<double>(static_cast<const int64_t*>(buf)[i]);
+    case DLRT_BOOL: return static_cast<const uint8_t*>(buf)[i];
+  }
+  return 0;
+}
+
+std::vector<uint8_t> buffer(const dlrt::TensorInfo& t) {
+  return std::vector<uint8_t>(static_cast<size_t>(t.numel) * dlrt_dtype_size(t.dtype));
+}
+
+}  // namespace
+
+Classifier::Classifier(dlrt::Model& model, const std::string& path, bool training) : model_(model), path_(path) {
+  batch_ = model.batch();
+  if (!model.has_entry("predict")) throw Error(path + ": the executable has no predict entry point");
+  if (training && !model.has_entry("train_step"))
+    throw Error(path + ": the executable has no train_step entry point (compile a model with a training section)");
+
+  // Roles come from the graph's input list, which covers both entry points.
+  for (const auto& in : model.inputs()) {
+    if (in.role == DLRT_ROLE_DATA) {
+      if (!data_name_.empty())
+        throw Error(path + ": the model has two DATA inputs ('" + data_name_ + "', '" + in.name +
+                    "'); dlrun train feeds one");
+      if (in.dims.empty() || in.dims[0] != batch_)
+        throw Error(path + ": DATA input '" + in.name + "' " + in.type_str() + " does not lead with the batch");
+      data_name_ = in.name;
+      data_dtype_ = in.dtype;
+      features_ = in.numel / batch_;
+      data_buf_ = buffer(in);
+    } else if (in.role == DLRT_ROLE_LABEL) {
+      if (in.dims.empty() || in.dims[0] != batch_ || in.numel != batch_)
+        throw Error(path + ": LABEL input '" + in.name + "' " + in.type_str() +
+                    " is not one class index per example, which dlrun train needs");
+      label_name_ = in.name;
+      label_dtype_ = in.dtype;
+      label_numel_ = in.numel;
+      label_buf_ = buffer(in);
+    } else if (in.role == DLRT_ROLE_LEARNING_RATE) {
+      lr_name_ = in.name;
+      lr_dtype_ = in.dtype;
+    } else if (in.role == DLRT_ROLE_STEP) {
+      step_name_ = in.name;
+      step_dtype_ = in.dtype;
+    }
+  }
+  if (data_name_.empty()) throw Error(path + ": the model has no DATA input to feed examples to");
+
+  for (const auto& in : model.entry_inputs("predict")) {
+    if (in.name != data_name_ && in.name != label_name_)
+      throw Error(path + ": predict needs input '" + in.name + "', which dlrun cannot feed");
+    predict_inputs_.push_back(in.name);
+  }
+  auto outs = model.entry_outputs("predict");
+  if (outs.empty()) throw Error(path + ": predict has no outputs");
+  const auto& probs = outs[0];
+  if (probs.dims.empty() || probs.dims[0] != batch_ || (probs.dtype != DLRT_F32 && probs.dtype != DLRT_F64))
+    throw Error(path + ": predict's output '" + probs.name + "' " + probs.type_str() +
+                " is not a batch of class probabilities");
+  probs_name_ = probs.name;
+  probs_dtype_ = probs.dtype;
+  probs_numel_ = probs.numel;
+  probs_buf_ = buffer(probs);
+  classes_ = probs.numel / batch_;
+  if (classes_ == 1) {
+    binary_ = true;
+    classes_ = 2;
+  }
+
+  if (training) {
+    if (label_name_.empty()) throw Error(path + ": the model has no LABEL input, so it cannot be trained on labels");
+    for (const auto& in : model.entry_inputs("train_step"))
+      if (in.name != data_name_ && in.name != label_name_ && in.name != lr_name_ && in.name != step_name_)
+        throw Error(path + ": train_step needs input '" + in.name + "', which dlrun train cannot feed");
+    auto touts = model.entry_outputs("train_step");
+    if (touts.empty() || touts[0].numel != 1)
+      throw Error(path + ": train_step's first output is not the scalar loss");
+    loss_name_ = touts[0].name;
+    loss_dtype_ = touts[0].dtype;
+  }
+}
+
+void Classifier::check(const Dataset& d) const {
+  if (d.features() != features_) {
+    std::string shape;
+    for (int64_t v : d.sample_dims) shape += (shape.empty() ? "" : "x") + std::to_string(v);
+    throw Error(d.x_source + ": examples of shape " + shape + " (" + std::to_string(d.features()) +
+                " values), but the model's input '" + data_name_ + "' takes " + std::to_string(features_) +
+                " values per example");
+  }
+  for (size_t i = 0; i < d.y.size(); ++i)
+    if (d.y[i] < 0 || d.y[i] >= classes_)
+      throw Error(d.y_source + ": label " + std::to_string(i) + " is " + std::to_string(d.y[i]) +
+                  ", outside the model's " + std::to_string(classes_) + " classes (0.." + std::to_string(classes_ - 1) +
+                  ")");
+}
+
+void Classifier::fill_batch(const Dataset& d, const int64_t* rows, int64_t count) {
+  const int64_t f = features_;
+  if (data_dtype_ == DLRT_F32) {
+    auto* out = reinterpret_cast<float*>(data_buf_.data());
+    for (int64_t r = 0; r < count; ++r)
+      std::memcpy(out + r * f, d.x.data() + rows[r] * f, static_cast<size_t>(f) * sizeof(float));
+    std::fill(out + count * f, out + batch_ * f, 0.0f);
+  } else {
+    std::fill(data_buf_.begin(), data_buf_.end(), 0);
+    for (int64_t r = 0; r < count; ++r)
+      for (int64_t k = 0; k < f; ++k) store(data_dtype_, data_buf_.data(), r * f + k, d.x[rows[r] * f + k]);
+  }
+  if (!label_name_.empty()) {
+    std::fill(label_buf_.begin(), label_buf_.end(), 0);
+    for (int64_t r = 0; r < count; ++r) store(label_dtype_, label_buf_.data(), r, static_cast<double>(d.y[rows[r]]));
+  }
+}
+
+double Classifier::train_step(const Dataset& d, const int64_t* rows, double learning_rate, int64_t step) {
+  fill_batch(d, rows, batch_);
+  uint8_t lr_buf[8], step_buf[8];
+  store(lr_dtype_, lr_buf, 0, learning_rate);
+  store(step_dtype_, step_buf, 0, static_cast<double>(step));
+  std::vector<dlrt_input> in = {{data_name_.c_str(), data_dtype_, data_buf_.data(), batch_ * features_},
+                                {label_name_.c_str(), label_dtype_, label_buf_.data(), label_numel_}};
+  if (!lr_name_.empty()) in.push_back({lr_name_.c_str(), lr_dtype_, lr_buf, 1});
+  if (!step_name_.empty()) in.push_back({step_name_.c_str(), step_dtype_, step_buf, 1});
+  uint8_t loss_buf[8];
+  std::vector<dlrt_output> out = {{loss_name_.c_str(), loss_dtype_, loss_buf, 1}};
+  model_.run("train_step", in, out);
+  return load(loss_dtype_, loss_buf, 0);
+}
+
+EvalResult Classifier::evaluate(const Dataset& d) {
+  EvalResult res;
+  res.rows = d.rows;
+  res.classes = classes_;
+  res.confusion.assign(static_cast<size_t>(classes_ * classes_), 0);
+  std::vector<dlrt_input> in;
+  for (const auto& name : predict_inputs_) {
+    if (name == data_name_) in.push_back({data_name_.c_str(), data_dtype_, data_buf_.data(), batch_ * features_});
+    else in.push_back({label_name_.c_str(), label_dtype_, label_buf_.data(), label_numel_});
+  }
+  std::vector<dlrt_output> out = {{probs_name_.c_str(), probs_dtype_, probs_buf_.data(), probs_numel_}};
+  std::vector<int64_t> rows(static_cast<size_t>(batch_));
+  double loss_sum = 0;
+  int64_t correct = 0;
+  for (int64_t start = 0; start < d.rows; start += batch_) {
+    int64_t count = std::min(batch_, d.rows - start);
+    for (int64_t r = 0; r < count; ++r) rows[static_cast<size_t>(r)] = start + r;
+    fill_batch(d, rows.data(), count);
+    model_.run("predict", in, out);
+    for (int64_t r = 0; r < count; ++r) {
+      int64_t label = d.y[static_cast<size_t>(start + r)];
+      int64_t best = 0;
+      double p_label = 0;
+      if (binary_) {
+        double p1 = load(probs_dtype_, probs_buf_.data(), r);
+        best = p1 > 0.5 ? 1 : 0;
+        p_label = label == 1 ? p1 : 1 - p1;
+      } else {
+        const int64_t base = r * classes_;
+        double best_p = -1;
+        for (int64_t c = 0; c < classes_; ++c) {
+          double p = load(probs_dtype_, probs_buf_.data(), base + c);
+          if (p > best_p) best_p = p, best = c;
+        }
+        p_label = load(probs_dtype_, probs_buf_.data(), base + label);
+      }
+      loss_sum += -std::log(std::max(p_label, 1e-12));
+      correct += best == label;
+      ++res.confusion[static_cast<size_t>(label * classes_ + best)];
+    }
+  }
+  if (d.rows > 0) {
+    res.loss = loss_sum / static_cast<double>(d.rows);
+    res.accuracy = static_cast<double>(correct) / static_cast<double>(d.rows);
+  }
+  return res;
+}
+
+double LrSchedule::at(int64_t step, int64_t epoch) const {
+  if (warmup > 0 && step <= warmup) return base * static_cast<double>(step) / static_cast<double>(warmup);
+  switch (kind) {
+    case kConstant: return base;
+    case kStep: return base * std::pow(gamma, static_cast<double>(epoch / std::max<int64_t>(step_every, 1)));
+    case kCosine: {
+      double span = static_cast<double>(std::max<int64_t>(total_steps - warmup, 1));
+      double t = std::min(1.0, static_cast<double>(step - warmup) / span);
+      return base * 0.5 * (1 + std::cos(M_PI * t));
+    }
+  }
+  return base;
+}
+
+}  // namespace dlc
+
+namespace dlc {
+
+Dataset load_split(const std::string& dir, const std::string& split, const std::string& x_file,
+                   const std::string& y_file, const std::string& option_hint) {
+  if (!x_file.empty() || !y_file.empty()) {
+    if (x_file.empty() || y_file.empty()) throw Error("give both " + option_hint + " files (examples and labels)");
+    return load_xy_files(x_file, y_file);
+  }
+  if (dir.empty()) throw Error("no " + split + " data: give --data DIR or " + option_hint);
+  return load_mnist_split(dir, split);
+}
+
+int64_t parse_int_option(const std::string& flag, const std::string& value) {
+  char* end = nullptr;
+  long long v = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0') throw Error(flag + ": '" + value + "' is not a whole number");
+  return v;
+}
+
+double parse_real_option(const std::string& flag, const std::string& value) {
+  char* end = nullptr;
+  double v = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0' || !std::isfinite(v)) throw Error(flag + ": '" + value + "' is not a number");
+  return v;
+}
+
+}  // namespace dlc

@@ -1,0 +1,574 @@
+// The cpu backend end to end: kernel programs → LLVM → shared object →
+// memfd → CpuExecutor, compared with the float64 program evaluator (and,
+// for lowered graphs, the reference interpreter).
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <cstring>
+#include <random>
+
+#include "compiler/codegen/cpu/cpu_codegen.h"
+#include "compiler/codegen/cpu/loop_shape.h"
+#include "compiler/kernel_ir_eval.h"
+#include "compiler/passes/autodiff.h"
+#include "compiler/passes/lower_optimizer.h"
+#include "frontend/layers.h"
+#include "ir/builder.h"
+#include "ir/verifier.h"
+#include "ir/error.h"
+#include "runtime/cpu_executor.h"
+#include "runtime/ref_executor.h"
+#include "runtime/thread_pool.h"
+#include "tests/kernel_test_util.h"
+#include "tests/ops_test_util.h"
+#include "tests/test_util.h"
+
+namespace dlc {
+namespace {
+
+// --- building programs by hand ------------------------------------------------
+
+int add_buffer(Program& p, BufferKind kind, const std::string& name, std::vector<int64_t> dims,
+               DType dtype = DType::f32) {
+  Buffer b;
+  b.id = static_cast<int>(p.buffers.size());
+  b.name = name;
+  b.kind = kind;
+  b.dtype = dtype;
+  b.dims = std::move(dims);
+  b.numel = 1;
+  for (int64_t d : b.dims) b.numel *= d;
+  if (kind == BufferKind::temp) {
+    b.offset = p.arena_bytes;
+    p.arena_bytes += (b.bytes() + 63) / 64 * 64;
+  }
+  p.buffers.push_back(b);
+  return b.id;
+}
+
+Access at(int buffer, std::vector<int64_t> strides, int64_t offset = 0) {
+  Access a;
+  a.buffer = buffer;
+  a.strides = std::move(strides);
+  a.offset = offset;
+  return a;
+}
+
+Access iota(int dim, size_t rank) {
+  Access a;
+  a.iota_dim = dim;
+  a.strides.assign(rank, 0);
+  return a;
+}
+
+Program program(const std::string& entry) {
+  Program p;
+  p.entry = entry;
+  return p;
+}
+
+void add_step(Program& p, decltype(Step::body) body) {
+  Step s;
+  s.body = std::move(body);
+  p.steps.push_back(std::move(s));
+}
+
+// --- running them ---------------------------------------------------------------
+
+/// An executable around `programs`: their state buffers become parameters
+/// (initialized from `state`), their inputs and outputs the entry points'.
+proto::Executable make_executable(const std::vector<Program>& programs, const std::map<std::string, Tensor>& state) {
+  proto::Executable exe;
+  exe.set_target("cpu");
+  std::set<std::string> params;
+  for (const Program& p : programs) {
+    auto* ep = exe.add_entry_points();
+    ep->set_name(p.entry);
+    for (const Buffer& b : p.buffers) {
+      if (b.kind == BufferKind::input) ep->add_inputs(b.name);
+      if (b.kind == BufferKind::output) ep->add_outputs(b.name);
+      if (b.kind != BufferKind::state || !params.insert(b.name).second) continue;
+      TensorType t{b.dtype, b.dims};
+      auto* param = exe.mutable_graph()->add_params();
+      param->set_name(b.name);
+      *param->mutable_type() = to_proto(t);
+      auto* init = exe.add_initial_params();
+      init->set_name(b.name);
+      *init->mutable_type() = to_proto(t);
+      HostTensor h(t);
+      if (state.count(b.name)) h = to_host(state.at(b.name));
+      init->set_data(std::string(h.bytes.begin(), h.bytes.end()));
+    }
+    *exe.add_programs() = program_to_proto(p);
+  }
+  exe.set_code(cpu::compile_programs(programs));
+  return exe;
+}
+
+std::map<std::string, HostTensor> to_host_map(const std::map<std::string, Tensor>& m) {
+  std::map<std::string, HostTensor> out;
+  for (const auto& [k, v] : m) out[k] = to_host(v);
+  return out;
+}
+
+/// Runs program `p` on the cpu executor and the evaluator with the same
+/// inputs and initial state; expects outputs and final state to agree.
+/// Returns the cpu outputs (and states, by name) for further checks.
+std::map<std::string, Tensor> expect_cpu_matches_evaluator(const Program& p, const std::map<std::string, Tensor>& inputs,
+                                                           const std::map<std::string, Tensor>& state = {},
+                                                           int threads = 2, double tol = 1e-5) {
+  auto exe = make_executable({p}, state);
+  auto cpu = make_cpu_executor(exe, threads);
+  std::map<std::string, HostTensor> outs;
+  cpu->run(p.entry, to_host_map(inputs), &outs);
+
+  ProgramEvaluator eval(p);
+  for (const auto& [name, t] : state) eval.set_state(name, t);
+  auto want = eval.run(inputs);
+  std::map<std::string, Tensor> got;
+  for (const auto& [name, t] : want) {
+    EXPECT_TRUE(outs.count(name)) << "missing output " << name;
+    if (!outs.count(name)) continue;
+    got[name] = to_tensor(outs.at(name));
+    EXPECT_LE(test::worst_error(got[name], t), tol) << "output " << name << "\n" << print_program(p);
+  }
+  for (const Buffer& b : p.buffers) {
+    if (b.kind != BufferKind::state) continue;
+    got[b.name] = to_tensor(cpu->get_state(b.name));
+    EXPECT_LE(test::worst_error(got[b.name], eval.state(b.name)), tol) << "state " << b.name << "\n"
+                                                                        << print_program(p);
+  }
+  return got;
+}
+
+Tensor rand(const std::vector<int64_t>& dims, uint64_t seed, DType dtype = DType::f32) {
+  return test::random_tensor(dims, seed, -2, 2, dtype);
+}
+
+// --- loop kernels ---------------------------------------------------------------
+
+// out = max(x + bias, 0) * 2 with bias broadcast along rows.
+Program bias_relu(int64_t n, int64_t k) {
+  Program p = program("predict");
+  int x = add_buffer(p, BufferKind::input, "x", {n, k});
+  int bias = add_buffer(p, BufferKind::input, "bias", {k});
+  int out = add_buffer(p, BufferKind::output, "out", {n, k});
+  LoopKernel lk;
+  lk.dims = {n, k};
+  lk.loads = {at(x, {k, 1}), at(bias, {0, 1})};
+  lk.stores = {{at(out, {k, 1}), max(arg(0) + arg(1), 0.0) * 2.0}};
+  add_step(p, lk);
+  return p;
+}
+
+TEST(CpuExecutor, ElementwiseBroadcastAtOddSizes) {
+  for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {7, 1023}, {3, 7}, {1023, 1}, {300, 129}}) {
+    SCOPED_TRACE(std::to_string(n) + "x" + std::to_string(k));
+    auto got = expect_cpu_matches_evaluator(bias_relu(n, k), {{"x", rand({n, k}, 1)}, {"bias", rand({k}, 2)}});
+    // Something non-trivial was computed (not all zeros).
+    double total = 0;
+    for (double v : got.at("out").data) total += v;
+    EXPECT_GT(total, 0);
+  }
+}
+
+TEST(CpuExecutor, NaNPropagatesThroughMaxAndIsNeverHidden) {
+  Program p = bias_relu(2, 5);
+  Tensor x = rand({2, 5}, 3);
+  x[3] = NAN;
+  auto got = expect_cpu_matches_evaluator(p, {{"x", x}, {"bias", rand({5}, 4)}});
+  EXPECT_TRUE(std::isnan(got.at("out")[3]));
+  EXPECT_FALSE(std::isnan(got.at("out")[2]));
+}
+
+// y[r] = sum_c exp(x[r, c]) / cols (a row reduction), z[c] = sum_r x[r, c] (a column one).
+Program reductions(int64_t rows, int64_t cols) {
+  Program p = program("predict");
+  int x = add_buffer(p, BufferKind::input, "x", {rows, cols});
+  int y = add_buffer(p, BufferKind::output, "y", {rows});
+  int z = add_buffer(p, BufferKind::output, "z", {cols});
+  int m = add_buffer(p, BufferKind::output, "m", {});
+  LoopKernel row;
+  row.dims = {rows, cols};
+  row.reduce_dims = 1;
+  row.reduce = ReduceOp::sum;
+  row.reduce_body = exp(arg(0));
+  row.loads = {at(x, {cols, 1})};
+  row.stores = {{at(y, {1, 0}), arg(1) / static_cast<double>(cols)}};
+  add_step(p, row);
+  LoopKernel col;  // iteration space [cols, rows], reducing rows
+  col.dims = {cols, rows};
+  col.reduce_dims = 1;
+  col.reduce = ReduceOp::sum;
+  col.reduce_body = arg(0);
+  col.loads = {at(x, {1, cols})};
+  col.stores = {{at(z, {1, 0}), arg(1)}};
+  add_step(p, col);
+  LoopKernel all;  // a full max reduction to a scalar
+  all.dims = {rows, cols};
+  all.reduce_dims = 2;
+  all.reduce = ReduceOp::max;
+  all.reduce_body = arg(0);
+  all.loads = {at(x, {cols, 1})};
+  all.stores = {{at(m, {0, 0}), arg(1)}};
+  add_step(p, all);
+  return p;
+}
+
+TEST(CpuExecutor, RowColumnAndFullReductions) {
+  Program p = reductions(37, 300);
+  EXPECT_EQ(cpu::canonical_shape(*p.steps[0].loop()).order, cpu::ReduceOrder::inner);
+  EXPECT_EQ(cpu::canonical_shape(*p.steps[1].loop()).order, cpu::ReduceOrder::column);
+  for (auto [r, c] : std::vector<std::pair<int64_t, int64_t>>{{37, 300}, {1, 1}, {1023, 7}, {5, 1023}}) {
+    SCOPED_TRACE(std::to_string(r) + "x" + std::to_string(c));
+    expect_cpu_matches_evaluator(reductions(r, c), {{"x", rand({r, c}, 5)}});
+  }
+}
+
+TEST(CpuExecutor, MaxReductionPropagatesNaN) {
+  Tensor x = rand({4, 9}, 6);
+  x[20] = NAN;
+  auto got = expect_cpu_matches_evaluator(reductions(4, 9), {{"x", x}});
+  EXPECT_TRUE(std::isnan(got.at("m")[0]));
+  EXPECT_TRUE(std::isnan(got.at("z")[20 % 9]));
+  EXPECT_FALSE(std::isnan(got.at("z")[(20 + 1) % 9]));
+}
+
+TEST(CpuExecutor, ReductionsAreBitwiseIdenticalForAnyThreadCount) {
+  Program p = reductions(513, 777);
+  auto exe = make_executable({p}, {});
+  auto inputs = to_host_map({{"x", rand({513, 777}, 7)}});
+  std::vector<std::map<std::string, HostTensor>> results;
+  for (int threads : {1, 2, 3, 5}) {
+    auto cpu = make_cpu_executor(exe, threads);
+    std::map<std::string, HostTensor> outs;
+    cpu->run("predict", inputs, &outs);
+    cpu->run("predict", inputs, &outs);  // and again: nothing carries over
+    results.push_back(outs);
+  }
+  for (size_t i = 1; i < results.size(); ++i)
+    for (const auto& [name, t] : results[0]) EXPECT_EQ(results[i].at(name).bytes, t.bytes) << name;
+}
+
+/// Runs program `p` on the cpu executor only; returns its outputs.
+std::map<std::string, Tensor> run_cpu(const Program& p, const std::map<std::string, Tensor>& inputs) {
+  auto cpu = make_cpu_executor(make_executable({p}, {}), 2);
+  std::map<std::string, HostTensor> outs;
+  cpu->run(p.entry, to_host_map(inputs), &outs);
+  std::map<std::string, Tensor> got;
+  for (const auto& [name, h] : outs) got[name] = to_tensor(h);
+  return got;
+}
+
+// One-hot by comparing an iota with integer labels; stores to i32 and bool
+// (the evaluator keeps NaN in integer buffers, so these are checked directly).
+TEST(CpuExecutor, IotaLoadsAndIntegerAndBoolStores) {
+  Program p = program("predict");
+  int labels = add_buffer(p, BufferKind::input, "labels", {6}, DType::i32);
+  int x = add_buffer(p, BufferKind::input, "x", {6, 4});
+  int hot = add_buffer(p, BufferKind::output, "hot", {6, 4});
+  int ints = add_buffer(p, BufferKind::output, "ints", {6, 4}, DType::i32);
+  int flags = add_buffer(p, BufferKind::output, "flags", {6, 4}, DType::boolean);
+  LoopKernel k;
+  k.dims = {6, 4};
+  k.loads = {at(labels, {1, 0}), iota(1, 2), at(x, {4, 1})};
+  k.stores = {{at(hot, {4, 1}), equal(arg(0), arg(1))},
+              {at(ints, {4, 1}), arg(2) * 1e30},
+              {at(flags, {4, 1}), arg(2)}};
+  add_step(p, k);
+  Tensor lab({DType::i32, {6}}, {0, 3, 1, 7, 2, 0});
+  Tensor xs = rand({6, 4}, 8);
+  xs[5] = NAN;
+  xs[6] = 0;
+  auto got = run_cpu(p, {{"labels", lab}, {"x", xs}});
+  for (int r = 0; r < 6; ++r)
+    for (int c = 0; c < 4; ++c) EXPECT_EQ(got.at("hot")[r * 4 + c], lab[r] == c ? 1.0 : 0.0) << r << "," << c;
+  for (int i = 0; i < 24; ++i) {
+    double want_int = std::isnan(xs[i]) ? 0.0 : xs[i] == 0 ? 0.0 : xs[i] > 0 ? 2147483647.0 : -2147483648.0;
+    EXPECT_EQ(got.at("ints")[i], want_int) << i;  // NaN stores 0; out of range saturates
+    EXPECT_EQ(got.at("flags")[i], xs[i] != 0 ? 1.0 : 0.0) << i;  // NaN is non-zero
+  }
+}
+
+// w := w - lr * g, in place on the state buffer, and a copy of it out.
+TEST(CpuExecutor, InPlaceStateUpdateAndCopy) {
+  Program p = program("train_step");
+  int lr = add_buffer(p, BufferKind::input, "learning_rate", {});
+  int g = add_buffer(p, BufferKind::input, "g", {3, 5});
+  int w = add_buffer(p, BufferKind::state, "w", {3, 5});
+  int snapshot = add_buffer(p, BufferKind::output, "snapshot", {3, 5});
+  LoopKernel k;
+  k.dims = {3, 5};
+  k.loads = {at(w, {5, 1}), at(lr, {0, 0}), at(g, {5, 1})};
+  k.stores = {{at(w, {5, 1}), arg(0) - arg(1) * arg(2)}};
+  add_step(p, k);
+  add_step(p, CopyStep{w, snapshot, 0, 0, 15});
+  Tensor w0 = rand({3, 5}, 9), grad = rand({3, 5}, 10);
+  auto got = expect_cpu_matches_evaluator(p, {{"learning_rate", Tensor::scalar(0.5)}, {"g", grad}}, {{"w", w0}});
+  for (int i = 0; i < 15; ++i) {
+    EXPECT_NEAR(got.at("w")[i], w0[i] - 0.5 * grad[i], 1e-6);
+    EXPECT_EQ(got.at("snapshot")[i], got.at("w")[i]);
+  }
+}
+
+// --- GEMM ------------------------------------------------------------------------
+
+// C = A op B (+ bias, relu) with each operand transposed or not.
+Program gemm_relu(int64_t m, int64_t n, int64_t k, bool ta, bool tb) {
+  Program p = program("predict");
+  int a = add_buffer(p, BufferKind::input, "a", ta ? std::vector<int64_t>{k, m} : std::vector<int64_t>{m, k});
+  int b = add_buffer(p, BufferKind::state, "b", tb ? std::vector<int64_t>{n, k} : std::vector<int64_t>{k, n});
+  int bias = add_buffer(p, BufferKind::state, "bias", {n});
+  int c = add_buffer(p, BufferKind::output, "c", {m, n});
+  GemmCall gc;
+  gc.m = m, gc.n = n, gc.k = k;
+  gc.a = {a, 0, ta ? m : k, ta, 0};
+  gc.b = {b, 0, tb ? k : n, tb, 0};
+  gc.c = {c, 0, n, false, 0};
+  gc.epilogue.dims = {m, n};
+  gc.epilogue.loads = {at(c, {n, 1}), at(bias, {0, 1})};
+  gc.epilogue.stores = {{at(c, {n, 1}), max(arg(0) + arg(1), 0.0)}};
+  add_step(p, gc);
+  return p;
+}
+
+TEST(CpuExecutor, GemmWithEpilogueInEveryTransposition) {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (auto [m, n, k] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {7, 33, 5}, {300, 200, 64}, {2, 700, 30}}) {
+        SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + (ta ? " A^T" : "") +
+                     (tb ? " B^T" : ""));
+        Program p = gemm_relu(m, n, k, ta, tb);
+        expect_cpu_matches_evaluator(p, {{"a", rand(p.buffers[0].dims, 11)}},
+                                     {{"b", rand(p.buffers[1].dims, 12)}, {"bias", rand({n}, 13)}});
+      }
+}
+
+// --- row kernels -----------------------------------------------------------------
+
+Program row_program(RowOp op, int64_t rows, int64_t cols) {
+  Program p = program("train_step");
+  RowKernel r;
+  r.op = op;
+  r.rows = rows;
+  r.cols = cols;
+  r.x = add_buffer(p, BufferKind::input, "x", {rows, cols});
+  if (op == RowOp::softmax_xent || op == RowOp::softmax_xent_grad)
+    r.labels = add_buffer(p, BufferKind::input, "labels", {rows}, DType::i64);
+  if (op == RowOp::softmax_xent_grad) r.scale = add_buffer(p, BufferKind::input, "scale", {});
+  if (op == RowOp::softmax_xent) {
+    r.scratch = add_buffer(p, BufferKind::temp, "losses", {rows});
+    r.out = add_buffer(p, BufferKind::output, "loss", {});
+  } else {
+    r.out = add_buffer(p, BufferKind::output, "out", {rows, cols});
+  }
+  add_step(p, r);
+  return p;
+}
+
+TEST(CpuExecutor, SoftmaxFamilyRowKernels) {
+  for (RowOp op : {RowOp::softmax, RowOp::log_softmax, RowOp::softmax_xent, RowOp::softmax_xent_grad})
+    for (auto [rows, cols] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {7, 10}, {128, 1023}}) {
+      SCOPED_TRACE(std::string(row_op_name(op)) + " " + std::to_string(rows) + "x" + std::to_string(cols));
+      Tensor x = test::random_tensor({rows, cols}, 14, -30, 30);
+      Tensor labels({DType::i64, {rows}});
+      for (int64_t r = 0; r < rows; ++r) labels[r] = static_cast<double>((r * 7) % cols);
+      expect_cpu_matches_evaluator(row_program(op, rows, cols),
+                                   {{"x", x}, {"labels", labels}, {"scale", Tensor::scalar(0.25)}});
+    }
+}
+
+TEST(CpuExecutor, CrossEntropyWithALabelOutsideTheRowIsNaN) {
+  Tensor labels({DType::i64, {3}}, {0, 5, 1});
+  auto got = expect_cpu_matches_evaluator(row_program(RowOp::softmax_xent, 3, 4),
+                                          {{"x", rand({3, 4}, 15)}, {"labels", labels}});
+  EXPECT_TRUE(std::isnan(got.at("loss")[0]));
+}
+
+// --- lowered graphs against the reference interpreter -------------------------
+
+/// Lowers entry `e` of `g` (build_program), runs it on the cpu executor and
+/// the graph on the reference interpreter; expects outputs and state
+/// updates to agree within `tol` (relative to max(1, |want|)).
+void expect_cpu_matches_reference(const Graph& g, const EntrySpec& e, const std::map<std::string, Tensor>& feeds,
+                                  double tol = 1e-5, int threads = 2) {
+  auto t0 = std::chrono::steady_clock::now();
+  Program p = build_program(g, e);
+  auto t1 = std::chrono::steady_clock::now();
+  { cpu::CpuCodegenOptions o; std::string ir; o.llvm_ir = &ir; auto so = cpu::compile_programs({p}, o);
+    auto t2 = std::chrono::steady_clock::now();
+    fprintf(stderr, "TIMING lower %.1f ms codegen %.1f ms, IR %zu bytes, so %zu bytes, %zu steps\n",
+      std::chrono::duration<double, std::milli>(t1-t0).count(), std::chrono::duration<double, std::milli>(t2-t1).count(), ir.size(), so.size(), p.steps.size()); }
+  std::map<std::string, Tensor> state, inputs;
+  for (const Buffer& b : p.buffers) {
+    if (b.kind == BufferKind::state) state[b.name] = feeds.at(b.name);
+    if (b.kind == BufferKind::input) inputs[b.name] = feeds.at(b.name);
+  }
+  auto cpu = make_cpu_executor(make_executable({p}, state), threads);
+  std::map<std::string, HostTensor> outs;
+  cpu->run(p.entry, to_host_map(inputs), &outs);
+
+  EvalContext ctx;
+  ctx.training = e.training;
+  std::vector<std::string> wanted = e.outputs;
+  for (const auto& [param, value] : e.updates) wanted.push_back(value);
+  auto want = RefInterpreter(g).run(feeds, wanted, ctx);
+  for (const auto& o : e.outputs) {
+    ASSERT_TRUE(outs.count(o)) << "missing output " << o;
+    EXPECT_LE(test::worst_error(to_tensor(outs.at(o)), want.at(o)), tol) << "output " << o << "\n" << print_program(p);
+  }
+  for (const auto& [param, value] : e.updates)
+    EXPECT_LE(test::worst_error(to_tensor(cpu->get_state(param)), want.at(value)), tol)
+        << "state " << param << " := " << value << "\n" << print_program(p);
+}
+
+/// A seeded random DAG of element-wise ops over broadcastable shapes with
+/// odd sizes; returns the output value.
+std::string random_elementwise_graph(Graph& g, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  GraphBuilder b(g);
+  std::vector<std::vector<int64_t>> shapes = {{7, 1023}, {1023}, {7, 1}, {1, 1023}, {}};
+  std::vector<std::string> values;
+  for (int i = 0; i < 4; ++i)
+    values.push_back(b.input("in" + std::to_string(i), {DType::f32, shapes[rng() % shapes.size()]}));
+  const char* unary[] = {"neg", "relu", "sigmoid", "tanh", "abs", "square", "exp", "softplus"};
+  const char* binary[] = {"add", "sub", "mul", "maximum", "minimum"};
+  for (int i = 0; i < 12; ++i) {
+    std::string a = values[rng() % values.size()];
+    if (rng() % 3 == 0) {
+      values.push_back(b.op(unary[rng() % 8], {a}));
+    } else {
+      values.push_back(b.op(binary[rng() % 5], {a, values[rng() % values.size()]}));
+    }
+  }
+  std::string out = values.back();
+  for (size_t i = 4; i + 1 < values.size(); ++i)
+    if (rng() % 2) out = b.add(out, values[i]);
+  if (g.type_of(out).dims != std::vector<int64_t>{7, 1023}) out = b.add(out, b.input("full", {DType::f32, {7, 1023}}));
+  b.output(out);
+  return out;
+}
+
+TEST(CpuExecutorGraphs, RandomElementwiseGraphsMatchTheReference) {
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Graph g;
+    std::string out = random_elementwise_graph(g, seed);
+    verify_or_throw(g);
+    expect_cpu_matches_reference(g, {"predict", {out}, {}, false}, test::random_feeds(g, seed));
+  }
+}
+
+/// x[batch,12] -> dense 16 relu -> dense 5 -> softmax cross-entropy.
+Model small_mlp(int64_t batch, const std::string& optimizer) {
+  Model m;
+  m.source = "mlp";
+  GraphBuilder b(m.graph);
+  auto x = b.input("x", {DType::f32, {batch, 12}});
+  auto y = b.input("y", {DType::i32, {batch}}, proto::LABEL);
+  auto h = relu(b, dense(b, x, 16, "fc1", init_normal(0.3)), "h");
+  auto logits = dense(b, h, 5, "fc2", init_normal(0.3));
+  b.output(logits);
+  m.training.set_loss(softmax_cross_entropy(b, logits, y, "loss"));
+  m.training.mutable_optimizer()->set_kind(optimizer);
+  verify_or_throw(m);
+  return m;
+}
+
+TEST(CpuExecutorGraphs, MlpForwardMatchesTheReference) {
+  for (int64_t batch : {1, 7, 130}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    Model m = small_mlp(batch, "sgd");
+    expect_cpu_matches_reference(m.graph, {"predict", m.graph.outputs, {}, false}, test::random_feeds(m.graph, 5, 5));
+  }
+}
+
+TEST(CpuExecutorGraphs, TrainStepMatchesTheReference) {
+  // One step of every optimizer: gradients, loss row kernels, fused updates.
+  // Adam-family updates divide by sqrt(v), which magnifies float32 rounding
+  // of tiny gradients, hence the looser tolerance.
+  for (const char* opt : {"sgd", "momentum", "adam", "rmsprop"}) {
+    SCOPED_TRACE(opt);
+    Model m = small_mlp(9, opt);
+    ASSERT_TRUE(AutodiffPass().run(m));
+    ASSERT_TRUE(LowerOptimizerPass().run(m));
+    verify_or_throw(m);
+    for (const auto& e : entry_specs(m))
+      if (e.name == "train_step") expect_cpu_matches_reference(m.graph, e, test::random_feeds(m.graph, 11, 5), 1e-4);
+  }
+}
+
+// --- errors ----------------------------------------------------------------------
+
+TEST(CpuExecutor, InputsAreCheckedAgainstTheSignature) {
+  auto exe = make_executable({bias_relu(4, 3)}, {});
+  auto cpu = make_cpu_executor(exe, 1);
+  std::map<std::string, HostTensor> outs;
+  try {
+    cpu->run("predict", to_host_map({{"x", rand({4, 2}, 1)}, {"bias", rand({3}, 2)}}), &outs);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(test::contains_all(e.what(), {"'x'", "f32[4,2]", "f32[4,3]"})) << e.what();
+  }
+  try {
+    cpu->run("predict", to_host_map({{"x", rand({4, 3}, 1)}}), &outs);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(test::contains_all(e.what(), {"needs input", "'bias'"})) << e.what();
+  }
+  EXPECT_THROW(cpu->run("train_step", {}, &outs), Error);
+}
+
+TEST(CpuExecutor, CodeWithoutAKernelIsAClearError) {
+  auto exe = make_executable({bias_relu(4, 3)}, {});
+  exe.set_code(cpu::compile_programs({program("predict")}));  // no kernels at all
+  try {
+    make_cpu_executor(exe, 1);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(cpu_abi::kernel_symbol("predict", 0)), std::string::npos) << e.what();
+  }
+}
+
+// --- thread pool -----------------------------------------------------------------
+
+TEST(ThreadPool, ChunksCoverTheRangeContiguouslyAndDeterministically) {
+  for (int64_t n : {1, 2, 7, 100, 1023})
+    for (int parts = 1; parts <= 5; ++parts) {
+      int64_t expect_begin = 0;
+      for (int i = 0; i < parts; ++i) {
+        auto [b, e] = ThreadPool::chunk_range(n, parts, i);
+        EXPECT_EQ(b, expect_begin);
+        EXPECT_GE(e, b);
+        EXPECT_LE(e - b, n / parts + 1);
+        expect_begin = e;
+      }
+      EXPECT_EQ(expect_begin, n);
+    }
+}
+
+TEST(ThreadPool, EveryIndexRunsOnceAndErrorsReachTheCaller) {
+  ThreadPool pool(3);
+  for (int round = 0; round < 200; ++round) {
+    std::vector<int> hits(1000, 0);
+    pool.parallel_for(1000, 3, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) ++hits[i];
+    });
+    for (int h : hits) ASSERT_EQ(h, 1);
+  }
+  EXPECT_THROW(pool.parallel_for(10, 3,
+                                 [](int64_t b, int64_t) {
+                                   if (b > 0) throw Error("chunk failed");
+                                 }),
+               Error);
+  std::atomic<int> calls{0};
+  pool.parallel_for(5, 3, [&](int64_t, int64_t) { ++calls; });  // still usable
+  EXPECT_EQ(calls.load(), 3);
+}
+
+}  // namespace
+}  // namespace dlc

@@ -1,0 +1,339 @@
+// Fusion and lowering: kernel counts for small graphs, and the lowered
+// program, run by the float64 kernel-IR evaluator, against the reference
+// interpreter on the graph.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "compiler/fusion.h"
+#include "compiler/passes/autodiff.h"
+#include "compiler/passes/lower_optimizer.h"
+#include "frontend/layers.h"
+#include "ir/builder.h"
+#include "ir/error.h"
+#include "ir/verifier.h"
+#include "tests/kernel_test_util.h"
+
+namespace dlc {
+namespace {
+
+using test::expect_matches_reference;
+using test::random_feeds;
+using test::step_kinds;
+
+bool has_line(const Program& p, const std::string& text) {
+  for (const auto& l : p.explain)
+    if (l.find(text) != std::string::npos) return true;
+  return false;
+}
+
+TEST(Fusion, ElementwiseChainIsOneKernel) {
+  // relu(x * w + b) * 2 - 1: five element-wise ops, with broadcasting.
+  Graph g;
+  GraphBuilder b(g);
+  auto x = b.input("x", {DType::f32, {4, 6}});
+  auto w = b.input("w", {DType::f32, {6}});
+  auto bias = b.input("b", {DType::f32, {4, 1}});
+  auto y = b.sub(b.mul(b.op("relu", {b.add(b.mul(x, w), bias)}), b.scalar(2)), b.scalar(1));
+  b.output(y);
+  EntrySpec e{"predict", {y}, {}, false};
+  Program p = build_program(g, e);
+  EXPECT_EQ(p.kernel_count(), 1) << print_program(p);
+  ASSERT_TRUE(p.steps[0].loop());
+  EXPECT_EQ(p.steps[0].loop()->loads.size(), 3u);  // x, w, b: nothing else touches memory
+  EXPECT_TRUE(has_line(p, "(elementwise group)"));
+  expect_matches_reference(g, e, p, random_feeds(g, 1));
+}
+
+/// A random DAG of element-wise ops over broadcastable shapes.
+std::string random_elementwise_graph(Graph& g, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  GraphBuilder b(g);
+  std::vector<std::vector<int64_t>> shapes = {{3, 5}, {5}, {3, 1}, {1, 5}, {}};
+  std::vector<std::string> values;
+  for (int i = 0; i < 4; ++i)
+    values.push_back(b.input("in" + std::to_string(i), {DType::f32, shapes[rng() % shapes.size()]}));
+  const char* unary[] = {"neg", "relu", "sigmoid", "tanh", "abs", "square", "exp", "softplus"};
+  const char* binary[] = {"add", "sub", "mul", "maximum", "minimum"};
+  for (int i = 0; i < 12; ++i) {
+    std::string a = values[rng() % values.size()];
+    if (rng() % 3 == 0) {
+      values.push_back(b.op(unary[rng() % 8], {a}));
+    } else {
+      std::string c = values[rng() % values.size()];
+      values.push_back(b.op(binary[rng() % 5], {a, c}));
+    }
+  }
+  // Combine everything so one output depends on the whole DAG.
+  std::string out = values.back();
+  for (size_t i = values.size() - 2; i >= 4 && i < values.size(); --i)
+    if (rng() % 2) out = b.add(out, values[i]);
+  if (g.type_of(out).dims != std::vector<int64_t>{3, 5}) out = b.add(out, b.input("full", {DType::f32, {3, 5}}));
+  b.output(out);
+  return out;
+}
+
+TEST(Fusion, RandomElementwiseGraphsFuseIntoOneKernel) {
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    Graph g;
+    std::string out = random_elementwise_graph(g, seed);
+    verify_or_throw(g);
+    EntrySpec e{"predict", {out}, {}, false};
+    Program p = build_program(g, e);
+    EXPECT_EQ(p.kernel_count(), 1) << "seed " << seed << "\n" << print_program(p);
+    expect_matches_reference(g, e, p, random_feeds(g, seed));
+  }
+}
+
+TEST(Fusion, ProducersFuseIntoReduction) {
+  Graph g;
+  GraphBuilder b(g);
+  auto x = b.input("x", {DType::f32, {5, 7}});
+  auto s = b.reduce_sum(b.op("exp", {b.mul(x, x)}), {0});  // column sums: a strided reduction
+  auto m = b.op("reduce_max", {b.op("tanh", {x})}, {{"axes", attr_ints({1})}, {"keepdims", attr_b(true)}});
+  auto mean = b.op("reduce_mean", {b.op("abs", {x})});
+  b.output(s);
+  b.output(m);
+  b.output(mean);
+  EntrySpec e{"predict", {s, m, mean}, {}, false};
+  Program p = build_program(g, e);
+  EXPECT_EQ(p.kernel_count(), 3) << print_program(p);
+  for (const auto& st : p.steps) {
+    ASSERT_TRUE(st.loop());
+    EXPECT_NE(st.loop()->reduce, ReduceOp::none);
+  }
+  expect_matches_reference(g, e, p, random_feeds(g, 3));
+}
+
+TEST(Fusion, SoftmaxIsOneRowKernel) {
+  Graph g;
+  GraphBuilder b(g);
+  auto x = b.input("x", {DType::f32, {4, 9}});
+  auto p1 = b.op("softmax", {b.mul(x, b.scalar(3))});
+  auto p2 = b.op("log_softmax", {x});
+  b.output(p1);
+  b.output(p2);
+  EntrySpec e{"predict", {p1, p2}, {}, false};
+  Program p = build_program(g, e);
+  auto kinds = step_kinds(p);
+  EXPECT_EQ(kinds["row"], 2) << print_program(p);
+  EXPECT_EQ(kinds["loop"], 1);  // x * 3, stored for the row kernel
+  expect_matches_reference(g, e, p, random_feeds(g, 4));
+}
+
+/// x[8,12] -> dense 16 relu -> dense 5 -> softmax cross-entropy.
+Model small_mlp(const std::string& optimizer) {
+  Model m;
+  m.source = "mlp";
+  GraphBuilder b(m.graph);
+  auto x = b.input("x", {DType::f32, {8, 12}});
+  auto y = b.input("y", {DType::i32, {8}}, proto::LABEL);
+  auto h = relu(b, dense(b, x, 16, "fc1", init_normal(0.3)), "h");
+  auto logits = dense(b, h, 5, "fc2", init_normal(0.3));
+  b.output(logits);
+  m.training.set_loss(softmax_cross_entropy(b, logits, y, "loss"));
+  m.training.mutable_optimizer()->set_kind(optimizer);
+  verify_or_throw(m);
+  return m;
+}
+
+TEST(Fusion, MlpForwardUsesGemmEpilogues) {
+  Model m = small_mlp("sgd");
+  EntrySpec e{"predict", m.graph.outputs, {}, false};
+  Program p = build_program(m.graph, e);
+  auto kinds = step_kinds(p);
+  EXPECT_EQ(kinds["gemm"], 2) << print_program(p);
+  EXPECT_EQ(p.kernel_count(), 2) << print_program(p);  // bias + relu, and bias, are GEMM epilogues
+  for (const auto& s : p.steps) ASSERT_TRUE(s.gemm() && s.gemm()->has_epilogue()) << print_program(p);
+  EXPECT_TRUE(has_line(p, "kept separate: library call"));
+  auto feeds = random_feeds(m.graph, 5, 5);
+  expect_matches_reference(m.graph, e, p, feeds);
+}
+
+Model trained(const std::string& optimizer) {
+  Model m = small_mlp(optimizer);
+  EXPECT_TRUE(AutodiffPass().run(m));
+  EXPECT_TRUE(LowerOptimizerPass().run(m));
+  verify_or_throw(m);
+  return m;
+}
+
+EntrySpec train_spec(const Model& m) {
+  for (const auto& e : entry_specs(m))
+    if (e.name == "train_step") return e;
+  ADD_FAILURE() << "no train_step";
+  return {};
+}
+
+/// The kernels that write state `s` (directly or by a final copy's source).
+int kernels_storing(const Program& p, const std::string& value) {
+  int n = 0;
+  for (const auto& st : p.steps)
+    for (const auto& [v, b] : st.values)
+      if (v == value && !st.copy()) ++n;
+  return n;
+}
+
+TEST(Fusion, TrainStepMatchesReferenceForEveryOptimizer) {
+  for (const char* opt : {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw"}) {
+    Model m = trained(opt);
+    EntrySpec e = train_spec(m);
+    Program p = build_program(m.graph, e);
+    auto feeds = random_feeds(m.graph, 11, 5);
+    SCOPED_TRACE(opt);
+    expect_matches_reference(m.graph, e, p, feeds, 1e-8);
+    // The loss and its gradient are row kernels.
+    EXPECT_GE(step_kinds(p)["row"], 2) << print_program(p);
+  }
+}
+
+TEST(Fusion, AdamUpdateOfOneParameterIsOneKernel) {
+  Model m = trained("adam");
+  EntrySpec e = train_spec(m);
+  Program p = build_program(m.graph, e);
+  for (const auto& [state, value] : e.updates) {
+    if (state.find('.') != state.rfind('.')) continue;  // w.m, w.v: checked with their parameter
+    const std::string& w = state;
+    std::string w_value = value, m_value, v_value;
+    for (const auto& [s, v] : e.updates) {
+      if (s == w + ".m") m_value = v;
+      if (s == w + ".v") v_value = v;
+    }
+    if (m_value.empty()) continue;
+    // One kernel stores the parameter and both moments.
+    int found = 0;
+    for (const auto& st : p.steps) {
+      if (st.copy()) continue;
+      std::set<std::string> stored;
+      for (const auto& [v, b] : st.values) stored.insert(v);
+      if (stored.count(w_value)) {
+        ++found;
+        EXPECT_TRUE(stored.count(m_value) && stored.count(v_value)) << w << "\n" << print_program(p);
+      }
+    }
+    EXPECT_EQ(found, 1) << w;
+    EXPECT_EQ(kernels_storing(p, m_value), 1);
+  }
+  // Every update is written in place: nothing reads a parameter after its update.
+  EXPECT_EQ(step_kinds(p)["copy"], 0) << print_program(p);
+}
+
+/// loss = sum((w - x)^2) over a parameter of `n` elements, trained by Adam.
+Model adam_on_one_parameter(int64_t n) {
+  Model m;
+  m.source = "one";
+  GraphBuilder b(m.graph);
+  auto x = b.input("x", {DType::f32, {n}});
+  auto w = b.param("w", {DType::f32, {n}}, init_normal(1));
+  m.training.set_loss(b.reduce_sum(b.op("square", {b.sub(w, x)}), {0}));
+  m.training.mutable_optimizer()->set_kind("adam");
+  verify_or_throw(m);
+  EXPECT_TRUE(AutodiffPass().run(m));
+  EXPECT_TRUE(LowerOptimizerPass().run(m));
+  verify_or_throw(m);
+  return m;
+}
+
+TEST(Fusion, AdamOnOneParameterCountsKernels) {
+  // The loss is a reduction; the gradient 2(w - x) and the whole update of
+  // w, m and v are one kernel. The bias corrections 1 - beta^step (pow) are
+  // recomputed per element while that stays within the budget...
+  Model small = adam_on_one_parameter(6);
+  EntrySpec e = train_spec(small);
+  Program p = build_program(small.graph, e);
+  EXPECT_EQ(p.kernel_count(), 2) << print_program(p);
+  EXPECT_TRUE(has_line(p, "recomputed: broadcast into a larger loop")) << print_program(p);
+  expect_matches_reference(small.graph, e, p, random_feeds(small.graph, 2), 1e-8);
+  // ...and computed once, by one small kernel for both, when it would not.
+  Model large = adam_on_one_parameter(8192);
+  e = train_spec(large);
+  p = build_program(large.graph, e);
+  EXPECT_EQ(p.kernel_count(), 3) << print_program(p);
+  EXPECT_TRUE(has_line(p, "over the budget")) << print_program(p);
+  expect_matches_reference(large.graph, e, p, random_feeds(large.graph, 2), 1e-8);
+}
+
+TEST(Fusion, StateReadAfterItsUpdateIsCopiedAtTheEnd) {
+  // w's new value is computed early, but a later output reads the old w:
+  // writing in place would change that output.
+  Model m;
+  GraphBuilder b(m.graph);
+  auto x = b.input("x", {DType::f32, {4}});
+  auto w = b.param("w", {DType::f32, {4}}, init_normal(1));
+  auto w_new = b.sub(w, x);
+  auto total = b.reduce_sum(b.mul(w, w_new), {});  // reads old w and the new value
+  auto late = b.op("exp", {b.add(total, b.reduce_sum(w, {}))});
+  EntrySpec e{"train_step", {late}, {{w, w_new}}, true};
+  verify_or_throw(m.graph);
+  Program p = build_program(m.graph, e);
+  expect_matches_reference(m.graph, e, p, random_feeds(m.graph, 9));
+}
+
+TEST(Fusion, ExpensiveSharedValueIsStoredCheapOneRecomputed) {
+  Graph g;
+  GraphBuilder b(g);
+  auto x = b.input("x", {DType::f32, {6, 4}});
+  auto cheap = b.mul(x, b.scalar(2));
+  auto costly = b.op("exp", {b.op("tanh", {x})});
+  // Two reductions over different axes: each is its own kernel.
+  auto r0 = b.reduce_sum(b.add(cheap, costly), {0});
+  auto r1 = b.reduce_sum(b.mul(cheap, costly), {1});
+  EntrySpec e{"predict", {r0, r1}, {}, false};
+  Program p = build_program(g, e);
+  EXPECT_TRUE(has_line(p, "%" + cheap + " recomputed")) << print_program(p);
+  EXPECT_TRUE(has_line(p, "%" + costly + " stored")) << print_program(p);
+  EXPECT_EQ(p.kernel_count(), 3);
+  expect_matches_reference(g, e, p, random_feeds(g, 6));
+}
+
+TEST(Fusion, ShapeOpsBecomeIndexMaps) {
+  Graph g;
+  GraphBuilder b(g);
+  auto x = b.input("x", {DType::f32, {3, 4}});
+  auto v = b.input("v", {DType::f32, {3}});
+  auto t = b.op("transpose", {x});                          // [4,3]
+  auto r = b.reshape(v, {1, 3});                            // relabel
+  auto bc = b.broadcast_to(r, {4, 3});
+  auto y = b.add(b.op("relu", {t}), bc);
+  auto flat = b.reshape(b.op("exp", {y}), {12});            // a real reshape: exp(y) is stored first
+  auto z = b.mul(flat, b.scalar(0.5));
+  EntrySpec e{"predict", {z}, {}, false};
+  Program p = build_program(g, e);
+  EXPECT_EQ(p.kernel_count(), 2) << print_program(p);
+  expect_matches_reference(g, e, p, random_feeds(g, 8));
+}
+
+TEST(Fusion, OneHotFusesThroughTheLoopIndex) {
+  Graph g;
+  GraphBuilder b(g);
+  auto y = b.input("y", {DType::i64, {5}}, proto::LABEL);
+  auto s = b.input("s", {DType::f32, {5, 4}});
+  auto hot = b.op("one_hot", {y}, {{"depth", attr_i(4)}});
+  auto out = b.reduce_sum(b.mul(hot, s), {1});
+  EntrySpec e{"predict", {out}, {}, false};
+  Program p = build_program(g, e);
+  EXPECT_EQ(p.kernel_count(), 1) << print_program(p);
+  expect_matches_reference(g, e, p, random_feeds(g, 10, 4));
+}
+
+TEST(Fusion, OpaqueOpsAreReferenceCalls) {
+  Graph g;
+  GraphBuilder b(g);
+  auto x = b.input("x", {DType::f32, {4, 3}});
+  auto am = b.op("argmax", {b.op("exp", {x})});
+  EntrySpec e{"predict", {am}, {}, false};
+  Program p = build_program(g, e);
+  EXPECT_EQ(step_kinds(p)["ref"], 1) << print_program(p);
+  EXPECT_TRUE(has_line(p, "reference call"));
+  expect_matches_reference(g, e, p, random_feeds(g, 12));
+}
+
+TEST(Fusion, UnknownOutputIsAnError) {
+  Graph g;
+  GraphBuilder b(g);
+  b.input("x", {DType::f32, {2}});
+  EXPECT_THROW(build_program(g, {"predict", {"nope"}, {}, false}), Error);
+}
+
+}  // namespace
+}  // namespace dlc

@@ -1,0 +1,122 @@
+// Helpers shared by the kernel IR, fusion and memory-planning tests: random
+// feeds for a graph, the kernel-program evaluator against the reference
+// interpreter, and an exhaustive check that live temps never overlap.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "compiler/kernel_ir_eval.h"
+#include "compiler/lower_to_kernels.h"
+#include "compiler/memory_plan.h"
+#include "ir/graph.h"
+#include "runtime/ref_interpreter.h"
+#include "tests/test_util.h"
+
+namespace dlc::test {
+
+/// Random values for every input and parameter of `g`: floats in [-1, 1],
+/// integer labels in [0, label_range), `learning_rate` 0.01 and `step` 1.
+inline std::map<std::string, Tensor> random_feeds(const Graph& g, uint64_t seed, int64_t label_range = 3) {
+  std::map<std::string, Tensor> feeds;
+  uint64_t k = seed;
+  auto make = [&](const std::string& name, const TensorType& t) {
+    if (name == "learning_rate") return Tensor::scalar(0.01);
+    if (name == "step") return Tensor::scalar(1);
+    if (is_integer(t.dtype)) {
+      Tensor r = random_tensor(t.dims, ++k, 0, static_cast<double>(label_range), DType::f64);
+      for (double& v : r.data) v = std::floor(v);
+      r.type.dtype = t.dtype;
+      return r;
+    }
+    Tensor r = random_tensor(t.dims, ++k, -1, 1, DType::f64);
+    r.type.dtype = t.dtype;
+    return r;
+  };
+  for (const auto& in : g.inputs) feeds[in.name] = make(in.name, in.type);
+  for (const auto& p : g.params) feeds[p.name] = make(p.name, p.type);
+  return feeds;
+}
+
+/// Worst relative error of `got` against `want` (|a-b| / max(1, |b|)); a
+/// NaN anywhere in `got` that is not in `want` counts as infinite.
+inline double worst_error(const Tensor& got, const Tensor& want) {
+  if (got.numel() != want.numel()) return INFINITY;
+  double worst = 0;
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    if (std::isnan(got[i]) != std::isnan(want[i])) return INFINITY;
+    if (std::isnan(got[i])) continue;
+    worst = std::max(worst, std::fabs(got[i] - want[i]) / std::max(1.0, std::fabs(want[i])));
+  }
+  return worst;
+}
+
+/// Runs `prog` on `feeds` with the evaluator and the graph through the
+/// reference interpreter; expects every output and state update to agree.
+inline void expect_matches_reference(const Graph& g, const EntrySpec& e, const Program& prog,
+                                     const std::map<std::string, Tensor>& feeds, double tol = 1e-9) {
+  ProgramEvaluator eval(prog);
+  std::map<std::string, Tensor> inputs;
+  for (const auto& b : prog.buffers) {
+    if (b.kind == BufferKind::state) eval.set_state(b.name, feeds.at(b.name));
+    if (b.kind == BufferKind::input) inputs[b.name] = feeds.at(b.name);
+  }
+  EvalContext ctx;
+  ctx.training = e.training;
+  ctx.seed = 7;
+  ctx.step = 1;
+  auto got = eval.run(inputs, ctx);
+  std::vector<std::string> wanted = e.outputs;
+  for (const auto& [s, v] : e.updates) wanted.push_back(v);
+  auto want = RefInterpreter(g).run(feeds, wanted, ctx);
+  for (const auto& o : e.outputs) {
+    ASSERT_TRUE(got.count(o)) << "missing output " << o;
+    EXPECT_LE(worst_error(got.at(o), want.at(o)), tol) << "output " << o << "\n" << print_program(prog);
+  }
+  for (const auto& [s, v] : e.updates)
+    EXPECT_LE(worst_error(eval.state(s), want.at(v)), tol) << "state " << s << " := " << v << "\n"
+                                                           << print_program(prog);
+}
+
+/// Exhaustively: at every step, two temps alive at once never share a byte,
+/// except an in-place pair at the step where one dies and the other is born.
+inline void expect_no_live_overlap(const Program& p, const MemoryStats& stats) {
+  std::vector<Lifetime> life = buffer_lifetimes(p);
+  auto in_place_pair = [&](int a, int b, int step) {
+    for (const auto& ip : stats.in_place)
+      if (ip.step == step && ((ip.from == a && ip.to == b) || (ip.from == b && ip.to == a))) return true;
+    return false;
+  };
+  for (int step = 0; step < static_cast<int>(p.steps.size()); ++step)
+    for (const auto& a : p.buffers)
+      for (const auto& b : p.buffers) {
+        if (a.id >= b.id || a.kind != BufferKind::temp || b.kind != BufferKind::temp) continue;
+        bool a_live = life[a.id].first <= step && step <= life[a.id].last;
+        bool b_live = life[b.id].first <= step && step <= life[b.id].last;
+        if (!a_live || !b_live) continue;
+        bool overlap = a.offset < b.offset + b.bytes() && b.offset < a.offset + a.bytes();
+        if (overlap && !in_place_pair(a.id, b.id, step))
+          ADD_FAILURE() << "temps " << a.name << " @" << a.offset << " and " << b.name << " @" << b.offset
+                        << " overlap at step " << step << "\n"
+                        << print_program(p);
+      }
+  for (const auto& b : p.buffers)
+    if (b.kind == BufferKind::temp) {
+      EXPECT_GE(b.offset, 0);
+      EXPECT_LE(b.offset + b.bytes(), p.arena_bytes);
+      EXPECT_EQ(b.offset % kArenaAlignment, 0);
+    }
+}
+
+/// Number of steps of each kind ("loop", "gemm", "row", "copy", "ref").
+inline std::map<std::string, int> step_kinds(const Program& p) {
+  std::map<std::string, int> n;
+  for (const auto& s : p.steps) ++n[s.kind_name()];
+  return n;
+}
+
+}  // namespace dlc::test

@@ -1,0 +1,215 @@
+// LLVM codegen plumbing: scalar expressions → LLVM IR → object → shared
+// object (in-process LLD) → memfd load, checked against eval_scalar.
+#include <gtest/gtest.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/Target/TargetMachine.h>
+
+#include <cmath>
+#include <random>
+
+#include "compiler/codegen/cpu/object_emitter.h"
+#include "compiler/codegen/cpu/scalar_emitter.h"
+#include "compiler/codegen/cpu/shared_object_linker.h"
+#include "ir/error.h"
+#include "runtime/memfd_loader.h"
+
+namespace dlc {
+namespace {
+
+// f(a, b, c, out, n): out[i] = expr(a[i], b[i], c[i]) for i in [0, n).
+using ElementwiseFn = void (*)(const float*, const float*, const float*, float*, int64_t);
+
+// Adds a loop function named `name` computing `e` element-wise.
+void add_elementwise_function(llvm::Module& m, const std::string& name, const SExpr& e) {
+  llvm::LLVMContext& ctx = m.getContext();
+  llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
+  llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
+  llvm::Type* f32 = llvm::Type::getFloatTy(ctx);
+  auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, ptr, ptr, ptr, i64}, false);
+  auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
+  auto* entry = llvm::BasicBlock::Create(ctx, "entry", fn);
+  auto* body = llvm::BasicBlock::Create(ctx, "body", fn);
+  auto* done = llvm::BasicBlock::Create(ctx, "done", fn);
+  llvm::IRBuilder<> b(entry);
+  llvm::Value* n = fn->getArg(4);
+  b.CreateCondBr(b.CreateICmpSGT(n, b.getInt64(0)), body, done);
+  b.SetInsertPoint(body);
+  llvm::PHINode* i = b.CreatePHI(i64, 2);
+  i->addIncoming(b.getInt64(0), entry);
+  std::vector<llvm::Value*> operands;
+  for (int k = 0; k < 3; ++k) operands.push_back(b.CreateLoad(f32, b.CreateGEP(f32, fn->getArg(k), i)));
+  b.CreateStore(cpu::emit_scalar(b, e, operands), b.CreateGEP(f32, fn->getArg(3), i));
+  llvm::Value* next = b.CreateAdd(i, b.getInt64(1));
+  i->addIncoming(next, body);
+  b.CreateCondBr(b.CreateICmpSLT(next, n), body, done);
+  b.SetInsertPoint(done);
+  b.CreateRetVoid();
+}
+
+struct Case {
+  std::string name;
+  SExpr expr;
+};
+
+std::vector<Case> every_op() {
+  SExpr x = arg(0), y = arg(1), z = arg(2);
+  return {
+      {"arg", y},
+      {"constant", SExpr(0.25)},
+      {"add", x + y},
+      {"sub", x - y},
+      {"mul", x * y},
+      {"div", x / y},
+      {"neg", -x},
+      {"exp", exp(x)},
+      {"log", log(x)},
+      {"log1p", log1p(x)},
+      {"sqrt", sqrt(x)},
+      {"rsqrt", rsqrt(x)},
+      {"abs", abs(x)},
+      {"sign", sign(x)},
+      {"tanh", tanh(x)},
+      {"trunc", trunc(x)},
+      {"max", max(x, y)},
+      {"min", min(x, y)},
+      {"pow", pow(abs(x), y)},
+      {"greater", greater(x, y)},
+      {"less", less(x, y)},
+      {"equal", equal(trunc(x * 2.0), trunc(y * 2.0))},
+      {"select", select(greater(x, z), x, y)},
+      // A shared subexpression (a DAG, not a tree) and a composite.
+      {"sigmoid_dag", [&] {
+         SExpr s = 1.0 / (1.0 + exp(-x));
+         return s * (1.0 - s) + s;
+       }()},
+  };
+}
+
+// Builds one module with a function per case, links it and loads it.
+class CompiledCases {
+ public:
+  explicit CompiledCases(const std::vector<Case>& cases, const std::string& cpu = cpu::kDefaultCpu) {
+    llvm::LLVMContext ctx;
+    llvm::Module m("cases", ctx);
+    auto tm = cpu::make_target_machine(cpu);
+    cpu::configure_module(m, *tm);
+    for (const Case& c : cases) add_elementwise_function(m, "case_" + c.name, c.expr);
+    lib_ = MemoryLibrary::load(cpu::link_shared_object(cpu::emit_object(m, *tm)), "test cases");
+  }
+  ElementwiseFn get(const std::string& name) const {
+    return reinterpret_cast<ElementwiseFn>(lib_->symbol("case_" + name));
+  }
+
+ private:
+  std::unique_ptr<MemoryLibrary> lib_;
+};
+
+// Inputs: random values of both signs, with NaN, infinities and zeros
+// sprinkled in; n is odd so vector loops also run their remainder.
+std::vector<float> inputs(uint64_t seed, int64_t n) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(rng);
+  const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1.0f};
+  for (int k = 0; k < 6; ++k) v[(seed * 7 + k * 13) % n] = specials[k];
+  return v;
+}
+
+bool matches(double want, float got) {
+  if (std::isnan(want)) return std::isnan(got);
+  if (std::isnan(got)) return false;
+  if (std::isinf(want)) return got == want;
+  return std::fabs(got - want) <= 1e-5 * std::max(1.0, std::fabs(want));
+}
+
+TEST(LlvmCodegen, EveryScalarOpMatchesEvalScalarIncludingNaN) {
+  std::vector<Case> cases = every_op();
+  CompiledCases compiled(cases);
+  const int64_t n = 1023;
+  std::vector<float> a = inputs(1, n), b = inputs(2, n), c = inputs(3, n);
+  for (const Case& cs : cases) {
+    std::vector<float> out(n, -12345.0f);
+    compiled.get(cs.name)(a.data(), b.data(), c.data(), out.data(), n);
+    int nan_inputs_seen = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      double operands[3] = {a[i], b[i], c[i]};
+      double want = eval_scalar(cs.expr, operands);
+      nan_inputs_seen += std::isnan(want);
+      ASSERT_TRUE(matches(want, out[i])) << cs.name << " " << scalar_to_string(cs.expr) << " at " << i << ": operands "
+                                         << a[i] << ", " << b[i] << ", " << c[i] << " want " << want << " got "
+                                         << out[i];
+    }
+    // Ops that read a NaN operand must have produced NaN somewhere.
+    if (cs.name == "add" || cs.name == "max" || cs.name == "min" || cs.name == "exp") {
+      EXPECT_GT(nan_inputs_seen, 0) << cs.name;
+    }
+  }
+}
+
+TEST(LlvmCodegen, MaxAndMinPropagateNaNFromEitherSide) {
+  CompiledCases compiled({{"max", max(arg(0), arg(1))}, {"min", min(arg(0), arg(1))}});
+  std::vector<float> a = {NAN, 1.0f, NAN, -2.0f}, b = {1.0f, NAN, NAN, 3.0f}, c(4, 0.0f), out(4);
+  for (const char* name : {"max", "min"}) {
+    compiled.get(name)(a.data(), b.data(), c.data(), out.data(), 4);
+    EXPECT_TRUE(std::isnan(out[0]) && std::isnan(out[1]) && std::isnan(out[2])) << name;
+    EXPECT_EQ(out[3], std::string(name) == "max" ? 3.0f : -2.0f) << name;
+  }
+}
+
+TEST(LlvmCodegen, NativeCpuCompilesAndRuns) {
+  CompiledCases compiled({{"fma", arg(0) * arg(1) + arg(2)}}, "native");
+  std::vector<float> a = inputs(4, 37), b = inputs(5, 37), c = inputs(6, 37), out(37);
+  compiled.get("fma")(a.data(), b.data(), c.data(), out.data(), 37);
+  for (int i = 0; i < 37; ++i) {
+    double operands[3] = {a[i], b[i], c[i]};
+    EXPECT_TRUE(matches(eval_scalar(arg(0) * arg(1) + arg(2), operands), out[i])) << i;
+  }
+}
+
+TEST(LlvmCodegen, UnknownCpuIsAClearError) {
+  try {
+    cpu::make_target_machine("pentium-9000");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("pentium-9000"), std::string::npos) << e.what();
+  }
+}
+
+TEST(LlvmCodegen, OperandOutOfRangeIsAnError) {
+  llvm::LLVMContext ctx;
+  llvm::Module m("bad", ctx);
+  EXPECT_THROW(add_elementwise_function(m, "bad", arg(5)), Error);
+}
+
+TEST(MemfdLoader, MissingSymbolAndNonElfBytesAreClearErrors) {
+  CompiledCases compiled({{"add", arg(0) + arg(1)}});
+  try {
+    compiled.get("nope");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("case_nope"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(MemoryLibrary::load("not a shared object", "junk"), Error);
+}
+
+TEST(MemfdLoader, TwoLibrariesLoadedAtOnceStayDistinct) {
+  // Each library keeps its own fd, so the second load cannot be mistaken
+  // for the first by the dynamic loader's name cache.
+  auto first = std::make_unique<CompiledCases>(std::vector<Case>{{"f", arg(0) + 1.0}});
+  auto second = std::make_unique<CompiledCases>(std::vector<Case>{{"f", arg(0) + 2.0}});
+  std::vector<float> a = {1.0f}, out(1);
+  first->get("f")(a.data(), a.data(), a.data(), out.data(), 1);
+  EXPECT_EQ(out[0], 2.0f);
+  second->get("f")(a.data(), a.data(), a.data(), out.data(), 1);
+  EXPECT_EQ(out[0], 3.0f);
+  first.reset();
+  auto third = std::make_unique<CompiledCases>(std::vector<Case>{{"f", arg(0) + 3.0}});
+  third->get("f")(a.data(), a.data(), a.data(), out.data(), 1);
+  EXPECT_EQ(out[0], 4.0f);
+}
+
+}  // namespace
+}  // namespace dlc
