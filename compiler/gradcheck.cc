@@ -217,7 +217,8 @@ std::vector<GradcheckEntry> gradcheck(const Graph& g, const std::string& loss, c
   return entries;
 }
 
-std::vector<GradcheckEntry> gradcheck_model(Model m, uint64_t seed, int64_t batch, int64_t max_elements) {
+std::vector<GradcheckEntry> gradcheck_model(Model m, uint64_t seed, int64_t batch, int64_t max_elements,
+                                            double eps) {
   if (!m.has_training()) throw Error(m.source + ": gradcheck needs a training section naming the loss");
   if (batch < 1) throw Error("gradcheck: batch must be at least 1");
   bind_batch_dims(m.graph, batch);
@@ -241,7 +242,7 @@ std::vector<GradcheckEntry> gradcheck_model(Model m, uint64_t seed, int64_t batc
   opts.ctx.training = true;
   opts.ctx.seed = seed;
   opts.ctx.step = 1;
-  return gradcheck(m.graph, m.training.loss(), wrt, feeds, 1e-4, opts);
+  return gradcheck(m.graph, m.training.loss(), wrt, feeds, eps, opts);
 }
 
 }  // namespace dlc

@@ -40,6 +40,9 @@ struct GradcheckOptions {
 /// an unused input) from dividing noise by noise; below it the measure is
 /// an absolute error scaled by 1/kGradcheckFloor.
 inline constexpr double kGradcheckFloor = 1e-4;
+
+/// The default finite-difference step (see compare_gradients).
+inline constexpr double kGradcheckEps = 1e-3;
 double gradcheck_relative_error(double analytic, double numeric);
 
 /// Compares gradients that are already in `g` (wrt value -> gradient value,
@@ -53,14 +56,14 @@ double gradcheck_relative_error(double analytic, double numeric);
 /// be a graph input or parameter given in `feeds`.
 std::vector<GradcheckEntry> compare_gradients(const Graph& g, const std::string& loss,
                                               const std::map<std::string, std::string>& gradients,
-                                              const std::map<std::string, Tensor>& feeds, double eps = 1e-4,
+                                              const std::map<std::string, Tensor>& feeds, double eps = kGradcheckEps,
                                               const GradcheckOptions& opts = {});
 
 /// Copies `g`, appends the gradients of `loss` with respect to `wrt`
 /// (append_gradients) and compares them with compare_gradients. Returns one
 /// entry per wrt value, in the order of `wrt`.
 std::vector<GradcheckEntry> gradcheck(const Graph& g, const std::string& loss, const std::vector<std::string>& wrt,
-                                      const std::map<std::string, Tensor>& feeds, double eps = 1e-4,
+                                      const std::map<std::string, Tensor>& feeds, double eps = kGradcheckEps,
                                       const GradcheckOptions& opts = {});
 
 /// Checks every trainable parameter of a model with a training section, on
@@ -73,6 +76,7 @@ std::vector<GradcheckEntry> gradcheck(const Graph& g, const std::string& loss, c
 /// zero) so no bias sits at an exact symmetric zero. Runs in training mode
 /// (dropout on, fixed masks). At most `max_elements` elements per parameter
 /// are checked (0: all). Throws dlc::Error when the model cannot be checked.
-std::vector<GradcheckEntry> gradcheck_model(Model m, uint64_t seed, int64_t batch, int64_t max_elements = 20);
+std::vector<GradcheckEntry> gradcheck_model(Model m, uint64_t seed, int64_t batch, int64_t max_elements = 20,
+                                            double eps = kGradcheckEps);
 
 }  // namespace dlc

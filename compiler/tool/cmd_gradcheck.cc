@@ -1,4 +1,4 @@
-// `dlc gradcheck MODEL [--batch N] [--seed S] [--elements K]`: symbolic
+// `dlc gradcheck MODEL [--batch N] [--seed S] [--elements K] [--eps E]`: symbolic
 // gradients against finite differences, worst relative error per parameter.
 #include <algorithm>
 #include <cstdio>
@@ -16,7 +16,7 @@ namespace {
 constexpr double kTolerance = 1e-6;
 
 constexpr const char* kUsage =
-    "usage: dlc gradcheck MODEL [--batch N] [--seed S] [--elements K]\n"
+    "usage: dlc gradcheck MODEL [--batch N] [--seed S] [--elements K] [--eps E]\n"
     "\n"
     "Differentiates MODEL's training loss (with its regularization) and compares\n"
     "the gradient of every trainable parameter with central finite differences,\n"
@@ -29,13 +29,16 @@ constexpr const char* kUsage =
     "options:\n"
     "  --batch N      bind the batch dimension to N (default 4)\n"
     "  --seed S       seed of the data, the parameters and the sampled elements (default 0)\n"
-    "  --elements K   check at most K elements per parameter, 0 for all (default 20)\n";
+    "  --elements K   check at most K elements per parameter, 0 for all (default 20)\n"
+    "  --eps E        finite-difference step (default 1e-3; Richardson-extrapolated\n"
+    "                 central differences, retried at E/10 where a step crosses a kink)\n";
 
 struct GradcheckArgs {
   std::string model;
   int64_t batch = 4;
   uint64_t seed = 0;
   int64_t elements = 20;
+  double eps = kGradcheckEps;
 };
 
 /// Parses a non-negative integer; false when `v` is not one.
@@ -56,7 +59,7 @@ int parse_args(int argc, char** argv, GradcheckArgs* args) {
       return 0;
     }
     std::string flag = a, value;
-    bool is_flag = a == "--batch" || a == "--seed" || a == "--elements";
+    bool is_flag = a == "--batch" || a == "--seed" || a == "--elements" || a == "--eps";
     if (auto eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
       flag = a.substr(0, eq);
       value = a.substr(eq + 1);
@@ -81,9 +84,19 @@ int parse_args(int argc, char** argv, GradcheckArgs* args) {
       continue;
     }
     long long n = 0;
-    if (flag != "--batch" && flag != "--seed" && flag != "--elements") {
+    if (flag != "--batch" && flag != "--seed" && flag != "--elements" && flag != "--eps") {
       std::fprintf(stderr, "dlc gradcheck: unknown option '%s'\n%s", flag.c_str(), kUsage);
       return 2;
+    }
+    if (flag == "--eps") {
+      char* end = nullptr;
+      double e = std::strtod(value.c_str(), &end);
+      if (value.empty() || *end != '\0' || !(e > 0 && e < 1)) {
+        std::fprintf(stderr, "dlc gradcheck: --eps needs a number in (0, 1), got '%s'\n", value.c_str());
+        return 2;
+      }
+      args->eps = e;
+      continue;
     }
     if (!parse_count(value, &n) || (flag == "--batch" && n == 0)) {
       std::fprintf(stderr, "dlc gradcheck: %s needs a %s integer, got '%s'\n", flag.c_str(),
@@ -113,7 +126,7 @@ int cmd_gradcheck(int argc, char** argv) {
   GradcheckArgs args;
   if (int status = parse_args(argc, argv, &args); status >= 0) return status;
   Model m = load_model(args.model);
-  std::vector<GradcheckEntry> entries = gradcheck_model(m, args.seed, args.batch, args.elements);
+  std::vector<GradcheckEntry> entries = gradcheck_model(m, args.seed, args.batch, args.elements, args.eps);
 
   std::vector<std::vector<std::string>> rows = {
       {"parameter", "checked", "max rel error", "analytic", "numeric", ""}};

@@ -12,6 +12,8 @@
 #include <llvm/TargetParser/Host.h>
 
 #include <mutex>
+#include <chrono>
+#include <cstdio>
 
 #include "ir/error.h"
 
@@ -90,7 +92,9 @@ std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm) {
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
   llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
+  auto T0=std::chrono::steady_clock::now();
   mpm.run(m, mam);
+  auto T1=std::chrono::steady_clock::now();
 
   llvm::SmallString<0> object;
   llvm::raw_svector_ostream out(object);
@@ -98,6 +102,8 @@ std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm) {
   if (tm.addPassesToEmitFile(codegen, out, nullptr, llvm::CodeGenFileType::ObjectFile))
     throw Error("internal error: LLVM cannot emit an object file for this target");
   codegen.run(m);
+  auto T2=std::chrono::steady_clock::now();
+  fprintf(stderr, "TIMING opt %.1f ms, codegen %.1f ms\n", std::chrono::duration<double,std::milli>(T1-T0).count(), std::chrono::duration<double,std::milli>(T2-T1).count());
   return std::string(object.data(), object.size());
 }
 
