@@ -248,31 +248,40 @@ class Planner {
 
   void decide_by_cost() {
     // Provisional kernels: the forced roots, merged as they will be.
+    // A value inlined into a root is computed once per iteration of that
+    // root's loop (a reduction's whole loop; an epilogue's kept dims).
     std::map<std::string, int> kernel_of;
-    std::vector<int64_t> kernel_numel;
-    std::vector<Cluster> provisional = merge(roots_in_order());
-    for (const auto& c : provisional) {
-      int64_t numel = 1;
-      for (int64_t d : loop_dims_of(p_, c.roots[0])) numel *= d;
-      for (const auto& r : c.roots) kernel_of[r] = static_cast<int>(kernel_numel.size());
-      kernel_numel.push_back(numel);
+    int next_kernel = 0;
+    auto visits_of = [&](const std::string& root) {
+      int64_t n = 1;
+      for (int64_t d : loop_dims_of(p_, root)) n *= d;
+      return n;
+    };
+    for (const auto& c : merge(roots_in_order())) {
+      for (const auto& r : c.roots) kernel_of[r] = next_kernel;
+      ++next_kernel;
     }
-    std::map<std::string, std::set<int>> kernels;  // value -> kernels it is inlined into
+    // value -> kernel it is inlined into -> loop iterations computing it there
+    std::map<std::string, std::map<int, int64_t>> kernels;
     for (int k = static_cast<int>(g_.nodes.size()) - 1; k >= 0; --k) {
       if (!p_.live[k] || !p_.loopable(out_of(k))) continue;
       const std::string& v = out_of(k);
       if (p_.stored.count(v)) continue;
-      std::set<int>& ks = kernels[v];
+      std::map<int, int64_t>& ks = kernels[v];
       for (int c : p_.consumers[v]) {
         if (!p_.loopable(out_of(c))) continue;  // a step outside loops reads v's view
         const std::string& w = out_of(c);
-        if (p_.stored.count(w)) ks.insert(kernel_of.at(w));
-        else ks.insert(kernels[w].begin(), kernels[w].end());
+        if (p_.stored.count(w)) {
+          int64_t& n = ks[kernel_of.at(w)];
+          n = std::max(n, visits_of(w));
+        } else {
+          for (const auto& [kk, n] : kernels[w]) ks[kk] = std::max(ks[kk], n);
+        }
       }
       NodeKind kind = p_.kind[k];
       if (kind != NodeKind::elementwise && kind != NodeKind::one_hot) continue;  // free to inline
       int64_t numel = g_.type_of(v).numel(), visits = 0;
-      for (int kk : ks) visits += kernel_numel[kk];
+      for (const auto& [kk, n] : ks) visits += n;
       if (ks.size() <= 1 && visits <= numel) continue;  // computed once either way
       bool expensive = false;
       std::set<std::string> seen;
@@ -287,10 +296,7 @@ class Planner {
         continue;
       }
       store(v, where + ", " + costs + " (over the budget of " + std::to_string(kRecomputeBudget) + ")");
-      kernel_of[v] = static_cast<int>(kernel_numel.size());
-      int64_t loop = 1;
-      for (int64_t d : loop_dims_of(p_, v)) loop *= d;
-      kernel_numel.push_back(loop);
+      kernel_of[v] = next_kernel++;
     }
   }
 
@@ -350,16 +356,21 @@ class Planner {
       if (!single.reduction) {
         std::vector<std::string> loads = alone->loaded_values();
         for (int c = static_cast<int>(out.size()) - 1; c >= 0 && !merged; --c) {
-          if (out[c].reduction || built[c].dims != alone->dims) continue;
+          // A reduction's kernel takes element-wise consumers of its result
+          // over its kept dims (an epilogue: a bias gradient's update).
+          std::vector<int64_t> loop = built[c].dims;
+          loop.resize(loop.size() - static_cast<size_t>(built[c].reduce_dims));
+          if (loop != alone->dims) continue;
           std::set<std::string> theirs(out[c].roots.begin(), out[c].roots.end());
           std::vector<std::string> their_loads = built[c].loaded_values();
+          if (out[c].reduction && std::find(loads.begin(), loads.end(), out[c].roots[0]) == loads.end()) continue;
           bool connected = false;
-          int64_t loop = 1;
-          for (int64_t d : alone->dims) loop *= d;
+          int64_t numel = 1;
+          for (int64_t d : alone->dims) numel *= d;
           for (const auto& l : loads)
             connected |= theirs.count(l) ||
                          (std::find(their_loads.begin(), their_loads.end(), l) != their_loads.end() &&
-                          g_.type_of(l).numel() == loop);
+                          g_.type_of(l).numel() == numel);
           if (!connected || reaches_through(loads, theirs, cluster_of, built)) continue;
           Cluster joined = out[c];
           joined.roots.push_back(r);
@@ -395,10 +406,9 @@ class Planner {
       const std::string& c_value = out_of(static_cast<int>(k));
       for (size_t c = 0; c < p_.clusters.size(); ++c) {
         const SymKernel& kern = built[c];
-        if (p_.clusters[c].reduction || p_.clusters[c].gemm >= 0 || kern.dims != g_.type_of(c_value).dims) continue;
+        if (p_.clusters[c].reduction || p_.clusters[c].gemm >= 0) continue;
         bool reads = false;
-        for (const auto& l : kern.loads)
-          reads |= l.value == c_value && l.view_dims == kern.dims && l.dim_of == identity_map(kern.dims.size());
+        for (const auto& l : kern.loads) reads |= l.value == c_value && reads_in_loop_order(l, kern);
         if (!reads || reaches_through(kern.loaded_values(), {c_value}, cluster_of, built)) continue;
         p_.clusters[c].gemm = static_cast<int>(k);
         break;

@@ -22,8 +22,9 @@
 //   trip through memory cost. Otherwise it is stored once by its own kernel
 //   and loaded by the others: Adam's bias correction 1 - beta^step, a
 //   scalar with pow broadcast over a large parameter, is the typical case.
-// - Element-wise producers fuse into a reduction's loop; reductions are
-//   roots of their own kernels.
+// - Element-wise producers fuse into a reduction's loop; element-wise
+//   consumers of its result over its kept dims join it as an epilogue (a
+//   bias gradient and that bias's whole update are one kernel).
 // - Roots with the same iteration space that share a loaded buffer or feed
 //   one another element for element are merged into one multi-output kernel
 //   (an optimizer's update of one parameter stores the parameter and each
@@ -81,6 +82,8 @@ struct XentGradPattern {
 };
 
 /// A loop kernel: the stored values it computes (all with the same loop).
+/// In a reduction kernel roots[0] is the reduction and further roots are
+/// element-wise values over its kept dims computed from its result.
 struct Cluster {
   std::vector<std::string> roots;
   bool reduction = false;

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "compiler/passes/autodiff.h"
+#include "compiler/passes/bind_batch.h"
 #include "compiler/passes/regularize.h"
 #include "ir/error.h"
 #include "ir/initializers.h"
@@ -66,23 +67,6 @@ class LossProbe {
   std::map<std::string, Tensor> feeds_;
   EvalContext ctx_;
 };
-
-/// Replaces the batch dimension by `batch` in input types and `dims`
-/// attributes.
-void bind_batch_dims(Graph& g, int64_t batch) {
-  auto bind = [batch](std::vector<int64_t>& dims) {
-    for (auto& d : dims)
-      if (d == kBatch) d = batch;
-  };
-  for (auto& i : g.inputs) bind(i.type.dims);
-  for (auto& n : g.nodes) {
-    auto it = n.attrs.find("dims");
-    if (it == n.attrs.end() || it->second.value_case() != proto::AttrValue::kInts) continue;
-    std::vector<int64_t> dims(it->second.ints().values().begin(), it->second.ints().values().end());
-    bind(dims);
-    it->second = attr_ints(dims);
-  }
-}
 
 /// The values a label may take, read from the loss that consumes it.
 struct LabelRange {
@@ -221,8 +205,9 @@ std::vector<GradcheckEntry> gradcheck_model(Model m, uint64_t seed, int64_t batc
                                             double eps) {
   if (!m.has_training()) throw Error(m.source + ": gradcheck needs a training section naming the loss");
   if (batch < 1) throw Error("gradcheck: batch must be at least 1");
-  bind_batch_dims(m.graph, batch);
+  // The same passes, in the same order, as `dlc compile` before autodiff.
   verify_or_throw(m);
+  BindBatchPass(batch).run(m);
   RegularizePass().run(m);
   verify_or_throw(m);
 

@@ -82,14 +82,14 @@ void for_each_index(const std::vector<int64_t>& dims, Fn fn) {
 
 }  // namespace
 
-ProgramEvaluator::ProgramEvaluator(const Program& p) : p_(p) {
-  check_program(p);
-  own_.resize(p.buffers.size());
-  for (const auto& b : p.buffers) {
+ProgramEvaluator::ProgramEvaluator(Program p) : p_(std::move(p)) {
+  check_program(p_);
+  own_.resize(p_.buffers.size());
+  for (const auto& b : p_.buffers) {
     if (b.kind == BufferKind::temp) continue;
     own_[b.id] = b.kind == BufferKind::constant ? b.data : std::vector<double>(static_cast<size_t>(b.numel), 0.0);
   }
-  arena_.assign(static_cast<size_t>(p.arena_bytes), std::numeric_limits<double>::quiet_NaN());
+  arena_.assign(static_cast<size_t>(p_.arena_bytes), std::numeric_limits<double>::quiet_NaN());
 }
 
 double ProgramEvaluator::read(int buffer, int64_t i) const {

@@ -20,8 +20,8 @@ namespace dlc {
 
 class ProgramEvaluator {
  public:
-  /// Checks `p` (check_program) and zero-fills its state buffers.
-  explicit ProgramEvaluator(const Program& p);
+  /// Checks `p` (check_program), keeps a copy, and zero-fills its state buffers.
+  explicit ProgramEvaluator(Program p);
 
   /// Replaces a state buffer (parameter or optimizer state) by name.
   void set_state(const std::string& name, const Tensor& value);
@@ -46,7 +46,7 @@ class ProgramEvaluator {
   void run_step(const Step& s, const EvalContext& ctx);
   void run_loop(const LoopKernel& k);
 
-  const Program& p_;
+  Program p_;
   std::vector<std::vector<double>> own_;  // non-temp buffers
   std::vector<double> arena_;             // one slot per arena byte
 };

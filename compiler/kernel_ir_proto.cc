@@ -27,13 +27,6 @@ int add_scalar(const ScalarNode* n, proto::ScalarExprProto* out, std::map<const 
   return id;
 }
 
-proto::ScalarExprProto expr_to_proto(const SExpr& e) {
-  proto::ScalarExprProto out;
-  std::map<const ScalarNode*, int> ids;
-  if (e.get()) add_scalar(e.get(), &out, &ids);
-  return out;
-}
-
 proto::KernelAccess access_to_proto(const Access& a) {
   proto::KernelAccess out;
   out.set_buffer(a.buffer);
@@ -48,12 +41,14 @@ proto::LoopKernelProto loop_to_proto(const LoopKernel& k) {
   for (int64_t d : k.dims) out.add_dims(d);
   out.set_reduce_dims(k.reduce_dims);
   out.set_reduce(static_cast<int>(k.reduce));
-  if (k.reduce != ReduceOp::none) *out.mutable_reduce_body() = expr_to_proto(k.reduce_body);
+  // One node table for all the kernel's expressions keeps shared nodes shared.
+  std::map<const ScalarNode*, int> ids;
+  out.set_reduce_body(k.reduce != ReduceOp::none ? add_scalar(k.reduce_body.get(), out.mutable_exprs(), &ids) : -1);
   for (const auto& l : k.loads) *out.add_loads() = access_to_proto(l);
   for (const auto& s : k.stores) {
     auto* ps = out.add_stores();
     *ps->mutable_at() = access_to_proto(s.at);
-    *ps->mutable_value() = expr_to_proto(s.value);
+    ps->set_value(add_scalar(s.value.get(), out.mutable_exprs(), &ids));
   }
   return out;
 }
@@ -72,8 +67,7 @@ proto::GemmOperandProto operand_to_proto(const GemmOperand& x) {
 
 [[noreturn]] void bad(const std::string& what) { throw Error("malformed kernel program: " + what); }
 
-SExpr expr_from_proto(const proto::ScalarExprProto& p) {
-  if (p.nodes_size() == 0) bad("empty expression");
+std::vector<SExpr> exprs_from_proto(const proto::ScalarExprProto& p) {
   std::vector<SExpr> built;
   for (const auto& pn : p.nodes()) {
     if (pn.op() < 0 || pn.op() > static_cast<int>(ScalarOp::select)) bad("unknown scalar op " + std::to_string(pn.op()));
@@ -87,7 +81,12 @@ SExpr expr_from_proto(const proto::ScalarExprProto& p) {
     else if (op == ScalarOp::constant) built.push_back(SExpr(pn.value()));
     else built.push_back(make(op, std::move(args)));
   }
-  return built.back();
+  return built;
+}
+
+SExpr root(const std::vector<SExpr>& nodes, int index) {
+  if (index < 0 || index >= static_cast<int>(nodes.size())) bad("expression root out of range");
+  return nodes[index];
 }
 
 Access access_from_proto(const proto::KernelAccess& p) {
@@ -105,9 +104,10 @@ LoopKernel loop_from_proto(const proto::LoopKernelProto& p) {
   k.reduce_dims = p.reduce_dims();
   if (p.reduce() < 0 || p.reduce() > static_cast<int>(ReduceOp::max)) bad("unknown reduce op");
   k.reduce = static_cast<ReduceOp>(p.reduce());
-  if (k.reduce != ReduceOp::none) k.reduce_body = expr_from_proto(p.reduce_body());
+  std::vector<SExpr> nodes = exprs_from_proto(p.exprs());
+  if (k.reduce != ReduceOp::none) k.reduce_body = root(nodes, p.reduce_body());
   for (const auto& l : p.loads()) k.loads.push_back(access_from_proto(l));
-  for (const auto& s : p.stores()) k.stores.push_back({access_from_proto(s.at()), expr_from_proto(s.value())});
+  for (const auto& s : p.stores()) k.stores.push_back({access_from_proto(s.at()), root(nodes, s.value())});
   return k;
 }
 

@@ -16,6 +16,29 @@ DimMap identity_map(size_t r) {
   return m;
 }
 
+std::vector<int64_t> load_strides(const SymLoad& l, size_t rank) {
+  std::vector<int64_t> strides(rank, 0);
+  std::vector<int64_t> rs = strides_of(l.view_dims);
+  for (size_t j = 0; j < l.dim_of.size(); ++j)
+    if (l.dim_of[j] >= 0) strides[l.dim_of[j]] += rs[j];
+  return strides;
+}
+
+bool reads_in_loop_order(const SymLoad& l, const SymKernel& k) {
+  if (l.iota_dim >= 0) return false;
+  size_t outer = k.dims.size() - static_cast<size_t>(k.reduce_dims);
+  std::vector<int64_t> loop_dims(k.dims.begin(), k.dims.begin() + static_cast<std::ptrdiff_t>(outer));
+  int64_t numel = 1, loop = 1;
+  for (int64_t d : l.view_dims) numel *= d;
+  for (int64_t d : loop_dims) loop *= d;
+  if (numel != loop) return false;
+  std::vector<int64_t> got = load_strides(l, k.dims.size()), want = strides_of(loop_dims);
+  for (size_t d = 0; d < k.dims.size(); ++d) {
+    if (d >= outer ? got[d] != 0 : (loop_dims[d] != 1 && got[d] != want[d])) return false;
+  }
+  return true;
+}
+
 std::vector<std::string> SymKernel::loaded_values() const {
   std::vector<std::string> out;
   for (const auto& l : loads)
@@ -75,7 +98,7 @@ class Builder {
 
   std::optional<SymKernel> run(const Cluster& c, std::string* why) {
     try {
-      if (c.reduction) build_reduction(c.roots.at(0));
+      if (c.reduction) build_reduction(c.roots);
       else build_elementwise(c.roots);
     } catch (const Refusal& r) {
       *why = r.what;
@@ -101,7 +124,10 @@ class Builder {
     }
   }
 
-  void build_reduction(const std::string& root) {
+  /// roots[0] is the reduction; any further roots are element-wise values
+  /// over its kept dims, computed once per output from the reduced value.
+  void build_reduction(const std::vector<std::string>& roots) {
+    const std::string& root = roots.at(0);
     int ni = p_.producer.at(root);
     const Node& n = g_.nodes[ni];
     nodes_.insert(ni);
@@ -113,7 +139,7 @@ class Builder {
         xmap[j] = static_cast<int>(k_.dims.size());
         k_.dims.push_back(xd[j]);
       }
-    size_t kept = k_.dims.size();
+    outer_dims_ = k_.dims;
     double count = 1;
     for (int64_t a : axes) {
       xmap[a] = static_cast<int>(k_.dims.size());
@@ -121,28 +147,65 @@ class Builder {
       count *= static_cast<double>(xd[a]);
     }
     k_.reduce_dims = static_cast<int>(axes.size());
-    DimMap out_map;
     bool keep = n.attr_bool("keepdims");
     for (size_t j = 0, pos = 0; j < xd.size(); ++j) {
-      if (!contains(axes, static_cast<int64_t>(j))) out_map.push_back(static_cast<int>(pos++));
-      else if (keep) out_map.push_back(-1);
+      if (!contains(axes, static_cast<int64_t>(j))) reduced_map_.push_back(static_cast<int>(pos++));
+      else if (keep) reduced_map_.push_back(-1);
     }
-    (void)kept;
+    reduction_ = root;
     SExpr body = load_or_compute(n.inputs[0], xmap);
     if (axes.empty()) {  // nothing to reduce: an element-wise copy
-      k_.stores.push_back({root, out_map, n.op == "reduce_mean" ? body / 1.0 : body});
-      return;
+      reduced_value_ = n.op == "reduce_mean" ? body / 1.0 : body;
+    } else {
+      k_.reduce = n.op == "reduce_max" ? ReduceOp::max : ReduceOp::sum;
+      k_.reduce_body = body;
+      // The accumulator is the argument after the last load, and epilogue
+      // roots may still add loads: a placeholder stands in until the end.
+      SExpr acc = arg(kAccPlaceholder);
+      reduced_value_ = n.op == "reduce_mean" ? acc / count : acc;
     }
-    k_.reduce = n.op == "reduce_max" ? ReduceOp::max : ReduceOp::sum;
-    k_.reduce_body = body;
-    SExpr acc = arg(static_cast<int>(k_.loads.size()));
-    k_.stores.push_back({root, out_map, n.op == "reduce_mean" ? acc / count : acc});
+    k_.stores.push_back({root, reduced_map_, reduced_value_});
+    for (size_t i = 1; i < roots.size(); ++i) {
+      const std::string& r = roots[i];
+      if (g_.type_of(r).dims != outer_dims_)
+        throw Refusal{"'" + r + "' " + dims_str(g_.type_of(r).dims) + " is not over the kept dims " +
+                      dims_str(outer_dims_) + " of '" + root + "'"};
+      DimMap id = identity_map(outer_dims_.size());
+      k_.stores.push_back({r, id, compute(r, id)});
+    }
+    std::map<const ScalarNode*, SExpr> memo;
+    for (auto& st : k_.stores) st.expr = replace_placeholder(st.expr, static_cast<int>(k_.loads.size()), &memo);
+  }
+
+  static constexpr int kAccPlaceholder = 1 << 30;
+
+  static SExpr replace_placeholder(const SExpr& e, int acc, std::map<const ScalarNode*, SExpr>* memo) {
+    auto it = memo->find(e.get());
+    if (it != memo->end()) return it->second;
+    SExpr out = e;
+    if (e->op == ScalarOp::arg && e->index == kAccPlaceholder) {
+      out = arg(acc);
+    } else if (!e->args.empty()) {
+      std::vector<SExpr> args;
+      bool changed = false;
+      for (const auto& a : e->args) {
+        args.push_back(replace_placeholder(a, acc, memo));
+        changed |= args.back().get() != a.get();
+      }
+      if (changed) out = make(e->op, std::move(args));
+    }
+    return (*memo)[e.get()] = out;
   }
 
   /// `v` at the element given by `m`: a load when in memory, else computed.
   SExpr load_or_compute(const std::string& v, const DimMap& m) {
+    if (v == reduction_) {
+      if (m != reduced_map_) throw Refusal{"'" + v + "' is reduced by this kernel and read at another element"};
+      return reduced_value_;
+    }
     if (roots_.count(v)) {
-      if (m != identity_map(m.size()) || g_.type_of(v).dims != k_.dims)
+      const std::vector<int64_t>& loop = reduction_.empty() ? k_.dims : outer_dims_;
+      if (m != identity_map(m.size()) || g_.type_of(v).dims != loop)
         throw Refusal{"'" + v + "' is stored by this kernel and read at another element"};
       return compute(v, m);
     }
@@ -236,6 +299,10 @@ class Builder {
   const FusionPlan& p_;
   const Graph& g_;
   std::set<std::string> roots_;
+  std::string reduction_;            // the reduction root, in a reduction kernel
+  std::vector<int64_t> outer_dims_;  // its kept dims
+  DimMap reduced_map_;               // how its result's dims follow the loop
+  SExpr reduced_value_;              // its result, over the accumulator
   SymKernel k_;
   std::set<int> nodes_;
   std::map<std::pair<std::string, DimMap>, SExpr> memo_;

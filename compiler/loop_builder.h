@@ -69,4 +69,14 @@ int own_cost(const FusionPlan& plan, const std::string& value, bool* expensive);
 /// The identity map of rank r.
 DimMap identity_map(size_t r);
 
+/// The element strides of a (non-iota) load over a loop of rank `rank`.
+std::vector<int64_t> load_strides(const SymLoad& l, size_t rank);
+
+/// True when the load reads its value's dense data in the order of the
+/// kernel's outer loop, element i at outer iteration i, and never moves
+/// along a reduced dim: the kernel may then overwrite it in place, and a
+/// GEMM's result read this way can feed an epilogue. Dims of size 1 are
+/// ignored, so [32,1] read over a [32] loop counts.
+bool reads_in_loop_order(const SymLoad& l, const SymKernel& k);
+
 }  // namespace dlc

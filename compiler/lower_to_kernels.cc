@@ -133,11 +133,35 @@ class Lowerer {
           }
       units_.push_back(std::move(u));
     }
+    drop_internal_stores();
     for (size_t i = 0; i < units_.size(); ++i) {
       Unit& u = units_[i];
       std::sort(u.nodes.begin(), u.nodes.end());
       u.anchor = u.nodes.empty() ? 0 : u.nodes.front();
       for (const auto& w : u.writes) writer_[w] = static_cast<int>(i);
+    }
+  }
+
+  /// A root that only its own kernel uses (a bias gradient consumed by the
+  /// update in the same kernel) needs no store.
+  void drop_internal_stores() {
+    std::set<std::string> read;
+    for (const auto& u : units_) read.insert(u.reads.begin(), u.reads.end());
+    for (auto& u : units_) {
+      if (u.cluster < 0) continue;
+      auto unused = [&](const std::string& v) {
+        bool is_gemm_result = u.kind == Unit::gemm && v == u.writes[0];
+        return !is_gemm_result && !read.count(v) && !wanted_by_entry(v);
+      };
+      auto& st = u.kern.stores;
+      std::vector<SymStore> kept;
+      for (const auto& x : st) {
+        if (!unused(x.value)) kept.push_back(x);
+        else prog_.explain.push_back("%" + x.value + " not stored: only its own kernel uses it");
+      }
+      if (kept.empty()) continue;  // cannot happen for a live kernel; keep it whole
+      st = kept;
+      u.writes.erase(std::remove_if(u.writes.begin(), u.writes.end(), unused), u.writes.end());
     }
   }
 
@@ -254,11 +278,12 @@ class Lowerer {
     bool epilogue_store = w.kind == Unit::gemm && v != w.writes[0] &&
                           std::find(w.gemm_reads.begin(), w.gemm_reads.end(), s) == w.gemm_reads.end();
     if (w.kind != Unit::loop && !epilogue_store) return "its own step reads the old value";
-    const std::vector<int64_t>& dims = g_.type_of(s).dims;
-    if (w.kern.dims != dims || w.kern.reduce != ReduceOp::none) return "its kernel's loop differs from the state's shape";
+    // The store of v is in (outer) loop order, so every read of the old
+    // value must be too: element i is read, then overwritten.
+    for (const auto& st : w.kern.stores)
+      if (st.value == v && st.dim_of != identity_map(st.dim_of.size())) return "its kernel stores it out of order";
     for (const auto& l : w.kern.loads)
-      if (l.value == s && (l.view_dims != dims || l.dim_of != identity_map(dims.size())))
-        return "its kernel reads the old value at other elements";
+      if (l.value == s && !reads_in_loop_order(l, w.kern)) return "its kernel reads the old value at other elements";
     return "";
   }
 

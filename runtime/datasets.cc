@@ -160,7 +160,7 @@ void check_rows(const Dataset& d) {
 
 }  // namespace
 
-IdxArray read_idx(const std::string& path) {
+IdxArray read_idx(const std::string& path, int64_t max_rows) {
   if (!file_exists(path)) throw Error(path + ": no such file");
   GzCloser f{gzopen(path.c_str(), "rb")};
   if (!f.f) throw Error(path + ": cannot open: " + std::strerror(errno));
@@ -184,6 +184,11 @@ IdxArray read_idx(const std::string& path) {
     total *= dim;
     if (total > (int64_t{1} << 34)) throw Error(path + ": dimensions " + std::to_string(total) + "+ elements is too large");
   }
+  a.rows_in_file = a.dims[0];
+  if (max_rows >= 0 && max_rows < a.dims[0]) {
+    total = a.dims[0] == 0 ? 0 : total / a.dims[0] * max_rows;
+    a.dims[0] = max_rows;
+  }
   std::vector<unsigned char> raw(static_cast<size_t>(total) * esize);
   read_exact(f.f, raw.data(), raw.size(), path, "the data");
   a.values.resize(static_cast<size_t>(total));
@@ -204,10 +209,10 @@ void Dataset::limit(int64_t n) {
   y.resize(static_cast<size_t>(n));
 }
 
-Dataset load_idx_dataset(const std::string& images, const std::string& labels) {
-  IdxArray img = read_idx(images);
+Dataset load_idx_dataset(const std::string& images, const std::string& labels, int64_t max_rows) {
+  IdxArray img = read_idx(images, max_rows);
   if (img.dims.empty()) throw Error(images + ": has no example dimension");
-  IdxArray lab = read_idx(labels);
+  IdxArray lab = read_idx(labels, max_rows);
   if (lab.dims.size() != 1)
     throw Error(labels + ": labels must have one dimension, the file has " + std::to_string(lab.dims.size()));
   Dataset d;
@@ -219,13 +224,15 @@ Dataset load_idx_dataset(const std::string& images, const std::string& labels) {
   // Unsigned-byte images are pixels 0..255; the models expect [0,1].
   if (img.type_code == 0x08)
     for (float& v : d.x) v /= 255.0f;
+  if (img.rows_in_file != lab.rows_in_file)
+    throw Error(images + " has " + std::to_string(img.rows_in_file) + " examples but " + labels + " has " +
+                std::to_string(lab.rows_in_file) + " labels");
   d.y.resize(lab.values.size());
   for (size_t i = 0; i < lab.values.size(); ++i) d.y[i] = whole_label(lab.values[i], labels, static_cast<int64_t>(i));
-  check_rows(d);
   return d;
 }
 
-Dataset load_mnist_split(const std::string& dir, const std::string& split) {
+Dataset load_mnist_split(const std::string& dir, const std::string& split, int64_t max_rows) {
   auto find = [&](const std::string& base) {
     std::string raw = dir + "/" + base;
     if (file_exists(raw)) return raw;
@@ -234,7 +241,7 @@ Dataset load_mnist_split(const std::string& dir, const std::string& split) {
   };
   std::string images = find(split + "-images-idx3-ubyte");
   std::string labels = find(split + "-labels-idx1-ubyte");
-  return load_idx_dataset(images, labels);
+  return load_idx_dataset(images, labels, max_rows);
 }
 
 CsvTable read_csv(const std::string& path) {

@@ -15,12 +15,16 @@ struct IdxArray {
   /// signed byte, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64).
   int type_code = 0;
   std::vector<float> values;
+  /// The first dimension as the file states it (dims[0] may be fewer when
+  /// read_idx was asked for fewer rows).
+  int64_t rows_in_file = 0;
 };
 
-/// Reads an IDX file, gzipped or raw (zlib reads both). Throws dlc::Error
-/// naming the file for a missing file, a bad magic number or a file that
-/// ends before its dimensions say it should.
-IdxArray read_idx(const std::string& path);
+/// Reads an IDX file, gzipped or raw (zlib reads both); with `max_rows` >= 0
+/// only the first `max_rows` rows (slices of the first dimension). Throws
+/// dlc::Error naming the file for a missing file, a bad magic number or a
+/// file that ends before its dimensions say it should.
+IdxArray read_idx(const std::string& path, int64_t max_rows = -1);
 
 /// Examples and their class labels, row-major.
 struct Dataset {
@@ -38,11 +42,12 @@ struct Dataset {
 
 /// Images and labels from two IDX files; unsigned-byte pixels are scaled
 /// to [0,1]. Throws when the row counts differ or a label is not whole.
-Dataset load_idx_dataset(const std::string& images, const std::string& labels);
+/// `max_rows` >= 0 reads only that many rows (saves time on subsets).
+Dataset load_idx_dataset(const std::string& images, const std::string& labels, int64_t max_rows = -1);
 
 /// `split` ("train" or "t10k") of an MNIST-layout folder: the files
 /// SPLIT-images-idx3-ubyte and SPLIT-labels-idx1-ubyte, each optionally .gz.
-Dataset load_mnist_split(const std::string& dir, const std::string& split);
+Dataset load_mnist_split(const std::string& dir, const std::string& split, int64_t max_rows = -1);
 
 /// A CSV file of numbers, one row per line (blank lines skipped).
 struct CsvTable {

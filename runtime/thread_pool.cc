@@ -19,11 +19,17 @@ inline void cpu_relax() {
 // steps (data loading) the worker sleeps and leaves the core free.
 constexpr auto kSpinBudget = std::chrono::microseconds(200);
 
+constexpr int kMaxParts = 0xffff;
+
+uint32_t generation_of(uint64_t job) { return static_cast<uint32_t>(job >> 32); }
+int parts_of(uint64_t job) { return static_cast<int>((job >> 16) & 0xffff); }
+int next_of(uint64_t job) { return static_cast<int>(job & 0xffff); }
+
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) : threads_(std::max(1, threads)) {
+ThreadPool::ThreadPool(int threads) : threads_(std::clamp(threads, 1, kMaxParts)) {
   workers_.reserve(threads_ - 1);
-  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -49,14 +55,22 @@ std::pair<int64_t, int64_t> ThreadPool::chunk_range(int64_t n, int parts, int in
   return {begin, begin + base + (index < extra ? 1 : 0)};
 }
 
-void ThreadPool::run_chunk(int index) {
-  if (index >= parts_) return;
-  auto [begin, end] = chunk_range(n_, parts_, index);
-  try {
-    (*fn_)(begin, end);
-  } catch (...) {
-    std::lock_guard<std::mutex> lock(error_mutex_);
-    if (!error_) error_ = std::current_exception();
+void ThreadPool::run_chunks(uint32_t generation) {
+  uint64_t job = job_.load(std::memory_order_acquire);
+  for (;;) {
+    if (generation_of(job) != generation || next_of(job) >= parts_of(job)) return;
+    if (!job_.compare_exchange_weak(job, job + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    // A claimed chunk keeps its job open, so fn_ and n_ are this job's.
+    int index = next_of(job);
+    auto [begin, end] = chunk_range(n_, parts_of(job), index);
+    try {
+      (*fn_)(begin, end);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    done_.fetch_add(1, std::memory_order_acq_rel);
+    job = job_.load(std::memory_order_acquire);
   }
 }
 
@@ -69,46 +83,43 @@ void ThreadPool::parallel_for(int64_t n, int parts, const RangeFn& fn) {
   }
   fn_ = &fn;
   n_ = n;
-  parts_ = parts;
   error_ = nullptr;
-  // Every worker acknowledges every job, even one with no chunk for it, so
-  // no worker can still be reading this job's fields when the next starts.
-  pending_.store(threads_ - 1);
-  generation_.fetch_add(1);
+  done_.store(0, std::memory_order_relaxed);
+  uint32_t generation = generation_of(job_.load()) + 1;
+  job_.store((static_cast<uint64_t>(generation) << 32) | (static_cast<uint64_t>(parts) << 16));
   if (sleeping_.load() > 0) {
     std::lock_guard<std::mutex> lock(mutex_);
     wake_.notify_all();
   }
-  run_chunk(0);
-  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
-    if (spins < 4096) cpu_relax();
+  run_chunks(generation);
+  for (int spins = 0; done_.load(std::memory_order_acquire) != parts; ++spins) {
+    if (spins < 2048) cpu_relax();
     else std::this_thread::yield();
   }
   fn_ = nullptr;
   if (error_) std::rethrow_exception(error_);
 }
 
-void ThreadPool::worker_loop(int index) {
-  uint64_t seen = 0;
+void ThreadPool::worker_loop() {
+  uint32_t seen = 0;
   for (;;) {
     auto spin_until = std::chrono::steady_clock::now() + kSpinBudget;
-    for (int spins = 0; generation_.load(std::memory_order_acquire) == seen && !stop_.load(); ++spins) {
+    for (int spins = 0; generation_of(job_.load(std::memory_order_acquire)) == seen && !stop_.load(); ++spins) {
       cpu_relax();
       if ((spins & 255) == 255 && std::chrono::steady_clock::now() > spin_until) {
         std::unique_lock<std::mutex> lock(mutex_);
-        // sleeping_ is raised before the last check of generation_, and the
-        // caller bumps generation_ before reading sleeping_: one of the two
-        // sides always sees the other, so no wake-up is lost.
+        // sleeping_ is raised before the last look at job_, and the caller
+        // publishes job_ before reading sleeping_: one of the two sides
+        // always sees the other, so no wake-up is lost.
         sleeping_.fetch_add(1);
-        wake_.wait(lock, [&] { return generation_.load() != seen || stop_.load(); });
+        wake_.wait(lock, [&] { return generation_of(job_.load()) != seen || stop_.load(); });
         sleeping_.fetch_sub(1);
         break;
       }
     }
     if (stop_.load()) return;
-    seen = generation_.load(std::memory_order_acquire);
-    run_chunk(index);
-    pending_.fetch_sub(1, std::memory_order_release);
+    seen = generation_of(job_.load(std::memory_order_acquire));
+    run_chunks(seen);
   }
 }
 

@@ -1,8 +1,10 @@
 // A small fixed thread pool that splits a loop range across threads.
 //
-// Chunks are contiguous and depend only on (n, parts), never on timing, so a
-// kernel run over the pool produces the same bits every time for a given
-// thread count.
+// Chunk boundaries depend only on (n, parts), never on timing, and each
+// chunk's work is independent of which thread runs it, so a kernel run over
+// the pool produces the same bits every time for a given thread count.
+// Threads claim chunks as they arrive: when the machine is oversubscribed
+// and a worker is descheduled, the others take its share instead of waiting.
 #pragma once
 
 #include <atomic>
@@ -30,9 +32,10 @@ class ThreadPool {
   /// The fn type: handles the half-open range [begin, end).
   using RangeFn = std::function<void(int64_t begin, int64_t end)>;
 
-  /// Runs fn over [0, n) split into min(parts, size(), n) contiguous chunks
-  /// (chunk_range), chunk 0 on the calling thread; returns when every chunk
-  /// is done. The first exception a chunk throws is rethrown here.
+  /// Runs fn over [0, n) cut into min(parts, size(), n) contiguous chunks
+  /// (chunk_range); the caller works too. Returns when every chunk is done;
+  /// the first exception a chunk throws is rethrown here. Not reentrant:
+  /// one parallel_for at a time, from one thread.
   void parallel_for(int64_t n, int parts, const RangeFn& fn);
 
   /// Chunk `index` of [0, n) cut into `parts` pieces whose sizes differ by at
@@ -44,19 +47,22 @@ class ThreadPool {
   static int default_threads();
 
  private:
-  void worker_loop(int index);
-  void run_chunk(int index);
+  void worker_loop();
+  /// Claims and runs chunks of the job posted as `generation` until none is left.
+  void run_chunks(uint32_t generation);
 
   const int threads_;
   std::vector<std::thread> workers_;
 
-  // The current job; written by the caller before it bumps generation_.
+  // The current job. fn_ and n_ are written before job_ is published and
+  // stay fixed until every chunk is done.
   const RangeFn* fn_ = nullptr;
   int64_t n_ = 0;
-  int parts_ = 0;
-
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};   // workers that have not finished the current job
+  /// generation (32 bits) | parts (16 bits) | next chunk to claim (16 bits):
+  /// one word, so a late worker can never claim a chunk of a newer job
+  /// while reading an older one's fields.
+  std::atomic<uint64_t> job_{0};
+  std::atomic<int> done_{0};      // chunks finished in the current job
   std::atomic<int> sleeping_{0};  // workers blocked on wake_
   std::atomic<bool> stop_{false};
   std::mutex mutex_;

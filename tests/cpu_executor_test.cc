@@ -5,7 +5,6 @@
 
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <set>
 #include <cstring>
@@ -396,13 +395,7 @@ TEST(CpuExecutor, CrossEntropyWithALabelOutsideTheRowIsNaN) {
 /// updates to agree within `tol` (relative to max(1, |want|)).
 void expect_cpu_matches_reference(const Graph& g, const EntrySpec& e, const std::map<std::string, Tensor>& feeds,
                                   double tol = 1e-5, int threads = 2) {
-  auto t0 = std::chrono::steady_clock::now();
   Program p = build_program(g, e);
-  auto t1 = std::chrono::steady_clock::now();
-  { cpu::CpuCodegenOptions o; std::string ir; o.llvm_ir = &ir; auto so = cpu::compile_programs({p}, o);
-    auto t2 = std::chrono::steady_clock::now();
-    fprintf(stderr, "TIMING lower %.1f ms codegen %.1f ms, IR %zu bytes, so %zu bytes, %zu steps\n",
-      std::chrono::duration<double, std::milli>(t1-t0).count(), std::chrono::duration<double, std::milli>(t2-t1).count(), ir.size(), so.size(), p.steps.size()); }
   std::map<std::string, Tensor> state, inputs;
   for (const Buffer& b : p.buffers) {
     if (b.kind == BufferKind::state) state[b.name] = feeds.at(b.name);

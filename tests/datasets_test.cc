@@ -86,6 +86,12 @@ TEST(Idx, MnistSplitScalesPixelsAndFindsGzOrRaw) {
   EXPECT_EQ(d.rows, 2);
   EXPECT_EQ(d.x.size(), 8u);
   EXPECT_NE(error_of([&] { load_mnist_split(dir, "t10k"); }).find("t10k-images-idx3-ubyte"), std::string::npos);
+
+  // Reading only the first rows gives the same rows as reading all.
+  Dataset first = load_mnist_split(dir, "train", 2);
+  EXPECT_EQ(first.rows, 2);
+  EXPECT_EQ(first.x, d.x);
+  EXPECT_EQ(first.y, d.y);
 }
 
 TEST(Idx, RefusesBadMagicNamingTheFile) {
@@ -114,6 +120,9 @@ TEST(Idx, RefusesMismatchedRowCounts) {
   write_raw(dir + "/x", images_bytes());
   write_raw(dir + "/y", idx_bytes(0x08, {2}, std::string("\x00\x01", 2)));
   std::string e = error_of([&] { load_idx_dataset(dir + "/x", dir + "/y"); });
+  EXPECT_NE(e.find("3 examples"), std::string::npos) << e;
+  // Still caught when only the rows both files have are read.
+  e = error_of([&] { load_idx_dataset(dir + "/x", dir + "/y", 2); });
   EXPECT_NE(e.find("3 examples"), std::string::npos) << e;
 }
 

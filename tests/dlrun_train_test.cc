@@ -3,6 +3,7 @@
 // resume, and the errors raised before training starts.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>

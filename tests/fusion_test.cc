@@ -8,6 +8,8 @@
 #include "compiler/fusion.h"
 #include "compiler/passes/autodiff.h"
 #include "compiler/passes/lower_optimizer.h"
+#include "compiler/pipeline.h"
+#include "frontend/model_loader.h"
 #include "frontend/layers.h"
 #include "ir/builder.h"
 #include "ir/error.h"
@@ -266,13 +268,15 @@ TEST(Fusion, StateReadAfterItsUpdateIsCopiedAtTheEnd) {
   EntrySpec e{"train_step", {late}, {{w, w_new}}, true};
   verify_or_throw(m.graph);
   Program p = build_program(m.graph, e);
+  EXPECT_EQ(step_kinds(p)["copy"], 1) << print_program(p);
+  EXPECT_TRUE(has_line(p, "copied into state 'w' at the end")) << print_program(p);
   expect_matches_reference(m.graph, e, p, random_feeds(m.graph, 9));
 }
 
 TEST(Fusion, ExpensiveSharedValueIsStoredCheapOneRecomputed) {
   Graph g;
   GraphBuilder b(g);
-  auto x = b.input("x", {DType::f32, {6, 4}});
+  auto x = b.input("x", {DType::f32, {64, 128}});  // big enough that recomputing exp(tanh) is over budget
   auto cheap = b.mul(x, b.scalar(2));
   auto costly = b.op("exp", {b.op("tanh", {x})});
   // Two reductions over different axes: each is its own kernel.
@@ -283,6 +287,14 @@ TEST(Fusion, ExpensiveSharedValueIsStoredCheapOneRecomputed) {
   EXPECT_TRUE(has_line(p, "%" + cheap + " recomputed")) << print_program(p);
   EXPECT_TRUE(has_line(p, "%" + costly + " stored")) << print_program(p);
   EXPECT_EQ(p.kernel_count(), 3);
+  // At a small size the same graph recomputes exp(tanh(x)) instead.
+  Graph small;
+  GraphBuilder sb(small);
+  auto sx = sb.input("x", {DType::f32, {6, 4}});
+  auto sc = sb.mul(sx, sb.scalar(2));
+  auto se = sb.op("exp", {sb.op("tanh", {sx})});
+  EntrySpec se_spec{"predict", {sb.reduce_sum(sb.add(sc, se), {0}), sb.reduce_sum(sb.mul(sc, se), {1})}, {}, false};
+  EXPECT_EQ(build_program(small, se_spec).kernel_count(), 2);
   expect_matches_reference(g, e, p, random_feeds(g, 6));
 }
 
@@ -326,6 +338,35 @@ TEST(Fusion, OpaqueOpsAreReferenceCalls) {
   EXPECT_EQ(step_kinds(p)["ref"], 1) << print_program(p);
   EXPECT_TRUE(has_line(p, "reference call"));
   expect_matches_reference(g, e, p, random_feeds(g, 12));
+}
+
+/// Kernel counts of every model in models/ at batch 32, forward and train
+/// step, so a fusion regression fails here. Each program must also agree
+/// with the reference interpreter.
+TEST(Fusion, ModelKernelCountsArePinned) {
+  struct Want {
+    const char* model;
+    int predict, train_step;
+  };
+  const Want wants[] = {
+      {"linear_regression", 0, 0}, {"perceptron", 0, 0},  {"logistic_regression", 0, 0},
+      {"softmax_regression", 0, 0}, {"mlp_mnist", 0, 0},
+  };
+  for (const auto& want : wants) {
+    SCOPED_TRACE(want.model);
+    Model m = load_model(test::source_path(std::string("models/") + want.model + ".pbtxt"));
+    CompileOptions opts;
+    opts.batch = 32;
+    run_graph_passes(m, opts);
+    for (const auto& e : entry_specs(m)) {
+      Program p = build_program(m.graph, e);
+      std::cout << want.model << " " << e.name << " " << p.kernel_count() << " kernels, " << p.steps.size()
+                << " steps, arena " << p.arena_bytes << " of " << p.unplanned_bytes << "\n";
+      if (getenv("DLC_DUMP")) std::cout << print_program(p);
+      EXPECT_EQ(p.kernel_count(), e.training ? want.train_step : want.predict) << print_program(p);
+      expect_matches_reference(m.graph, e, p, random_feeds(m.graph, 21, 2), 1e-8);
+    }
+  }
 }
 
 TEST(Fusion, UnknownOutputIsAnError) {

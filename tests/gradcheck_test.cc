@@ -285,6 +285,16 @@ TEST(GradcheckTool, PrintsATableAndSucceeds) {
   EXPECT_NE(out.find("ok:"), std::string::npos) << out;
 }
 
+TEST(GradcheckTool, ExitsOneWhenAnErrorExceedsTheTolerance) {
+  // A step of 0.9 crosses ReLU kinks and ruins the difference quotients:
+  // the tool must report that rather than pass it.
+  std::string out;
+  int status = test::run_command(
+      test::tool_path("dlc") + " gradcheck " + test::source_path("models/mlp_mnist.pbtxt") + " --eps 0.9", &out);
+  EXPECT_EQ(status, 1) << out;
+  EXPECT_NE(out.find("FAIL"), std::string::npos) << out;
+}
+
 TEST(GradcheckTool, RejectsABadBatch) {
   std::string out;
   int status = test::run_command(test::tool_path("dlc") + " gradcheck some.pbtxt --batch 0", &out);

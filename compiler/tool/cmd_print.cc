@@ -26,7 +26,8 @@ constexpr const char* kUsage =
     "                  regularize, autodiff, lower_optimizer, simplify, or `all`\n"
     "                  to print the model after every pass\n"
     "  --batch N       bind the batch dimension to N (runs the passes up to\n"
-    "                  bind_batch when --after is not given)\n"
+    "                  bind_batch when --after is not given); the passes after\n"
+    "                  verify bind it to 1 when --batch is not given\n"
     "  --no-training   leave the training section out of the passes: the\n"
     "                  inference graph only\n";
 
@@ -111,8 +112,9 @@ int cmd_print(int argc, char** argv) {
   }
 
   CompileOptions opts;
-  // Without --batch the dimension stays symbolic, as the model wrote it.
-  opts.batch = args.batch > 0 ? args.batch : kBatch;
+  // The passes after verify work on a bound batch; 1 keeps the printed
+  // shapes closest to the model's own.
+  opts.batch = args.batch > 0 ? args.batch : 1;
   opts.training = args.training;
   if (args.after == "all") {
     opts.dump_after = "all";

@@ -80,8 +80,7 @@ int cmd_eval(int argc, char** argv) {
   if (int status = parse_options(argc, argv, &opt); status != 0) return status < 0 ? 0 : status;
   dlrt::Model m(opt.model);
   Classifier clf(m, opt.model, /*training=*/false);
-  Dataset test = load_split(opt.data, "t10k", opt.test_x, opt.test_y, "--test-x/--test-y");
-  test.limit(opt.limit_test);
+  Dataset test = load_split(opt.data, "t10k", opt.test_x, opt.test_y, "--test-x/--test-y", opt.limit_test);
   clf.check(test);
   if (!opt.weights.empty()) m.load_weights(opt.weights);
   EvalResult r = clf.evaluate(test);

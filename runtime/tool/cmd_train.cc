@@ -235,10 +235,8 @@ int cmd_train(int argc, char** argv) {
   opt.schedule.base = opt.has_lr ? opt.lr : m.default_learning_rate();
 
   // Everything is read and checked before the first update.
-  Dataset train = load_split(opt.data, "train", opt.train_x, opt.train_y, "--train-x/--train-y");
-  Dataset test = load_split(opt.data, "t10k", opt.test_x, opt.test_y, "--test-x/--test-y");
-  train.limit(opt.limit_train);
-  test.limit(opt.limit_test);
+  Dataset train = load_split(opt.data, "train", opt.train_x, opt.train_y, "--train-x/--train-y", opt.limit_train);
+  Dataset test = load_split(opt.data, "t10k", opt.test_x, opt.test_y, "--test-x/--test-y", opt.limit_test);
   clf.check(train);
   clf.check(test);
   Dataset val;

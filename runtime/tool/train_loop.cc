@@ -221,13 +221,15 @@ double LrSchedule::at(int64_t step, int64_t epoch) const {
 namespace dlc {
 
 Dataset load_split(const std::string& dir, const std::string& split, const std::string& x_file,
-                   const std::string& y_file, const std::string& option_hint) {
+                   const std::string& y_file, const std::string& option_hint, int64_t limit) {
   if (!x_file.empty() || !y_file.empty()) {
     if (x_file.empty() || y_file.empty()) throw Error("give both " + option_hint + " files (examples and labels)");
-    return load_xy_files(x_file, y_file);
+    Dataset d = load_xy_files(x_file, y_file);
+    d.limit(limit);
+    return d;
   }
   if (dir.empty()) throw Error("no " + split + " data: give --data DIR or " + option_hint);
-  return load_mnist_split(dir, split);
+  return load_mnist_split(dir, split, limit);
 }
 
 int64_t parse_int_option(const std::string& flag, const std::string& value) {

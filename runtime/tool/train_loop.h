@@ -81,9 +81,10 @@ namespace dlc {
 
 /// The `split` ("train" or "t10k") examples: from `x_file`/`y_file` when
 /// given (.npy or CSV), else from the MNIST-layout folder `dir`. Throws
-/// dlc::Error when neither is given, naming `option_hint`.
+/// dlc::Error when neither is given, naming `option_hint`. `limit` >= 0
+/// keeps only the first `limit` examples.
 Dataset load_split(const std::string& dir, const std::string& split, const std::string& x_file,
-                   const std::string& y_file, const std::string& option_hint);
+                   const std::string& y_file, const std::string& option_hint, int64_t limit);
 
 /// Parses a whole number or a real number for option `flag`; throws
 /// dlc::Error naming the option on anything else.

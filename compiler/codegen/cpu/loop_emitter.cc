@@ -34,6 +34,10 @@ class LoopEmitter {
       address(s.at.buffer);
       stored_.insert(s.at.buffer);
     }
+    // A temp sharing arena bytes with a stored temp (in-place reuse by the
+    // memory plan) counts as stored too: its loads must not be hoisted.
+    for (const auto& l : k_.loads)
+      if (l.iota_dim < 0 && shares_bytes_with_a_store(l.buffer)) stored_.insert(l.buffer);
     idx_.assign(shape_.dims.size(), nullptr);
   }
 
@@ -46,6 +50,16 @@ class LoopEmitter {
 
  private:
   // --- addresses and accesses ----------------------------------------------
+
+  bool shares_bytes_with_a_store(int buffer) const {
+    const Buffer& a = p_.buffers[buffer];
+    if (a.kind != BufferKind::temp) return false;
+    for (const auto& s : k_.stores) {
+      const Buffer& b = p_.buffers[s.at.buffer];
+      if (b.kind == BufferKind::temp && a.offset < b.offset + b.bytes() && b.offset < a.offset + a.bytes()) return true;
+    }
+    return false;
+  }
 
   llvm::Value* address(int buffer) {
     auto it = addresses_.find(buffer);

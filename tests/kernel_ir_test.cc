@@ -1,0 +1,190 @@
+// The kernel IR itself: printing, serialization, validation of malformed
+// programs, and the float64 evaluator on hand-written kernels.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "compiler/passes/autodiff.h"
+#include "compiler/passes/lower_optimizer.h"
+#include "frontend/layers.h"
+#include "ir/builder.h"
+#include "ir/error.h"
+#include "ir/verifier.h"
+#include "tests/kernel_test_util.h"
+
+namespace dlc {
+namespace {
+
+using test::expect_matches_reference;
+using test::random_feeds;
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+/// A train step that has every kind of step: GEMMs with epilogues, row
+/// kernels, reductions, element-wise kernels and reference calls (dropout
+/// in training, argmax).
+Model every_step_kind() {
+  Model m;
+  m.source = "kinds";
+  GraphBuilder b(m.graph);
+  auto x = b.input("x", {DType::f32, {6, 10}});
+  auto y = b.input("y", {DType::i32, {6}}, proto::LABEL);
+  auto h = dropout(b, relu(b, dense(b, x, 12, "fc1", init_normal(0.3))), 0.25, "drop");
+  auto logits = dense(b, h, 4, "fc2", init_normal(0.3));
+  b.output(b.op("argmax", {logits}, {}, "class"));
+  m.training.set_loss(softmax_cross_entropy(b, logits, y, "loss"));
+  m.training.mutable_optimizer()->set_kind("momentum");
+  verify_or_throw(m);
+  EXPECT_TRUE(AutodiffPass().run(m));
+  EXPECT_TRUE(LowerOptimizerPass().run(m));
+  verify_or_throw(m);
+  return m;
+}
+
+TEST(KernelIr, PrintsReadableText) {
+  Graph g;
+  GraphBuilder b(g);
+  auto x = b.input("x", {DType::f32, {4, 6}});
+  auto w = b.input("w", {DType::f32, {6}});
+  auto y = b.op("relu", {b.add(x, w)}, {}, "y");
+  Program p = build_program(g, {"predict", {y}, {}, false});
+  std::string text = print_program(p);
+  EXPECT_TRUE(contains(text, "program predict: 1 steps, 1 kernels")) << text;
+  EXPECT_TRUE(contains(text, "dims [4,6]")) << text;
+  EXPECT_TRUE(contains(text, "load $1 = b1 w [0,1]")) << text;  // broadcast: stride 0 over rows
+  EXPECT_TRUE(contains(text, "store b2 y [6,1] = (max (add $0 $1) 0)")) << text;
+}
+
+TEST(KernelIr, EveryStepKindMatchesReference) {
+  Model m = every_step_kind();
+  for (const auto& e : entry_specs(m)) {
+    SCOPED_TRACE(e.name);
+    Program p = build_program(m.graph, e);
+    auto kinds = test::step_kinds(p);
+    EXPECT_GE(kinds["gemm"], 2);
+    EXPECT_GE(kinds["ref"], 1);  // argmax
+    if (e.training) {
+      EXPECT_GE(kinds["row"], 2);
+    }
+    expect_matches_reference(m.graph, e, p, random_feeds(m.graph, 4, 4), 1e-8);
+  }
+}
+
+TEST(KernelIr, ProtoRoundTripIsExact) {
+  Model m = every_step_kind();
+  for (const auto& e : entry_specs(m)) {
+    Program p = build_program(m.graph, e);
+    proto::KernelProgram pb = program_to_proto(p);
+    std::string bytes;
+    ASSERT_TRUE(pb.SerializeToString(&bytes));
+    proto::KernelProgram parsed;
+    ASSERT_TRUE(parsed.ParseFromString(bytes));
+    Program back = program_from_proto(parsed);
+    EXPECT_EQ(print_program(back), print_program(p));
+    EXPECT_EQ(back.explain, p.explain);
+    expect_matches_reference(m.graph, e, back, random_feeds(m.graph, 5, 4), 1e-8);
+  }
+}
+
+TEST(KernelIr, CorruptProgramsAreErrorsNotCrashes) {
+  Model m = every_step_kind();
+  Program p = build_program(m.graph, entry_specs(m).back());
+  std::string bytes;
+  ASSERT_TRUE(program_to_proto(p).SerializeToString(&bytes));
+  std::mt19937_64 rng(17);
+  int rejected = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    std::string bad = bytes;
+    for (int k = 0; k < 3; ++k) bad[rng() % bad.size()] = static_cast<char>(rng());
+    if (trial % 4 == 0) bad.resize(rng() % bad.size());
+    proto::KernelProgram parsed;
+    if (!parsed.ParseFromString(bad)) continue;
+    try {
+      Program q = program_from_proto(parsed);
+      (void)q;
+    } catch (const Error&) {
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, 0);
+}
+
+/// One loop kernel over two buffers, for the checks below.
+Program tiny_program() {
+  Program p;
+  p.entry = "t";
+  p.buffers.push_back({0, "x", BufferKind::input, DType::f32, {2, 3}, 6, -1, {}});
+  p.buffers.push_back({1, "y", BufferKind::output, DType::f32, {3}, 3, -1, {}});
+  LoopKernel k;
+  k.dims = {3, 2};  // column sums: keep the 3 columns, reduce the 2 rows
+  k.reduce_dims = 1;
+  k.reduce = ReduceOp::sum;
+  k.loads.push_back({0, 0, {1, 3}, -1});
+  k.reduce_body = arg(0) * arg(0);
+  k.stores.push_back({{1, 0, {1, 0}, -1}, arg(1)});
+  Step s;
+  s.body = k;
+  p.steps.push_back(s);
+  return p;
+}
+
+TEST(KernelIr, CheckRejectsBadIndices) {
+  EXPECT_NO_THROW(check_program(tiny_program()));
+  auto expect_rejected = [](Program p, const std::string& what) {
+    try {
+      check_program(p);
+      ADD_FAILURE() << "accepted: " << what;
+    } catch (const Error& e) {
+      EXPECT_TRUE(contains(e.what(), "step 0") || contains(e.what(), "buffer")) << e.what();
+    }
+  };
+  Program p = tiny_program();
+  std::get<LoopKernel>(p.steps[0].body).loads[0].strides = {1, 4};  // reaches element 7 of 6
+  expect_rejected(p, "out of range");
+  p = tiny_program();
+  std::get<LoopKernel>(p.steps[0].body).loads[0].buffer = 9;
+  expect_rejected(p, "bad buffer");
+  p = tiny_program();
+  std::get<LoopKernel>(p.steps[0].body).stores[0].at.buffer = 0;
+  std::get<LoopKernel>(p.steps[0].body).stores[0].at.strides = {1, 0};
+  expect_rejected(p, "store to an input");
+  p = tiny_program();
+  std::get<LoopKernel>(p.steps[0].body).stores[0].at.strides = {1, 1};
+  expect_rejected(p, "store along a reduced dim");
+  p = tiny_program();
+  std::get<LoopKernel>(p.steps[0].body).stores[0].value = arg(5);
+  expect_rejected(p, "expression arg");
+  p = tiny_program();
+  p.buffers[1].numel = 4;
+  expect_rejected(p, "numel");
+}
+
+TEST(KernelIr, EvaluatorRunsStridedReductions) {
+  Program p = tiny_program();
+  ProgramEvaluator eval(p);
+  Tensor x({DType::f32, {2, 3}}, {1, 2, 3, 4, 5, 6});
+  auto out = eval.run({{"x", x}});
+  EXPECT_EQ(out.at("y").data, (std::vector<double>{1 + 16, 4 + 25, 9 + 36}));
+  // max keeps NaN, like ScalarOp::max.
+  std::get<LoopKernel>(p.steps[0].body).reduce = ReduceOp::max;
+  ProgramEvaluator eval_max(p);
+  Tensor with_nan({DType::f32, {2, 3}}, {1, NAN, 3, -4, 5, 6});
+  out = eval_max.run({{"x", with_nan}});
+  EXPECT_EQ(out.at("y")[0], 16);
+  EXPECT_TRUE(std::isnan(out.at("y")[1]));
+  EXPECT_EQ(out.at("y")[2], 36);
+}
+
+TEST(KernelIr, EvaluatorNamesMissingInputs) {
+  ProgramEvaluator eval(tiny_program());
+  try {
+    eval.run({});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_TRUE(contains(e.what(), "'x'")) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace dlc
