@@ -192,7 +192,8 @@ class Planner {
     for (const auto& o : p_.entry.outputs) store(o, "entry output");
     for (const auto& u : p_.entry.updates) store(u.second, "new value of state '" + u.first + "'");
     for (size_t k = 0; k < g_.nodes.size(); ++k)
-      if (p_.live[k] && p_.kind[k] == NodeKind::reduction) store(out_of(static_cast<int>(k)), "reduction result");
+      if (p_.live[k] && p_.kind[k] == NodeKind::reduction)
+        store(out_of(static_cast<int>(k)), "reduction result (the root of its kernel)");
     // Operands outside loops must be in memory in a layout their step reads;
     // a reshape must find contiguous data under it. Each new store can make
     // a view acceptable, so repeat until nothing changes.
@@ -207,7 +208,9 @@ class Planner {
           for (const auto& in : step_inputs(ki)) {
             std::optional<MemoryView> view = view_of(p_, in);
             bool ok = view && (kind == NodeKind::gemm ? gemm_layout(*view).has_value() : view->dense());
-            if (!ok) store(in, "operand of " + n.op + " '" + n.name + "' needs it in memory");
+            std::string step = p_.xent_grad_of(n.outputs[0]) >= 0 ? std::string("the cross-entropy gradient kernel")
+                                                                    : n.op + " '" + n.name + "'";
+            if (!ok) store(in, "operand of " + step + " needs it in memory");
           }
         }
         if (kind == NodeKind::reshape && !is_relabel(n)) {
@@ -363,7 +366,9 @@ class Planner {
           if (loop != alone->dims) continue;
           std::set<std::string> theirs(out[c].roots.begin(), out[c].roots.end());
           std::vector<std::string> their_loads = built[c].loaded_values();
-          if (out[c].reduction && std::find(loads.begin(), loads.end(), out[c].roots[0]) == loads.end()) continue;
+          bool feeds_on_it = false;
+          for (const auto& l : loads) feeds_on_it |= theirs.count(l) > 0;
+          if (out[c].reduction && !feeds_on_it) continue;  // only consumers of its results join a reduction
           bool connected = false;
           int64_t numel = 1;
           for (int64_t d : alone->dims) numel *= d;

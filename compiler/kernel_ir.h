@@ -201,7 +201,9 @@ struct Step {
   /// The graph nodes this step computes (for --explain-fusion, --verify-fusion).
   std::vector<std::string> nodes;
   /// Graph values this step stores, each with the buffer holding it (dense,
-  /// row-major, the value's own shape): what --verify-fusion compares.
+  /// row-major, the value's own shape) when the step ends: what
+  /// --verify-fusion compares. (A GEMM result its epilogue overwrites in
+  /// place is not listed.)
   std::vector<std::pair<std::string, int>> values;
 
   const LoopKernel* loop() const { return std::get_if<LoopKernel>(&body); }

@@ -235,6 +235,11 @@ class Builder {
         std::vector<SExpr> args;
         for (const auto& in : n.inputs) args.push_back(load_or_compute(in, broadcast_map(g_.type_of(in).dims, od, m)));
         e = find_op(n.op)->expr(args, n);
+        // The reference rounds each node's result to its dtype; inside a
+        // kernel only ops that can leave the integers need it again.
+        static const std::set<std::string> closed = {"add", "sub", "mul", "neg", "abs", "sign", "square",
+                                                     "maximum", "minimum", "relu", "where", "cast"};
+        if (is_integer(g_.type_of(v).dtype) && !closed.count(n.op)) e = trunc(e);
         break;
       }
       case NodeKind::fill: {

@@ -386,9 +386,11 @@ class Lowerer {
     std::string label = "kernel " + std::to_string(prog_.steps.size()) + ": ";
     if (u.kind == Unit::loop) {
       st.body = loop_kernel(u.kern);
-      bool red = u.kern.reduce != ReduceOp::none;
-      prog_.explain.push_back(label + node_list(u.nodes) +
-                              (red ? " (reduction with its element-wise producers)" : " (elementwise group)"));
+      const char* what = u.kern.reduce == ReduceOp::none ? " (elementwise group)"
+                         : plan_.clusters[u.cluster].roots.size() > 1
+                             ? " (reduction with its element-wise producers and an element-wise epilogue)"
+                             : " (reduction with its element-wise producers)";
+      prog_.explain.push_back(label + node_list(u.nodes) + what);
       return st;
     }
     const Node& n = g_.nodes[u.node];

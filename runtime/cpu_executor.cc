@@ -69,7 +69,7 @@ void fill_constant(const Buffer& b, uint8_t* out) {
   std::memcpy(out, h.bytes.data(), h.bytes.size());
 }
 
-class CpuExecutor : public Executor {
+class CpuExecutor : public ObservableExecutor {
  public:
   CpuExecutor(const proto::Executable& exe, int threads)
       : pool_(threads > 0 ? threads : ThreadPool::default_threads()), seed_(exe.seed()) {
@@ -91,11 +91,32 @@ class CpuExecutor : public Executor {
 
   void run(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
            std::map<std::string, HostTensor>* outputs) override {
+    run_observed(entry, inputs, outputs, nullptr);
+  }
+
+  const Program* program(const std::string& entry) const override {
+    auto it = programs_.find(entry);
+    return it == programs_.end() ? nullptr : &it->second.program;
+  }
+
+  void run_observed(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
+                    std::map<std::string, HostTensor>* outputs, const StepObserver& after_step) override {
     auto it = programs_.find(entry);
     if (it == programs_.end()) throw Error("the executable has no entry point '" + entry + "'");
     LoadedProgram& lp = it->second;
     bind_inputs(lp, inputs);
-    for (size_t i = 0; i < lp.program.steps.size(); ++i) run_step(lp, i);
+    BufferReader read = [&lp](int id) {
+      if (id < 0 || id >= static_cast<int>(lp.program.buffers.size()))
+        throw Error("buffer " + std::to_string(id) + " is not in program '" + lp.program.entry + "'");
+      const Buffer& b = lp.program.buffers[id];
+      HostTensor h(TensorType{b.dtype, b.dims});
+      std::memcpy(h.bytes.data(), lp.pointers[id], h.bytes.size());
+      return h;
+    };
+    for (size_t i = 0; i < lp.program.steps.size(); ++i) {
+      run_step(lp, i);
+      if (after_step) after_step(static_cast<int>(i), read);
+    }
     if (outputs) {
       outputs->clear();
       for (const auto& name : lp.entry->outputs()) {

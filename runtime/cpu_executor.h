@@ -12,9 +12,12 @@
 
 #include <cctype>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
+#include "compiler/kernel_ir.h"
 #include "runtime/executor.h"
 
 namespace dlc {
@@ -40,6 +43,23 @@ inline std::string range_symbol(const std::string& kernel) { return kernel + "_r
 inline std::string finish_symbol(const std::string& kernel) { return kernel + "_finish"; }
 
 }  // namespace cpu_abi
+
+/// Reads the current contents of a program buffer (its dtype and dims).
+using BufferReader = std::function<HostTensor(int buffer)>;
+/// Called after step `step` of a program has run.
+using StepObserver = std::function<void(int step, const BufferReader& read)>;
+
+/// An executor that runs a kernel program and lets a caller look at every
+/// step's buffers as it goes (`dlrun --verify-fusion`). The cpu executor is
+/// one: dynamic_cast the Executor that make_cpu_executor returns.
+class ObservableExecutor : public Executor {
+ public:
+  /// The kernel program of `entry`, or nullptr.
+  virtual const Program* program(const std::string& entry) const = 0;
+  /// run(), calling `after_step` after every step of the entry's program.
+  virtual void run_observed(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
+                            std::map<std::string, HostTensor>* outputs, const StepObserver& after_step) = 0;
+};
 
 /// Creates the cpu executor for `exe` (target "cpu", already validated):
 /// loads its code, checks that every kernel symbol exists, and sets up the

@@ -495,6 +495,113 @@ TEST(CpuExecutorGraphs, TrainStepMatchesTheReference) {
   }
 }
 
+TEST(CpuExecutorGraphs, OpaqueOpsRunThroughTheirReferenceKernels) {
+  // argmax has no fused form: a reference call between native kernels.
+  Graph g;
+  GraphBuilder b(g);
+  auto x = b.input("x", {DType::f32, {37, 13}});
+  auto am = b.op("argmax", {b.op("exp", {x})});
+  auto y = b.mul(b.op("cast", {am}, {{"dtype", attr_dtype(DType::f32)}}), b.scalar(2));
+  b.output(y);
+  b.output(am);
+  verify_or_throw(g);
+  EntrySpec e{"predict", {y, am}, {}, false};
+  EXPECT_EQ(test::step_kinds(build_program(g, e))["ref"], 1);
+  expect_cpu_matches_reference(g, e, test::random_feeds(g, 12), 0);
+}
+
+TEST(CpuExecutorGraphs, TrainingIsBitwiseReproducibleForAGivenThreadCount) {
+  Model m = small_mlp(200, "adam");
+  ASSERT_TRUE(AutodiffPass().run(m));
+  ASSERT_TRUE(LowerOptimizerPass().run(m));
+  verify_or_throw(m);
+  EntrySpec e;
+  for (const auto& spec : entry_specs(m))
+    if (spec.name == "train_step") e = spec;
+  Program p = build_program(m.graph, e);
+  auto feeds = test::random_feeds(m.graph, 21, 5);
+  std::map<std::string, Tensor> state, inputs;
+  for (const Buffer& b : p.buffers) {
+    if (b.kind == BufferKind::state) state[b.name] = feeds.at(b.name);
+    if (b.kind == BufferKind::input) inputs[b.name] = feeds.at(b.name);
+  }
+  auto exe = make_executable({p}, state);
+  auto train = [&](int threads) {
+    auto cpu = make_cpu_executor(exe, threads);
+    std::map<std::string, HostTensor> outs;
+    for (int step = 0; step < 5; ++step) cpu->run("train_step", to_host_map(inputs), &outs);
+    std::map<std::string, std::vector<uint8_t>> weights;
+    for (const auto& [name, t] : state) weights[name] = cpu->get_state(name).bytes;
+    return weights;
+  };
+  for (int threads : {2, 3}) {
+    auto first = train(threads), second = train(threads);
+    EXPECT_EQ(first, second) << threads << " threads";
+    EXPECT_NE(first.at("fc1.w"), to_host(state.at("fc1.w")).bytes) << "training changed nothing";
+  }
+}
+
+TEST(CpuExecutorGraphs, ObservedStepsMatchTheReferenceValueByValue) {
+  // What dlrun --verify-fusion does: after each step, the graph values the
+  // step stored are compared with the reference interpreter's.
+  Model m = small_mlp(9, "adam");
+  ASSERT_TRUE(AutodiffPass().run(m));
+  ASSERT_TRUE(LowerOptimizerPass().run(m));
+  verify_or_throw(m);
+  EntrySpec e;
+  for (const auto& spec : entry_specs(m))
+    if (spec.name == "train_step") e = spec;
+  Program p = build_program(m.graph, e);
+  auto feeds = test::random_feeds(m.graph, 31, 5);
+  std::map<std::string, Tensor> state, inputs;
+  for (const Buffer& b : p.buffers) {
+    if (b.kind == BufferKind::state) state[b.name] = feeds.at(b.name);
+    if (b.kind == BufferKind::input) inputs[b.name] = feeds.at(b.name);
+  }
+  auto executor = make_cpu_executor(make_executable({p}, state), 2);
+  auto* observable = dynamic_cast<ObservableExecutor*>(executor.get());
+  ASSERT_NE(observable, nullptr);
+  ASSERT_NE(observable->program("train_step"), nullptr);
+  EXPECT_EQ(observable->program("predict"), nullptr);
+
+  std::vector<std::string> values;
+  for (const auto& st : p.steps)
+    for (const auto& [value, buffer] : st.values) values.push_back(value);
+  EvalContext ctx;
+  ctx.training = true;
+  auto want = RefInterpreter(m.graph).run(feeds, values, ctx);
+  int compared = 0;
+  std::map<std::string, HostTensor> outs;
+  // A step may compute a value into a temp and overwrite it in place with a
+  // later value of the same step (a GEMM result under its epilogue); only
+  // the last value written to those bytes is still there to compare.
+  auto overwritten_later = [&](const Step& st, size_t i) {
+    const Buffer& a = p.buffers[st.values[i].second];
+    for (size_t j = i + 1; j < st.values.size(); ++j) {
+      const Buffer& b = p.buffers[st.values[j].second];
+      if (a.kind == BufferKind::temp && b.kind == BufferKind::temp && a.id != b.id && a.offset < b.offset + b.bytes() &&
+          b.offset < a.offset + a.bytes())
+        return true;
+    }
+    return false;
+  };
+  int skipped = 0;
+  observable->run_observed("train_step", to_host_map(inputs), &outs, [&](int step, const BufferReader& read) {
+    const Step& st = p.steps[step];
+    for (size_t i = 0; i < st.values.size(); ++i) {
+      const auto& [value, buffer] = st.values[i];
+      if (overwritten_later(st, i)) {
+        ++skipped;
+        continue;
+      }
+      EXPECT_LE(test::worst_error(to_tensor(read(buffer)), want.at(value)), 1e-4) << "step " << step << " " << value;
+      ++compared;
+    }
+  });
+  EXPECT_EQ(compared + skipped, static_cast<int>(values.size()));
+  EXPECT_GT(compared, 10);
+}
+
 // --- errors ----------------------------------------------------------------------
 
 TEST(CpuExecutor, InputsAreCheckedAgainstTheSignature) {

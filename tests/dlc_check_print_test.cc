@@ -8,13 +8,13 @@
 namespace dlc {
 namespace {
 
-struct Run {
+struct ToolRun {
   int status;
   std::string output;  // stdout and stderr together
 };
 
-Run dlc(const std::string& args) {
-  Run r;
+ToolRun dlc(const std::string& args) {
+  ToolRun r;
   r.status = test::run_command(test::tool_path("dlc") + " " + args, &r.output);
   return r;
 }
@@ -31,7 +31,7 @@ std::string write_temp(const std::string& name, const std::string& text) {
 
 TEST(DlcTool, EveryExampleModelPassesCheck) {
   for (const char* name : {"linear_regression", "perceptron", "logistic_regression", "softmax_regression", "mlp_mnist"}) {
-    Run r = dlc("check " + model(name));
+    ToolRun r = dlc("check " + model(name));
     EXPECT_EQ(r.status, 0) << name << ":\n" << r.output;
     EXPECT_EQ(r.output.rfind("ok\n", 0), 0u) << name << ":\n" << r.output;
     // One data input, one label input, so `dlrun predict --input` needs no name.
@@ -43,7 +43,7 @@ TEST(DlcTool, EveryExampleModelPassesCheck) {
 }
 
 TEST(DlcTool, CheckSummarizesTheMlp) {
-  Run r = dlc("check " + model("mlp_mnist"));
+  ToolRun r = dlc("check " + model("mlp_mnist"));
   ASSERT_EQ(r.status, 0) << r.output;
   // 784*256 + 256 + 256*256 + 256 + 256*10 + 10
   EXPECT_TRUE(contains(r.output, "parameters: 6, 269322 elements\n")) << r.output;
@@ -60,7 +60,7 @@ TEST(DlcTool, CheckListsEveryErrorAndExitsOne) {
                                 "  nodes { op: \"add\" inputs: \"x\" outputs: \"b\" }\n"
                                 "  outputs: \"b\"\n"
                                 "}\n");
-  Run r = dlc("check " + path);
+  ToolRun r = dlc("check " + path);
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_TRUE(contains(r.output, path + ":3: node 'a' (frobnicate): unknown op 'frobnicate'\n")) << r.output;
   EXPECT_TRUE(contains(r.output, path + ":4: node 'b' (add): takes 2 input(s), got 1\n")) << r.output;
@@ -69,19 +69,21 @@ TEST(DlcTool, CheckListsEveryErrorAndExitsOne) {
 
 TEST(DlcTool, CheckReportsParseErrorsWithLineAndColumn) {
   std::string path = write_temp("typo.pbtxt", "graph {\n  outputz: \"y\"\n}\n");
-  Run r = dlc("check " + path);
+  ToolRun r = dlc("check " + path);
   EXPECT_EQ(r.status, 1) << r.output;
-  EXPECT_TRUE(contains(r.output, path + ":2:3: ")) << r.output;
+  // Protobuf points just past the unknown name.
+  EXPECT_TRUE(contains(r.output, path + ":2:10: ")) << r.output;
+  EXPECT_TRUE(contains(r.output, "outputz")) << r.output;
 }
 
 TEST(DlcTool, CheckOfAMissingFileExitsOne) {
-  Run r = dlc("check /nonexistent/model.pbtxt");
+  ToolRun r = dlc("check /nonexistent/model.pbtxt");
   EXPECT_EQ(r.status, 1) << r.output;
   EXPECT_TRUE(contains(r.output, "/nonexistent/model.pbtxt: cannot open")) << r.output;
 }
 
 TEST(DlcTool, PrintShowsOneNodeALineWithTypes) {
-  Run r = dlc("print " + model("mlp_mnist"));
+  ToolRun r = dlc("print " + model("mlp_mnist"));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "\n%h1 = relu(%z1) : f32[batch,256]\n")) << r.output;
   EXPECT_TRUE(contains(r.output, "\n%probs = softmax(%logits) {axis=-1} : f32[batch,10]\n")) << r.output;
@@ -89,31 +91,31 @@ TEST(DlcTool, PrintShowsOneNodeALineWithTypes) {
 }
 
 TEST(DlcTool, PrintAfterVerifyKeepsTheBatchSymbolic) {
-  Run r = dlc("print " + model("softmax_regression") + " --after verify");
+  ToolRun r = dlc("print " + model("softmax_regression") + " --after verify");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "%logits = add(%xW, %b) : f32[batch,10]\n")) << r.output;
 }
 
 TEST(DlcTool, PrintWithBatchBindsIt) {
-  Run r = dlc("print " + model("softmax_regression") + " --batch 32");
+  ToolRun r = dlc("print " + model("softmax_regression") + " --batch 32");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "input %x : f32[32,784]\n")) << r.output;
   EXPECT_TRUE(contains(r.output, "%logits = add(%xW, %b) : f32[32,10]\n")) << r.output;
 }
 
 TEST(DlcTool, PrintAfterAutodiffShowsGradients) {
-  Run r = dlc("print " + model("softmax_regression") + " --after autodiff --batch 4");
+  ToolRun r = dlc("print " + model("softmax_regression") + " --after autodiff --batch 4");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "\ngradient %W = %")) << r.output;
   EXPECT_TRUE(contains(r.output, "\ngradient %b = %")) << r.output;
 }
 
 TEST(DlcTool, HelpForTheToolAndEachCommand) {
-  Run top = dlc("--help");
+  ToolRun top = dlc("--help");
   EXPECT_EQ(top.status, 0);
   for (const char* cmd : {"check", "print", "compile", "gradcheck", "ops"}) {
     EXPECT_TRUE(contains(top.output, std::string("  ") + cmd + " ")) << top.output;
-    Run help = dlc(std::string(cmd) + " --help");
+    ToolRun help = dlc(std::string(cmd) + " --help");
     EXPECT_EQ(help.status, 0) << cmd << ":\n" << help.output;
     EXPECT_TRUE(contains(help.output, std::string("usage: dlc ") + cmd)) << help.output;
     EXPECT_EQ(dlc(std::string("help ") + cmd).output, help.output) << cmd;
@@ -122,7 +124,7 @@ TEST(DlcTool, HelpForTheToolAndEachCommand) {
 
 TEST(DlcTool, UsageErrorsExitTwo) {
   EXPECT_EQ(dlc("").status, 2);
-  Run unknown = dlc("frobnicate");
+  ToolRun unknown = dlc("frobnicate");
   EXPECT_EQ(unknown.status, 2);
   EXPECT_TRUE(contains(unknown.output, "unknown command 'frobnicate'")) << unknown.output;
   EXPECT_EQ(dlc("check").status, 2);
@@ -132,7 +134,7 @@ TEST(DlcTool, UsageErrorsExitTwo) {
 }
 
 TEST(DlcTool, OpsListsTheRegistry) {
-  Run r = dlc("ops");
+  ToolRun r = dlc("ops");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "matmul ")) << r.output;
   EXPECT_TRUE(contains(r.output, "transpose_a:bool?")) << r.output;

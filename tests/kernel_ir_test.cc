@@ -24,13 +24,14 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 /// A train step that has every kind of step: GEMMs with epilogues, row
 /// kernels, reductions, element-wise kernels and reference calls (dropout
 /// in training, argmax).
-Model every_step_kind() {
+Model every_step_kind(bool with_dropout = true) {
   Model m;
   m.source = "kinds";
   GraphBuilder b(m.graph);
   auto x = b.input("x", {DType::f32, {6, 10}});
   auto y = b.input("y", {DType::i32, {6}}, proto::LABEL);
-  auto h = dropout(b, relu(b, dense(b, x, 12, "fc1", init_normal(0.3))), 0.25, "drop");
+  auto h = relu(b, dense(b, x, 12, "fc1", init_normal(0.3)));
+  if (with_dropout) h = dropout(b, h, 0.25, "drop");
   auto logits = dense(b, h, 4, "fc2", init_normal(0.3));
   b.output(b.op("argmax", {logits}, {}, "class"));
   m.training.set_loss(softmax_cross_entropy(b, logits, y, "loss"));
@@ -108,6 +109,41 @@ TEST(KernelIr, CorruptProgramsAreErrorsNotCrashes) {
     }
   }
   EXPECT_GT(rejected, 0);
+}
+
+TEST(KernelIr, EveryStepsValuesMatchTheReferenceWhenItEnds) {
+  // What --verify-fusion relies on: after each step, each value it lists
+  // is in its buffer, even with temps packed and reused in place (without
+  // dropout, relu's gradient is an epilogue that overwrites its GEMM's result).
+  for (bool with_dropout : {true, false}) {
+  Model m = every_step_kind(with_dropout);
+  for (const auto& e : entry_specs(m)) {
+    Program p = build_program(m.graph, e);
+    auto feeds = random_feeds(m.graph, 6, 4);
+    ProgramEvaluator eval(p);
+    std::map<std::string, Tensor> inputs;
+    for (const auto& b : p.buffers) {
+      if (b.kind == BufferKind::state) eval.set_state(b.name, feeds.at(b.name));
+      if (b.kind == BufferKind::input) inputs[b.name] = feeds.at(b.name);
+    }
+    std::vector<std::string> values;
+    for (const auto& st : p.steps)
+      for (const auto& [v, buffer] : st.values) values.push_back(v);
+    EvalContext ctx;
+    ctx.training = e.training;
+    auto want = RefInterpreter(m.graph).run(feeds, values, ctx);
+    int compared = 0;
+    eval.after_step = [&](int step) {
+      for (const auto& [v, buffer] : p.steps[step].values) {
+        EXPECT_LE(test::worst_error(eval.buffer(buffer), want.at(v)), 1e-9) << e.name << " step " << step << " " << v;
+        ++compared;
+      }
+    };
+    eval.run(inputs, ctx);
+    EXPECT_EQ(compared, static_cast<int>(values.size()));
+    EXPECT_GE(compared, e.training ? 10 : 3);
+  }
+  }
 }
 
 /// One loop kernel over two buffers, for the checks below.
