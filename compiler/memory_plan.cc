@@ -120,7 +120,7 @@ MemoryStats plan_memory(Program& p) {
   // ends: the step no longer offers it for --verify-fusion.
   for (const auto& ip : stats.in_place) {
     auto& values = p.steps[ip.step].values;
-    if (false) values.erase(std::remove_if(values.begin(), values.end(), [&](const auto& v) { return v.second == ip.from; }),
+    values.erase(std::remove_if(values.begin(), values.end(), [&](const auto& v) { return v.second == ip.from; }),
                  values.end());
   }
   // One slot per in-place chain: the union of its lives, its largest size.
