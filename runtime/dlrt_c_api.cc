@@ -341,7 +341,7 @@ dlrt_status dlrt_run(dlrt_model* model, const char* entry, const dlrt_input* inp
       check_buffer(info->type, outputs[i].data, outputs[i].dtype, outputs[i].numel, what);
     }
     std::map<std::string, dlc::HostTensor> results;
-    model->session->run(entry, feeds, &results);
+    model->session->run(entry, std::move(feeds), &results);
     for (size_t i = 0; i < num_outputs; ++i)
       to_buffer(results.at(outputs[i].name), outputs[i].data, outputs[i].dtype, outputs[i].numel,
                 "output '" + std::string(outputs[i].name) + "'");

@@ -11,8 +11,9 @@ namespace {
 
 std::string bytes_of(const TensorType& t) { return std::to_string(t.numel() * dtype_size(t.dtype)); }
 
-/// `value` as the declared type `want`, or an ArgumentError naming `what`.
-HostTensor conform(const HostTensor& value, const TensorType& want, const std::string& what) {
+/// Checks `value` against the declared type `want` (dtype and element
+/// count), then gives it `want`'s dims; an ArgumentError names `what`.
+void conform(HostTensor& value, const TensorType& want, const std::string& what) {
   if (value.type.dtype != want.dtype)
     throw ArgumentError(what + " is " + want.str() + ", but a " + dtype_name(value.type.dtype) + " buffer was given");
   if (value.numel() != want.numel())
@@ -20,9 +21,7 @@ HostTensor conform(const HostTensor& value, const TensorType& want, const std::s
                         std::to_string(value.numel()) + " elements were given");
   if (value.bytes.size() != static_cast<size_t>(want.numel() * dtype_size(want.dtype)))
     throw ArgumentError(what + ": buffer of " + std::to_string(value.bytes.size()) + " bytes, expected " + bytes_of(want));
-  HostTensor out = value;
-  out.type = want;
-  return out;
+  value.type = want;
 }
 
 }  // namespace
@@ -80,24 +79,23 @@ int64_t Session::peak_memory_bytes() const {
   return peak;
 }
 
-void Session::run(const std::string& name, const std::map<std::string, HostTensor>& inputs,
+void Session::run(const std::string& name, std::map<std::string, HostTensor> inputs,
                   std::map<std::string, HostTensor>* outputs) {
   const EntryInfo& e = entry(name);
-  std::map<std::string, HostTensor> checked;
-  for (const auto& [in_name, value] : inputs) {
+  for (auto& [in_name, value] : inputs) {
     auto it = std::find_if(e.inputs.begin(), e.inputs.end(), [&](const TensorInfo& i) { return i.name == in_name; });
     if (it == e.inputs.end()) {
       std::string have;
       for (const auto& i : e.inputs) have += (have.empty() ? "" : ", ") + i.name;
       throw ArgumentError("entry point '" + name + "' has no input '" + in_name + "' (its inputs: " + have + ")");
     }
-    checked[in_name] = conform(value, it->type, "input '" + in_name + "' of '" + name + "'");
+    conform(value, it->type, "input '" + in_name + "' of '" + name + "'");
   }
   for (const auto& i : e.inputs)
-    if (!checked.count(i.name))
+    if (!inputs.count(i.name))
       throw ArgumentError("entry point '" + name + "' needs input '" + i.name + "' " + i.type.str() + ", not given");
   std::map<std::string, HostTensor> result;
-  executor_->run(name, checked, &result);
+  executor_->run(name, inputs, &result);
   if (outputs) *outputs = std::move(result);
 }
 
@@ -108,7 +106,9 @@ HostTensor Session::get_param(const std::string& name) const {
 
 void Session::set_param(const std::string& name, const HostTensor& value) {
   const TensorInfo& p = param(name);
-  executor_->set_state(name, conform(value, p.type, "parameter '" + name + "'"));
+  HostTensor shaped = value;
+  conform(shaped, p.type, "parameter '" + name + "'");
+  executor_->set_state(name, shaped);
 }
 
 void Session::save_checkpoint(const std::string& path, const std::map<std::string, std::string>& metadata) const {

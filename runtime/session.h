@@ -63,7 +63,8 @@ class Session {
   /// with the declared dtype and element count (its dims are taken from the
   /// signature); anything else is an ArgumentError naming the input.
   /// `outputs` receives every output of the entry point.
-  void run(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
+  /// Taking `inputs` by value lets callers move their buffers in uncopied.
+  void run(const std::string& entry, std::map<std::string, HostTensor> inputs,
            std::map<std::string, HostTensor>* outputs);
 
   HostTensor get_param(const std::string& name) const;

@@ -149,6 +149,9 @@ class LoopEmitter {
 
   void emit_elementwise() {
     size_t rank = shape_.dims.size();
+    // An empty iteration space touches nothing; hoisted loads must not run.
+    for (int64_t d : shape_.dims)
+      if (d == 0) return;
     if (rank == 0) return outer_nest(0, [&] { emit_stores(nullptr); });
     // The innermost loop is built here rather than by nest(), to hoist
     // broadcast loads above it and mark it parallel.
