@@ -60,13 +60,18 @@ struct LoadedProgram {
   const proto::EntryPoint* entry = nullptr;
 };
 
+/// memcpy that accepts the null data pointer of an empty tensor.
+void copy_bytes(void* dst, const void* src, size_t n) {
+  if (n > 0) std::memcpy(dst, src, n);
+}
+
 std::string type_str(DType dtype, const std::vector<int64_t>& dims) { return TensorType{dtype, dims}.str(); }
 
 /// Writes `values` as `dtype` elements (HostTensor's conversions).
 void fill_constant(const Buffer& b, uint8_t* out) {
   HostTensor h(TensorType{b.dtype, b.dims});
   for (int64_t i = 0; i < b.numel; ++i) h.set(i, b.data[static_cast<size_t>(i)]);
-  std::memcpy(out, h.bytes.data(), h.bytes.size());
+  copy_bytes(out, h.bytes.data(), h.bytes.size());
 }
 
 class CpuExecutor : public ObservableExecutor {
@@ -84,7 +89,12 @@ class CpuExecutor : public ObservableExecutor {
     for (const auto& p : exe.programs()) arena_bytes = std::max(arena_bytes, p.arena_bytes());
     arena_ = AlignedBytes(arena_bytes);
     for (const auto& ep : exe.entry_points()) entries_[ep.name()] = ep;
-    for (const auto& p : exe.programs()) load_program(program_from_proto(p));
+    std::vector<Program> programs;
+    for (const auto& p : exe.programs()) programs.push_back(program_from_proto(p));
+    const auto* fingerprint = static_cast<const uint64_t*>(library_->symbol(cpu_abi::kFingerprintSymbol));
+    if (*fingerprint != cpu_abi::program_fingerprint(programs))
+      throw Error("the cpu code was not generated from this executable's kernel programs (fingerprint mismatch)");
+    for (auto& p : programs) load_program(std::move(p));
     for (const auto& [name, ep] : entries_)
       if (!programs_.count(name)) throw Error("the cpu executable has no kernel program for entry point '" + name + "'");
   }
@@ -110,7 +120,7 @@ class CpuExecutor : public ObservableExecutor {
         throw Error("buffer " + std::to_string(id) + " is not in program '" + lp.program.entry + "'");
       const Buffer& b = lp.program.buffers[id];
       HostTensor h(TensorType{b.dtype, b.dims});
-      std::memcpy(h.bytes.data(), lp.pointers[id], h.bytes.size());
+      copy_bytes(h.bytes.data(), lp.pointers[id], h.bytes.size());
       return h;
     };
     for (size_t i = 0; i < lp.program.steps.size(); ++i) {
@@ -122,7 +132,7 @@ class CpuExecutor : public ObservableExecutor {
       for (const auto& name : lp.entry->outputs()) {
         const Buffer& b = lp.program.buffers[lp.program.find_buffer(BufferKind::output, name)];
         HostTensor h(TensorType{b.dtype, b.dims});
-        std::memcpy(h.bytes.data(), lp.pointers[b.id], h.bytes.size());
+        copy_bytes(h.bytes.data(), lp.pointers[b.id], h.bytes.size());
         (*outputs)[name] = std::move(h);
       }
     }
@@ -132,7 +142,7 @@ class CpuExecutor : public ObservableExecutor {
     auto it = state_.find(name);
     if (it == state_.end()) throw Error("'" + name + "' is not a persistent tensor of the executable");
     HostTensor h(state_types_.at(name));
-    std::memcpy(h.bytes.data(), it->second.data(), h.bytes.size());
+    copy_bytes(h.bytes.data(), it->second.data(), h.bytes.size());
     return h;
   }
 
@@ -144,7 +154,7 @@ class CpuExecutor : public ObservableExecutor {
     if (static_cast<int64_t>(value.bytes.size()) != it->second.size())
       throw Error("'" + name + "': the buffer holds " + std::to_string(value.bytes.size()) + " bytes, expected " +
                   std::to_string(it->second.size()));
-    std::memcpy(it->second.data(), value.bytes.data(), value.bytes.size());
+    copy_bytes(it->second.data(), value.bytes.data(), value.bytes.size());
   }
 
  private:
@@ -159,7 +169,7 @@ class CpuExecutor : public ObservableExecutor {
       if (it == state_.end()) continue;  // validate_executable has matched names and sizes
       if (static_cast<int64_t>(init.data().size()) != it->second.size())
         throw Error("initial value of '" + init.name() + "' has the wrong size");
-      std::memcpy(it->second.data(), init.data().data(), init.data().size());
+      copy_bytes(it->second.data(), init.data().data(), init.data().size());
     }
   }
 
@@ -257,8 +267,9 @@ class CpuExecutor : public ObservableExecutor {
       if (c.fn) run_kernel(lp, c.fn, c.range, c.work_per_item);
     } else if (auto* cp = s.copy()) {
       int64_t size = dtype_size(lp.program.buffers[cp->src].dtype);
-      std::memmove(static_cast<uint8_t*>(lp.pointers[cp->dst]) + cp->dst_offset * size,
-                   static_cast<const uint8_t*>(lp.pointers[cp->src]) + cp->src_offset * size, cp->numel * size);
+      if (cp->numel > 0)
+        std::memmove(static_cast<uint8_t*>(lp.pointers[cp->dst]) + cp->dst_offset * size,
+                     static_cast<const uint8_t*>(lp.pointers[cp->src]) + cp->src_offset * size, cp->numel * size);
     } else if (auto* r = s.ref()) {
       run_ref(lp, *r);
     }
@@ -269,6 +280,15 @@ class CpuExecutor : public ObservableExecutor {
   void run_gemm(const LoadedProgram& lp, const GemmCall& g) {
     if (g.m == 0 || g.n == 0) return;
     auto base = [&](const GemmOperand& o) { return static_cast<float*>(lp.pointers[o.buffer]) + o.offset; };
+    if (g.k == 0) {  // BLAS rejects a zero leading dimension; C = beta C by hand
+      for (int64_t bi = 0; bi < g.batch; ++bi)
+        for (int64_t i = 0; i < g.m; ++i)
+          for (int64_t j = 0; j < g.n; ++j) {
+            float& c = base(g.c)[bi * g.c.batch_stride + i * g.c.ld + j];
+            c = g.beta == 0 ? 0.0f : static_cast<float>(g.beta) * c;
+          }
+      return;
+    }
     int parts = static_cast<int>(std::clamp<int64_t>(g.m * g.n * std::max<int64_t>(g.k, 1) / kGemmMacsPerThread, 1,
                                                      pool_.size()));
     bool split_rows = g.m >= g.n;
@@ -295,7 +315,7 @@ class CpuExecutor : public ObservableExecutor {
     auto as_tensor = [&](int id) {
       const Buffer& b = lp.program.buffers[id];
       HostTensor h(TensorType{b.dtype, b.dims});
-      std::memcpy(h.bytes.data(), lp.pointers[id], h.bytes.size());
+      copy_bytes(h.bytes.data(), lp.pointers[id], h.bytes.size());
       return to_tensor(h);
     };
     std::vector<Tensor> ins;
@@ -311,7 +331,7 @@ class CpuExecutor : public ObservableExecutor {
     def->eval(r.node, in_ptrs, outs, ctx);
     for (size_t i = 0; i < outs.size(); ++i) {
       HostTensor h = to_host(outs[i]);
-      std::memcpy(lp.pointers[r.outputs[i]], h.bytes.data(), h.bytes.size());
+      copy_bytes(lp.pointers[r.outputs[i]], h.bytes.data(), h.bytes.size());
     }
   }
 
@@ -328,6 +348,19 @@ class CpuExecutor : public ObservableExecutor {
 };
 
 }  // namespace
+
+namespace cpu_abi {
+
+uint64_t program_fingerprint(const std::vector<Program>& programs) {
+  // FNV-1a over the printed programs: the text holds every buffer's kind,
+  // type, shape and arena offset and every step's sizes and index maps.
+  uint64_t h = 1469598103934665603ull;
+  for (const Program& p : programs)
+    for (unsigned char c : print_program(p)) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+}  // namespace cpu_abi
 
 std::unique_ptr<Executor> make_cpu_executor(const proto::Executable& exe, int threads) {
   return std::make_unique<CpuExecutor>(exe, threads);

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "compiler/kernel_ir.h"
 #include "runtime/executor.h"
@@ -41,6 +42,15 @@ inline std::string range_symbol(const std::string& kernel) { return kernel + "_r
 /// A second kernel some steps have (softmax_xent: the mean over rows),
 /// called once with [0, 1) after the first has covered its whole range.
 inline std::string finish_symbol(const std::string& kernel) { return kernel + "_finish"; }
+
+/// The exported `uint64_t` that ties a shared object to the programs it
+/// was generated from; the executor refuses code whose value differs from
+/// program_fingerprint of the executable's programs, so a file whose
+/// programs were altered can never run kernels over the wrong buffers.
+constexpr const char* kFingerprintSymbol = "dlc_programs_fingerprint";
+
+/// A hash of everything in `programs` that the generated code relies on.
+uint64_t program_fingerprint(const std::vector<Program>& programs);
 
 }  // namespace cpu_abi
 

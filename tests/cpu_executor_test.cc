@@ -338,7 +338,7 @@ Program gemm_relu(int64_t m, int64_t n, int64_t k, bool ta, bool tb) {
 TEST(CpuExecutor, GemmWithEpilogueInEveryTransposition) {
   for (bool ta : {false, true})
     for (bool tb : {false, true})
-      for (auto [m, n, k] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {7, 33, 5}, {300, 200, 64}, {2, 700, 30}}) {
+      for (auto [m, n, k] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {7, 33, 5}, {300, 200, 64}, {2, 700, 30}, {3, 4, 0}}) {
         SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + (ta ? " A^T" : "") +
                      (tb ? " B^T" : ""));
         Program p = gemm_relu(m, n, k, ta, tb);
@@ -623,15 +623,30 @@ TEST(CpuExecutor, InputsAreCheckedAgainstTheSignature) {
   EXPECT_THROW(cpu->run("train_step", {}, &outs), Error);
 }
 
-TEST(CpuExecutor, CodeWithoutAKernelIsAClearError) {
+TEST(CpuExecutor, CodeAndProgramsThatDoNotBelongTogetherAreRefused) {
+  // Kernels bake in the sizes and index maps of their programs, so code
+  // from other programs, or programs altered after compiling, must not run.
+  auto expect_refused = [](const proto::Executable& exe) {
+    try {
+      make_cpu_executor(exe, 1);
+      ADD_FAILURE() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("fingerprint"), std::string::npos) << e.what();
+    }
+  };
   auto exe = make_executable({bias_relu(4, 3)}, {});
-  exe.set_code(cpu::compile_programs({program("predict")}));  // no kernels at all
-  try {
-    make_cpu_executor(exe, 1);
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(cpu_abi::kernel_symbol("predict", 0)), std::string::npos) << e.what();
-  }
+  auto other_code = exe;
+  other_code.set_code(cpu::compile_programs({bias_relu(4, 2)}));
+  expect_refused(other_code);
+  auto altered = exe;
+  Program p = program_from_proto(altered.programs(0));
+  p.buffers[2].dims = {2, 3};  // a smaller output the kernel would overrun
+  p.buffers[2].numel = 6;
+  auto& k = std::get<LoopKernel>(p.steps[0].body);
+  k.dims = {2, 3};
+  *altered.mutable_programs(0) = program_to_proto(p);
+  expect_refused(altered);
+  EXPECT_NO_THROW(make_cpu_executor(exe, 1));
 }
 
 // --- thread pool -----------------------------------------------------------------

@@ -152,6 +152,35 @@ TEST(LlvmCodegen, EveryScalarOpMatchesEvalScalarIncludingNaN) {
   }
 }
 
+TEST(LlvmCodegen, VectorExpAndTanhAreAccurateOverTheirWholeRange) {
+  // exp and tanh are polynomials in the generated code (so loops using them
+  // vectorize); sweep far past where they overflow, underflow or saturate.
+  CompiledCases compiled({{"exp", exp(arg(0))}, {"tanh", tanh(arg(0))}});
+  std::vector<float> xs;
+  for (double x = -110; x <= 110; x += 0.0137) xs.push_back(static_cast<float>(x));
+  for (float x : {0.0f, -0.0f, 1e-30f, -1e-7f, 3e-4f, 88.72f, 88.73f, -103.9f, -104.1f, INFINITY, -INFINITY, NAN})
+    xs.push_back(x);
+  int64_t n = static_cast<int64_t>(xs.size());
+  std::vector<float> out(n), unused(n, 0.0f);
+  for (const char* name : {"exp", "tanh"}) {
+    compiled.get(name)(xs.data(), unused.data(), unused.data(), out.data(), n);
+    double worst = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      double want = std::string(name) == "exp" ? std::exp(static_cast<double>(xs[i])) : std::tanh(static_cast<double>(xs[i]));
+      if (std::isnan(want) || std::isinf(want) || std::isinf(static_cast<float>(want))) {
+        EXPECT_TRUE(std::isnan(want) ? std::isnan(out[i]) : out[i] == static_cast<float>(want)) << name << "(" << xs[i] << ") = " << out[i];
+        continue;
+      }
+      // Relative error where the result is a normal float; denormal results
+      // only need to be tiny.
+      double err = std::fabs(out[i] - want) / std::max(std::fabs(want), 1e-37);
+      if (std::fabs(want) < 1.2e-38) err = std::fabs(out[i] - want) < 1e-44 ? 0 : 1;
+      worst = std::max(worst, err);
+    }
+    EXPECT_LT(worst, 1e-6) << name;
+  }
+}
+
 TEST(LlvmCodegen, MaxAndMinPropagateNaNFromEitherSide) {
   CompiledCases compiled({{"max", max(arg(0), arg(1))}, {"min", min(arg(0), arg(1))}});
   std::vector<float> a = {NAN, 1.0f, NAN, -2.0f}, b = {1.0f, NAN, NAN, 3.0f}, c(4, 0.0f), out(4);

@@ -1,5 +1,7 @@
 #include "compiler/codegen/cpu/cpu_codegen.h"
 
+#include <llvm/IR/Constants.h>
+#include <llvm/IR/GlobalVariable.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 #include <llvm/Support/raw_ostream.h>
@@ -38,6 +40,10 @@ std::string compile_programs(const std::vector<Program>& programs, const CpuCode
       if (auto* g = s.gemm(); g && g->has_epilogue()) emit_loop_kernel(m, p, g->epilogue, name);
     }
   }
+  llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
+  new llvm::GlobalVariable(m, i64, true, llvm::GlobalValue::ExternalLinkage,
+                           llvm::ConstantInt::get(i64, cpu_abi::program_fingerprint(programs)),
+                           cpu_abi::kFingerprintSymbol);
   if (opts.llvm_ir) *opts.llvm_ir = module_text(m);
   std::string object = emit_object(m, *tm);
   if (opts.optimized_llvm_ir) *opts.optimized_llvm_ir = module_text(m);

@@ -90,7 +90,7 @@ class Emitter {
       case ScalarOp::abs: return unary(llvm::Intrinsic::fabs, a(0));
       case ScalarOp::trunc: return unary(llvm::Intrinsic::trunc, a(0));
       case ScalarOp::log1p: return b_.CreateCall(libm_unary(*module(), "log1pf"), {a(0)});
-      case ScalarOp::tanh: return b_.CreateCall(libm_unary(*module(), "tanhf"), {a(0)});
+      case ScalarOp::tanh: return emit_tanh(b_, a(0));
       case ScalarOp::pow: return b_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, a(0), a(1));
       case ScalarOp::sign: {
         // Ordered compares: sign(NaN) is 0, as in eval_scalar.
@@ -148,6 +148,27 @@ llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x) {
   llvm::Value* result = b.CreateFMul(b.CreateFMul(p, pow2(half)), pow2(b.CreateSub(ni, half)));
   result = b.CreateSelect(b.CreateFCmpOGT(x, c(kOverflow)), c(INFINITY), result);
   return b.CreateSelect(is_nan, x, result);
+}
+
+llvm::Value* emit_tanh(llvm::IRBuilderBase& b, llvm::Value* x) {
+  llvm::IRBuilderBase::FastMathFlagGuard guard(b);
+  b.setFastMathFlags(kernel_fast_math());
+  llvm::Type* f32 = b.getFloatTy();
+  auto c = [&](double v) { return llvm::ConstantFP::get(f32, v); };
+  // Beyond ±7.9 tanh rounds to ±1 in float. Ordered compares keep NaN.
+  constexpr double kClamp = 7.90531110763549805;
+  llvm::Value* v = b.CreateSelect(b.CreateFCmpOGT(x, c(kClamp)), c(kClamp), x);
+  v = b.CreateSelect(b.CreateFCmpOLT(v, c(-kClamp)), c(-kClamp), v);
+  llvm::Value* x2 = b.CreateFMul(v, v);
+  llvm::Value* p = poly(b, x2, {-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
+                                5.12229709037114e-08, 1.48572235717979e-05, 6.37261928875436e-04,
+                                4.89352455891786e-03});
+  p = b.CreateFMul(p, v);
+  llvm::Value* q = poly(b, x2, {1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03});
+  llvm::Value* r = b.CreateFDiv(p, q);
+  // Below 4e-4, tanh(x) is x to float precision (and keeps -0 and denormals).
+  llvm::Value* tiny = b.CreateFCmpOLT(b.CreateUnaryIntrinsic(llvm::Intrinsic::fabs, x), c(0.0004));
+  return b.CreateSelect(tiny, x, r);
 }
 
 llvm::Value* emit_scalar(llvm::IRBuilderBase& b, const SExpr& e, llvm::ArrayRef<llvm::Value*> args) {

@@ -22,8 +22,15 @@ llvm::Value* emit_scalar(llvm::IRBuilderBase& b, const SExpr& e, llvm::ArrayRef<
 /// (NaN stays NaN, overflow gives +inf, underflow 0).
 llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x);
 
+/// tanh(x) for float `x` without a libm call: Eigen's rational
+/// approximation on [-7.9, 7.9] (±1 beyond), x itself for tiny |x|; NaN
+/// stays NaN.
+llvm::Value* emit_tanh(llvm::IRBuilderBase& b, llvm::Value* x);
+
 /// The fast-math flags every emitted float instruction carries: FMA
 /// contraction only; NaN, infinities and signed zeros keep IEEE meaning.
+/// Not `arcp`: on x86 it turns x / sqrt(y) into an rsqrt estimate, which
+/// is 2^-22 accurate and gives NaN for y = inf (the tests catch it).
 llvm::FastMathFlags kernel_fast_math();
 
 }  // namespace dlc::cpu
