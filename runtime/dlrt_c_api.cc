@@ -16,6 +16,8 @@ struct dlrt_model {
   std::unique_ptr<dlc::Session> session;
   /// Metadata of the last loaded checkpoint, in key order.
   std::vector<std::pair<std::string, std::string>> metadata;
+  /// dlrt_model_fusion_report's text.
+  std::string fusion_report;
 };
 
 namespace {
@@ -198,6 +200,24 @@ dlrt_status dlrt_model_peak_memory(const dlrt_model* model, int64_t* bytes) {
     REQUIRE(model);
     REQUIRE(bytes);
     *bytes = model->session->peak_memory_bytes();
+  });
+}
+
+dlrt_status dlrt_model_verify_fusion(dlrt_model* model, double tolerance) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    model->session->verify_fusion(tolerance);
+  });
+}
+
+dlrt_status dlrt_model_fusion_report(dlrt_model* model, const char** text) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(text);
+    model->fusion_report.clear();
+    for (const auto& line : model->session->fusion_reports())
+      model->fusion_report += (model->fusion_report.empty() ? "" : "\n") + line;
+    *text = model->fusion_report.c_str();
   });
 }
 

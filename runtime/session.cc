@@ -1,9 +1,11 @@
 #include "runtime/session.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "runtime/executable.h"
+#include "runtime/fusion_verifier.h"
 #include "runtime/safetensors.h"
 
 namespace dlc {
@@ -95,8 +97,39 @@ void Session::run(const std::string& name, std::map<std::string, HostTensor> inp
     if (!inputs.count(i.name))
       throw ArgumentError("entry point '" + name + "' needs input '" + i.name + "' " + i.type.str() + ", not given");
   std::map<std::string, HostTensor> result;
-  executor_->run(name, inputs, &result);
+  if (fusion_tolerance_ > 0 && fusion_verified_.insert(name).second) {
+    run_verified(name, inputs, &result);
+  } else {
+    executor_->run(name, inputs, &result);
+  }
   if (outputs) *outputs = std::move(result);
+}
+
+void Session::verify_fusion(double tolerance) {
+  if (!(tolerance > 0) || !std::isfinite(tolerance))
+    throw ArgumentError("the fusion tolerance must be a positive number, not " + std::to_string(tolerance));
+  if (!dynamic_cast<ObservableExecutor*>(executor_.get()))
+    throw ArgumentError(source_ + " is compiled for target '" + exe_.target() +
+                        "', which runs no kernels; verifying fusion needs a kernel target (cpu)");
+  fusion_tolerance_ = tolerance;
+}
+
+void Session::run_verified(const std::string& name, const std::map<std::string, HostTensor>& inputs,
+                           std::map<std::string, HostTensor>* outputs) {
+  Graph graph = executable_graph(exe_, source_);
+  EvalContext ctx;
+  ctx.seed = exe_.seed();
+  for (const auto& [in_name, value] : inputs) {
+    const Input* decl = graph.find_input(in_name);
+    if (decl && decl->role == proto::STEP && value.numel() == 1) {
+      double step = value.get(0);  // as the executors read it
+      ctx.step = std::isfinite(step) && step > 0 ? static_cast<uint64_t>(step) : 0;
+    }
+  }
+  auto* observable = dynamic_cast<ObservableExecutor*>(executor_.get());
+  FusionVerification v = dlc::verify_fusion(*observable, graph, name, inputs, ctx, fusion_tolerance_, outputs);
+  fusion_reports_.push_back(v.report);
+  if (v.diverged) throw Error(source_ + ": " + v.report);
 }
 
 HostTensor Session::get_param(const std::string& name) const {

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,16 @@ class Session {
   void run(const std::string& entry, std::map<std::string, HostTensor> inputs,
            std::map<std::string, HostTensor>* outputs);
 
+  /// From now on, the first run of each entry point is checked kernel by
+  /// kernel against the reference interpreter (runtime/fusion_verifier.h):
+  /// a kernel whose values differ by more than `tolerance` makes that run
+  /// throw dlc::Error naming it (the run itself has happened). Throws
+  /// ArgumentError when the target has no kernel programs (ref) or the
+  /// tolerance is not a positive number.
+  void verify_fusion(double tolerance);
+  /// One line per verified entry point, in the order they ran.
+  const std::vector<std::string>& fusion_reports() const { return fusion_reports_; }
+
   HostTensor get_param(const std::string& name) const;
   /// `value` must have the parameter's dtype and element count.
   void set_param(const std::string& name, const HostTensor& value);
@@ -84,12 +95,17 @@ class Session {
 
  private:
   std::map<std::string, std::string> restore(const std::string& path, bool strict);
+  void run_verified(const std::string& name, const std::map<std::string, HostTensor>& inputs,
+                    std::map<std::string, HostTensor>* outputs);
 
   proto::Executable exe_;
   std::string source_;
   std::unique_ptr<Executor> executor_;
   std::vector<TensorInfo> inputs_, outputs_, params_;
   std::vector<EntryInfo> entries_;
+  double fusion_tolerance_ = 0;  // 0: not verifying
+  std::set<std::string> fusion_verified_;
+  std::vector<std::string> fusion_reports_;
 };
 
 }  // namespace dlc

@@ -299,6 +299,15 @@ TEST_F(CApi, CheckpointErrorsLeaveTheModelAlone) {
                "cannot create a temporary file");
 }
 
+TEST_F(CApi, VerifyFusionNeedsAKernelTarget) {
+  // The tiny model is target ref: nothing to verify, said as such.
+  expect_error(dlrt_model_verify_fusion(m_, 1e-4), DLRT_INVALID_ARGUMENT, "which runs no kernels");
+  expect_error(dlrt_model_verify_fusion(nullptr, 1e-4), DLRT_INVALID_ARGUMENT, "model is NULL");
+  const char* report = nullptr;
+  ASSERT_EQ(dlrt_model_fusion_report(m_, &report), DLRT_OK);
+  EXPECT_STREQ(report, "");
+}
+
 TEST_F(CApi, ErrorTextIsPerThreadAndStatusNamesExist) {
   dlrt_model* m = nullptr;
   dlrt_model_load("/nonexistent/a.dlc", &m);

@@ -212,10 +212,14 @@ TEST(DlrunEndToEnd, EveryModelPredictsTheInterpretersNumbers) {
   ASSERT_FALSE(models.empty());
   std::string dir = test::temp_dir();
   const int64_t rows = 10;  // three batches of 4, the last one padded
-  for (const auto& name : models) {
-    SCOPED_TRACE(name);
-    std::string src = test::source_path("models/" + name), exe_path = dir + "/" + name + ".dlc", out;
-    ASSERT_EQ(test::run_command(test::tool_path("dlc") + " compile " + src + " --target ref --batch 4 -o " + exe_path,
+  std::vector<std::pair<std::string, std::string>> cases;  // model file, target
+  for (const auto& name : models)
+    for (const char* target : {"ref", "cpu"}) cases.emplace_back(name, target);
+  for (const auto& [name, target] : cases) {
+    SCOPED_TRACE(name + " on " + target);
+    std::string src = test::source_path("models/" + name), exe_path = dir + "/" + name + "." + target + ".dlc", out;
+    ASSERT_EQ(test::run_command(test::tool_path("dlc") + " compile " + src + " --target " + target +
+                                    " --batch 4 -o " + exe_path,
                                 &out),
               0)
         << out;
@@ -249,11 +253,14 @@ TEST(DlrunEndToEnd, EveryModelPredictsTheInterpretersNumbers) {
     ASSERT_TRUE(m.graph.types.count(output)) << "predict output '" << output << "' is not in the source model";
     Tensor want = RefInterpreter(m.graph).run(feeds, {output}).at(output);
 
+    // On cpu, --verify-fusion also checks every kernel of the first batch.
+    std::string verify = target == "cpu" ? " --verify-fusion" : "";
     ASSERT_EQ(test::run_command(test::tool_path("dlrun") + " predict " + exe_path + " --input " + dir +
-                                    "/x.npy --output " + output + "=" + dir + "/y.npy",
+                                    "/x.npy --output " + output + "=" + dir + "/y.npy" + verify,
                                 &out),
               0)
         << out;
+    if (target == "cpu") EXPECT_NE(out.find("values match the reference interpreter"), std::string::npos) << out;
     HostTensor got = read_npy(dir + "/y.npy");
     ASSERT_EQ(got.type.dims, want.type.dims);
     for (int64_t i = 0; i < want.numel(); ++i)

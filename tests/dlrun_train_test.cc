@@ -1,6 +1,7 @@
-// End-to-end `dlrun train` and `dlrun eval` on a softmax regression
-// compiled for the ref target: learning on real Fashion-MNIST, bit-identical
-// resume, and the errors raised before training starts.
+// End-to-end `dlrun train` and `dlrun eval`: a softmax regression compiled
+// for the ref target (learning on real Fashion-MNIST, bit-identical resume,
+// the errors raised before training starts) and the MLP compiled for cpu
+// (learning, the same curve as ref, bitwise reproducibility, --verify-fusion).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -147,6 +148,89 @@ TEST_F(DlrunTrain, RefusesWrongShapeAndMissingFiles) {
 
   out = dlrun("train " + model() + " --data " + *dir_, &rc);
   EXPECT_EQ(rc, 2) << out;  // no --epochs: a usage error
+}
+
+/// The per-epoch train losses of a --metrics CSV (second column).
+std::vector<double> train_losses(const std::string& csv) {
+  std::vector<double> losses;
+  std::istringstream in(csv);
+  std::string line;
+  std::getline(in, line);  // header
+  while (std::getline(in, line)) losses.push_back(std::strtod(line.c_str() + line.find(',') + 1, nullptr));
+  return losses;
+}
+
+class DlrunTrainMlp : public DlrunTrain {
+ protected:
+  /// Compiles models/mlp_mnist.pbtxt for `target` at `batch`; returns the path.
+  static std::string compile_mlp(const std::string& target, int batch) {
+    std::string path = *dir_ + "/mlp_" + target + "_" + std::to_string(batch) + ".dlc", out;
+    int rc = test::run_command(test::tool_path("dlc") + " compile " + test::source_path("models/mlp_mnist.pbtxt") +
+                                   " --target " + target + " --batch " + std::to_string(batch) + " -o " + path,
+                               &out);
+    EXPECT_EQ(rc, 0) << out;
+    return path;
+  }
+};
+
+// The CI-sized run of the MNIST-class MLP on cpu: the first 6000 training
+// images, one epoch at batch 64 (93 Adam updates), the first 1000 test
+// images. (The full 10-epoch run reaches 88%: README, bench/RESULTS.md.)
+TEST_F(DlrunTrainMlp, MlpOnCpuLearnsFashionMnistSubset) {
+  if (!have_fashion()) GTEST_SKIP() << kFashion << " is not installed";
+  int rc = 0;
+  std::string out = dlrun("train " + compile_mlp("cpu", 64) + " --data " + kFashion +
+                              " --epochs 1 --limit-train 6000 --limit-test 1000 --json",
+                          &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_GT(json_number(out, "test_accuracy"), 0.7) << out;
+}
+
+// cpu and ref follow the same training curve (float32 kernels against the
+// float64 interpreter): 3 epochs of 10 updates each.
+TEST_F(DlrunTrainMlp, CpuAndRefTrainingCurvesAgree) {
+  if (!have_fashion()) GTEST_SKIP() << kFashion << " is not installed";
+  std::string args = " --data " + std::string(kFashion) + " --epochs 3 --limit-train 320 --limit-test 100 --seed 4";
+  int rc = 0;
+  std::string out = dlrun("train " + compile_mlp("cpu", 32) + args + " --metrics " + *dir_ + "/cpu.csv", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  out = dlrun("train " + compile_mlp("ref", 32) + args + " --metrics " + *dir_ + "/ref.csv", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  std::vector<double> cpu = train_losses(slurp(*dir_ + "/cpu.csv")), ref = train_losses(slurp(*dir_ + "/ref.csv"));
+  ASSERT_EQ(cpu.size(), 3u);
+  ASSERT_EQ(ref.size(), 3u);
+  EXPECT_LT(cpu[2], cpu[0]) << "the loss did not fall, so agreement proves little";
+  for (size_t e = 0; e < 3; ++e) EXPECT_NEAR(cpu[e], ref[e], 1e-4 * ref[e]) << "epoch " << e + 1;
+}
+
+// Same seed and thread count: the same weights, bit for bit.
+TEST_F(DlrunTrainMlp, CpuTrainingIsBitwiseReproducible) {
+  if (!have_fashion()) GTEST_SKIP() << kFashion << " is not installed";
+  std::string model = compile_mlp("cpu", 32);
+  std::string args = " --data " + std::string(kFashion) + " --epochs 1 --limit-train 640 --limit-test 32 --seed 9";
+  int rc = 0;
+  for (const char* name : {"a", "b"}) {
+    std::string out = dlrun("train " + model + args + " --checkpoint " + *dir_ + "/" + name + ".st", &rc);
+    ASSERT_EQ(rc, 0) << out;
+  }
+  std::string a = slurp(*dir_ + "/a.st");
+  ASSERT_GT(a.size(), 1000000u);
+  EXPECT_TRUE(a == slurp(*dir_ + "/b.st")) << "two runs with the same seed wrote different weights";
+}
+
+// --verify-fusion checks every kernel of the first train_step and predict.
+TEST_F(DlrunTrainMlp, VerifyFusionReportsEveryEntryPoint) {
+  if (!have_fashion()) GTEST_SKIP() << kFashion << " is not installed";
+  int rc = 0;
+  std::string out = dlrun("train " + compile_mlp("cpu", 32) + " --data " + kFashion +
+                              " --epochs 1 --limit-train 64 --limit-test 32 --verify-fusion",
+                          &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("--verify-fusion: train_step: 15 steps"), std::string::npos) << out;
+  EXPECT_NE(out.find("--verify-fusion: predict: 4 steps"), std::string::npos) << out;
+  out = dlrun("train " + model() + " --data " + kFashion + " --epochs 1 --limit-train 64 --verify-fusion", &rc);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("is compiled for target 'ref', which runs no kernels"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -178,6 +178,20 @@ dlrt_status dlrt_entry_update_count(const dlrt_model* model, const char* entry, 
 dlrt_status dlrt_run(dlrt_model* model, const char* entry, const dlrt_input* inputs, size_t num_inputs,
                      dlrt_output* outputs, size_t num_outputs);
 
+/* --- Debugging fusion ----------------------------------------------------- */
+
+/** From now on, the first dlrt_run of each entry point runs kernel by kernel
+ *  and compares every value a kernel stores with the float64 reference
+ *  interpreter (error |got - want| / max(|want|, 1)). When a kernel exceeds
+ *  `tolerance`, that dlrt_run returns DLRT_RUNTIME_ERROR with a text naming
+ *  the step, its graph ops, the value and its worst element (the run itself
+ *  has happened). DLRT_INVALID_ARGUMENT for the ref target, which runs no
+ *  kernels, or a tolerance that is not positive. */
+dlrt_status dlrt_model_verify_fusion(dlrt_model* model, double tolerance);
+/** One line per entry point verified so far, '\n'-separated ("" if none);
+ *  valid until the next call on the model. */
+dlrt_status dlrt_model_fusion_report(dlrt_model* model, const char** text);
+
 /* --- Parameters and persistent state ------------------------------------- */
 
 /** Every persistent tensor: trainable parameters and optimizer state. */

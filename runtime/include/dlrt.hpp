@@ -113,6 +113,14 @@ class Model {
     check(dlrt_run(m_, entry.c_str(), inputs.data(), inputs.size(), outputs.data(), outputs.size()));
   }
 
+  /// See dlrt_model_verify_fusion.
+  void verify_fusion(double tolerance) { check(dlrt_model_verify_fusion(m_, tolerance)); }
+  std::string fusion_report() {
+    const char* text = nullptr;
+    check(dlrt_model_fusion_report(m_, &text));
+    return text;
+  }
+
   void get_param(const std::string& name, dlrt_dtype dtype, void* data, int64_t numel) const {
     check(dlrt_get_param(m_, name.c_str(), dtype, data, numel));
   }

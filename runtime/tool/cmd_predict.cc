@@ -12,6 +12,7 @@
 #include "ir/error.h"
 #include "runtime/npy.h"
 #include "runtime/tool/commands.h"
+#include "runtime/tool/train_loop.h"
 
 namespace dlc {
 namespace {
@@ -32,7 +33,10 @@ constexpr const char* kUsage =
     "                         out when predict takes one input. Repeat for more.\n"
     "  --output [NAME=]FILE   where to write output NAME as .npy; the name may be\n"
     "                         left out when predict has one output. Repeat for more.\n"
-    "  --weights FILE         load trained weights (a checkpoint from dlrun train)\n";
+    "  --weights FILE         load trained weights (a checkpoint from dlrun train)\n"
+    "  --verify-fusion[=TOL]  run the first batch kernel by kernel against the reference\n"
+    "                         interpreter; stop at the first kernel off by more than TOL\n"
+    "                         (|got - want| / max(|want|, 1), default 1e-4)\n";
 
 /// A NAME=FILE option; `name` is empty when only a file was given.
 struct Binding {
@@ -79,6 +83,7 @@ HostTensor convert(const HostTensor& t, DType want, const std::string& file, con
 
 struct Options {
   std::string model, weights;
+  double fusion_tolerance = 0;  // > 0: --verify-fusion
   std::vector<Binding> inputs, outputs;
 };
 
@@ -108,6 +113,8 @@ int parse_options(int argc, char** argv, Options* o) {
     if (flag == "--input") o->inputs.push_back(parse_binding(value));
     else if (flag == "--output") o->outputs.push_back(parse_binding(value));
     else if (flag == "--weights") o->weights = value;
+    else if (flag == "--verify-fusion")
+      o->fusion_tolerance = value.empty() ? kDefaultFusionTolerance : parse_real_option(flag, value);
     else if (a.size() > 1 && a[0] == '-') {
       std::fprintf(stderr, "dlrun predict: unknown option '%s'\n\n%s", a.c_str(), kUsage);
       return 2;
@@ -163,6 +170,7 @@ int cmd_predict(int argc, char** argv) {
   dlrt::Model m(opt.model);
   if (!m.has_entry("predict")) throw Error(opt.model + ": the executable has no predict entry point");
   if (!opt.weights.empty()) m.load_weights(opt.weights);
+  if (opt.fusion_tolerance > 0) m.verify_fusion(opt.fusion_tolerance);
   const int64_t batch = m.batch();
   const auto ins = m.entry_inputs("predict");
   const auto outs = m.entry_outputs("predict");
@@ -242,6 +250,7 @@ int cmd_predict(int argc, char** argv) {
     }
   }
 
+  if (opt.fusion_tolerance > 0) std::fprintf(stderr, "%s\n", m.fusion_report().c_str());
   size_t k = 0;
   for (const auto& [name, file] : output_files) {
     write_npy(file, results[k]);

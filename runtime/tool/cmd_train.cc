@@ -48,6 +48,9 @@ constexpr const char* kUsage =
     "  --resume FILE         continue from a checkpoint written by --checkpoint\n"
     "  --metrics FILE        write a CSV row per epoch\n"
     "  --json                print a one-line JSON summary instead of the final lines\n"
+    "  --verify-fusion[=TOL] run the first train_step and predict kernel by kernel against the\n"
+    "                        reference interpreter; stop at the first kernel off by more than TOL\n"
+    "                        (|got - want| / max(|want|, 1), default 1e-4)\n"
     "  --train-x F --train-y F --test-x F --test-y F\n"
     "                        data from .npy or CSV files instead of --data (labels: one integer per row)\n";
 
@@ -56,6 +59,7 @@ struct Options {
   std::string train_x, train_y, test_x, test_y;
   int64_t epochs = -1, limit_train = -1, limit_test = -1, patience = -1;
   bool has_lr = false, has_seed = false, json = false;
+  double fusion_tolerance = 0;  // > 0: --verify-fusion
   double lr = 0, val_split = 0;
   uint64_t seed = 0;
   LrSchedule schedule;
@@ -110,6 +114,7 @@ int parse_options(int argc, char** argv, Options* o) {
         return 2;
       }
     } else if (a == "--json") o->json = true;
+    else if (flag == "--verify-fusion") o->fusion_tolerance = value.empty() ? kDefaultFusionTolerance : parse_real_option(flag, value);
     else if (a.size() > 1 && a[0] == '-') {
       std::fprintf(stderr, "dlrun train: unknown option '%s'\n\n%s", a.c_str(), kUsage);
       return 2;
@@ -229,6 +234,7 @@ int cmd_train(int argc, char** argv) {
   const auto run_start = Clock::now();
 
   dlrt::Model m(opt.model);
+  if (opt.fusion_tolerance > 0) m.verify_fusion(opt.fusion_tolerance);
   Classifier clf(m, opt.model, /*training=*/true);
   const int64_t batch = clf.batch();
   const uint64_t seed = opt.has_seed ? opt.seed : m.seed();
@@ -300,6 +306,7 @@ int cmd_train(int argc, char** argv) {
     epochs_done = e + 1;
 
     result = clf.evaluate(test);
+    if (opt.fusion_tolerance > 0 && !evaluated) std::fprintf(stderr, "%s\n", m.fusion_report().c_str());
     evaluated = true;
     std::string val_text;
     EvalResult vres;

@@ -91,4 +91,9 @@ Dataset load_split(const std::string& dir, const std::string& split, const std::
 int64_t parse_int_option(const std::string& flag, const std::string& value);
 double parse_real_option(const std::string& flag, const std::string& value);
 
+/// --verify-fusion's tolerance when none is given: float32 kernels against
+/// the float64 interpreter, with Adam's division by sqrt(v) magnifying the
+/// rounding of tiny gradients.
+constexpr double kDefaultFusionTolerance = 1e-4;
+
 }  // namespace dlc
