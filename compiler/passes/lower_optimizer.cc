@@ -9,6 +9,10 @@
 //             Edx = ρEdx + (1-ρ)Δ²;       w -= lr·Δ
 //   adam      m = β1·m + (1-β1)g;  v = β2·v + (1-β2)g²;
 //             m̂ = m / (1-β1^t);  v̂ = v / (1-β2^t);   w -= lr·m̂ / (sqrt(v̂) + ε)
+//             computed as w -= α·m / (sqrt(v) + ε̂) with the per-step scalars
+//             α = lr·sqrt(1-β2^t) / (1-β1^t) and ε̂ = ε·sqrt(1-β2^t) (the same
+//             value; one division and one square root per element, not three
+//             divisions: the update kernels are bound by them)
 //   adamw     adam, and w -= lr·wd·w with the pre-update w (decoupled decay)
 // Right-hand sides use the new state where it appears on the left above.
 #include "compiler/passes/lower_optimizer.h"
@@ -89,9 +93,8 @@ class Lowering {
       std::string v = state(w, "v");
       std::string m1 = set(m, ema(m, g, h_.beta1));
       std::string v1 = set(v, ema(v, sq(g), h_.beta2));
-      std::string m_hat = div(m1, bias_correction(h_.beta1));
-      std::string v_hat = div(v1, bias_correction(h_.beta2));
-      std::string w1 = sub(w, mul(lr(), div(m_hat, b_.add(sqrt(v_hat), c(h_.epsilon)))));
+      const auto& [alpha, eps_hat] = adam_scalars();
+      std::string w1 = sub(w, div(mul(alpha, m1), b_.add(sqrt(v1), eps_hat)));
       if (kind == "adamw" && h_.weight_decay != 0) w1 = sub(w1, mul(mul(lr(), c(h_.weight_decay)), w));
       set(w, w1);
     } else {
@@ -137,6 +140,15 @@ class Lowering {
     return bias_[key] = sub(c(1.0), b_.op("pow", {c(beta), as_dtype(step_)}));
   }
 
+  /// Adam's step size lr·sqrt(1-β2^t) / (1-β1^t) and ε·sqrt(1-β2^t), shared by every parameter.
+  const std::pair<std::string, std::string>& adam_scalars() {
+    auto it = adam_.find(static_cast<int>(dtype_));
+    if (it != adam_.end()) return it->second;
+    std::string root_bc2 = sqrt(bias_correction(h_.beta2));
+    std::string alpha = div(mul(lr(), root_bc2), bias_correction(h_.beta1));
+    return adam_[static_cast<int>(dtype_)] = {alpha, mul(c(h_.epsilon), root_bc2)};
+  }
+
   std::string scalar_input(const std::string& name, proto::InputRole role) {
     TensorType scalar{DType::f32, {}};
     if (const Input* in = g_.find_input(name)) {
@@ -174,6 +186,7 @@ class Lowering {
   std::string lr_, step_;
   std::map<std::pair<int, double>, std::string> consts_, bias_;
   std::map<std::pair<std::string, int>, std::string> casts_;
+  std::map<int, std::pair<std::string, std::string>> adam_;  // by dtype
 };
 
 }  // namespace
