@@ -50,6 +50,10 @@ struct StepCode {
   cpu_abi::KernelFn finish = nullptr;
   int64_t range = 1;
   int64_t work_per_item = 1;
+  /// GEMMs with an epilogue: items of the epilogue's range per row of C when
+  /// each block of C's rows can run its epilogue right after its own sgemm
+  /// (while the block is in cache, with no barrier between); 0 when not.
+  int64_t epilogue_items_per_row = 0;
 };
 
 struct LoadedProgram {
@@ -72,6 +76,41 @@ void fill_constant(const Buffer& b, uint8_t* out) {
   HostTensor h(TensorType{b.dtype, b.dims});
   for (int64_t i = 0; i < b.numel; ++i) h.set(i, b.data[static_cast<size_t>(i)]);
   copy_bytes(out, h.bytes.data(), h.bytes.size());
+}
+
+/// True when buffers `x` and `y` may share bytes: the same buffer, or two
+/// temps whose arena ranges overlap.
+bool may_overlap(const Program& p, int x, int y) {
+  if (x < 0 || y < 0) return false;
+  if (x == y) return true;
+  const Buffer& a = p.buffers[static_cast<size_t>(x)];
+  const Buffer& b = p.buffers[static_cast<size_t>(y)];
+  return a.kind == BufferKind::temp && b.kind == BufferKind::temp && a.offset < b.offset + b.bytes() &&
+         b.offset < a.offset + a.bytes();
+}
+
+int64_t epilogue_items_per_row(const Program& p, const GemmCall& g, int64_t range) {
+  const LoopKernel& e = g.epilogue;
+  if (g.batch != 1 || g.m <= 0 || g.k <= 0 || e.reduce != ReduceOp::none) return 0;
+  if (e.dims != std::vector<int64_t>{g.m, g.n}) return 0;
+  // The emitter's parallel range is C's rows, or its elements when the
+  // loop nest was flattened (then item i is element i of dense C).
+  int64_t per_row = range == g.m ? 1 : range == g.m * g.n && g.c.ld == g.n ? g.n : 0;
+  if (per_row == 0) return 0;
+  // Another block's sgemm must never see an epilogue's write: no store may
+  // touch A or B, and C may only be read or written at the element itself.
+  const std::vector<int64_t> own_element = {g.c.ld, 1};
+  auto touches_c_elsewhere = [&](const Access& a) {
+    return may_overlap(p, a.buffer, g.c.buffer) &&
+           !(a.buffer == g.c.buffer && a.offset == g.c.offset && a.strides == own_element);
+  };
+  for (const Store& st : e.stores)
+    if (may_overlap(p, st.at.buffer, g.a.buffer) || may_overlap(p, st.at.buffer, g.b.buffer) ||
+        touches_c_elsewhere(st.at))
+      return 0;
+  for (const Access& l : e.loads)
+    if (l.iota_dim < 0 && touches_c_elsewhere(l)) return 0;
+  return per_row;
 }
 
 class CpuExecutor : public ObservableExecutor {
@@ -216,6 +255,7 @@ class CpuExecutor : public ObservableExecutor {
       const auto* range = static_cast<const int64_t*>(library_->symbol(cpu_abi::range_symbol(sym)));
       c.range = range[0];
       c.work_per_item = std::max<int64_t>(1, range[1]);
+      if (s.gemm()) c.epilogue_items_per_row = epilogue_items_per_row(p, *s.gemm(), c.range);
       if (s.row() && s.row()->op == RowOp::softmax_xent)
         c.finish = reinterpret_cast<cpu_abi::KernelFn>(library_->symbol(cpu_abi::finish_symbol(sym)));
     }
@@ -263,8 +303,12 @@ class CpuExecutor : public ObservableExecutor {
       run_kernel(lp, c.fn, c.range, c.work_per_item);
       if (c.finish) c.finish(lp.pointers.data(), 0, 1);
     } else if (auto* g = s.gemm()) {
-      run_gemm(lp, *g);
-      if (c.fn) run_kernel(lp, c.fn, c.range, c.work_per_item);
+      if (c.epilogue_items_per_row > 0) {
+        run_gemm_with_epilogue(lp, *g, c);
+      } else {
+        run_gemm(lp, *g);
+        if (c.fn) run_kernel(lp, c.fn, c.range, c.work_per_item);
+      }
     } else if (auto* cp = s.copy()) {
       int64_t size = dtype_size(lp.program.buffers[cp->src].dtype);
       if (cp->numel > 0)
@@ -273,6 +317,30 @@ class CpuExecutor : public ObservableExecutor {
     } else if (auto* r = s.ref()) {
       run_ref(lp, *r);
     }
+  }
+
+  /// One sgemm over rows [lo, hi) of C (batch 1).
+  void gemm_rows(const LoadedProgram& lp, const GemmCall& g, int64_t lo, int64_t hi) {
+    auto base = [&](const GemmOperand& o) { return static_cast<float*>(lp.pointers[o.buffer]) + o.offset; };
+    const float* a = base(g.a) + (g.a.trans ? lo : lo * g.a.ld);
+    cblas_sgemm(CblasRowMajor, g.a.trans ? CblasTrans : CblasNoTrans, g.b.trans ? CblasTrans : CblasNoTrans,
+                static_cast<blasint>(hi - lo), static_cast<blasint>(g.n), static_cast<blasint>(g.k),
+                static_cast<float>(g.alpha), a, static_cast<blasint>(g.a.ld), base(g.b),
+                static_cast<blasint>(g.b.ld), static_cast<float>(g.beta), base(g.c) + lo * g.c.ld,
+                static_cast<blasint>(g.c.ld));
+  }
+
+  // Blocks of C's rows, each an sgemm followed by the epilogue on the same
+  // rows (epilogue_items_per_row has checked that this is the same result).
+  void run_gemm_with_epilogue(const LoadedProgram& lp, const GemmCall& g, const StepCode& c) {
+    int gemm_parts = static_cast<int>(std::clamp<int64_t>(g.m * g.n * g.k / kGemmMacsPerThread, 1, pool_.size()));
+    int parts = std::max(gemm_parts, parts_for(c.range, c.work_per_item));
+    void* const* ptrs = lp.pointers.data();
+    const int64_t per_row = c.epilogue_items_per_row;
+    pool_.parallel_for(g.m, parts, [&](int64_t lo, int64_t hi) {
+      gemm_rows(lp, g, lo, hi);
+      c.fn(ptrs, lo * per_row, hi * per_row);
+    });
   }
 
   // C = alpha op(A) op(B) + beta C, cut into blocks of C's rows (or columns
