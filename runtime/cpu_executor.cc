@@ -78,6 +78,28 @@ void fill_constant(const Buffer& b, uint8_t* out) {
   copy_bytes(out, h.bytes.data(), h.bytes.size());
 }
 
+/// Row-major C[m,n] = alpha op(A)[m,k] op(B)[k,n] + beta C through the BLAS;
+/// a single row goes through sgemv, which unlike sgemm does not repack B on
+/// every call (inference at batch 1).
+void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  auto i = [](int64_t v) { return static_cast<blasint>(v); };
+  if (m == 1) {
+    // BLAS may scale y by beta = 0 rather than overwrite it: NaN from an
+    // arena's earlier contents would survive, so clear the row first.
+    if (beta == 0) std::fill(c, c + n, 0.0f);
+    const blasint incx = trans_a ? i(lda) : 1;  // A's only row, strided when A is stored transposed
+    if (trans_b) {
+      cblas_sgemv(CblasRowMajor, CblasNoTrans, i(n), i(k), alpha, b, i(ldb), a, incx, beta, c, 1);
+    } else {
+      cblas_sgemv(CblasRowMajor, CblasTrans, i(k), i(n), alpha, b, i(ldb), a, incx, beta, c, 1);
+    }
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, i(m), i(n),
+              i(k), alpha, a, i(lda), b, i(ldb), beta, c, i(ldc));
+}
+
 /// True when buffers `x` and `y` may share bytes: the same buffer, or two
 /// temps whose arena ranges overlap.
 bool may_overlap(const Program& p, int x, int y) {
@@ -91,7 +113,9 @@ bool may_overlap(const Program& p, int x, int y) {
 
 int64_t epilogue_items_per_row(const Program& p, const GemmCall& g, int64_t range) {
   const LoopKernel& e = g.epilogue;
-  if (g.batch != 1 || g.m <= 0 || g.k <= 0 || e.reduce != ReduceOp::none) return 0;
+  // Only where run_gemm would cut C into row blocks anyway: for a wide C,
+  // column blocks let each thread pack only its share of B.
+  if (g.batch != 1 || g.m < g.n || g.k <= 0 || e.reduce != ReduceOp::none) return 0;
   if (e.dims != std::vector<int64_t>{g.m, g.n}) return 0;
   // The emitter's parallel range is C's rows, or its elements when the
   // loop nest was flattened (then item i is element i of dense C).
@@ -170,9 +194,8 @@ class CpuExecutor : public ObservableExecutor {
       outputs->clear();
       for (const auto& name : lp.entry->outputs()) {
         const Buffer& b = lp.program.buffers[lp.program.find_buffer(BufferKind::output, name)];
-        HostTensor h(TensorType{b.dtype, b.dims});
-        copy_bytes(h.bytes.data(), lp.pointers[b.id], h.bytes.size());
-        (*outputs)[name] = std::move(h);
+        (*outputs)[name] = b.numel > 0 ? HostTensor::copy_of(TensorType{b.dtype, b.dims}, lp.pointers[b.id])
+                                       : HostTensor(TensorType{b.dtype, b.dims});
       }
     }
   }
@@ -323,11 +346,8 @@ class CpuExecutor : public ObservableExecutor {
   void gemm_rows(const LoadedProgram& lp, const GemmCall& g, int64_t lo, int64_t hi) {
     auto base = [&](const GemmOperand& o) { return static_cast<float*>(lp.pointers[o.buffer]) + o.offset; };
     const float* a = base(g.a) + (g.a.trans ? lo : lo * g.a.ld);
-    cblas_sgemm(CblasRowMajor, g.a.trans ? CblasTrans : CblasNoTrans, g.b.trans ? CblasTrans : CblasNoTrans,
-                static_cast<blasint>(hi - lo), static_cast<blasint>(g.n), static_cast<blasint>(g.k),
-                static_cast<float>(g.alpha), a, static_cast<blasint>(g.a.ld), base(g.b),
-                static_cast<blasint>(g.b.ld), static_cast<float>(g.beta), base(g.c) + lo * g.c.ld,
-                static_cast<blasint>(g.c.ld));
+    sgemm(g.a.trans, g.b.trans, hi - lo, g.n, g.k, static_cast<float>(g.alpha), a, g.a.ld, base(g.b), g.b.ld,
+          static_cast<float>(g.beta), base(g.c) + lo * g.c.ld, g.c.ld);
   }
 
   // Blocks of C's rows, each an sgemm followed by the epilogue on the same
@@ -369,10 +389,8 @@ class CpuExecutor : public ObservableExecutor {
         const float* ab = split_rows ? a + (g.a.trans ? lo : lo * g.a.ld) : a;
         const float* bb = split_rows ? b : b + (g.b.trans ? lo * g.b.ld : lo);
         float* cb = split_rows ? c + lo * g.c.ld : c + lo;
-        cblas_sgemm(CblasRowMajor, g.a.trans ? CblasTrans : CblasNoTrans, g.b.trans ? CblasTrans : CblasNoTrans,
-                    static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(g.k),
-                    static_cast<float>(g.alpha), ab, static_cast<blasint>(g.a.ld), bb,
-                    static_cast<blasint>(g.b.ld), static_cast<float>(g.beta), cb, static_cast<blasint>(g.c.ld));
+        sgemm(g.a.trans, g.b.trans, m, n, g.k, static_cast<float>(g.alpha), ab, g.a.ld, bb, g.b.ld,
+              static_cast<float>(g.beta), cb, g.c.ld);
       });
     }
   }

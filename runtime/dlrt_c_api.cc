@@ -83,12 +83,10 @@ const dlc::TensorInfo& at_index(const std::vector<dlc::TensorInfo>& list, size_t
 /// checked against the signature by Session; here it only sizes the copy.
 dlc::HostTensor from_buffer(const void* data, dlrt_dtype dtype, int64_t numel, const std::string& what) {
   if (numel < 0) throw dlc::ArgumentError(what + ": negative element count " + std::to_string(numel));
-  dlc::HostTensor t(dlc::TensorType{to_dtype(dtype, what), {numel}});
-  if (numel > 0) {
-    if (!data) throw dlc::ArgumentError(what + ": data is NULL");
-    std::memcpy(t.bytes.data(), data, t.bytes.size());
-  }
-  return t;
+  dlc::TensorType type{to_dtype(dtype, what), {numel}};
+  if (numel == 0) return dlc::HostTensor(type);
+  if (!data) throw dlc::ArgumentError(what + ": data is NULL");
+  return dlc::HostTensor::copy_of(type, data);
 }
 
 /// Checks a caller's buffer description against a tensor type.

@@ -20,6 +20,15 @@ struct HostTensor {
   HostTensor() = default;
   explicit HostTensor(TensorType t)
       : type(std::move(t)), bytes(static_cast<size_t>(type.numel() * dtype_size(type.dtype)), 0) {}
+  /// A tensor of type `t` holding a copy of the bytes at `data` (no zero
+  /// fill first: inputs and outputs of every run pass through here).
+  static HostTensor copy_of(TensorType t, const void* data) {
+    HostTensor h;
+    h.type = std::move(t);
+    const auto* p = static_cast<const uint8_t*>(data);
+    h.bytes.assign(p, p + h.type.numel() * dtype_size(h.type.dtype));
+    return h;
+  }
   int64_t numel() const { return type.numel(); }
   template <typename T> T* as() { return reinterpret_cast<T*>(bytes.data()); }
   template <typename T> const T* as() const { return reinterpret_cast<const T*>(bytes.data()); }
