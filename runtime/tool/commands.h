@@ -20,5 +20,7 @@ int cmd_predict(int argc, char** argv);
 int cmd_train(int argc, char** argv);
 /// `dlrun eval MODEL.dlc --data DIR [--weights CKPT]`: test loss, accuracy and confusion matrix.
 int cmd_eval(int argc, char** argv);
+/// `dlrun bench MODEL.dlc [--steps N]`: times train_step and predict on one batch.
+int cmd_bench(int argc, char** argv);
 
 }  // namespace dlc

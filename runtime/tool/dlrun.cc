@@ -24,6 +24,7 @@ const std::vector<Command>& commands() {
       {"predict", dlc::cmd_predict, "run the model on rows from an .npy file and write its outputs"},
       {"train", dlc::cmd_train, "train a classifier on MNIST-layout, .npy or CSV data"},
       {"eval", dlc::cmd_eval, "test loss, accuracy and confusion matrix of a classifier"},
+      {"bench", dlc::cmd_bench, "time train_step and predict on one batch: ms per call, samples/s, peak memory"},
   };
   return table;
 }

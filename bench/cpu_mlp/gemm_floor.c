@@ -1,0 +1,181 @@
+/* The floor under an MLP training step: its matrix products alone through
+ * OpenBLAS's cblas_sgemm, and the machine's float32 GEMM rate.
+ *
+ * For each batch B on the command line it times the 8 products of one Adam
+ * step of models/mlp_mnist.pbtxt (784-256-256-10), with the shapes dlc's
+ * train_step uses (row-major):
+ *   forward   x·W1 [B,784]x[784,256], h1·W2 [B,256]x[256,256], h2·W3 [B,256]x[256,10]
+ *   weights   x'·dz1 [784,B]x[B,256], h1'·dz2 [256,B]x[B,256], h2'·dz3 [256,B]x[B,10]
+ *   inputs    dz3·W3' [B,10]x[10,256], dz2·W2' [B,256]x[256,256]
+ * (x needs no gradient), and the 3 forward products alone (inference).
+ * Each is timed twice: on OpenBLAS's own threads, and split into one block
+ * per thread of single-threaded calls (as dlc runs them); step_ms and
+ * forward_ms are the faster of the two.
+ * Prints one JSON object. Usage: gemm_floor THREADS BATCH...
+ * Build: cc -O2 -fopenmp gemm_floor.c -o gemm_floor -lopenblas
+ */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+void openblas_set_num_threads(int);
+
+static double now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static float* filled(long n) {
+  float* p = malloc(sizeof(float) * (size_t)n);
+  if (!p) {
+    fprintf(stderr, "gemm_floor: out of memory\n");
+    exit(1);
+  }
+  for (long i = 0; i < n; ++i) p[i] = (float)((i * 7919 % 1000) / 1000.0 - 0.5);
+  return p;
+}
+
+static int g_split = 0; /* >0: split each product over this many OpenMP threads */
+
+/* One single-call product: C[m,n] (leading dim ldc) = op(A)·op(B). */
+static void sgemm(int ta, int tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
+                  int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda,
+              b, ldb, 0.0f, c, ldc);
+}
+
+/* C[m,n] = op(A)·op(B), row-major; ta/tb: A is stored [k,m] / B is stored [n,k].
+ * With g_split, C is cut into g_split blocks of rows (or of columns when it
+ * is wider than tall), each one single-threaded OpenBLAS call on its own
+ * thread: how dlc's cpu executor runs a GEMM. */
+static void mm(int ta, int tb, int m, int n, int k, const float* a, const float* b, float* c) {
+  const int lda = ta ? m : k, ldb = tb ? k : n;
+  if (g_split <= 1) {
+    sgemm(ta, tb, m, n, k, a, lda, b, ldb, c, n);
+    return;
+  }
+  const int by_rows = m >= n, len = by_rows ? m : n;
+#pragma omp parallel for num_threads(g_split) schedule(static)
+  for (int part = 0; part < g_split; ++part) {
+    int begin = (int)((long)len * part / g_split), end = (int)((long)len * (part + 1) / g_split);
+    if (begin == end) continue;
+    if (by_rows)
+      sgemm(ta, tb, end - begin, n, k, ta ? a + begin : a + (long)begin * k, lda, b, ldb, c + (long)begin * n, n);
+    else
+      sgemm(ta, tb, m, end - begin, k, a, lda, tb ? b + (long)begin * k : b + begin, ldb, c + begin, n);
+  }
+}
+
+enum { IN = 784, H = 256, OUT = 10 };
+
+struct Buffers {
+  float *x, *w1, *w2, *w3, *h1, *h2, *z3, *dz1, *dz2, *dh1, *dh2, *dw1, *dw2, *dw3;
+};
+
+static struct Buffers make(int b) {
+  struct Buffers s = {filled((long)b * IN), filled(IN * H), filled(H * H), filled(H * OUT), filled((long)b * H),
+                      filled((long)b * H), filled((long)b * OUT), filled((long)b * H), filled((long)b * H),
+                      filled((long)b * H), filled((long)b * H), filled(IN * H), filled(H * H), filled(H * OUT)};
+  return s;
+}
+
+static void release(struct Buffers* s) {
+  float** p = (float**)s;
+  for (size_t i = 0; i < sizeof *s / sizeof(float*); ++i) free(p[i]);
+}
+
+static void forward(const struct Buffers* s, int b) {
+  mm(0, 0, b, H, IN, s->x, s->w1, s->h1);
+  mm(0, 0, b, H, H, s->h1, s->w2, s->h2);
+  mm(0, 0, b, OUT, H, s->h2, s->w3, s->z3);
+}
+
+static void train_step(const struct Buffers* s, int b) {
+  forward(s, b);
+  mm(1, 0, H, OUT, b, s->h2, s->z3, s->dw3);   /* dW3 = h2'·dz3 */
+  mm(0, 1, b, H, OUT, s->z3, s->w3, s->dh2);   /* dh2 = dz3·W3' */
+  mm(1, 0, H, H, b, s->h1, s->dz2, s->dw2);    /* dW2 = h1'·dz2 */
+  mm(0, 1, b, H, H, s->dz2, s->w2, s->dh1);    /* dh1 = dz2·W2' */
+  mm(1, 0, IN, H, b, s->x, s->dz1, s->dw1);    /* dW1 = x'·dz1 */
+}
+
+static int cmp(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Median milliseconds of `reps` calls after a few untimed ones. */
+static double median_ms(void (*fn)(const struct Buffers*, int), const struct Buffers* s, int b, int reps) {
+  double* t = malloc(sizeof(double) * (size_t)reps);
+  for (int i = 0; i < 5; ++i) fn(s, b);
+  for (int i = 0; i < reps; ++i) {
+    double start = now_ms();
+    fn(s, b);
+    t[i] = now_ms() - start;
+  }
+  qsort(t, (size_t)reps, sizeof(double), cmp);
+  double m = reps % 2 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2;
+  free(t);
+  return m;
+}
+
+/* GFLOP/s of a square n x n x n sgemm: the rate the BLAS reaches on big products. */
+static double square_rate(int n) {
+  float *a = filled((long)n * n), *b = filled((long)n * n), *c = filled((long)n * n);
+  mm(0, 0, n, n, n, a, b, c);
+  double best = 1e30;
+  for (int i = 0; i < 5; ++i) {
+    double start = now_ms();
+    mm(0, 0, n, n, n, a, b, c);
+    double ms = now_ms() - start;
+    if (ms < best) best = ms;
+  }
+  free(a), free(b), free(c);
+  return 2.0 * n * n * n / (best * 1e6);
+}
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: gemm_floor THREADS BATCH...\n");
+    return 2;
+  }
+  int threads = atoi(argv[1]);
+  if (threads < 1) {
+    fprintf(stderr, "gemm_floor: THREADS must be >= 1, not '%s'\n", argv[1]);
+    return 2;
+  }
+  /* The machine's rate: one big product on OpenBLAS's own threads. */
+  openblas_set_num_threads(threads);
+  printf("{\"threads\":%d,\"square_n\":2048,\"gflops\":%.2f,\"batches\":[", threads, square_rate(2048));
+  for (int i = 2; i < argc; ++i) {
+    int b = atoi(argv[i]);
+    if (b < 1) {
+      fprintf(stderr, "gemm_floor: batch must be >= 1, not '%s'\n", argv[i]);
+      return 2;
+    }
+    struct Buffers s = make(b);
+    double flops_fwd = 2.0 * b * (IN * H + H * H + H * OUT);
+    double flops_step = flops_fwd + 2.0 * b * (IN * H + H * H + H * OUT) + 2.0 * b * (H * H + OUT * H);
+    /* About 20 x 0.5 GFLOP per measurement, at least 5 and at most 3000 calls. */
+    int reps = (int)(1e10 / flops_step);
+    if (reps < 5) reps = 5;
+    if (reps > 3000) reps = 3000;
+    /* Two ways to use the threads; the floor is the faster. */
+    g_split = 0;
+    openblas_set_num_threads(threads);
+    double step_blas = median_ms(train_step, &s, b, reps), fwd_blas = median_ms(forward, &s, b, reps);
+    g_split = threads;
+    openblas_set_num_threads(1);
+    double step_split = median_ms(train_step, &s, b, reps), fwd_split = median_ms(forward, &s, b, reps);
+    printf("%s{\"batch\":%d,\"step_flops\":%.0f,\"forward_flops\":%.0f,"
+           "\"step_ms_blas_threads\":%.4f,\"step_ms_split\":%.4f,\"forward_ms_blas_threads\":%.4f,"
+           "\"forward_ms_split\":%.4f,\"step_ms\":%.4f,\"forward_ms\":%.4f}",
+           i > 2 ? "," : "", b, flops_step, flops_fwd, step_blas, step_split, fwd_blas, fwd_split,
+           step_blas < step_split ? step_blas : step_split, fwd_blas < fwd_split ? fwd_blas : fwd_split);
+    release(&s);
+  }
+  printf("]}\n");
+  return 0;
+}

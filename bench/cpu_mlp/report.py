@@ -1,0 +1,234 @@
+"""Reads the JSON files bench/cpu_mlp/run.sh wrote into a folder and prints
+the comparison table (markdown) with the issue's targets:
+`python report.py OUT_DIR`. Also writes OUT_DIR/results.md.
+"""
+import datetime
+import glob
+import json
+import os
+import platform
+import subprocess
+import sys
+
+TRAIN_BATCHES = (32, 128, 1024)
+PREDICT_BATCHES = (1, 128, 10000)
+EPOCH_BATCH = 128
+EPOCH_ROWS = 60000 // EPOCH_BATCH * EPOCH_BATCH  # dlrun drops the last partial batch
+# Issue 4: dlc's step throughput over PyTorch's, by batch; and ahead of JAX everywhere.
+TORCH_TARGETS = {32: 2.0, 128: 1.5, 1024: 1.0}
+COMPILE_TARGET_S = 1.0
+
+
+def load(folder, name):
+    path = os.path.join(folder, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def cpu_model():
+    try:
+        for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def fmt(v):
+    """3 significant digits below 1, 2 decimals below 100, then fewer."""
+    if v is None:
+        return "n/a"
+    if v >= 1000:
+        return f"{v:,.0f}"
+    if v >= 100:
+        return f"{v:.1f}"
+    return f"{v:.3g}" if v < 1 else f"{v:.2f}"
+
+
+def first_line(path, default="?"):
+    if not os.path.exists(path):
+        return default
+    with open(path) as f:
+        return f.read().strip().split("\n")[0]
+
+
+def by_batch(rows, batch):
+    for r in rows or []:
+        if r["batch"] == batch:
+            return r
+    return None
+
+
+def load_rounds(folder, name):
+    """`name` from every round folder (run.sh's round1, round2, ...) that has it."""
+    found = []
+    def number(path):
+        digits = "".join(c for c in os.path.basename(path) if c.isdigit())
+        return int(digits or 0)
+
+    for r in sorted(glob.glob(os.path.join(folder, "round*")), key=number):
+        j = load(r, name)
+        if j is not None:
+            found.append(j)
+    return found
+
+
+def median(values):
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def best_row(runs, kind, batch):
+    """The fastest median over rounds of a framework script's `kind` ("train"/"predict") at `batch`."""
+    rows = [r for run in runs if (r := by_batch(run[kind], batch))]
+    return min(rows, key=lambda r: r["median_ms"]) if rows else None
+
+
+def main():
+    folder = sys.argv[1]
+    floors = load_rounds(folder, "floor.json")
+    floor = None
+    if floors:
+        # Per batch the fastest round; the rate from the fastest round too.
+        floor = {"threads": floors[0]["threads"], "gflops": max(f["gflops"] for f in floors), "batches": []}
+        for b in floors[0]["batches"]:
+            rows = [by_batch(f["batches"], b["batch"]) for f in floors]
+            floor["batches"].append({**b, "step_ms": min(r["step_ms"] for r in rows),
+                                     "forward_ms": min(r["forward_ms"] for r in rows)})
+    torch_runs, jax_runs = load_rounds(folder, "torch_steps.json"), load_rounds(folder, "jax_steps.json")
+    torch_s = {"train": [best_row(torch_runs, "train", b) for b in TRAIN_BATCHES],
+               "predict": [best_row(torch_runs, "predict", b) for b in PREDICT_BATCHES],
+               "version": torch_runs[0]["version"],
+               "peak_rss_bytes": max(r["peak_rss_bytes"] for r in torch_runs)} if torch_runs else None
+    jax_s = {"train": [best_row(jax_runs, "train", b) for b in TRAIN_BATCHES],
+             "predict": [best_row(jax_runs, "predict", b) for b in PREDICT_BATCHES],
+             "version": jax_runs[0]["version"], "compile_ms": min(r["compile_ms"] for r in jax_runs),
+             "peak_rss_bytes": max(r["peak_rss_bytes"] for r in jax_runs)} if jax_runs else None
+
+    def best_epoch(name):
+        runs = load_rounds(folder, name)
+        return min(runs, key=lambda r: r["epoch_s"]) if runs else None
+
+    torch_e, jax_e = best_epoch("torch_epoch.json"), best_epoch("jax_epoch.json")
+    dlc_epochs = load_rounds(folder, "dlc_epoch.json")
+    dlc_e = min(dlc_epochs, key=lambda r: -json.loads(r["stdout"])["samples_per_s"]) if dlc_epochs else None
+    compile_run = load(folder, "compile.json")
+    gflops = floor["gflops"] if floor else None
+    n_rounds = len(load_rounds(folder, "dlc_train_step_128.json"))
+
+    def dlc_bench(entry, batch):
+        runs = load_rounds(folder, f"dlc_{entry}_{batch}.json")
+        return min((j["entries"][0] for j in runs), key=lambda e: e["median_ms"]) if runs else None
+
+    def dlc_rss(name):
+        runs = load_rounds(folder, name)
+        return max(j["peak_rss_bytes"] for j in runs) if runs else None
+
+    rows, ratios = [], []
+
+    def row(metric, dlc, torch, jax, floor_text):
+        rows.append(f"| {metric} | {dlc} | {torch} | {jax} | {floor_text} |")
+
+    step_ms = {}
+    for b in TRAIN_BATCHES:
+        d = dlc_bench("train_step", b)
+        t, j = by_batch(torch_s and torch_s["train"], b), by_batch(jax_s and jax_s["train"], b)
+        f = by_batch(floor and floor["batches"], b)
+        vals = [d and d["median_ms"], t and t["median_ms"], j and j["median_ms"]]
+        step_ms[b] = vals
+        floor_text = "n/a"
+        if f:
+            floor_text = f"{fmt(f['step_ms'])} (FLOPs/rate {fmt(f['step_flops'] / gflops / 1e6)})"
+        row(f"train step, batch {b} (ms, median)", *[fmt(v) for v in vals], floor_text)
+    # One epoch: the training loop only (evaluation excluded), batch 128.
+    dlc_epoch_s = None
+    if dlc_e:
+        j = json.loads(dlc_e["stdout"])
+        dlc_epoch_s = EPOCH_ROWS / j["samples_per_s"]
+    f128 = by_batch(floor and floor["batches"], EPOCH_BATCH)
+    row(f"one epoch, batch {EPOCH_BATCH} (s)", fmt(dlc_epoch_s), fmt(torch_e and torch_e["epoch_s"]),
+        fmt(jax_e and jax_e["epoch_s"]), fmt(f128 and f128["step_ms"] * EPOCH_ROWS / EPOCH_BATCH / 1e3))
+    for b in PREDICT_BATCHES:
+        d = dlc_bench("predict", b)
+        t, j = by_batch(torch_s and torch_s["predict"], b), by_batch(jax_s and jax_s["predict"], b)
+        f = by_batch(floor and floor["batches"], b)
+        row(f"inference, batch {b} (samples/s)", fmt(d and d["samples_per_s"]), fmt(t and t["samples_per_s"]),
+            fmt(j and j["samples_per_s"]), fmt(f and b / (f["forward_ms"] / 1e3)))
+    row("compile, batch 128 (s)", fmt(compile_run and compile_run["wall_s"]), "eager (none)",
+        fmt(jax_s and jax_s["compile_ms"] / 1e3) + " (jit)", "")
+    mib = lambda x: fmt(x / 2**20) if x else "n/a"  # noqa: E731
+    row("peak RSS, one-epoch run (MiB)", mib(dlc_e and dlc_e["peak_rss_bytes"]),
+        mib(torch_e and torch_e["peak_rss_bytes"]), mib(jax_e and jax_e["peak_rss_bytes"]), "")
+    row("peak RSS, step benchmark b128 / all steps (MiB)",
+        mib(dlc_rss("dlc_train_step_128.json")),
+        mib(torch_s and torch_s["peak_rss_bytes"]), mib(jax_s and jax_s["peak_rss_bytes"]), "")
+    if dlc_e and torch_e and jax_e:
+        j = json.loads(dlc_e["stdout"])
+        row("after the epoch: train loss / test accuracy", f"{j['train_loss']:.4f} / {j['test_accuracy']:.4f}",
+            f"{torch_e['train_loss']:.4f} / {torch_e['test_accuracy']:.4f}",
+            f"{jax_e['train_loss']:.4f} / {jax_e['test_accuracy']:.4f}", "")
+
+    def verdict(ratio, target):
+        return "met" if ratio >= target else "MISSED"
+
+    for b in TRAIN_BATCHES:
+        d, t, j = step_ms[b]
+        if not (d and t and j):
+            continue
+        # Also the ratio within each round (the frameworks ran minutes apart at most), and its median.
+        dr = [x["entries"][0]["median_ms"] for x in load_rounds(folder, f"dlc_train_step_{b}.json")]
+        tr = [by_batch(r["train"], b)["median_ms"] for r in torch_runs]
+        jr = [by_batch(r["train"], b)["median_ms"] for r in jax_runs]
+        vs_t = median([tt / dd for dd, tt in zip(dr, tr)])
+        vs_j = median([jj / dd for dd, jj in zip(dr, jr)])
+        target = TORCH_TARGETS[b]
+        ratios.append(f"- batch {b}: dlc step throughput {t / d:.2f}x PyTorch's at the best medians, {vs_t:.2f}x as "
+                      f"the median of the rounds' ratios (target {target:g}x: {verdict(t / d, target)} / "
+                      f"{verdict(vs_t, target)}); {j / d:.2f}x / {vs_j:.2f}x JAX's (target >1x: "
+                      f"{verdict(j / d, 1.0001)} / {verdict(vs_j, 1.0001)})")
+    if compile_run:
+        c = compile_run["wall_s"]
+        ratios.append(f"- compile: {c:.2f} s (target < {COMPILE_TARGET_S:g} s: "
+                      f"{'met' if c < COMPILE_TARGET_S else 'MISSED'})")
+
+    threads = (load_rounds(folder, "dlc_train_step_128.json") or [{}])[0].get("threads")
+    load_start = first_line(os.path.join(folder, "load_start.txt")).split()[0]
+    load_end = first_line(os.path.join(folder, "load_end.txt"), first_line("/proc/loadavg")).split()[0]
+    header = [
+        f"Date: {datetime.date.today().isoformat()}. Machine: {cpu_model()}, {os.cpu_count()} cores "
+        f"({platform.machine()}, {platform.system()} {platform.release()}); every framework on the same "
+        f"{threads} threads. 1-minute load average at start / end: {load_start} / {load_end}. "
+        f"Each figure is the best of {n_rounds} rounds' medians.",
+        f"PyTorch {torch_s and torch_s.get('version')} (eager, fused Adam), JAX {jax_s and jax_s.get('version')} (jit); "
+        f"float32 GEMM rate {fmt(gflops)} GFLOP/s (2048^3 sgemm, OpenBLAS, {floor and floor['threads']} threads).",
+        "",
+        "| metric | dlc | PyTorch | JAX | floor |",
+        "|---|---|---|---|---|",
+    ]
+    per_round = ["", f"Train-step medians (ms) of each of the {n_rounds} rounds (the table keeps the best):", ""]
+    for b in TRAIN_BATCHES:
+        d = [j["entries"][0]["median_ms"] for j in load_rounds(folder, f"dlc_train_step_{b}.json")]
+        t = [by_batch(r["train"], b)["median_ms"] for r in torch_runs]
+        x = [by_batch(r["train"], b)["median_ms"] for r in jax_runs]
+        per_round.append(f"- batch {b}: dlc {' '.join(fmt(v) for v in d)}; PyTorch {' '.join(fmt(v) for v in t)}; "
+                         f"JAX {' '.join(fmt(v) for v in x)}")
+    notes = per_round + [
+        "",
+        "Floor: the step's 8 matrix products (3 for inference) alone through OpenBLAS, the faster of "
+        "OpenBLAS's own threads and one single-threaded block per thread; in brackets the step's FLOPs "
+        "over the GEMM rate above.",
+        "",
+        "Targets (issue 4):",
+    ] + ratios
+    text = "\n".join(header + rows + notes) + "\n"
+    print(text)
+    with open(os.path.join(folder, "results.md"), "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
