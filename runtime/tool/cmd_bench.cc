@@ -60,7 +60,7 @@ constexpr const char* kUsage =
 struct Options {
   std::string model, save_initial;
   std::vector<std::string> entries;
-  std::vector<std::pair<std::string, std::string>> inputs;  // name (may be empty), file
+  std::vector<Binding> inputs;
   int64_t steps = 100, warmup = 10, threads = 0;
   uint64_t seed = 1;
   bool has_lr = false, profile = false, json = false;
@@ -69,29 +69,17 @@ struct Options {
 
 /// Parses the command line; returns 0 to go on, -1 after --help, or 2.
 int parse_options(int argc, char** argv, Options* o) {
-  static const char* kValued[] = {"--entry", "--steps", "--warmup", "--threads",
-                                  "--input", "--seed",  "--lr",     "--save-initial"};
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i], flag = a, value;
-    if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return -1;
-    }
-    size_t eq = a.find('=');
-    if (a.rfind("--", 0) == 0 && eq != std::string::npos) flag = a.substr(0, eq), value = a.substr(eq + 1);
-    bool valued = std::any_of(std::begin(kValued), std::end(kValued), [&](const char* f) { return flag == f; });
-    if (valued && eq == std::string::npos) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "dlrun bench: %s needs a value\n", flag.c_str());
-        return 2;
-      }
-      value = argv[++i];
-    }
+  std::vector<Argument> args;
+  if (int status = split_arguments(argc, argv,
+                                   {"--entry", "--steps", "--warmup", "--threads", "--input", "--seed", "--lr",
+                                    "--save-initial"},
+                                   "bench", kUsage, &args))
+    return status;
+  for (const Argument& a : args) {
+    const std::string &flag = a.flag, &value = a.value;
     if (flag == "--entry") {
-      if (value != "train_step" && value != "predict") {
-        std::fprintf(stderr, "dlrun bench: --entry takes train_step or predict, not '%s'\n", value.c_str());
-        return 2;
-      }
+      if (value != "train_step" && value != "predict")
+        return usage_error("bench", "--entry takes train_step or predict, not '" + value + "'", "");
       if (std::find(o->entries.begin(), o->entries.end(), value) == o->entries.end()) o->entries.push_back(value);
     } else if (flag == "--steps") o->steps = parse_int_option(flag, value);
     else if (flag == "--warmup") o->warmup = parse_int_option(flag, value);
@@ -99,32 +87,18 @@ int parse_options(int argc, char** argv, Options* o) {
     else if (flag == "--seed") o->seed = static_cast<uint64_t>(parse_int_option(flag, value));
     else if (flag == "--lr") o->lr = parse_real_option(flag, value), o->has_lr = true;
     else if (flag == "--save-initial") o->save_initial = value;
-    else if (flag == "--input") {
-      size_t at = value.find('=');
-      // A path may hold '=' too; only a bare name before it (no '/') is a name.
-      if (at != std::string::npos && at > 0 && value.find('/') > at)
-        o->inputs.emplace_back(value.substr(0, at), value.substr(at + 1));
-      else o->inputs.emplace_back("", value);
-    } else if (a == "--profile") o->profile = true;
-    else if (a == "--json") o->json = true;
-    else if (a.size() > 1 && a[0] == '-') {
-      std::fprintf(stderr, "dlrun bench: unknown option '%s'\n\n%s", a.c_str(), kUsage);
-      return 2;
-    } else if (o->model.empty()) o->model = a;
-    else {
-      std::fprintf(stderr, "dlrun bench: unexpected argument '%s'\n\n%s", a.c_str(), kUsage);
-      return 2;
-    }
+    else if (flag == "--input") o->inputs.push_back(parse_binding(value));
+    else if (flag == "--profile") o->profile = true;
+    else if (flag == "--json") o->json = true;
+    else if (a.is_option() || !o->model.empty()) return unexpected_argument("bench", a, kUsage);
+    else o->model = a.text;
   }
   const char* problem = nullptr;
   if (o->model.empty()) problem = "needs MODEL.dlc";
   else if (o->steps < 1) problem = "--steps must be at least 1";
   else if (o->warmup < 0) problem = "--warmup must be >= 0";
   else if (o->threads < 0 || o->threads > 1024) problem = "--threads takes 1..1024";
-  if (problem) {
-    std::fprintf(stderr, "dlrun bench: %s\n\n%s", problem, kUsage);
-    return 2;
-  }
+  if (problem) return usage_error("bench", problem, kUsage);
   return 0;
 }
 
@@ -139,16 +113,6 @@ struct Random {
   }
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 };
-
-void store(dlrt_dtype t, void* buf, int64_t i, double v) {
-  switch (t) {
-    case DLRT_F32: static_cast<float*>(buf)[i] = static_cast<float>(v); break;
-    case DLRT_F64: static_cast<double*>(buf)[i] = v; break;
-    case DLRT_I32: static_cast<int32_t*>(buf)[i] = static_cast<int32_t>(v); break;
-    case DLRT_I64: static_cast<int64_t*>(buf)[i] = static_cast<int64_t>(v); break;
-    case DLRT_BOOL: static_cast<uint8_t*>(buf)[i] = v != 0; break;
-  }
-}
 
 /// Classes a label picks from: the per-row width of predict's first output
 /// (2 for a single probability), or 2 without predict.
@@ -177,7 +141,7 @@ void fill_from_file(Feed& f, const std::string& file, int64_t batch) {
   if (have == 0 || have % per_row != 0)
     throw Error(file + ": " + std::to_string(have) + " values, not whole rows of " + std::to_string(per_row) +
                 " for input '" + f.info.name + "' " + f.info.type_str());
-  for (int64_t i = 0; i < f.info.numel; ++i) store(f.info.dtype, f.bytes.data(), i, t.get(i % have));
+  for (int64_t i = 0; i < f.info.numel; ++i) store_element(f.info.dtype, f.bytes.data(), i, t.get(i % have));
 }
 
 /// Random values for an input by its role.
@@ -186,16 +150,16 @@ void fill_random(Feed& f, Random& rng, int64_t classes, const std::vector<dlrt::
   const bool integer = in.dtype == DLRT_I32 || in.dtype == DLRT_I64;
   if (in.role == DLRT_ROLE_LABEL && integer) {
     for (int64_t i = 0; i < in.numel; ++i)
-      store(in.dtype, f.bytes.data(), i, static_cast<double>(rng.next() % classes));
+      store_element(in.dtype, f.bytes.data(), i, static_cast<double>(rng.next() % classes));
   } else if (in.role == DLRT_ROLE_LABEL && !predict_outputs.empty() && predict_outputs[0].numel == in.numel &&
              classes > 2) {
     // Labels shaped like the probabilities: one-hot rows.
     for (int64_t r = 0; r < in.numel / classes; ++r)
-      store(in.dtype, f.bytes.data(), r * classes + static_cast<int64_t>(rng.next() % classes), 1);
+      store_element(in.dtype, f.bytes.data(), r * classes + static_cast<int64_t>(rng.next() % classes), 1);
   } else if (in.dtype == DLRT_BOOL) {
-    for (int64_t i = 0; i < in.numel; ++i) store(in.dtype, f.bytes.data(), i, static_cast<double>(rng.next() & 1));
+    for (int64_t i = 0; i < in.numel; ++i) store_element(in.dtype, f.bytes.data(), i, static_cast<double>(rng.next() & 1));
   } else {
-    for (int64_t i = 0; i < in.numel; ++i) store(in.dtype, f.bytes.data(), i, rng.uniform());
+    for (int64_t i = 0; i < in.numel; ++i) store_element(in.dtype, f.bytes.data(), i, rng.uniform());
   }
 }
 
@@ -411,7 +375,7 @@ int cmd_bench(int argc, char** argv) {
   for (const auto& in : m.inputs()) {
     Feed f{in, std::vector<uint8_t>(static_cast<size_t>(in.numel) * dlrt_dtype_size(in.dtype))};
     if (in.role == DLRT_ROLE_LEARNING_RATE)
-      store(in.dtype, f.bytes.data(), 0, opt.has_lr ? opt.lr : m.default_learning_rate());
+      store_element(in.dtype, f.bytes.data(), 0, opt.has_lr ? opt.lr : m.default_learning_rate());
     else if (in.role != DLRT_ROLE_STEP) fill_random(f, rng, classes, predict_outputs);
     if (in.role == DLRT_ROLE_DATA && data_input.empty()) data_input = in.name;
     feeds.emplace(in.name, std::move(f));

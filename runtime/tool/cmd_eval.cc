@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "dlrt.hpp"
 #include "ir/error.h"
@@ -34,42 +35,22 @@ struct Options {
 };
 
 int parse_options(int argc, char** argv, Options* o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i], flag = a, value;
-    if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return -1;
-    }
-    size_t eq = a.find('=');
-    if (a.rfind("--", 0) == 0 && eq != std::string::npos) flag = a.substr(0, eq), value = a.substr(eq + 1);
-    bool valued = flag == "--data" || flag == "--weights" || flag == "--test-x" || flag == "--test-y" ||
-                  flag == "--limit-test";
-    if (valued && eq == std::string::npos) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "dlrun eval: %s needs a value\n", flag.c_str());
-        return 2;
-      }
-      value = argv[++i];
-    }
+  std::vector<Argument> args;
+  if (int status = split_arguments(argc, argv, {"--data", "--weights", "--test-x", "--test-y", "--limit-test"}, "eval",
+                                   kUsage, &args))
+    return status;
+  for (const Argument& a : args) {
+    const std::string &flag = a.flag, &value = a.value;
     if (flag == "--data") o->data = value;
     else if (flag == "--weights") o->weights = value;
     else if (flag == "--test-x") o->test_x = value;
     else if (flag == "--test-y") o->test_y = value;
     else if (flag == "--limit-test") o->limit_test = parse_int_option(flag, value);
-    else if (a == "--json") o->json = true;
-    else if (a.size() > 1 && a[0] == '-') {
-      std::fprintf(stderr, "dlrun eval: unknown option '%s'\n\n%s", a.c_str(), kUsage);
-      return 2;
-    } else if (o->model.empty()) o->model = a;
-    else {
-      std::fprintf(stderr, "dlrun eval: unexpected argument '%s'\n\n%s", a.c_str(), kUsage);
-      return 2;
-    }
+    else if (flag == "--json") o->json = true;
+    else if (a.is_option() || !o->model.empty()) return unexpected_argument("eval", a, kUsage);
+    else o->model = a.text;
   }
-  if (o->model.empty()) {
-    std::fprintf(stderr, "dlrun eval: needs MODEL.dlc\n\n%s", kUsage);
-    return 2;
-  }
+  if (o->model.empty()) return usage_error("eval", "needs MODEL.dlc", kUsage);
   return 0;
 }
 

@@ -38,19 +38,6 @@ constexpr const char* kUsage =
     "                         interpreter; stop at the first kernel off by more than TOL\n"
     "                         (|got - want| / max(|want|, 1), default 1e-4)\n";
 
-/// A NAME=FILE option; `name` is empty when only a file was given.
-struct Binding {
-  std::string name;
-  std::string file;
-};
-
-Binding parse_binding(const std::string& arg) {
-  size_t eq = arg.find('=');
-  // A path may hold '=' too; only a bare identifier before it is a name.
-  if (eq != std::string::npos && eq > 0 && arg.find('/') > eq) return {arg.substr(0, eq), arg.substr(eq + 1)};
-  return {"", arg};
-}
-
 std::string list_names(const std::vector<dlrt::TensorInfo>& list) {
   std::string s;
   for (const auto& t : list) s += (s.empty() ? "" : ", ") + t.name;
@@ -89,46 +76,21 @@ struct Options {
 
 /// Parses the command line; returns 0 to go on, or an exit status.
 int parse_options(int argc, char** argv, Options* o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return -1;
-    }
-    std::string value;
-    std::string flag = a;
-    size_t eq = a.find('=');
-    if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
-      flag = a.substr(0, eq);
-      value = a.substr(eq + 1);
-    }
-    bool takes_value = flag == "--input" || flag == "--output" || flag == "--weights";
-    if (takes_value && value.empty()) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "dlrun predict: %s needs a value\n", flag.c_str());
-        return 2;
-      }
-      value = argv[++i];
-    }
+  std::vector<Argument> args;
+  if (int status = split_arguments(argc, argv, {"--input", "--output", "--weights"}, "predict", kUsage, &args))
+    return status;
+  for (const Argument& a : args) {
+    const std::string &flag = a.flag, &value = a.value;
     if (flag == "--input") o->inputs.push_back(parse_binding(value));
     else if (flag == "--output") o->outputs.push_back(parse_binding(value));
     else if (flag == "--weights") o->weights = value;
     else if (flag == "--verify-fusion")
       o->fusion_tolerance = value.empty() ? kDefaultFusionTolerance : parse_real_option(flag, value);
-    else if (a.size() > 1 && a[0] == '-') {
-      std::fprintf(stderr, "dlrun predict: unknown option '%s'\n\n%s", a.c_str(), kUsage);
-      return 2;
-    } else if (o->model.empty()) {
-      o->model = a;
-    } else {
-      std::fprintf(stderr, "dlrun predict: unexpected argument '%s'\n\n%s", a.c_str(), kUsage);
-      return 2;
-    }
+    else if (a.is_option() || !o->model.empty()) return unexpected_argument("predict", a, kUsage);
+    else o->model = a.text;
   }
-  if (o->model.empty() || o->inputs.empty() || o->outputs.empty()) {
-    std::fprintf(stderr, "dlrun predict: needs MODEL.dlc, --input and --output\n\n%s", kUsage);
-    return 2;
-  }
+  if (o->model.empty() || o->inputs.empty() || o->outputs.empty())
+    return usage_error("predict", "needs MODEL.dlc, --input and --output", kUsage);
   return 0;
 }
 

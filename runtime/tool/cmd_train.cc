@@ -67,26 +67,16 @@ struct Options {
 
 /// Parses the command line; returns 0 to go on, -1 after --help, or 2.
 int parse_options(int argc, char** argv, Options* o) {
-  static const char* kValued[] = {"--data",      "--epochs",   "--lr",          "--seed",        "--limit-train",
-                                  "--limit-test", "--checkpoint", "--resume",    "--metrics",     "--val-split",
-                                  "--patience",  "--schedule", "--warmup",      "--step-every",  "--gamma",
-                                  "--train-x",   "--train-y",  "--test-x",      "--test-y"};
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i], flag = a, value;
-    if (a == "--help" || a == "-h") {
-      std::fputs(kUsage, stdout);
-      return -1;
-    }
-    size_t eq = a.find('=');
-    if (a.rfind("--", 0) == 0 && eq != std::string::npos) flag = a.substr(0, eq), value = a.substr(eq + 1);
-    bool valued = std::any_of(std::begin(kValued), std::end(kValued), [&](const char* f) { return flag == f; });
-    if (valued && eq == std::string::npos) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "dlrun train: %s needs a value\n", flag.c_str());
-        return 2;
-      }
-      value = argv[++i];
-    }
+  std::vector<Argument> args;
+  if (int status = split_arguments(argc, argv,
+                                   {"--data", "--epochs", "--lr", "--seed", "--limit-train", "--limit-test",
+                                    "--checkpoint", "--resume", "--metrics", "--val-split", "--patience", "--schedule",
+                                    "--warmup", "--step-every", "--gamma", "--train-x", "--train-y", "--test-x",
+                                    "--test-y"},
+                                   "train", kUsage, &args))
+    return status;
+  for (const Argument& a : args) {
+    const std::string &flag = a.flag, &value = a.value;
     if (flag == "--data") o->data = value;
     else if (flag == "--epochs") o->epochs = parse_int_option(flag, value);
     else if (flag == "--lr") o->lr = parse_real_option(flag, value), o->has_lr = true;
@@ -109,20 +99,12 @@ int parse_options(int argc, char** argv, Options* o) {
       if (value == "constant") o->schedule.kind = LrSchedule::kConstant;
       else if (value == "step") o->schedule.kind = LrSchedule::kStep;
       else if (value == "cosine") o->schedule.kind = LrSchedule::kCosine;
-      else {
-        std::fprintf(stderr, "dlrun train: --schedule takes constant, step or cosine, not '%s'\n", value.c_str());
-        return 2;
-      }
-    } else if (a == "--json") o->json = true;
-    else if (flag == "--verify-fusion") o->fusion_tolerance = value.empty() ? kDefaultFusionTolerance : parse_real_option(flag, value);
-    else if (a.size() > 1 && a[0] == '-') {
-      std::fprintf(stderr, "dlrun train: unknown option '%s'\n\n%s", a.c_str(), kUsage);
-      return 2;
-    } else if (o->model.empty()) o->model = a;
-    else {
-      std::fprintf(stderr, "dlrun train: unexpected argument '%s'\n\n%s", a.c_str(), kUsage);
-      return 2;
-    }
+      else return usage_error("train", "--schedule takes constant, step or cosine, not '" + value + "'", kUsage);
+    } else if (flag == "--json") o->json = true;
+    else if (flag == "--verify-fusion")
+      o->fusion_tolerance = value.empty() ? kDefaultFusionTolerance : parse_real_option(flag, value);
+    else if (a.is_option() || !o->model.empty()) return unexpected_argument("train", a, kUsage);
+    else o->model = a.text;
   }
   const char* problem = nullptr;
   if (o->model.empty()) problem = "needs MODEL.dlc";
@@ -130,10 +112,7 @@ int parse_options(int argc, char** argv, Options* o) {
   else if (o->val_split < 0 || o->val_split >= 1) problem = "--val-split takes a fraction in [0,1)";
   else if (o->patience >= 0 && o->val_split <= 0) problem = "--patience needs --val-split";
   else if (o->schedule.warmup < 0 || o->schedule.step_every < 1) problem = "--warmup must be >= 0, --step-every >= 1";
-  if (problem) {
-    std::fprintf(stderr, "dlrun train: %s\n\n%s", problem, kUsage);
-    return 2;
-  }
+  if (problem) return usage_error("train", problem, kUsage);
   return 0;
 }
 

@@ -9,7 +9,13 @@
 namespace dlc {
 namespace {
 
-void store(dlrt_dtype t, void* buf, int64_t i, double v) {
+std::vector<uint8_t> buffer(const dlrt::TensorInfo& t) {
+  return std::vector<uint8_t>(static_cast<size_t>(t.numel) * dlrt_dtype_size(t.dtype));
+}
+
+}  // namespace
+
+void store_element(dlrt_dtype t, void* buf, int64_t i, double v) {
   switch (t) {
     case DLRT_F32: static_cast<float*>(buf)[i] = static_cast<float>(v); break;
     case DLRT_F64: static_cast<double*>(buf)[i] = v; break;
@@ -19,7 +25,7 @@ void store(dlrt_dtype t, void* buf, int64_t i, double v) {
   }
 }
 
-double load(dlrt_dtype t, const void* buf, int64_t i) {
+double load_element(dlrt_dtype t, const void* buf, int64_t i) {
   switch (t) {
     case DLRT_F32: return static_cast<const float*>(buf)[i];
     case DLRT_F64: return static_cast<const double*>(buf)[i];
@@ -29,12 +35,6 @@ double load(dlrt_dtype t, const void* buf, int64_t i) {
   }
   return 0;
 }
-
-std::vector<uint8_t> buffer(const dlrt::TensorInfo& t) {
-  return std::vector<uint8_t>(static_cast<size_t>(t.numel) * dlrt_dtype_size(t.dtype));
-}
-
-}  // namespace
 
 Classifier::Classifier(dlrt::Model& model, const std::string& path, bool training) : model_(model), path_(path) {
   batch_ = model.batch();
@@ -131,19 +131,19 @@ void Classifier::fill_batch(const Dataset& d, const int64_t* rows, int64_t count
   } else {
     std::fill(data_buf_.begin(), data_buf_.end(), 0);
     for (int64_t r = 0; r < count; ++r)
-      for (int64_t k = 0; k < f; ++k) store(data_dtype_, data_buf_.data(), r * f + k, d.x[rows[r] * f + k]);
+      for (int64_t k = 0; k < f; ++k) store_element(data_dtype_, data_buf_.data(), r * f + k, d.x[rows[r] * f + k]);
   }
   if (!label_name_.empty()) {
     std::fill(label_buf_.begin(), label_buf_.end(), 0);
-    for (int64_t r = 0; r < count; ++r) store(label_dtype_, label_buf_.data(), r, static_cast<double>(d.y[rows[r]]));
+    for (int64_t r = 0; r < count; ++r) store_element(label_dtype_, label_buf_.data(), r, static_cast<double>(d.y[rows[r]]));
   }
 }
 
 double Classifier::train_step(const Dataset& d, const int64_t* rows, double learning_rate, int64_t step) {
   fill_batch(d, rows, batch_);
   uint8_t lr_buf[8], step_buf[8];
-  store(lr_dtype_, lr_buf, 0, learning_rate);
-  store(step_dtype_, step_buf, 0, static_cast<double>(step));
+  store_element(lr_dtype_, lr_buf, 0, learning_rate);
+  store_element(step_dtype_, step_buf, 0, static_cast<double>(step));
   std::vector<dlrt_input> in = {{data_name_.c_str(), data_dtype_, data_buf_.data(), batch_ * features_},
                                 {label_name_.c_str(), label_dtype_, label_buf_.data(), label_numel_}};
   if (!lr_name_.empty()) in.push_back({lr_name_.c_str(), lr_dtype_, lr_buf, 1});
@@ -151,7 +151,7 @@ double Classifier::train_step(const Dataset& d, const int64_t* rows, double lear
   uint8_t loss_buf[8];
   std::vector<dlrt_output> out = {{loss_name_.c_str(), loss_dtype_, loss_buf, 1}};
   model_.run("train_step", in, out);
-  return load(loss_dtype_, loss_buf, 0);
+  return load_element(loss_dtype_, loss_buf, 0);
 }
 
 EvalResult Classifier::evaluate(const Dataset& d) {
@@ -178,17 +178,17 @@ EvalResult Classifier::evaluate(const Dataset& d) {
       int64_t best = 0;
       double p_label = 0;
       if (binary_) {
-        double p1 = load(probs_dtype_, probs_buf_.data(), r);
+        double p1 = load_element(probs_dtype_, probs_buf_.data(), r);
         best = p1 > 0.5 ? 1 : 0;
         p_label = label == 1 ? p1 : 1 - p1;
       } else {
         const int64_t base = r * classes_;
         double best_p = -1;
         for (int64_t c = 0; c < classes_; ++c) {
-          double p = load(probs_dtype_, probs_buf_.data(), base + c);
+          double p = load_element(probs_dtype_, probs_buf_.data(), base + c);
           if (p > best_p) best_p = p, best = c;
         }
-        p_label = load(probs_dtype_, probs_buf_.data(), base + label);
+        p_label = load_element(probs_dtype_, probs_buf_.data(), base + label);
       }
       loss_sum += -std::log(std::max(p_label, 1e-12));
       correct += best == label;
@@ -230,20 +230,6 @@ Dataset load_split(const std::string& dir, const std::string& split, const std::
   }
   if (dir.empty()) throw Error("no " + split + " data: give --data DIR or " + option_hint);
   return load_mnist_split(dir, split, limit);
-}
-
-int64_t parse_int_option(const std::string& flag, const std::string& value) {
-  char* end = nullptr;
-  long long v = std::strtoll(value.c_str(), &end, 10);
-  if (value.empty() || *end != '\0') throw Error(flag + ": '" + value + "' is not a whole number");
-  return v;
-}
-
-double parse_real_option(const std::string& flag, const std::string& value) {
-  char* end = nullptr;
-  double v = std::strtod(value.c_str(), &end);
-  if (value.empty() || *end != '\0' || !std::isfinite(v)) throw Error(flag + ": '" + value + "' is not a number");
-  return v;
 }
 
 }  // namespace dlc

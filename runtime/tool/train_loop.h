@@ -10,6 +10,7 @@
 
 #include "dlrt.hpp"
 #include "runtime/datasets.h"
+#include "runtime/tool/command_line.h"
 
 namespace dlc {
 
@@ -86,10 +87,11 @@ namespace dlc {
 Dataset load_split(const std::string& dir, const std::string& split, const std::string& x_file,
                    const std::string& y_file, const std::string& option_hint, int64_t limit);
 
-/// Parses a whole number or a real number for option `flag`; throws
-/// dlc::Error naming the option on anything else.
-int64_t parse_int_option(const std::string& flag, const std::string& value);
-double parse_real_option(const std::string& flag, const std::string& value);
+
+/// Writes `v`, converted, as element `i` of a buffer of dtype `t`.
+void store_element(dlrt_dtype t, void* buf, int64_t i, double v);
+/// Element `i` of a buffer of dtype `t`, as a double.
+double load_element(dlrt_dtype t, const void* buf, int64_t i);
 
 /// --verify-fusion's tolerance when none is given: float32 kernels against
 /// the float64 interpreter, with Adam's division by sqrt(v) magnifying the
