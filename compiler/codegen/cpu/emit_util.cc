@@ -84,28 +84,30 @@ void tag(llvm::Instruction* inst, llvm::MDNode* group) {
 }  // namespace
 
 llvm::Value* load_as_float(llvm::IRBuilderBase& b, DType dtype, llvm::Value* base, llvm::Value* index,
-                           llvm::MDNode* group) {
+                           llvm::MDNode* group, llvm::Type* as) {
   llvm::Type* et = element_type(b.getContext(), dtype);
   llvm::LoadInst* v = b.CreateLoad(et, b.CreateInBoundsGEP(et, base, index));
   tag(v, group);
-  llvm::Type* f32 = b.getFloatTy();
+  if (!as) as = b.getFloatTy();
   switch (dtype) {
-    case DType::f32: return v;
-    case DType::f64: return b.CreateFPTrunc(v, f32);
+    case DType::f32: return b.CreateFPExt(v, as);  // no-op for float
+    case DType::f64: return b.CreateFPTrunc(v, as);  // no-op for double
     case DType::i32:
-    case DType::i64: return b.CreateSIToFP(v, f32);
-    case DType::boolean: return b.CreateUIToFP(b.CreateICmpNE(v, b.getInt8(0)), f32);
+    case DType::i64: return b.CreateSIToFP(v, as);
+    case DType::boolean: return b.CreateUIToFP(b.CreateICmpNE(v, b.getInt8(0)), as);
   }
   return v;
 }
+
+bool needs_double(DType dtype) { return dtype == DType::f64 || dtype == DType::i32 || dtype == DType::i64; }
 
 void store_from_float(llvm::IRBuilderBase& b, DType dtype, llvm::Value* base, llvm::Value* index, llvm::Value* v,
                       llvm::MDNode* group) {
   llvm::Type* et = element_type(b.getContext(), dtype);
   llvm::Value* converted = v;
   switch (dtype) {
-    case DType::f32: break;
-    case DType::f64: converted = b.CreateFPExt(v, et); break;
+    case DType::f32: converted = b.CreateFPTrunc(v, et); break;  // no-op for float
+    case DType::f64: converted = b.CreateFPExt(v, et); break;    // no-op for double
     case DType::i32:
     case DType::i64:
       converted = b.CreateIntrinsic(llvm::Intrinsic::fptosi_sat, {et, v->getType()}, {v});

@@ -51,11 +51,16 @@ class CountedLoop {
 llvm::MDNode* new_access_group(llvm::LLVMContext& ctx);
 
 /// Loads element `index` of a `dtype` buffer at `base` and converts it to
-/// float (integers exactly up to 2^24, bool as 0/1). Tags it with `group`.
+/// the floating type `as` (default float: integers exact up to 2^24; double:
+/// i32 always, i64 up to 2^53; bool as 0/1). Tags it with `group`.
 llvm::Value* load_as_float(llvm::IRBuilderBase& b, DType dtype, llvm::Value* base, llvm::Value* index,
-                           llvm::MDNode* group = nullptr);
+                           llvm::MDNode* group = nullptr, llvm::Type* as = nullptr);
 
-/// Converts float `v` to `dtype` (integers truncate toward zero and
+/// True for dtypes a float32 kernel would not hold exactly (f64, i32, i64):
+/// a loop kernel touching one computes in double.
+bool needs_double(DType dtype);
+
+/// Converts float or double `v` to `dtype` (integers truncate toward zero and
 /// saturate, NaN gives 0; bool stores 1 for any non-zero value, NaN
 /// included) and stores it at element `index`.
 void store_from_float(llvm::IRBuilderBase& b, DType dtype, llvm::Value* base, llvm::Value* index, llvm::Value* v,

@@ -39,6 +39,13 @@ class LoopEmitter {
     for (const auto& l : k_.loads)
       if (l.iota_dim < 0 && shares_bytes_with_a_store(l.buffer)) stored_.insert(l.buffer);
     idx_.assign(shape_.dims.size(), nullptr);
+    // Float32 holds integers exactly only up to 2^24: a kernel that touches
+    // an integer or f64 buffer computes in double.
+    value_type_ = b_.getFloatTy();
+    for (const auto& l : k_.loads)
+      if (l.iota_dim < 0 && needs_double(p_.buffers[l.buffer].dtype)) value_type_ = b_.getDoubleTy();
+    for (const auto& st : k_.stores)
+      if (needs_double(p_.buffers[st.at.buffer].dtype)) value_type_ = b_.getDoubleTy();
   }
 
   void emit() {
@@ -81,9 +88,10 @@ class LoopEmitter {
     auto hoisted = hoisted_.find(i);
     if (hoisted != hoisted_.end()) return hoisted->second;
     const Access& a = k_.loads[i];
-    if (a.iota_dim >= 0) return b_.CreateSIToFP(linear_index(shape_.loads[i], 0), b_.getFloatTy());
+    if (a.iota_dim >= 0) return b_.CreateSIToFP(linear_index(shape_.loads[i], 0), value_type_);
     const Buffer& buf = p_.buffers[a.buffer];
-    return load_as_float(b_, buf.dtype, addresses_.at(a.buffer), linear_index(shape_.loads[i], a.offset), group_);
+    return load_as_float(b_, buf.dtype, addresses_.at(a.buffer), linear_index(shape_.loads[i], a.offset), group_,
+                         value_type_);
   }
 
   /// Operands for expressions reading `used`; only those are loaded (a load
@@ -170,7 +178,7 @@ class LoopEmitter {
     });
   }
 
-  llvm::Type* acc_type() { return k_.reduce == ReduceOp::sum ? b_.getDoubleTy() : b_.getFloatTy(); }
+  llvm::Type* acc_type() { return k_.reduce == ReduceOp::sum ? b_.getDoubleTy() : value_type_; }
 
   llvm::Value* acc_init() { return llvm::ConstantFP::get(acc_type(), reduce_init(k_.reduce)); }
 
@@ -195,7 +203,7 @@ class LoopEmitter {
   }
 
   llvm::Value* acc_as_float(llvm::Value* acc) {
-    return acc->getType()->isDoubleTy() ? b_.CreateFPTrunc(acc, b_.getFloatTy()) : acc;
+    return b_.CreateFPTrunc(acc, value_type_);  // no-op when both are double
   }
 
   void zero_reduced_indices() {
@@ -281,6 +289,7 @@ class LoopEmitter {
   std::vector<llvm::Value*> idx_;
   std::map<int, llvm::Value*> hoisted_;
   llvm::MDNode* group_ = nullptr;
+  llvm::Type* value_type_ = nullptr;  // float, or double (see the constructor)
 };
 
 }  // namespace

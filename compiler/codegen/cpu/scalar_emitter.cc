@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <initializer_list>
+#include <string>
 #include <unordered_map>
 
 #include "ir/error.h"
@@ -19,11 +20,12 @@ llvm::FastMathFlags kernel_fast_math() {
 
 namespace {
 
-// A libm function of one float, declared as pure so calls to it can be
-// hoisted and merged; errno is never read by kernels.
-llvm::FunctionCallee libm_unary(llvm::Module& m, const char* name) {
-  llvm::Type* f32 = llvm::Type::getFloatTy(m.getContext());
-  llvm::FunctionCallee callee = m.getOrInsertFunction(name, llvm::FunctionType::get(f32, {f32}, false));
+// A libm function of one float or double (`name` is the double one; the
+// float one adds 'f'), declared as pure so calls to it can be hoisted and
+// merged; errno is never read by kernels.
+llvm::FunctionCallee libm_unary(llvm::Module& m, std::string name, llvm::Type* t) {
+  if (t->isFloatTy()) name += "f";
+  llvm::FunctionCallee callee = m.getOrInsertFunction(name, llvm::FunctionType::get(t, {t}, false));
   if (auto* fn = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
     fn->setDoesNotAccessMemory();
     fn->setDoesNotThrow();
@@ -44,8 +46,13 @@ llvm::Value* poly(llvm::IRBuilderBase& b, llvm::Value* x, std::initializer_list<
 
 class Emitter {
  public:
+  /// Computes in the type of the operands (all of one type: float, or
+  /// double in kernels that touch integers), float when none is used.
   Emitter(llvm::IRBuilderBase& b, llvm::ArrayRef<llvm::Value*> args)
-      : b_(b), args_(args), f32_(b.getFloatTy()) {}
+      : b_(b), args_(args), t_(b.getFloatTy()) {
+    for (llvm::Value* a : args)  // unused operands are null
+      if (a) t_ = a->getType();
+  }
 
   llvm::Value* emit(const SExpr& e) {
     auto it = done_.find(e.get());
@@ -56,8 +63,9 @@ class Emitter {
   }
 
  private:
-  llvm::Value* c(double v) { return llvm::ConstantFP::get(f32_, v); }
-  llvm::Value* nan() { return llvm::ConstantFP::getNaN(f32_); }
+  llvm::Value* c(double v) { return llvm::ConstantFP::get(t_, v); }
+  llvm::Value* nan() { return llvm::ConstantFP::getNaN(t_); }
+  bool is_double() const { return t_->isDoubleTy(); }
   llvm::Value* as_float(llvm::Value* cond) { return b_.CreateSelect(cond, c(1.0), c(0.0)); }
   llvm::Value* unary(llvm::Intrinsic::ID id, llvm::Value* x) { return b_.CreateUnaryIntrinsic(id, x); }
 
@@ -83,14 +91,15 @@ class Emitter {
       case ScalarOp::mul: return b_.CreateFMul(a(0), a(1));
       case ScalarOp::div: return b_.CreateFDiv(a(0), a(1));
       case ScalarOp::neg: return b_.CreateFNeg(a(0));
-      case ScalarOp::exp: return emit_exp(b_, a(0));
+      case ScalarOp::exp: return is_double() ? unary(llvm::Intrinsic::exp, a(0)) : emit_exp(b_, a(0));
       case ScalarOp::log: return unary(llvm::Intrinsic::log, a(0));
       case ScalarOp::sqrt: return unary(llvm::Intrinsic::sqrt, a(0));
       case ScalarOp::rsqrt: return b_.CreateFDiv(c(1.0), unary(llvm::Intrinsic::sqrt, a(0)));
       case ScalarOp::abs: return unary(llvm::Intrinsic::fabs, a(0));
       case ScalarOp::trunc: return unary(llvm::Intrinsic::trunc, a(0));
-      case ScalarOp::log1p: return b_.CreateCall(libm_unary(*module(), "log1pf"), {a(0)});
-      case ScalarOp::tanh: return emit_tanh(b_, a(0));
+      case ScalarOp::log1p: return b_.CreateCall(libm_unary(*module(), "log1p", t_), {a(0)});
+      case ScalarOp::tanh:
+        return is_double() ? b_.CreateCall(libm_unary(*module(), "tanh", t_), {a(0)}) : emit_tanh(b_, a(0));
       case ScalarOp::pow: return b_.CreateBinaryIntrinsic(llvm::Intrinsic::pow, a(0), a(1));
       case ScalarOp::sign: {
         // Ordered compares: sign(NaN) is 0, as in eval_scalar.
@@ -113,7 +122,7 @@ class Emitter {
 
   llvm::IRBuilderBase& b_;
   llvm::ArrayRef<llvm::Value*> args_;
-  llvm::Type* f32_;
+  llvm::Type* t_;
   std::unordered_map<const ScalarNode*, llvm::Value*> done_;
 };
 

@@ -1,0 +1,126 @@
+// Helpers for the cpu backend suites: wrapping kernel programs into a cpu
+// executable, and running a lowered graph entry on the cpu executor against
+// the reference interpreter.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "compiler/codegen/cpu/cpu_codegen.h"
+#include "compiler/lower_to_kernels.h"
+#include "runtime/cpu_executor.h"
+#include "runtime/ref_executor.h"
+#include "runtime/ref_interpreter.h"
+
+namespace dlc::test {
+
+/// An executable around `programs`: their state buffers become parameters
+/// (initialized from `state`), their inputs and outputs the entry points'.
+inline proto::Executable make_executable(const std::vector<Program>& programs,
+                                         const std::map<std::string, Tensor>& state) {
+  proto::Executable exe;
+  exe.set_target("cpu");
+  std::set<std::string> params;
+  for (const Program& p : programs) {
+    auto* ep = exe.add_entry_points();
+    ep->set_name(p.entry);
+    for (const Buffer& b : p.buffers) {
+      if (b.kind == BufferKind::input) ep->add_inputs(b.name);
+      if (b.kind == BufferKind::output) ep->add_outputs(b.name);
+      if (b.kind != BufferKind::state || !params.insert(b.name).second) continue;
+      TensorType t{b.dtype, b.dims};
+      auto* param = exe.mutable_graph()->add_params();
+      param->set_name(b.name);
+      *param->mutable_type() = to_proto(t);
+      auto* init = exe.add_initial_params();
+      init->set_name(b.name);
+      *init->mutable_type() = to_proto(t);
+      HostTensor h(t);
+      if (state.count(b.name)) h = to_host(state.at(b.name));
+      init->set_data(std::string(h.bytes.begin(), h.bytes.end()));
+    }
+    *exe.add_programs() = program_to_proto(p);
+  }
+  exe.set_code(cpu::compile_programs(programs));
+  return exe;
+}
+
+inline std::map<std::string, HostTensor> to_host_map(const std::map<std::string, Tensor>& m) {
+  std::map<std::string, HostTensor> out;
+  for (const auto& [k, v] : m) out[k] = to_host(v);
+  return out;
+}
+
+/// The worst element of a comparison of `got` against `want`.
+struct Mismatch {
+  double error = 0;  // |got - want| / max(1, |want|); infinite: see relative_error
+  int64_t index = -1;
+  double got = 0, want = 0;
+  std::string str() const {
+    std::ostringstream s;
+    s.precision(9);
+    s << "error " << error << " at element " << index << ": got " << got << ", want " << want;
+    return s.str();
+  }
+};
+
+/// Worst |got - want| / max(1, |want|) over the elements. Stricter than
+/// test::worst_error: a NaN on either side is an infinite error (no NaN ever
+/// passes, not even against a NaN), as is an infinity the other side does not
+/// match exactly, or a difference in element count.
+inline Mismatch relative_error(const Tensor& got, const Tensor& want) {
+  Mismatch worst;
+  if (got.numel() != want.numel()) {
+    worst.error = INFINITY;
+    return worst;
+  }
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    double g = got[i], w = want[i], e;
+    if (std::isnan(g) || std::isnan(w)) e = INFINITY;
+    else if (std::isinf(g) || std::isinf(w)) e = g == w ? 0.0 : INFINITY;
+    else e = std::fabs(g - w) / std::max(1.0, std::fabs(w));
+    if (e > worst.error || worst.index < 0) worst = {e, i, g, w};
+  }
+  return worst;
+}
+
+/// Lowers entry `e` of `g` (build_program), runs it on the cpu executor and
+/// the graph on the reference interpreter; expects outputs and state
+/// updates to agree within `tol` (relative_error). Both sides see the same
+/// EvalContext: e.training, seed 0, step 0 (so dropout masks coincide).
+inline void expect_cpu_matches_reference(const Graph& g, const EntrySpec& e, const std::map<std::string, Tensor>& feeds,
+                                         double tol = 1e-5, int threads = 2) {
+  Program p = build_program(g, e);
+  std::map<std::string, Tensor> state, inputs;
+  for (const Buffer& b : p.buffers) {
+    if (b.kind == BufferKind::state) state[b.name] = feeds.at(b.name);
+    if (b.kind == BufferKind::input) inputs[b.name] = feeds.at(b.name);
+  }
+  auto cpu = make_cpu_executor(make_executable({p}, state), threads);
+  std::map<std::string, HostTensor> outs;
+  cpu->run(p.entry, to_host_map(inputs), &outs);
+
+  EvalContext ctx;
+  ctx.training = e.training;
+  std::vector<std::string> wanted = e.outputs;
+  for (const auto& [param, value] : e.updates) wanted.push_back(value);
+  auto want = RefInterpreter(g).run(feeds, wanted, ctx);
+  for (const auto& o : e.outputs) {
+    ASSERT_TRUE(outs.count(o)) << "missing output " << o;
+    Mismatch m = relative_error(to_tensor(outs.at(o)), want.at(o));
+    EXPECT_LE(m.error, tol) << "output " << o << " " << g.type_of(o).str() << ": " << m.str() << "\n"
+                            << print_program(p);
+  }
+  for (const auto& [param, value] : e.updates) {
+    Mismatch m = relative_error(to_tensor(cpu->get_state(param)), want.at(value));
+    EXPECT_LE(m.error, tol) << "state " << param << " := " << value << ": " << m.str() << "\n" << print_program(p);
+  }
+}
+
+}  // namespace dlc::test
