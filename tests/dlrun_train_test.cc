@@ -109,6 +109,34 @@ TEST_F(DlrunTrain, ResumeIsBitIdentical) {
   EXPECT_TRUE(full == slurp(*dir_ + "/resumed.st")) << "resumed weights differ from the uninterrupted run's";
 }
 
+// Early stopping survives an interruption: 10 epochs that stop early (at
+// epoch 9, restoring epoch 7: patience 2, a large learning rate on 960
+// images) write the same final checkpoint and best weights as 8 epochs
+// resumed to 10. A stopped run, resumed, trains no more.
+TEST_F(DlrunTrain, EarlyStoppingResumesWhereItWas) {
+  if (!have_fashion()) GTEST_SKIP() << kFashion << " is not installed";
+  std::string common = "train " + model() + " --data " + kFashion +
+                       " --limit-train 1280 --limit-test 64 --val-split 0.25 --patience 2 --lr 1 --seed 3 ";
+  int rc = 0;
+  std::string full = dlrun(common + "--epochs 10 --checkpoint " + *dir_ + "/es_full.st", &rc);
+  ASSERT_EQ(rc, 0) << full;
+  ASSERT_NE(full.find("early stop: no better validation loss for 2 epochs; restored the weights of epoch 7"),
+            std::string::npos)
+      << "the run must stop early for this test to mean anything:\n" << full;
+  std::string out = dlrun(common + "--epochs 8 --checkpoint " + *dir_ + "/es_half.st", &rc);
+  ASSERT_EQ(rc, 0) << out;
+  std::string resumed =
+      dlrun(common + "--epochs 10 --resume " + *dir_ + "/es_half.st --checkpoint " + *dir_ + "/es_resumed.st", &rc);
+  ASSERT_EQ(rc, 0) << resumed;
+  EXPECT_NE(resumed.find("restored the weights of epoch 7"), std::string::npos) << resumed;
+  EXPECT_TRUE(slurp(*dir_ + "/es_full.st") == slurp(*dir_ + "/es_resumed.st"));
+  EXPECT_TRUE(slurp(*dir_ + "/es_full.st.best") == slurp(*dir_ + "/es_resumed.st.best"));
+  std::string again = dlrun(common + "--epochs 10 --resume " + *dir_ + "/es_full.st", &rc);
+  ASSERT_EQ(rc, 0) << again;
+  EXPECT_EQ(again.find("epoch 10/10"), std::string::npos) << again;
+  EXPECT_EQ(again.substr(again.find("test accuracy:")), full.substr(full.find("test accuracy:")));
+}
+
 /// Writes `rows` CSV rows of `cols` zeros and a label file with `labels`.
 void write_csv_data(const std::string& dir, int rows, int cols, const std::vector<int>& labels) {
   std::ofstream x(dir + "/x.csv"), y(dir + "/y.csv");

@@ -44,7 +44,8 @@ constexpr const char* kUsage =
     "  --val-split F         hold out the last fraction F of the (once shuffled) training set\n"
     "  --patience P          with --val-split: stop after P epochs without a better validation\n"
     "                        loss and restore the best weights\n"
-    "  --checkpoint FILE     save weights and optimizer state after every epoch (safetensors)\n"
+    "  --checkpoint FILE     save weights and optimizer state after every epoch (safetensors);\n"
+    "                        with --patience also FILE.best, the best validation epoch's weights\n"
     "  --resume FILE         continue from a checkpoint written by --checkpoint\n"
     "  --metrics FILE        write a CSV row per epoch\n"
     "  --json                print a one-line JSON summary instead of the final lines\n"
@@ -199,6 +200,17 @@ struct Snapshot {
   }
 };
 
+/// Where --checkpoint FILE keeps the weights of the best validation epoch
+/// (with --patience), so a resumed run can still restore them.
+std::string best_weights_path(const std::string& checkpoint) { return checkpoint + ".best"; }
+
+/// `v` in C's hex float notation: strtod reads back the same double.
+std::string exact(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%a", v);
+  return buf;
+}
+
 std::string fmt(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6g", v);
@@ -240,6 +252,7 @@ int cmd_train(int argc, char** argv) {
   opt.schedule.total_steps = batches * opt.epochs;
 
   int64_t first_epoch = 0, step = 0;
+  std::map<std::string, std::string> resumed_meta;
   if (!opt.resume.empty()) {
     auto meta = m.load_checkpoint(opt.resume);
     auto need = [&](const char* key) {
@@ -249,6 +262,8 @@ int cmd_train(int argc, char** argv) {
     };
     first_epoch = need("epoch");
     step = need("step");
+    resumed_meta = meta;
+    if (meta.count("stopped_early")) first_epoch = std::max(first_epoch, opt.epochs);  // it ended there
   }
 
   std::FILE* metrics = nullptr;
@@ -263,6 +278,35 @@ int cmd_train(int argc, char** argv) {
   double train_loss = NAN, train_seconds = 0, best_val = INFINITY;
   int64_t trained_samples = 0, bad_epochs = 0, best_epoch = -1, epochs_done = first_epoch;
   Snapshot best;
+  if (opt.val_split > 0 && resumed_meta.count("best_epoch")) {
+    // Early stopping goes on where it was: the best loss, its epoch, the
+    // epochs since, and (with --patience) that epoch's weights.
+    best_val = std::strtod(resumed_meta.at("best_val_loss").c_str(), nullptr);
+    best_epoch = parse_int_option(opt.resume + " best_epoch", resumed_meta.at("best_epoch"));
+    bad_epochs = parse_int_option(opt.resume + " bad_epochs", resumed_meta.at("bad_epochs"));
+    if (opt.patience >= 0 && best_epoch > 0) {
+      if (!std::ifstream(best_weights_path(opt.resume)))
+        throw Error(opt.resume + ": resuming --patience needs " + best_weights_path(opt.resume) +
+                    ", the best epoch's weights, which a run with --patience and --checkpoint writes");
+      m.load_checkpoint(best_weights_path(opt.resume));
+      best.take(m);
+      if (!opt.checkpoint.empty() && opt.checkpoint != opt.resume)  // the new checkpoint needs its own
+        m.save_checkpoint(best_weights_path(opt.checkpoint), {{"epoch", std::to_string(best_epoch)}});
+      m.load_checkpoint(opt.resume);
+    }
+  }
+  // The state after `epochs` epochs, with what resuming needs to go on.
+  auto save_checkpoint = [&](int64_t epochs, bool stopped_early) {
+    std::map<std::string, std::string> meta = {
+        {"epoch", std::to_string(epochs)}, {"step", std::to_string(step)}, {"seed", std::to_string(seed)}};
+    if (opt.val_split > 0) {
+      meta["best_val_loss"] = exact(best_val);
+      meta["best_epoch"] = std::to_string(best_epoch);
+      meta["bad_epochs"] = std::to_string(bad_epochs);
+    }
+    if (stopped_early) meta["stopped_early"] = "1";
+    m.save_checkpoint(opt.checkpoint, meta);
+  };
   EvalResult result;
   bool evaluated = false;
   for (int64_t e = first_epoch; e < opt.epochs; ++e) {
@@ -304,18 +348,26 @@ int cmd_train(int argc, char** argv) {
       std::fputc('\n', metrics);
       std::fflush(metrics);
     }
-    if (!opt.checkpoint.empty())
-      m.save_checkpoint(opt.checkpoint, {{"epoch", std::to_string(e + 1)},
-                                         {"step", std::to_string(step)},
-                                         {"seed", std::to_string(seed)}});
+    bool stop = false;
     if (opt.val_split > 0) {
       if (vres.loss < best_val) {
         best_val = vres.loss;
         best_epoch = e + 1;
         bad_epochs = 0;
         if (opt.patience >= 0) best.take(m);
-      } else if (opt.patience >= 0 && ++bad_epochs >= opt.patience) {
+        if (opt.patience >= 0 && !opt.checkpoint.empty())
+          m.save_checkpoint(best_weights_path(opt.checkpoint), {{"epoch", std::to_string(e + 1)}});
+      } else {
+        ++bad_epochs;
+        stop = opt.patience >= 0 && bad_epochs >= opt.patience;
+      }
+    }
+    if (!opt.checkpoint.empty()) save_checkpoint(e + 1, false);
+    if (opt.val_split > 0) {
+      if (stop) {
         best.restore(m);
+        // The run's result is the restored weights; resuming it trains no more.
+        if (!opt.checkpoint.empty()) save_checkpoint(e + 1, true);
         result = clf.evaluate(test);
         std::fprintf(stderr,
                      "early stop: no better validation loss for %lld epochs; restored the weights of epoch %lld\n",
