@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "compiler/fusion.h"
 #include "compiler/passes/autodiff.h"
@@ -189,35 +192,41 @@ TEST(Fusion, TrainStepMatchesReferenceForEveryOptimizer) {
   }
 }
 
-TEST(Fusion, AdamUpdateOfOneParameterIsOneKernel) {
-  Model m = trained("adam");
-  EntrySpec e = train_spec(m);
-  Program p = build_program(m.graph, e);
-  for (const auto& [state, value] : e.updates) {
-    if (state.find('.') != state.rfind('.')) continue;  // w.m, w.v: checked with their parameter
-    const std::string& w = state;
-    std::string w_value = value, m_value, v_value;
-    for (const auto& [s, v] : e.updates) {
-      if (s == w + ".m") m_value = v;
-      if (s == w + ".v") v_value = v;
-    }
-    if (m_value.empty()) continue;
-    // One kernel stores the parameter and both moments.
-    int found = 0;
-    for (const auto& st : p.steps) {
-      if (st.copy()) continue;
-      std::set<std::string> stored;
-      for (const auto& [v, b] : st.values) stored.insert(v);
-      if (stored.count(w_value)) {
+TEST(Fusion, UpdateOfOneParameterIsOneKernelForEveryOptimizer) {
+  for (const char* opt : {"sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw"}) {
+    SCOPED_TRACE(opt);
+    Model m = trained(opt);
+    EntrySpec e = train_spec(m);
+    Program p = build_program(m.graph, e);
+    int parameters = 0;
+    // A state is named after its parameter: fc1.w.m, fc1.w.v, ...
+    auto is_state_of = [](const std::string& s, const std::string& w) { return s.rfind(w + ".", 0) == 0; };
+    for (const auto& [w, w_value] : e.updates) {
+      bool is_state = false;
+      for (const auto& [other, unused] : e.updates) is_state = is_state || is_state_of(w, other);
+      if (is_state) continue;  // checked with its parameter
+      ++parameters;
+      // The new values of the parameter's state (w.m, w.v, w.acc, ...).
+      std::vector<std::string> state_values;
+      for (const auto& [s, v] : e.updates)
+        if (is_state_of(s, w)) state_values.push_back(v);
+      // Exactly one kernel stores the parameter, and it stores all its state too.
+      int found = 0;
+      for (const auto& st : p.steps) {
+        if (st.copy()) continue;
+        std::set<std::string> stored;
+        for (const auto& [v, b] : st.values) stored.insert(v);
+        if (!stored.count(w_value)) continue;
         ++found;
-        EXPECT_TRUE(stored.count(m_value) && stored.count(v_value)) << w << "\n" << print_program(p);
+        for (const auto& v : state_values) EXPECT_TRUE(stored.count(v)) << w << " " << v << "\n" << print_program(p);
       }
+      EXPECT_EQ(found, 1) << w << "\n" << print_program(p);
+      for (const auto& v : state_values) EXPECT_EQ(kernels_storing(p, v), 1) << v;
     }
-    EXPECT_EQ(found, 1) << w;
-    EXPECT_EQ(kernels_storing(p, m_value), 1);
+    EXPECT_GE(parameters, 2);
+    // Every update is written in place: nothing reads a parameter after its update.
+    EXPECT_EQ(step_kinds(p)["copy"], 0) << print_program(p);
   }
-  // Every update is written in place: nothing reads a parameter after its update.
-  EXPECT_EQ(step_kinds(p)["copy"], 0) << print_program(p);
 }
 
 /// loss = sum((w - x)^2) over a parameter of `n` elements, trained by Adam.
