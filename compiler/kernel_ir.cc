@@ -431,4 +431,12 @@ class Checker {
 
 void check_program(const Program& p) { Checker(p).run(); }
 
+uint64_t program_fingerprint(const std::vector<Program>& programs) {
+  // FNV-1a over the printed programs: the text holds everything listed above.
+  uint64_t h = 1469598103934665603ull;
+  for (const Program& p : programs)
+    for (unsigned char c : print_program(p)) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
 }  // namespace dlc

@@ -246,6 +246,13 @@ std::string print_program(const Program& p);
 /// file is an error, never a crash.
 void check_program(const Program& p);
 
+/// A hash of everything in `programs` that generated code relies on (every
+/// buffer's kind, type, shape and arena offset, every step's sizes and index
+/// maps). Native code carries the value it was generated for, and executors
+/// refuse code whose value differs from that of the executable's programs, so
+/// a file whose programs were altered never runs kernels over wrong buffers.
+uint64_t program_fingerprint(const std::vector<Program>& programs);
+
 /// Serialization into the executable (ir/dlc.proto `KernelProgram`).
 proto::KernelProgram program_to_proto(const Program& p);
 /// Throws dlc::Error when the message is malformed (runs check_program).

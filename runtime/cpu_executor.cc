@@ -155,7 +155,7 @@ class CpuExecutor : public ObservableExecutor {
     std::vector<Program> programs;
     for (const auto& p : exe.programs()) programs.push_back(program_from_proto(p));
     const auto* fingerprint = static_cast<const uint64_t*>(library_->symbol(cpu_abi::kFingerprintSymbol));
-    if (*fingerprint != cpu_abi::program_fingerprint(programs))
+    if (*fingerprint != program_fingerprint(programs))
       throw Error("the cpu code was not generated from this executable's kernel programs (fingerprint mismatch)");
     for (auto& p : programs) load_program(std::move(p));
     for (const auto& [name, ep] : entries_)
@@ -434,19 +434,6 @@ class CpuExecutor : public ObservableExecutor {
 };
 
 }  // namespace
-
-namespace cpu_abi {
-
-uint64_t program_fingerprint(const std::vector<Program>& programs) {
-  // FNV-1a over the printed programs: the text holds every buffer's kind,
-  // type, shape and arena offset and every step's sizes and index maps.
-  uint64_t h = 1469598103934665603ull;
-  for (const Program& p : programs)
-    for (unsigned char c : print_program(p)) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
-}  // namespace cpu_abi
 
 std::unique_ptr<Executor> make_cpu_executor(const proto::Executable& exe, int threads) {
   return std::make_unique<CpuExecutor>(exe, threads);

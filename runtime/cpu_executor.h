@@ -43,14 +43,9 @@ inline std::string range_symbol(const std::string& kernel) { return kernel + "_r
 /// called once with [0, 1) after the first has covered its whole range.
 inline std::string finish_symbol(const std::string& kernel) { return kernel + "_finish"; }
 
-/// The exported `uint64_t` that ties a shared object to the programs it
-/// was generated from; the executor refuses code whose value differs from
-/// program_fingerprint of the executable's programs, so a file whose
-/// programs were altered can never run kernels over the wrong buffers.
+/// The exported `uint64_t` holding program_fingerprint (compiler/kernel_ir.h)
+/// of the programs the shared object was generated from.
 constexpr const char* kFingerprintSymbol = "dlc_programs_fingerprint";
-
-/// A hash of everything in `programs` that the generated code relies on.
-uint64_t program_fingerprint(const std::vector<Program>& programs);
 
 }  // namespace cpu_abi
 

@@ -42,7 +42,7 @@ std::string compile_programs(const std::vector<Program>& programs, const CpuCode
   }
   llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
   new llvm::GlobalVariable(m, i64, true, llvm::GlobalValue::ExternalLinkage,
-                           llvm::ConstantInt::get(i64, cpu_abi::program_fingerprint(programs)),
+                           llvm::ConstantInt::get(i64, program_fingerprint(programs)),
                            cpu_abi::kFingerprintSymbol);
   if (opts.llvm_ir) *opts.llvm_ir = module_text(m);
   std::string object = emit_object(m, *tm);

@@ -1,0 +1,74 @@
+// The calling convention between the CUDA C that compiler/codegen/cuda
+// generates (compiled by NVRTC at `dlc compile` time) and the cuda executor
+// (runtime/cuda_executor.cc). Both sides include this header, so they agree
+// on kernel names, parameters and how many items each kernel covers.
+//
+// Every generated kernel is
+//   extern "C" __global__ void SYMBOL(char* const* buffers, long long items)
+// where `buffers[i]` is the device address of the program's buffer i (the
+// executor keeps one such table per program in device memory; buffers never
+// move, so the table is written once) and each thread handles items
+//   for (long long t = blockIdx.x * blockDim.x + threadIdx.x; t < items;
+//        t += gridDim.x * blockDim.x)
+// One item never depends on another (no shared memory, no atomics), so a
+// kernel's result does not depend on the launch shape, and reductions keep
+// the fixed order the kernel IR prescribes: results are bitwise reproducible.
+#pragma once
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <string>
+
+#include "compiler/kernel_ir.h"
+
+namespace dlc::cuda_abi {
+
+/// Threads per block of every launch.
+constexpr int kThreadsPerBlock = 256;
+/// Most blocks of one launch; the grid-stride loop covers the rest.
+constexpr int64_t kMaxBlocks = 1 << 16;
+
+/// The kernel of step `step` of the program of `entry`: "dlc_<entry>_<step>"
+/// (the same names as the cpu target's, so reports read alike).
+inline std::string kernel_symbol(const std::string& entry, size_t step) {
+  std::string s = "dlc_";
+  for (char c : entry) s += (std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
+  return s + "_" + std::to_string(step);
+}
+/// softmax_xent's second kernel (the mean over rows), launched with 1 item
+/// after the first.
+inline std::string finish_symbol(const std::string& kernel) { return kernel + "_finish"; }
+
+/// The `__device__ unsigned long long` that ties the code to the programs it
+/// was generated from (program_fingerprint); the executor reads it with
+/// cuModuleGetGlobal and refuses code whose value differs.
+constexpr const char* kFingerprintSymbol = "dlc_programs_fingerprint";
+
+/// Items of a loop kernel: one per element of an element-wise kernel
+/// (row-major over all its dims, 1 for rank 0), one per output of a
+/// reduction (row-major over the outer dims; the item reduces its inner
+/// dims in row-major order, and an empty reduction stores the initial
+/// value). 0 when there is nothing to store.
+inline int64_t loop_items(const LoopKernel& k) { return k.outer_numel(); }
+/// Items of a row kernel: one per row.
+inline int64_t row_items(const RowKernel& r) { return r.rows; }
+
+/// The items a step's kernel covers: loop kernels and GEMM epilogues by
+/// loop_items, row kernels by row_items; 0 for steps without a kernel.
+inline int64_t step_items(const Step& s) {
+  if (auto* k = s.loop()) return loop_items(*k);
+  if (auto* r = s.row()) return row_items(*r);
+  if (auto* g = s.gemm(); g && g->has_epilogue()) return loop_items(g->epilogue);
+  return 0;
+}
+
+/// True for steps that have a generated kernel (loop, row, GEMM epilogue).
+inline bool has_kernel(const Step& s) { return s.loop() || s.row() || (s.gemm() && s.gemm()->has_epilogue()); }
+
+/// Blocks of a launch over `items` items.
+inline int64_t blocks_for(int64_t items) {
+  return std::clamp<int64_t>((items + kThreadsPerBlock - 1) / kThreadsPerBlock, 1, kMaxBlocks);
+}
+
+}  // namespace dlc::cuda_abi
