@@ -5,6 +5,9 @@
 #include <memory>
 
 #include "compiler/codegen/cpu/cpu_codegen.h"
+#ifdef DLC_WITH_CUDA
+#include "compiler/codegen/cuda/cuda_codegen.h"
+#endif
 #include "compiler/kernel_ir.h"
 #include "compiler/lower_to_kernels.h"
 #include "compiler/passes/autodiff.h"
@@ -104,8 +107,12 @@ void run_graph_passes(Model& m, const CompileOptions& opts) {
 }
 
 proto::Executable compile_model(Model m, const CompileOptions& opts) {
-  if (opts.target != "ref" && opts.target != "cpu")
-    throw Error("unknown target '" + opts.target + "' (targets: cpu, ref)");
+  if (opts.target != "ref" && opts.target != "cpu" && opts.target != "cuda")
+    throw Error("unknown target '" + opts.target + "' (targets: cpu, cuda, ref)");
+#ifndef DLC_WITH_CUDA
+  if (opts.target == "cuda")
+    throw Error("this build of dlc has no cuda target (built without the CUDA toolkit); use --target cpu or ref");
+#endif
   run_graph_passes(m, opts);
 
   proto::Executable exe;
@@ -139,14 +146,27 @@ proto::Executable compile_model(Model m, const CompileOptions& opts) {
   for (const auto& p : m.graph.params)
     *exe.add_initial_params() = to_named_tensor(p.name, initialize_parameter(p, opts.seed));
 
-  if (opts.target == "cpu") {
+  if (opts.target == "cpu" || opts.target == "cuda") {
     std::vector<Program> programs;
     for (const auto& spec : specs) programs.push_back(build_program(m.graph, spec));
     for (const auto& p : programs) *exe.add_programs() = program_to_proto(p);
-    cpu::CpuCodegenOptions cg;
-    cg.cpu = opts.cpu;
-    cg.llvm_ir = opts.llvm_ir;
-    exe.set_code(cpu::compile_programs(programs, cg));
+    if (opts.target == "cpu") {
+      cpu::CpuCodegenOptions cg;
+      cg.cpu = opts.cpu;
+      cg.llvm_ir = opts.llvm_ir;
+      exe.set_code(cpu::compile_programs(programs, cg));
+    }
+#ifdef DLC_WITH_CUDA
+    if (opts.target == "cuda") {
+      cuda::CudaCodegenOptions cg;
+      cg.gpu_arch = opts.gpu_arch;
+      cg.source = opts.cuda_source;
+      cuda::CudaCode code = cuda::compile_programs(programs, cg);
+      exe.set_gpu_arch(opts.gpu_arch);
+      exe.set_code(std::move(code.cubin));
+      exe.set_ptx(std::move(code.ptx));
+    }
+#endif
     if (opts.on_programs) opts.on_programs(programs);
   }
   return exe;

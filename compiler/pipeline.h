@@ -23,6 +23,8 @@ struct CompileOptions {
   std::function<void(const std::string& pass, const Model& m)> on_dump;  // default prints to stderr
   std::string cpu = "x86-64-v2";  // LLVM CPU name for target cpu, or "native"
   std::string* llvm_ir = nullptr;  // receives the generated LLVM IR (--emit-llvm)
+  std::string gpu_arch = "sm_90";  // GPU architecture for target cuda (the cubin's; PTX comes along)
+  std::string* cuda_source = nullptr;  // receives the generated CUDA C (--emit-cuda)
   /// Receives the kernel programs of a native target (kernel counts, --explain-fusion).
   std::function<void(const std::vector<Program>& programs)> on_programs;
 };

@@ -15,6 +15,11 @@
 #include "runtime/cpu_executor.h"
 #define DLRT_HAS_CPU_EXECUTOR 1
 #endif
+// Builds with the CUDA toolkit's headers (DLC_WITH_CUDA) have the cuda
+// executor; it loads the driver only when a cuda executable is opened.
+#ifdef DLC_WITH_CUDA
+#include "runtime/cuda/cuda_executor.h"
+#endif
 
 namespace dlc {
 namespace {
@@ -75,7 +80,13 @@ std::unique_ptr<Executor> make_executor(const proto::Executable& exe) {
     throw Error("this build has no cpu executor; compile the model with --target ref");
 #endif
   }
-  if (target == "cuda") throw Error("this build has no cuda executor; compile the model with --target ref");
+  if (target == "cuda") {
+#ifdef DLC_WITH_CUDA
+    return make_cuda_executor(exe);
+#else
+    throw Error("this build has no cuda executor (built without the CUDA toolkit); compile the model with --target cpu or ref");
+#endif
+  }
   throw Error("unknown target '" + target + "'");
 }
 

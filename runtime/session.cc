@@ -110,7 +110,7 @@ void Session::verify_fusion(double tolerance) {
     throw ArgumentError("the fusion tolerance must be a positive number, not " + std::to_string(tolerance));
   if (!dynamic_cast<ObservableExecutor*>(executor_.get()))
     throw ArgumentError(source_ + " is compiled for target '" + exe_.target() +
-                        "', which runs no kernels; verifying fusion needs a kernel target (cpu)");
+                        "', which runs no kernels; verifying fusion needs a kernel target (cpu or cuda)");
   fusion_tolerance_ = tolerance;
 }
 

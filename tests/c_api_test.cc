@@ -214,7 +214,12 @@ TEST_F(CApi, UnsupportedTargetIsARuntimeError) {
   std::string p = dir_ + "/cuda.dlc";
   save_executable_atomic(exe, p);
   dlrt_model* m = nullptr;
+#ifdef DLC_WITH_CUDA
+  // This build has the cuda executor; the tiny executable has no code for it.
+  expect_error(dlrt_model_load(p.c_str(), &m), DLRT_RUNTIME_ERROR, "has no code");
+#else
   expect_error(dlrt_model_load(p.c_str(), &m), DLRT_RUNTIME_ERROR, "no cuda executor");
+#endif
 }
 
 TEST_F(CApi, RunChecksInputsAgainstTheSignature) {

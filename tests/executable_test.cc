@@ -446,7 +446,12 @@ TEST(MakeExecutor, DispatchesByTarget) {
     make_executor(exe);
     FAIL();
   } catch (const Error& e) {
+#ifdef DLC_WITH_CUDA
+    // This build has the cuda executor; the tiny executable has no code for it.
+    EXPECT_NE(std::string(e.what()).find("has no code"), std::string::npos) << e.what();
+#else
     EXPECT_NE(std::string(e.what()).find("no cuda executor"), std::string::npos) << e.what();
+#endif
   }
 #if !__has_include("runtime/cpu_executor.h")
   exe.set_target("cpu");

@@ -19,7 +19,8 @@ namespace {
 
 const char* kUsage =
     "usage: dlc compile MODEL -o OUT.dlc [options]\n"
-    "  --target cpu|ref      code for the CPU through LLVM (default), or the reference interpreter\n"
+    "  --target cpu|cuda|ref code for the CPU through LLVM (default), for NVIDIA GPUs through NVRTC,\n"
+    "                        or the reference interpreter\n"
     "  --batch N             binds the symbolic batch dimension (default 1)\n"
     "  --seed N              parameter initialization seed (default 0)\n"
     "  --no-train            build only `predict`, even when the model has a training section\n"
@@ -27,7 +28,9 @@ const char* kUsage =
     "  --dump-after PASS|all print the graph after a pass to stderr\n"
     "  --explain-fusion      list each kernel with its ops, and why ops stayed apart\n"
     "  --print-kernels       print the kernel programs\n"
-    "  --emit-llvm DIR       write the generated LLVM IR to DIR/model.ll\n";
+    "  --emit-llvm DIR       write the generated LLVM IR to DIR/model.ll\n"
+    "  --gpu-arch ARCH       GPU architecture for target cuda: sm_90 (default), sm_80, ... (PTX comes too)\n"
+    "  --emit-cuda DIR       write the generated CUDA C to DIR/model.cu (target cuda)\n";
 
 std::string human_bytes(int64_t b) {
   char buf[32];
@@ -42,7 +45,7 @@ std::string human_bytes(int64_t b) {
 int cmd_compile(int argc, char** argv) {
   CompileOptions opts;
   opts.target = "cpu";
-  std::string model_path, out_path, emit_llvm_dir;
+  std::string model_path, out_path, emit_llvm_dir, emit_cuda_dir;
   bool explain = false, print_kernels = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -68,16 +71,24 @@ int cmd_compile(int argc, char** argv) {
     else if (a == "--explain-fusion") explain = true;
     else if (a == "--print-kernels") print_kernels = true;
     else if (a == "--emit-llvm") emit_llvm_dir = value();
+    else if (a == "--gpu-arch") opts.gpu_arch = value();
+    else if (a == "--emit-cuda") emit_cuda_dir = value();
     else if (!a.empty() && a[0] == '-') { std::cerr << "dlc compile: unknown option " << a << "\n" << kUsage; return 2; }
     else if (model_path.empty()) model_path = a;
     else { std::cerr << "dlc compile: more than one model given\n"; return 2; }
   }
   if (model_path.empty() || out_path.empty()) { std::cerr << kUsage; return 2; }
+  if (!emit_cuda_dir.empty() && opts.target != "cuda") {
+    std::cerr << "dlc compile: --emit-cuda needs --target cuda\n";
+    return 2;
+  }
 
   auto start = std::chrono::steady_clock::now();
   Model m = load_model(model_path);
   std::string llvm_ir;
   if (!emit_llvm_dir.empty()) opts.llvm_ir = &llvm_ir;
+  std::string cuda_source;
+  if (!emit_cuda_dir.empty()) opts.cuda_source = &cuda_source;
   int kernels = 0;
   int64_t arena = 0, unplanned = 0;
   opts.on_programs = [&](const std::vector<Program>& programs) {
@@ -92,12 +103,29 @@ int cmd_compile(int argc, char** argv) {
       if (print_kernels) std::cout << print_program(p) << "\n";
     }
   };
-  proto::Executable exe = compile_model(std::move(m), opts);
+  proto::Executable exe;
+  try {
+    exe = compile_model(std::move(m), opts);
+  } catch (const Error&) {
+    // The source NVRTC rejected is what one needs to see.
+    if (!cuda_source.empty()) {
+      mkdir(emit_cuda_dir.c_str(), 0755);
+      std::ofstream(emit_cuda_dir + "/model.cu") << cuda_source;
+      std::cerr << "wrote " << emit_cuda_dir << "/model.cu\n";
+    }
+    throw;
+  }
   save_executable_atomic(exe, out_path);
   if (!emit_llvm_dir.empty()) {
     mkdir(emit_llvm_dir.c_str(), 0755);
     std::string path = emit_llvm_dir + "/model.ll";
     std::ofstream(path) << llvm_ir;
+    std::cout << "wrote " << path << "\n";
+  }
+  if (!emit_cuda_dir.empty()) {
+    mkdir(emit_cuda_dir.c_str(), 0755);
+    std::string path = emit_cuda_dir + "/model.cu";
+    std::ofstream(path) << cuda_source;
     std::cout << "wrote " << path << "\n";
   }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -1,6 +1,6 @@
 // The calling convention between the CUDA C that compiler/codegen/cuda
 // generates (compiled by NVRTC at `dlc compile` time) and the cuda executor
-// (runtime/cuda_executor.cc). Both sides include this header, so they agree
+// (runtime/cuda/cuda_executor.cc). Both sides include this header, so they agree
 // on kernel names, parameters and how many items each kernel covers.
 //
 // Every generated kernel is

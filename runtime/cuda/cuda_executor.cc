@@ -1,0 +1,409 @@
+#include "runtime/cuda/cuda_executor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "compiler/kernel_ir.h"
+#include "ir/error.h"
+#include "ir/op_registry.h"
+#include "runtime/cpu_executor.h"
+#include "runtime/cuda/cublas_library.h"
+#include "runtime/cuda/cuda_abi.h"
+#include "runtime/cuda/cuda_driver.h"
+#include "runtime/cuda/cuda_resources.h"
+#include "runtime/ref_executor.h"
+
+namespace dlc {
+namespace {
+
+using cuda::DeviceBuffer;
+
+/// What a step issues besides its body: its kernels and their items.
+struct StepLaunch {
+  CUfunction fn = nullptr;
+  CUfunction finish = nullptr;  // softmax_xent's mean over rows
+  int64_t items = 0;
+  bool staged = false;  // a copy whose source and destination bytes overlap
+};
+
+struct LoadedProgram {
+  Program program;
+  const proto::EntryPoint* entry = nullptr;
+  std::vector<CUdeviceptr> pointers;  // per buffer
+  std::vector<DeviceBuffer> owned;    // inputs, outputs and constants
+  DeviceBuffer table;                 // `pointers` on the device: the kernels' `buffers`
+  std::vector<StepLaunch> launches;   // per step
+};
+
+std::string type_str(DType dtype, const std::vector<int64_t>& dims) { return TensorType{dtype, dims}.str(); }
+
+/// Host -> device on `stream`. The driver has taken its own copy of pageable
+/// `src` when the call returns, so the caller may reuse it at once.
+void upload(CUdeviceptr dst, const void* src, size_t bytes, CUstream stream) {
+  if (bytes > 0) DLC_CU(cuMemcpyHtoDAsync, dst, src, bytes, stream);
+}
+
+/// Device -> host on `stream`; the bytes are there once the stream is synchronized.
+void download(void* dst, CUdeviceptr src, size_t bytes, CUstream stream) {
+  if (bytes > 0) DLC_CU(cuMemcpyDtoHAsync, dst, src, bytes, stream);
+}
+
+class CudaExecutor : public ObservableExecutor {
+ public:
+  explicit CudaExecutor(const proto::Executable& exe)
+      : blas_(stream_.get()), module_(exe.code(), exe.ptx()), seed_(exe.seed()) {
+    for (const auto& in : exe.graph().inputs())
+      if (in.role() == proto::STEP) step_input_ = in.name();
+    std::vector<Program> programs;
+    for (const auto& p : exe.programs()) programs.push_back(program_from_proto(p));
+    check_fingerprint(programs);
+    load_state(exe);
+    int64_t arena_bytes = 0;
+    for (const auto& p : programs) arena_bytes = std::max(arena_bytes, p.arena_bytes);
+    arena_ = DeviceBuffer(static_cast<size_t>(arena_bytes), "the temp arena");
+    for (const auto& ep : exe.entry_points()) entries_[ep.name()] = ep;
+    for (auto& p : programs) load_program(std::move(p));
+    for (const auto& [name, ep] : entries_)
+      if (!programs_.count(name)) throw Error("the cuda executable has no kernel program for entry point '" + name + "'");
+    if (staging_bytes_ > 0) staging_ = DeviceBuffer(static_cast<size_t>(staging_bytes_), "overlapping copies");
+    stream_.synchronize();  // constants and tables are in place before the first run
+  }
+
+  ~CudaExecutor() override {
+    // Members release their device objects next, in the context; make it
+    // current on this thread and let queued work finish first.
+    try {
+      context_.make_current();
+      stream_.synchronize();
+    } catch (...) {  // a failed device: the releases below fail quietly too
+    }
+  }
+
+  void run(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
+           std::map<std::string, HostTensor>* outputs) override {
+    run_observed(entry, inputs, outputs, nullptr);
+  }
+
+  const Program* program(const std::string& entry) const override {
+    auto it = programs_.find(entry);
+    return it == programs_.end() ? nullptr : &it->second.program;
+  }
+
+  void run_observed(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
+                    std::map<std::string, HostTensor>* outputs, const StepObserver& after_step) override {
+    auto it = programs_.find(entry);
+    if (it == programs_.end()) throw Error("the executable has no entry point '" + entry + "'");
+    LoadedProgram& lp = it->second;
+    context_.make_current();
+    bind_inputs(lp, inputs);
+    BufferReader read = [&](int id) {
+      if (id < 0 || id >= static_cast<int>(lp.program.buffers.size()))
+        throw Error("buffer " + std::to_string(id) + " is not in program '" + lp.program.entry + "'");
+      return read_buffer(lp, id);
+    };
+    for (size_t i = 0; i < lp.program.steps.size(); ++i) {
+      run_step(lp, i);
+      if (after_step) {
+        stream_.synchronize();
+        after_step(static_cast<int>(i), read);
+      }
+    }
+    std::map<std::string, HostTensor> result;
+    for (const auto& name : lp.entry->outputs()) {
+      const Buffer& b = lp.program.buffers[lp.program.find_buffer(BufferKind::output, name)];
+      HostTensor h;
+      h.type = TensorType{b.dtype, b.dims};
+      h.bytes.resize(static_cast<size_t>(b.bytes()));  // overwritten by the copy: no fill needed
+      download(h.bytes.data(), lp.pointers[b.id], h.bytes.size(), stream_.get());
+      result[name] = std::move(h);
+    }
+    stream_.synchronize();
+    if (outputs) *outputs = std::move(result);
+  }
+
+  HostTensor get_state(const std::string& name) const override {
+    auto it = state_.find(name);
+    if (it == state_.end()) throw Error("'" + name + "' is not a persistent tensor of the executable");
+    context_.make_current();
+    HostTensor h(state_types_.at(name));
+    download(h.bytes.data(), it->second.ptr(), h.bytes.size(), stream_.get());
+    stream_.synchronize();
+    return h;
+  }
+
+  void set_state(const std::string& name, const HostTensor& value) override {
+    auto it = state_.find(name);
+    if (it == state_.end()) throw Error("'" + name + "' is not a persistent tensor of the executable");
+    const TensorType& t = state_types_.at(name);
+    if (value.type != t) throw Error("'" + name + "' is " + t.str() + ", cannot set it from " + value.type.str());
+    const int64_t expected = t.numel() * dtype_size(t.dtype);
+    if (static_cast<int64_t>(value.bytes.size()) != expected)
+      throw Error("'" + name + "': the buffer holds " + std::to_string(value.bytes.size()) + " bytes, expected " +
+                  std::to_string(expected));
+    context_.make_current();
+    upload(it->second.ptr(), value.bytes.data(), value.bytes.size(), stream_.get());
+    stream_.synchronize();
+  }
+
+ private:
+  /// The code must come from these very programs: kernels bake in their
+  /// sizes and index maps, and would run over wrong buffers otherwise.
+  void check_fingerprint(const std::vector<Program>& programs) {
+    size_t bytes = 0;
+    CUdeviceptr where = module_.global(cuda_abi::kFingerprintSymbol, &bytes);
+    uint64_t fingerprint = 0;
+    if (bytes != sizeof(fingerprint))
+      throw Error("the cuda code's " + std::string(cuda_abi::kFingerprintSymbol) + " has " + std::to_string(bytes) +
+                  " bytes, expected 8");
+    DLC_CU(cuMemcpyDtoH, &fingerprint, where, sizeof(fingerprint));
+    if (fingerprint != program_fingerprint(programs))
+      throw Error("the cuda code was not generated from this executable's kernel programs (fingerprint mismatch)");
+  }
+
+  void load_state(const proto::Executable& exe) {
+    for (const auto& p : exe.graph().params()) {
+      TensorType t = from_proto(p.type());
+      state_types_[p.name()] = t;
+      state_[p.name()] = DeviceBuffer(static_cast<size_t>(t.numel() * dtype_size(t.dtype)), "parameter '" + p.name() + "'");
+    }
+    for (const auto& init : exe.initial_params()) {
+      auto it = state_.find(init.name());
+      if (it == state_.end()) continue;  // validate_executable has matched names and sizes
+      const TensorType& t = state_types_.at(init.name());
+      if (static_cast<int64_t>(init.data().size()) != t.numel() * dtype_size(t.dtype))
+        throw Error("initial value of '" + init.name() + "' has the wrong size");
+      upload(it->second.ptr(), init.data().data(), init.data().size(), stream_.get());
+    }
+  }
+
+  void load_program(Program p) {
+    const std::string entry = p.entry;
+    auto ep = entries_.find(entry);
+    if (ep == entries_.end()) return;  // a program no entry point runs
+    LoadedProgram& lp = programs_[entry];
+    lp.entry = &ep->second;
+    lp.pointers.assign(p.buffers.size(), 0);
+    for (const Buffer& b : p.buffers) {
+      std::string where = "program '" + entry + "' buffer '" + b.name + "'";
+      switch (b.kind) {
+        case BufferKind::temp: lp.pointers[b.id] = arena_.ptr() + static_cast<CUdeviceptr>(b.offset); break;
+        case BufferKind::state: {
+          auto s = state_.find(b.name);
+          if (s == state_.end()) throw Error(where + " names no parameter");
+          if (state_types_.at(b.name) != TensorType{b.dtype, b.dims})
+            throw Error(where + " is " + type_str(b.dtype, b.dims) + " but the parameter is " +
+                        state_types_.at(b.name).str());
+          lp.pointers[b.id] = s->second.ptr();
+          break;
+        }
+        case BufferKind::input:
+        case BufferKind::output:
+        case BufferKind::constant:
+          lp.owned.emplace_back(static_cast<size_t>(b.bytes()), where);
+          lp.pointers[b.id] = lp.owned.back().ptr();
+          if (b.kind == BufferKind::constant) upload_constant(b, lp.pointers[b.id]);
+          break;
+      }
+    }
+    for (const auto& name : lp.entry->outputs())
+      if (p.find_buffer(BufferKind::output, name) < 0)
+        throw Error("program '" + entry + "' has no output buffer for '" + name + "'");
+    lp.table = DeviceBuffer(lp.pointers.size() * sizeof(CUdeviceptr), "the buffer table of '" + entry + "'");
+    // Synchronous: `pointers` is the source and the table never changes.
+    if (!lp.pointers.empty())
+      DLC_CU(cuMemcpyHtoD, lp.table.ptr(), lp.pointers.data(), lp.pointers.size() * sizeof(CUdeviceptr));
+    lp.launches.resize(p.steps.size());
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+      const Step& s = p.steps[i];
+      StepLaunch& l = lp.launches[i];
+      if (auto* cp = s.copy()) {
+        l.staged = copy_overlaps(lp, p, *cp);
+        if (l.staged) staging_bytes_ = std::max(staging_bytes_, cp->numel * dtype_size(p.buffers[cp->src].dtype));
+      }
+      if (!cuda_abi::has_kernel(s)) continue;
+      std::string sym = cuda_abi::kernel_symbol(entry, i);
+      l.fn = module_.function(sym);
+      l.items = cuda_abi::step_items(s);
+      if (s.row() && s.row()->op == RowOp::softmax_xent) l.finish = module_.function(cuda_abi::finish_symbol(sym));
+    }
+    lp.program = std::move(p);
+  }
+
+  /// True when the bytes a copy reads and writes overlap (the same buffer,
+  /// or temps sharing arena bytes): cuMemcpyDtoD is undefined then.
+  static bool copy_overlaps(const LoadedProgram& lp, const Program& p, const CopyStep& cp) {
+    const int64_t size = dtype_size(p.buffers[cp.src].dtype);
+    const CUdeviceptr src = lp.pointers[cp.src] + cp.src_offset * size, dst = lp.pointers[cp.dst] + cp.dst_offset * size;
+    const CUdeviceptr bytes = static_cast<CUdeviceptr>(cp.numel * size);
+    return cp.numel > 0 && src < dst + bytes && dst < src + bytes;
+  }
+
+  void upload_constant(const Buffer& b, CUdeviceptr dst) {
+    HostTensor h(TensorType{b.dtype, b.dims});
+    for (int64_t i = 0; i < b.numel; ++i) h.set(i, b.data[static_cast<size_t>(i)]);
+    upload(dst, h.bytes.data(), h.bytes.size(), stream_.get());
+  }
+
+  void bind_inputs(LoadedProgram& lp, const std::map<std::string, HostTensor>& inputs) {
+    const std::string& entry = lp.program.entry;
+    for (const auto& name : lp.entry->inputs())
+      if (!inputs.count(name)) throw Error("entry point '" + entry + "' needs input '" + name + "'");
+    // Every input is checked before any is copied: a refused call changes nothing.
+    std::vector<std::pair<const Buffer*, const HostTensor*>> copies;
+    for (const Buffer& b : lp.program.buffers) {
+      if (b.kind != BufferKind::input) continue;
+      auto in = inputs.find(b.name);
+      if (in == inputs.end()) throw Error("entry point '" + entry + "' needs input '" + b.name + "'");
+      const HostTensor& h = in->second;
+      if (h.type.dtype != b.dtype || h.type.dims != b.dims)
+        throw Error("entry point '" + entry + "': input '" + b.name + "' is " + h.type.str() + ", expected " +
+                    type_str(b.dtype, b.dims));
+      if (static_cast<int64_t>(h.bytes.size()) != b.bytes())
+        throw Error("entry point '" + entry + "': input '" + b.name + "' holds " + std::to_string(h.bytes.size()) +
+                    " bytes, expected " + std::to_string(b.bytes()));
+      copies.emplace_back(&b, &h);
+    }
+    for (const auto& [b, h] : copies) upload(lp.pointers[b->id], h->bytes.data(), h->bytes.size(), stream_.get());
+    if (!step_input_.empty() && inputs.count(step_input_) && inputs.at(step_input_).numel() == 1) {
+      double step = inputs.at(step_input_).get(0);
+      step_ = std::isfinite(step) && step > 0 ? static_cast<uint64_t>(step) : 0;
+    }
+  }
+
+  /// Buffer `id` as it is on the device now (after the work issued so far).
+  HostTensor read_buffer(const LoadedProgram& lp, int id) const {
+    const Buffer& b = lp.program.buffers[id];
+    HostTensor h(TensorType{b.dtype, b.dims});
+    download(h.bytes.data(), lp.pointers[id], h.bytes.size(), stream_.get());
+    stream_.synchronize();
+    return h;
+  }
+
+  void launch(const LoadedProgram& lp, CUfunction fn, int64_t items) {
+    if (items <= 0) return;
+    CUdeviceptr table = lp.table.ptr();
+    long long count = items;
+    void* args[] = {&table, &count};
+    DLC_CU(cuLaunchKernel, fn, static_cast<unsigned>(cuda_abi::blocks_for(items)), 1, 1,
+           static_cast<unsigned>(cuda_abi::kThreadsPerBlock), 1, 1, 0, stream_.get(), args, nullptr);
+  }
+
+  void run_step(const LoadedProgram& lp, size_t index) {
+    const Step& s = lp.program.steps[index];
+    const StepLaunch& l = lp.launches[index];
+    if (s.loop() || s.row()) {
+      launch(lp, l.fn, l.items);
+      if (l.finish) launch(lp, l.finish, 1);
+    } else if (auto* g = s.gemm()) {
+      run_gemm(lp, *g);
+      if (l.fn) launch(lp, l.fn, l.items);
+    } else if (auto* cp = s.copy()) {
+      run_copy(lp, *cp, l.staged);
+    } else if (auto* r = s.ref()) {
+      run_ref(lp, *r);
+    }
+  }
+
+  void run_copy(const LoadedProgram& lp, const CopyStep& cp, bool staged) {
+    const int64_t size = dtype_size(lp.program.buffers[cp.src].dtype);
+    const size_t bytes = static_cast<size_t>(cp.numel * size);
+    if (bytes == 0) return;
+    const CUdeviceptr src = lp.pointers[cp.src] + cp.src_offset * size, dst = lp.pointers[cp.dst] + cp.dst_offset * size;
+    if (!staged) {
+      DLC_CU(cuMemcpyDtoDAsync, dst, src, bytes, stream_.get());
+      return;
+    }
+    DLC_CU(cuMemcpyDtoDAsync, staging_.ptr(), src, bytes, stream_.get());
+    DLC_CU(cuMemcpyDtoDAsync, dst, staging_.ptr(), bytes, stream_.get());
+  }
+
+  void run_gemm(const LoadedProgram& lp, const GemmCall& g) {
+    if (g.m == 0 || g.n == 0 || g.batch == 0) return;
+    auto base = [&](const GemmOperand& o) { return lp.pointers[o.buffer] + o.offset * sizeof(float); };
+    if (g.k == 0) {
+      scale_c_on_host(lp, g);
+      return;
+    }
+    blas_.sgemm_row_major(g.a.trans, g.b.trans, g.m, g.n, g.k, static_cast<float>(g.alpha), base(g.a), g.a.ld,
+                          g.a.batch_stride, base(g.b), g.b.ld, g.b.batch_stride, static_cast<float>(g.beta), base(g.c),
+                          g.c.ld, g.c.batch_stride, g.batch);
+  }
+
+  // An empty inner dimension leaves C = beta C (0 where beta is 0, even over
+  // NaN). cuBLAS refuses some layouts with k = 0 and models never have one,
+  // so it is done on the host, over the span of C's rows.
+  void scale_c_on_host(const LoadedProgram& lp, const GemmCall& g) {
+    const int64_t span = (g.batch - 1) * g.c.batch_stride + (g.m - 1) * g.c.ld + g.n;
+    const CUdeviceptr c = lp.pointers[g.c.buffer] + g.c.offset * sizeof(float);
+    std::vector<float> host(static_cast<size_t>(span));
+    download(host.data(), c, host.size() * sizeof(float), stream_.get());
+    stream_.synchronize();
+    for (int64_t bi = 0; bi < g.batch; ++bi)
+      for (int64_t i = 0; i < g.m; ++i)
+        for (int64_t j = 0; j < g.n; ++j) {
+          float& v = host[static_cast<size_t>(bi * g.c.batch_stride + i * g.c.ld + j)];
+          v = g.beta == 0 ? 0.0f : static_cast<float>(g.beta) * v;
+        }
+    upload(c, host.data(), host.size() * sizeof(float), stream_.get());
+  }
+
+  // A graph node no codegen handles, through its float64 reference kernel
+  // on the host, exactly as the cpu executor runs it (same EvalContext).
+  void run_ref(const LoadedProgram& lp, const RefCall& r) {
+    const OpDef* def = find_op(r.node.op);
+    if (!def) throw Error("reference call of unknown op '" + r.node.op + "'");
+    std::vector<HostTensor> host_inputs;
+    for (int id : r.inputs) {
+      const Buffer& b = lp.program.buffers[id];
+      host_inputs.emplace_back(TensorType{b.dtype, b.dims});
+      download(host_inputs.back().bytes.data(), lp.pointers[id], host_inputs.back().bytes.size(), stream_.get());
+    }
+    stream_.synchronize();
+    std::vector<Tensor> ins;
+    for (const auto& h : host_inputs) ins.push_back(to_tensor(h));
+    std::vector<const Tensor*> in_ptrs;
+    for (const auto& t : ins) in_ptrs.push_back(&t);
+    std::vector<Tensor> outs;
+    for (int id : r.outputs) {
+      const Buffer& b = lp.program.buffers[id];
+      outs.emplace_back(TensorType{b.dtype, b.dims});
+    }
+    EvalContext ctx{lp.program.training, seed_, step_, r.node_index};
+    def->eval(r.node, in_ptrs, outs, ctx);
+    for (size_t i = 0; i < outs.size(); ++i) {
+      HostTensor h = to_host(outs[i]);
+      upload(lp.pointers[r.outputs[i]], h.bytes.data(), h.bytes.size(), stream_.get());
+    }
+  }
+
+  // Declaration order is construction order: the context first, and last to go.
+  cuda::PrimaryContext context_;
+  cuda::Stream stream_;
+  cuda::CublasHandle blas_;
+  cuda::Module module_;
+  uint64_t seed_ = 0;
+  uint64_t step_ = 0;
+  std::string step_input_;
+  std::map<std::string, DeviceBuffer> state_;
+  std::map<std::string, TensorType> state_types_;
+  DeviceBuffer arena_;
+  int64_t staging_bytes_ = 0;
+  DeviceBuffer staging_;  // for copies whose ranges overlap
+  std::map<std::string, proto::EntryPoint> entries_;
+  std::map<std::string, LoadedProgram> programs_;
+};
+
+}  // namespace
+
+std::unique_ptr<Executor> make_cuda_executor(const proto::Executable& exe) {
+  // A file without code is wrong on every machine: say so before the driver
+  // (which may be missing) is involved.
+  if (exe.code().empty() && exe.ptx().empty()) throw Error("the cuda executable has no code (neither cubin nor PTX)");
+  return std::make_unique<CudaExecutor>(exe);
+}
+
+}  // namespace dlc

@@ -1,0 +1,673 @@
+// The CUDA code generator, checked without a GPU:
+// - every model and every optimizer compiles through NVRTC to a cubin and
+//   PTX holding every kernel the ABI (runtime/cuda/cuda_abi.h) expects;
+// - host emulation: the generated CUDA C, compiled as host C++ with
+//   tests/cuda_host_prelude.h (one thread walks every item), is run kernel
+//   by kernel on the inputs the float64 evaluator had before that step, and
+//   every value the step stores must match the evaluator's.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <set>
+
+#include "compiler/codegen/cuda/cuda_codegen.h"
+#include "compiler/codegen/cuda/cuda_source.h"
+#include "compiler/codegen/cuda/nvrtc_compiler.h"
+#include "compiler/pipeline.h"
+#include "frontend/model_loader.h"
+#include "ir/builder.h"
+#include "ir/error.h"
+#include "ir/verifier.h"
+#include "runtime/cuda/cuda_abi.h"
+#include "runtime/executable.h"
+#include "tests/cpu_test_util.h"
+#include "tests/kernel_test_util.h"
+
+namespace dlc {
+namespace {
+
+const char* const kModels[] = {"linear_regression", "perceptron", "logistic_regression", "softmax_regression",
+                               "mlp_mnist"};
+
+// --- building programs as the pipeline does ------------------------------------
+
+struct Built {
+  Model model;
+  std::vector<Program> programs;
+  std::set<std::string> model_params;  // before the optimizer added its state
+};
+
+/// `name` from models/, batch 32, with `optimizer` (default hyper-parameters) when given.
+Built build(const std::string& name, const std::string& optimizer = "") {
+  Built b;
+  b.model = load_model(test::source_path("models/" + name + ".pbtxt"));
+  if (!optimizer.empty()) {
+    b.model.training.mutable_optimizer()->Clear();
+    b.model.training.mutable_optimizer()->set_kind(optimizer);
+  }
+  for (const auto& p : b.model.graph.params) b.model_params.insert(p.name);
+  CompileOptions opts;
+  opts.batch = 32;
+  run_graph_passes(b.model, opts);
+  for (const auto& spec : entry_specs(b.model)) b.programs.push_back(build_program(b.model.graph, spec));
+  return b;
+}
+
+/// Random feeds; optimizer state (second moments, accumulators) is made
+/// non-negative as training keeps it, so square roots see no negative number.
+std::map<std::string, Tensor> feeds_for(const Built& b, uint64_t seed) {
+  auto feeds = test::random_feeds(b.model.graph, seed, 2);
+  for (const auto& p : b.model.graph.params)
+    if (!b.model_params.count(p.name))
+      for (double& v : feeds.at(p.name).data) v = std::fabs(v);
+  return feeds;
+}
+
+// --- NVRTC --------------------------------------------------------------------------
+
+/// Every kernel symbol the cuda executor will look up in code of `programs`.
+std::vector<std::string> expected_symbols(const std::vector<Program>& programs) {
+  std::vector<std::string> symbols;
+  for (const Program& p : programs)
+    for (size_t i = 0; i < p.steps.size(); ++i) {
+      if (!cuda_abi::has_kernel(p.steps[i])) continue;
+      std::string s = cuda_abi::kernel_symbol(p.entry, i);
+      symbols.push_back(s);
+      if (auto* r = p.steps[i].row(); r && r->op == RowOp::softmax_xent) symbols.push_back(cuda_abi::finish_symbol(s));
+    }
+  return symbols;
+}
+
+void expect_complete_code(const cuda::CudaCode& code, const std::vector<Program>& programs) {
+  ASSERT_GE(code.cubin.size(), 4u);
+  EXPECT_EQ(code.cubin.substr(0, 4), "\x7f" "ELF");
+  std::vector<std::string> symbols = expected_symbols(programs);
+  EXPECT_FALSE(symbols.empty());
+  for (const auto& s : symbols) {
+    EXPECT_NE(code.ptx.find(".entry " + s + "("), std::string::npos) << s;
+    EXPECT_NE(code.cubin.find(s), std::string::npos) << s;
+  }
+  EXPECT_NE(code.ptx.find(cuda_abi::kFingerprintSymbol), std::string::npos);
+  EXPECT_NE(code.cubin.find(cuda_abi::kFingerprintSymbol), std::string::npos);
+}
+
+TEST(CudaCodegen, EveryModelCompilesThroughNvrtcWithEveryKernel) {
+  for (const char* name : kModels) {
+    SCOPED_TRACE(name);
+    Built b = build(name);
+    ASSERT_EQ(b.programs.size(), 2u);
+    std::string source = cuda::emit_cuda_source(b.programs);
+    cuda::NvrtcOutput out = cuda::nvrtc_compile(source, "model.cu", "sm_90");
+    expect_complete_code({out.cubin, out.ptx}, b.programs);
+    EXPECT_EQ(out.log, "") << "NVRTC warnings";
+    EXPECT_NE(source.find("const unsigned long long dlc_programs_fingerprint = " +
+                          std::to_string(program_fingerprint(b.programs)) + "ULL;"),
+              std::string::npos);
+    // Each kernel is introduced by a comment naming its step and nodes.
+    for (size_t i = 0; i < b.programs[1].steps.size(); ++i)
+      if (cuda_abi::has_kernel(b.programs[1].steps[i]))
+        EXPECT_NE(source.find("// " + b.programs[1].entry + " step " + std::to_string(i) + " ("), std::string::npos);
+  }
+}
+
+TEST(CudaCodegen, MlpTrainStepCompileTime) {
+  Built b = build("mlp_mnist");
+  std::vector<Program> train;
+  for (const auto& p : b.programs)
+    if (p.entry == "train_step") train.push_back(p);
+  ASSERT_EQ(train.size(), 1u);
+  auto start = std::chrono::steady_clock::now();
+  cuda::CudaCode code = cuda::compile_programs(train);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  std::cout << "NVRTC, mlp_mnist train_step (batch 32, sm_90): " << ms << " ms, cubin " << code.cubin.size()
+            << " bytes, PTX " << code.ptx.size() << " bytes\n";
+  expect_complete_code(code, train);
+}
+
+TEST(CudaCodegen, EveryOptimizerCompilesThroughNvrtc) {
+  for (const auto& opt : known_optimizers()) {
+    SCOPED_TRACE(opt);
+    Built b = build("softmax_regression", opt);
+    expect_complete_code(cuda::compile_programs(b.programs), b.programs);
+  }
+}
+
+TEST(CudaCodegen, OtherArchitecturesCompile) {
+  Built b = build("logistic_regression");
+  cuda::CudaCodegenOptions opts;
+  opts.gpu_arch = "sm_80";
+  cuda::CudaCode code = cuda::compile_programs(b.programs, opts);
+  expect_complete_code(code, b.programs);
+  EXPECT_NE(code.ptx.find(".target sm_80"), std::string::npos);
+}
+
+TEST(CudaCodegen, CompileErrorsAndUnknownArchitecturesAreClearErrors) {
+  try {
+    cuda::nvrtc_compile("__global__ void k() { undeclared_thing(); }", "bad.cu", "sm_90");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("undeclared_thing"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("bad.cu"), std::string::npos) << e.what();
+  }
+  for (const char* arch : {"sm_", "compute_90", "sm_9x0", "90"}) {
+    try {
+      cuda::nvrtc_compile("__global__ void k() {}", "ok.cu", arch);
+      FAIL() << "expected an error for " << arch;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("'") + arch + "'"), std::string::npos) << e.what();
+    }
+  }
+  // Well formed but unknown to NVRTC: its own message comes through.
+  EXPECT_THROW(cuda::nvrtc_compile("__global__ void k() {}", "ok.cu", "sm_1"), Error);
+}
+
+// --- host emulation -----------------------------------------------------------------
+
+using KernelFn = void (*)(char* const* buffers, long long items);
+
+/// Generated CUDA C compiled by the system C++ compiler into a loaded library.
+class HostKernels {
+ public:
+  explicit HostKernels(const std::string& source) {
+    std::string dir = test::temp_dir();
+    std::string cu = dir + "/model.cu", so = dir + "/model.so";
+    std::ofstream(cu) << source;
+    std::string cmd = "c++ -std=c++17 -O1 -shared -fPIC -Wall -Wextra -Werror -include " +
+                      test::source_path("tests/cuda_host_prelude.h") + " -x c++ " + cu + " -o " + so;
+    std::string output;
+    int status = test::run_command(cmd, &output);
+    if (status != 0) throw Error("host compile failed: " + cmd + "\n" + output);
+    handle_ = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle_) throw Error(std::string("dlopen: ") + dlerror());
+  }
+  ~HostKernels() {
+    if (handle_) dlclose(handle_);
+  }
+  HostKernels(const HostKernels&) = delete;
+  HostKernels& operator=(const HostKernels&) = delete;
+
+  KernelFn get(const std::string& symbol) const {
+    void* f = dlsym(handle_, symbol.c_str());
+    if (!f) throw Error("no kernel " + symbol);
+    return reinterpret_cast<KernelFn>(f);
+  }
+
+ private:
+  void* handle_ = nullptr;
+};
+
+/// Host memory laid out as the cuda executor lays out device memory: one
+/// allocation per non-temp buffer, temps in one arena at their offsets.
+/// Everything starts as 0xFF bytes (NaN as floats), so a kernel reading
+/// memory nobody wrote shows it.
+class HostMemory {
+ public:
+  explicit HostMemory(const Program& p) : p_(p), table_(p.buffers.size()) {
+    arena_.assign(static_cast<size_t>(p.arena_bytes / 8 + 1), ~uint64_t{0});
+    own_.resize(p.buffers.size());
+    for (const Buffer& b : p.buffers) {
+      if (b.kind == BufferKind::temp) {
+        table_[b.id] = reinterpret_cast<char*>(arena_.data()) + b.offset;
+      } else {
+        own_[b.id].assign(static_cast<size_t>(b.bytes() / 8 + 1), ~uint64_t{0});
+        table_[b.id] = reinterpret_cast<char*>(own_[b.id].data());
+      }
+    }
+  }
+
+  void write(int id, const Tensor& t) {
+    const Buffer& b = p_.buffers[id];
+    char* at = table_[id];
+    for (int64_t i = 0; i < b.numel; ++i) {
+      double v = t[i];
+      switch (b.dtype) {
+        case DType::f32: put<float>(at, i, static_cast<float>(v)); break;
+        case DType::f64: put<double>(at, i, v); break;
+        case DType::i32: put<int32_t>(at, i, static_cast<int32_t>(v)); break;
+        case DType::i64: put<int64_t>(at, i, static_cast<int64_t>(v)); break;
+        case DType::boolean: put<uint8_t>(at, i, v != 0 ? 1 : 0); break;
+      }
+    }
+  }
+
+  Tensor read(int id) const {
+    const Buffer& b = p_.buffers[id];
+    Tensor t({b.dtype, b.dims});
+    const char* at = table_[id];
+    for (int64_t i = 0; i < b.numel; ++i) {
+      switch (b.dtype) {
+        case DType::f32: t[i] = get<float>(at, i); break;
+        case DType::f64: t[i] = get<double>(at, i); break;
+        case DType::i32: t[i] = get<int32_t>(at, i); break;
+        case DType::i64: t[i] = static_cast<double>(get<int64_t>(at, i)); break;
+        case DType::boolean: t[i] = get<uint8_t>(at, i); break;
+      }
+    }
+    return t;
+  }
+
+  char* const* table() const { return table_.data(); }
+
+ private:
+  template <typename T>
+  static void put(char* base, int64_t i, T v) { std::memcpy(base + i * sizeof(T), &v, sizeof(T)); }
+  template <typename T>
+  static T get(const char* base, int64_t i) {
+    T v;
+    std::memcpy(&v, base + i * sizeof(T), sizeof(T));
+    return v;
+  }
+
+  const Program& p_;
+  std::vector<char*> table_;
+  std::vector<uint64_t> arena_;
+  std::vector<std::vector<uint64_t>> own_;
+};
+
+/// C = alpha * op(A) * op(B) + beta * C over the values in `now`, as the
+/// executor's cuBLAS call would leave it before the epilogue.
+Tensor host_gemm(const GemmCall& g, const std::vector<Tensor>& now) {
+  Tensor c = now[g.c.buffer];
+  auto elem = [&](const GemmOperand& o, int64_t b, int64_t i, int64_t j) {
+    return now[o.buffer][o.offset + b * o.batch_stride + (o.trans ? j * o.ld + i : i * o.ld + j)];
+  };
+  for (int64_t b = 0; b < g.batch; ++b)
+    for (int64_t i = 0; i < g.m; ++i)
+      for (int64_t j = 0; j < g.n; ++j) {
+        double acc = 0;
+        for (int64_t q = 0; q < g.k; ++q) acc += elem(g.a, b, i, q) * elem(g.b, b, q, j);
+        int64_t at = g.c.offset + b * g.c.batch_stride + i * g.c.ld + j;
+        c[at] = g.alpha * acc + (g.beta != 0 ? g.beta * c[at] : 0.0);
+      }
+  return c;
+}
+
+/// Runs step `s`'s generated kernel(s) on host memory holding `now` (every
+/// buffer's value before the step) for the buffers the step reads.
+void run_emulated(const Program& p, size_t s, const std::vector<Tensor>& now, const HostKernels& kernels,
+                  HostMemory& mem) {
+  const Step& st = p.steps[s];
+  auto feed_loads = [&](const LoopKernel& k) {
+    for (const auto& l : k.loads)
+      if (l.iota_dim < 0) mem.write(l.buffer, now[l.buffer]);
+  };
+  if (auto* k = st.loop()) feed_loads(*k);
+  if (auto* g = st.gemm()) {
+    feed_loads(g->epilogue);
+    mem.write(g->c.buffer, host_gemm(*g, now));
+  }
+  if (auto* r = st.row())
+    for (int b : {r->x, r->labels, r->scale})
+      if (b >= 0) mem.write(b, now[b]);
+  std::string symbol = cuda_abi::kernel_symbol(p.entry, s);
+  kernels.get(symbol)(mem.table(), cuda_abi::step_items(st));
+  if (auto* r = st.row(); r && r->op == RowOp::softmax_xent) kernels.get(cuda_abi::finish_symbol(symbol))(mem.table(), 1);
+}
+
+/// An input as the evaluator stores it (its buffer's dtype applied).
+Tensor eval_input(const Buffer& b, const Tensor& fed) {
+  Tensor t({b.dtype, b.dims}, fed.data);
+  if (is_integer(b.dtype))
+    for (double& v : t.data) v = std::trunc(v);
+  return t;
+}
+
+/// Runs `p` on the float64 evaluator; at each kernel step, runs the
+/// emulated kernel on the same inputs and expects every value the step
+/// stores within `tol` (test::relative_error: NaN never passes). Returns
+/// the number of kernel steps checked.
+int expect_kernels_match_evaluator(const Program& p, const HostKernels& kernels,
+                                   const std::map<std::string, Tensor>& feeds, double tol = 1e-5) {
+  ProgramEvaluator eval(p);
+  std::map<std::string, Tensor> inputs;
+  for (const auto& b : p.buffers) {
+    if (b.kind == BufferKind::state) eval.set_state(b.name, feeds.at(b.name));
+    if (b.kind == BufferKind::input) inputs[b.name] = feeds.at(b.name);
+  }
+  std::vector<Tensor> now(p.buffers.size());
+  auto snapshot = [&] {
+    for (const auto& b : p.buffers) now[b.id] = eval.buffer(b.id);
+  };
+  snapshot();
+  for (const auto& b : p.buffers)
+    if (b.kind == BufferKind::input) now[b.id] = eval_input(b, feeds.at(b.name));
+  int checked = 0;
+  eval.after_step = [&](int s) {
+    const Step& st = p.steps[s];
+    if (cuda_abi::has_kernel(st)) {
+      HostMemory mem(p);
+      run_emulated(p, static_cast<size_t>(s), now, kernels, mem);
+      for (const auto& [value, buffer] : st.values) {
+        test::Mismatch m = test::relative_error(mem.read(buffer), eval.buffer(buffer));
+        EXPECT_LE(m.error, tol) << p.entry << " step " << s << " (" << st.kind_name() << "), value " << value
+                                << ": " << m.str();
+      }
+      EXPECT_FALSE(st.values.empty()) << p.entry << " step " << s;
+      ++checked;
+    }
+    snapshot();
+  };
+  EvalContext ctx;
+  ctx.training = p.training;
+  ctx.seed = 7;
+  ctx.step = 1;
+  eval.run(inputs, ctx);
+  return checked;
+}
+
+/// Steps with a generated kernel (GEMMs without an epilogue and reference calls have none).
+int generated_kernels(const Program& p) {
+  int n = 0;
+  for (const auto& s : p.steps) n += cuda_abi::has_kernel(s) ? 1 : 0;
+  return n;
+}
+
+void expect_every_kernel_matches(const Built& b, uint64_t seed) {
+  HostKernels kernels(cuda::emit_cuda_source(b.programs));
+  auto feeds = feeds_for(b, seed);
+  for (const Program& p : b.programs) {
+    SCOPED_TRACE(p.entry);
+    EXPECT_EQ(expect_kernels_match_evaluator(p, kernels, feeds), generated_kernels(p));
+    EXPECT_GT(generated_kernels(p), 0);
+  }
+}
+
+TEST(CudaHostEmulation, EveryModelsKernelsMatchTheEvaluator) {
+  for (const char* name : kModels) {
+    SCOPED_TRACE(name);
+    expect_every_kernel_matches(build(name), 31);
+  }
+}
+
+TEST(CudaHostEmulation, EveryOptimizersKernelsMatchTheEvaluator) {
+  for (const auto& opt : known_optimizers()) {
+    SCOPED_TRACE(opt);
+    expect_every_kernel_matches(build("softmax_regression", opt), 41);
+  }
+}
+
+// --- single kernels over hand-built programs ---------------------------------------
+
+int add_buffer(Program& p, BufferKind kind, const std::string& name, DType dtype, std::vector<int64_t> dims) {
+  Buffer b;
+  b.id = static_cast<int>(p.buffers.size());
+  b.name = name;
+  b.kind = kind;
+  b.dtype = dtype;
+  b.dims = std::move(dims);
+  b.numel = 1;
+  for (int64_t d : b.dims) b.numel *= d;
+  p.buffers.push_back(b);
+  return b.id;
+}
+
+Access access(int buffer, std::vector<int64_t> strides) {
+  Access a;
+  a.buffer = buffer;
+  a.strides = std::move(strides);
+  return a;
+}
+
+struct OpCase {
+  std::string name;
+  SExpr expr;
+};
+
+std::vector<OpCase> every_op() {
+  SExpr x = arg(0), y = arg(1), z = arg(2);
+  return {
+      {"arg", y}, {"constant", SExpr(0.25)}, {"inf_constant", x + SExpr(-INFINITY)},
+      {"float_overflowing_constant", min(x, SExpr(1e300))},
+      {"add", x + y}, {"sub", x - y}, {"mul", x * y}, {"div", x / y}, {"neg", -x}, {"neg_constant", -SExpr(-2.5) * x},
+      {"exp", exp(x)}, {"log", log(x)}, {"log1p", log1p(x)}, {"sqrt", sqrt(x)}, {"rsqrt", rsqrt(x)},
+      {"abs", abs(x)}, {"sign", sign(x)}, {"tanh", tanh(x)}, {"trunc", trunc(x)}, {"max", max(x, y)},
+      {"min", min(x, y)}, {"pow", pow(abs(x), y)}, {"greater", greater(x, y)}, {"less", less(x, y)},
+      {"equal", equal(trunc(x * 2.0), trunc(y * 2.0))}, {"select", select(greater(x, z), x, y)},
+      {"select_nan_condition", select(x, y, z)},
+      {"sigmoid_dag", [&] {
+         SExpr s = 1.0 / (1.0 + exp(-x));
+         return s * (1.0 - s) + s;
+       }()},
+  };
+}
+
+/// Random values of both signs with NaN, infinities and zeros sprinkled in.
+std::vector<float> special_inputs(uint64_t seed, int64_t n) {
+  Tensor r = test::random_tensor({n}, seed, -3, 3);
+  std::vector<float> v(r.data.begin(), r.data.end());
+  const float specials[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1.0f};
+  for (int k = 0; k < 6; ++k) v[(seed * 7 + k * 13) % n] = specials[k];
+  return v;
+}
+
+bool matches(double want, double got, double tol) {
+  if (std::isnan(want)) return std::isnan(got);
+  if (std::isnan(got)) return false;
+  if (std::isinf(want) || std::isinf(got)) return got == want;
+  return std::fabs(got - want) <= tol * std::max(1.0, std::fabs(want));
+}
+
+TEST(CudaHostEmulation, EveryScalarOpMatchesEvalScalarIncludingNaN) {
+  // Float kernels (f32 output) and double kernels (f64 output), one kernel per op.
+  const int64_t n = 511;
+  std::vector<OpCase> cases = every_op();
+  for (DType out_type : {DType::f32, DType::f64}) {
+    SCOPED_TRACE(dtype_name(out_type));
+    Program p;
+    p.entry = "ops";
+    int in[3];
+    for (int k = 0; k < 3; ++k) in[k] = add_buffer(p, BufferKind::input, "x" + std::to_string(k), DType::f32, {n});
+    for (const OpCase& c : cases) {
+      int out = add_buffer(p, BufferKind::output, c.name, out_type, {n});
+      LoopKernel k;
+      k.dims = {n};
+      for (int b : in) k.loads.push_back(access(b, {1}));
+      k.stores = {{access(out, {1}), c.expr}};
+      Step s;
+      s.body = k;
+      s.values = {{c.name, out}};
+      p.steps.push_back(s);
+    }
+    check_program(p);
+    HostKernels kernels(cuda::emit_cuda_source({p}));
+    HostMemory mem(p);
+    std::vector<float> x[3] = {special_inputs(1, n), special_inputs(2, n), special_inputs(3, n)};
+    for (int k = 0; k < 3; ++k) mem.write(in[k], Tensor({DType::f32, {n}}, std::vector<double>(x[k].begin(), x[k].end())));
+    for (size_t i = 0; i < cases.size(); ++i) {
+      kernels.get(cuda_abi::kernel_symbol("ops", i))(mem.table(), n);
+      Tensor got = mem.read(p.steps[i].values[0].second);
+      for (int64_t e = 0; e < n; ++e) {
+        double operands[3] = {x[0][e], x[1][e], x[2][e]};
+        double want = eval_scalar(cases[i].expr, operands);
+        if (out_type == DType::f32) want = static_cast<float>(want);
+        ASSERT_TRUE(matches(want, got[e], 1e-5)) << cases[i].name << " at " << e << ": operands " << operands[0]
+                                                 << ", " << operands[1] << ", " << operands[2] << " want " << want
+                                                 << " got " << got[e];
+      }
+    }
+  }
+}
+
+TEST(CudaHostEmulation, IntegerAndBoolBuffersMatchTheEvaluator) {
+  Graph g;
+  GraphBuilder b(g);
+  auto x = b.input("x", {DType::f32, {4, 5}});
+  auto mask = b.op("greater", {x, b.scalar(0)});
+  auto as_int = b.cast(b.mul(x, b.scalar(10)), DType::i32);
+  auto halves = b.div(as_int, b.fill(3, {DType::i32, {}}));  // integer division truncates
+  auto wide = b.cast(b.mul(as_int, b.fill(100000, {DType::i32, {}})), DType::i64);
+  auto picked = b.op("where", {mask, x, b.neg(x)});
+  auto twice = b.mul(b.cast(halves, DType::f32), b.scalar(0.5));
+  EntrySpec e{"predict", {mask, halves, wide, picked, twice}, {}, false};
+  Program p = build_program(g, e);
+  std::set<DType> stored;
+  for (const auto& s : p.steps)
+    for (const auto& [v, buf] : s.values) stored.insert(p.buffers[buf].dtype);
+  EXPECT_TRUE(stored.count(DType::boolean) && stored.count(DType::i32) && stored.count(DType::i64)) << print_program(p);
+  HostKernels kernels(cuda::emit_cuda_source({p}));
+  for (uint64_t seed : {15, 16, 17})
+    EXPECT_EQ(expect_kernels_match_evaluator(p, kernels, test::random_feeds(g, seed)), generated_kernels(p));
+}
+
+TEST(CudaHostEmulation, StoresSaturateAndEmptyReductionsStoreTheirInitialValue) {
+  Program p;
+  p.entry = "edge";
+  const std::vector<double> values = {1e10, -1e10, NAN, 2.7, -2.7, 0.0, -0.0, 1e30, -1e30, 0.5};
+  const int64_t n = static_cast<int64_t>(values.size());
+  int x = add_buffer(p, BufferKind::input, "x", DType::f32, {n});
+  int i32 = add_buffer(p, BufferKind::output, "i32", DType::i32, {n});
+  int i64 = add_buffer(p, BufferKind::output, "i64", DType::i64, {n});
+  int flag = add_buffer(p, BufferKind::output, "flag", DType::boolean, {n});
+  int empty = add_buffer(p, BufferKind::input, "empty", DType::f32, {3, 0});
+  int sums = add_buffer(p, BufferKind::output, "sums", DType::f32, {3});
+  int maxes = add_buffer(p, BufferKind::output, "maxes", DType::f32, {3});
+  LoopKernel convert;
+  convert.dims = {n};
+  convert.loads = {access(x, {1})};
+  convert.stores = {{access(i32, {1}), arg(0)}, {access(i64, {1}), arg(0)}, {access(flag, {1}), arg(0)}};
+  p.steps.resize(3);
+  p.steps[0].body = convert;
+  for (int which = 0; which < 2; ++which) {
+    LoopKernel r;
+    r.dims = {3, 0};
+    r.reduce_dims = 1;
+    r.reduce = which == 0 ? ReduceOp::sum : ReduceOp::max;
+    r.reduce_body = arg(0) * 2.0;
+    r.loads = {access(empty, {0, 1})};
+    r.stores = {{access(which == 0 ? sums : maxes, {1, 0}), arg(1)}};
+    p.steps[1 + which].body = r;
+  }
+  check_program(p);
+  HostKernels kernels(cuda::emit_cuda_source({p}));
+  HostMemory mem(p);
+  mem.write(x, Tensor({DType::f32, {n}}, values));
+  for (size_t s = 0; s < p.steps.size(); ++s)
+    kernels.get(cuda_abi::kernel_symbol("edge", s))(mem.table(), cuda_abi::step_items(p.steps[s]));
+  // Saturating float -> int (llvm.fptosi.sat): truncation, the type's bounds, NaN -> 0.
+  auto sat = [](double v, double lo, double hi) { return std::isnan(v) ? 0.0 : std::clamp(std::trunc(v), lo, hi); };
+  Tensor got32 = mem.read(i32), got64 = mem.read(i64), gotb = mem.read(flag);
+  for (int64_t i = 0; i < n; ++i) {
+    EXPECT_EQ(got32[i], sat(static_cast<float>(values[i]), INT32_MIN, INT32_MAX)) << values[i];
+    EXPECT_EQ(got64[i], sat(static_cast<float>(values[i]), static_cast<double>(INT64_MIN), static_cast<double>(INT64_MAX)))
+        << values[i];
+    EXPECT_EQ(gotb[i], values[i] != 0 ? 1.0 : 0.0) << values[i];  // NaN != 0
+  }
+  for (int64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(mem.read(sums)[i], 0.0);
+    EXPECT_EQ(mem.read(maxes)[i], -INFINITY);
+  }
+}
+
+TEST(CudaHostEmulation, RowKernelsReadLabelsAsTheCpuTargetDoes) {
+  // Labels out of range give a NaN loss and a zero one-hot row; float labels truncate.
+  const int64_t rows = 6, cols = 4;
+  for (DType label_type : {DType::i32, DType::i64, DType::f32}) {
+    SCOPED_TRACE(dtype_name(label_type));
+    Program p;
+    p.entry = "rows";
+    int x = add_buffer(p, BufferKind::input, "x", DType::f32, {rows, cols});
+    int labels = add_buffer(p, BufferKind::input, "labels", label_type, {rows});
+    int scale = add_buffer(p, BufferKind::input, "scale", DType::f32, {});
+    int loss = add_buffer(p, BufferKind::output, "loss", DType::f32, {});
+    int scratch = add_buffer(p, BufferKind::output, "scratch", DType::f32, {rows});
+    int grad = add_buffer(p, BufferKind::output, "grad", DType::f32, {rows, cols});
+    int soft = add_buffer(p, BufferKind::output, "soft", DType::f32, {rows, cols});
+    int logsoft = add_buffer(p, BufferKind::output, "logsoft", DType::f32, {rows, cols});
+    RowKernel xent{RowOp::softmax_xent, rows, cols, x, labels, -1, loss, scratch};
+    RowKernel xgrad{RowOp::softmax_xent_grad, rows, cols, x, labels, scale, grad, -1};
+    RowKernel sm{RowOp::softmax, rows, cols, x, -1, -1, soft, -1};
+    RowKernel lsm{RowOp::log_softmax, rows, cols, x, -1, -1, logsoft, -1};
+    p.steps.resize(4);
+    p.steps[0].body = xent;
+    p.steps[0].values = {{"scratch", scratch}, {"loss", loss}};
+    p.steps[1].body = xgrad;
+    p.steps[1].values = {{"grad", grad}};
+    p.steps[2].body = sm;
+    p.steps[2].values = {{"soft", soft}};
+    p.steps[3].body = lsm;
+    p.steps[3].values = {{"logsoft", logsoft}};
+    check_program(p);
+    HostKernels kernels(cuda::emit_cuda_source({p}));
+    std::vector<double> label_values = {0, 3, 1, 2, 2, 1};
+    if (label_type == DType::f32) label_values = {0.5, 3.9, 1, 2.2, 2, 1};
+    std::map<std::string, Tensor> in = {{"x", test::random_tensor({rows, cols}, 5, -2, 2)},
+                                        {"labels", Tensor({label_type, {rows}}, label_values)},
+                                        {"scale", Tensor::scalar(0.25)}};
+    EXPECT_EQ(expect_kernels_match_evaluator(p, kernels, in), 4);
+
+    // Out of range (-1 and cols): NaN losses (so a NaN mean) and zero one-hot rows.
+    label_values[1] = -1;
+    label_values[4] = static_cast<double>(cols);
+    in["labels"] = Tensor({label_type, {rows}}, label_values);
+    HostMemory mem(p);
+    for (const auto& [name, t] : in) mem.write(p.find_buffer(BufferKind::input, name), t);
+    kernels.get(cuda_abi::kernel_symbol("rows", 0))(mem.table(), rows);
+    kernels.get(cuda_abi::finish_symbol(cuda_abi::kernel_symbol("rows", 0)))(mem.table(), 1);
+    kernels.get(cuda_abi::kernel_symbol("rows", 1))(mem.table(), rows);
+    Tensor losses = mem.read(scratch), g = mem.read(grad), s = mem.read(soft);
+    EXPECT_TRUE(std::isnan(losses[1]) && std::isnan(losses[4]) && std::isnan(mem.read(loss)[0]));
+    EXPECT_TRUE(std::isfinite(losses[0]) && std::isfinite(losses[2]));
+    kernels.get(cuda_abi::kernel_symbol("rows", 2))(mem.table(), rows);
+    s = mem.read(soft);
+    for (int64_t r : {1, 4})
+      for (int64_t c = 0; c < cols; ++c)  // no one-hot term: softmax * scale
+        EXPECT_NEAR(g[r * cols + c], s[r * cols + c] * 0.25, 1e-6) << r << "," << c;
+  }
+}
+
+// --- the tool ------------------------------------------------------------------------
+
+TEST(CudaTool, CompileTargetCudaWritesCubinPtxAndSource) {
+  std::string dir = test::temp_dir(), out = dir + "/mlp.dlc", emit = dir + "/cuda";
+  std::string output;
+  int status = test::run_command(test::tool_path("dlc") + " compile " + test::source_path("models/mlp_mnist.pbtxt") +
+                                     " -o " + out + " --target cuda --batch 32 --gpu-arch sm_80 --emit-cuda " + emit,
+                                 &output);
+  ASSERT_EQ(status, 0) << output;
+  EXPECT_NE(output.find("wrote " + emit + "/model.cu"), std::string::npos) << output;
+  proto::Executable exe = load_executable(out);  // validates
+  EXPECT_EQ(exe.target(), "cuda");
+  EXPECT_EQ(exe.gpu_arch(), "sm_80");
+  EXPECT_EQ(exe.code().substr(0, 4), "\x7f" "ELF");
+  EXPECT_NE(exe.ptx().find(".target sm_80"), std::string::npos);
+  std::vector<Program> programs;
+  for (const auto& kp : exe.programs()) programs.push_back(program_from_proto(kp));
+  ASSERT_EQ(programs.size(), 2u);
+  std::ifstream in(emit + "/model.cu");
+  std::string source((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  for (const auto& s : expected_symbols(programs)) {
+    EXPECT_NE(exe.ptx().find(".entry " + s + "("), std::string::npos) << s;
+    EXPECT_NE(source.find("extern \"C\" __global__ void " + s + "("), std::string::npos) << s;
+  }
+  EXPECT_NE(source.find(std::to_string(program_fingerprint(programs)) + "ULL"), std::string::npos);
+
+  status = test::run_command(test::tool_path("dlc") + " compile " + test::source_path("models/perceptron.pbtxt") +
+                                 " -o " + out + " --target tpu",
+                             &output);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(output.find("targets: cpu, cuda, ref"), std::string::npos) << output;
+  status = test::run_command(test::tool_path("dlc") + " compile " + test::source_path("models/perceptron.pbtxt") +
+                                 " -o " + out + " --target cuda --gpu-arch volta",
+                             &output);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(output.find("'volta'"), std::string::npos) << output;
+  status = test::run_command(test::tool_path("dlc") + " compile " + test::source_path("models/perceptron.pbtxt") +
+                                 " -o " + out + " --target cpu --emit-cuda " + emit,
+                             &output);
+  EXPECT_EQ(status, 2);
+  EXPECT_NE(output.find("--emit-cuda needs --target cuda"), std::string::npos) << output;
+  status = test::run_command(test::tool_path("dlc") + " compile --help", &output);
+  EXPECT_NE(output.find("--emit-cuda DIR"), std::string::npos) << output;
+  EXPECT_NE(output.find("--gpu-arch ARCH"), std::string::npos) << output;
+}
+
+}  // namespace
+}  // namespace dlc
