@@ -29,6 +29,5 @@ for target in cuda cpu; do
 done
 cp /usr/share/datasets/fashion-mnist/*.gz "$STAGE/data/"
 mkdir -p .gpu
-grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>.git/info/exclude
 tar -C "$STAGE" -cJf .gpu/pack.tar.xz .
 ls -la .gpu/pack.tar.xz
