@@ -12,6 +12,7 @@
 #include "ir/error.h"
 #include "ir/op_registry.h"
 #include "runtime/memfd_loader.h"
+#include "runtime/program_io.h"
 #include "runtime/ref_executor.h"
 #include "runtime/thread_pool.h"
 
@@ -69,14 +70,6 @@ void copy_bytes(void* dst, const void* src, size_t n) {
   if (n > 0) std::memcpy(dst, src, n);
 }
 
-std::string type_str(DType dtype, const std::vector<int64_t>& dims) { return TensorType{dtype, dims}.str(); }
-
-/// Writes `values` as `dtype` elements (HostTensor's conversions).
-void fill_constant(const Buffer& b, uint8_t* out) {
-  HostTensor h(TensorType{b.dtype, b.dims});
-  for (int64_t i = 0; i < b.numel; ++i) h.set(i, b.data[static_cast<size_t>(i)]);
-  copy_bytes(out, h.bytes.data(), h.bytes.size());
-}
 
 /// Row-major C[m,n] = alpha op(A)[m,k] op(B)[k,n] + beta C through the BLAS;
 /// a single row goes through sgemv, which unlike sgemm does not repack B on
@@ -211,11 +204,7 @@ class CpuExecutor : public ObservableExecutor {
   void set_state(const std::string& name, const HostTensor& value) override {
     auto it = state_.find(name);
     if (it == state_.end()) throw Error("'" + name + "' is not a persistent tensor of the executable");
-    const TensorType& t = state_types_.at(name);
-    if (value.type != t) throw Error("'" + name + "' is " + t.str() + ", cannot set it from " + value.type.str());
-    if (static_cast<int64_t>(value.bytes.size()) != it->second.size())
-      throw Error("'" + name + "': the buffer holds " + std::to_string(value.bytes.size()) + " bytes, expected " +
-                  std::to_string(it->second.size()));
+    check_state_value(name, state_types_.at(name), value);
     copy_bytes(it->second.data(), value.bytes.data(), value.bytes.size());
   }
 
@@ -243,24 +232,21 @@ class CpuExecutor : public ObservableExecutor {
     lp.entry = &ep->second;
     lp.pointers.assign(p.buffers.size(), nullptr);
     for (const Buffer& b : p.buffers) {
-      std::string where = "program '" + entry + "' buffer '" + b.name + "'";
       switch (b.kind) {
         case BufferKind::input: break;  // bound per run
         case BufferKind::temp: lp.pointers[b.id] = arena_.data() + b.offset; break;
-        case BufferKind::state: {
-          auto s = state_.find(b.name);
-          if (s == state_.end()) throw Error(where + " names no parameter");
-          if (state_types_.at(b.name) != TensorType{b.dtype, b.dims})
-            throw Error(where + " is " + type_str(b.dtype, b.dims) + " but the parameter is " +
-                        state_types_.at(b.name).str());
-          lp.pointers[b.id] = s->second.data();
+        case BufferKind::state:
+          check_state_buffer(entry, b, state_types_);
+          lp.pointers[b.id] = state_.at(b.name).data();
           break;
-        }
         case BufferKind::output:
         case BufferKind::constant:
           lp.owned.emplace_back(b.bytes());
           lp.pointers[b.id] = lp.owned.back().data();
-          if (b.kind == BufferKind::constant) fill_constant(b, lp.owned.back().data());
+          if (b.kind == BufferKind::constant) {
+            HostTensor h = constant_contents(b);
+            copy_bytes(lp.owned.back().data(), h.bytes.data(), h.bytes.size());
+          }
           break;
       }
     }
@@ -286,27 +272,11 @@ class CpuExecutor : public ObservableExecutor {
   }
 
   void bind_inputs(LoadedProgram& lp, const std::map<std::string, HostTensor>& inputs) {
-    const std::string& entry = lp.program.entry;
-    for (const auto& name : lp.entry->inputs())
-      if (!inputs.count(name)) throw Error("entry point '" + entry + "' needs input '" + name + "'");
-    for (const Buffer& b : lp.program.buffers) {
-      if (b.kind != BufferKind::input) continue;
-      auto in = inputs.find(b.name);
-      if (in == inputs.end()) throw Error("entry point '" + entry + "' needs input '" + b.name + "'");
-      const HostTensor& h = in->second;
-      if (h.type.dtype != b.dtype || h.type.dims != b.dims)
-        throw Error("entry point '" + entry + "': input '" + b.name + "' is " + h.type.str() + ", expected " +
-                    type_str(b.dtype, b.dims));
-      if (static_cast<int64_t>(h.bytes.size()) != b.bytes())
-        throw Error("entry point '" + entry + "': input '" + b.name + "' holds " + std::to_string(h.bytes.size()) +
-                    " bytes, expected " + std::to_string(b.bytes()));
-      // Kernels never write input buffers (check_program refuses it).
-      lp.pointers[b.id] = const_cast<uint8_t*>(h.bytes.data());
-    }
-    if (!step_input_.empty() && inputs.count(step_input_) && inputs.at(step_input_).numel() == 1) {
-      double step = inputs.at(step_input_).get(0);
-      step_ = std::isfinite(step) && step > 0 ? static_cast<uint64_t>(step) : 0;
-    }
+    check_program_inputs(lp.program, *lp.entry, inputs);
+    // Kernels never write input buffers (check_program refuses it).
+    for (const Buffer& b : lp.program.buffers)
+      if (b.kind == BufferKind::input) lp.pointers[b.id] = const_cast<uint8_t*>(inputs.at(b.name).bytes.data());
+    step_ = step_from_inputs(inputs, step_input_, step_);
   }
 
   int parts_for(int64_t range, int64_t work) const {
@@ -397,28 +367,14 @@ class CpuExecutor : public ObservableExecutor {
 
   // A graph node no codegen handles, through its float64 reference kernel.
   void run_ref(const LoadedProgram& lp, const RefCall& r) {
-    const OpDef* def = find_op(r.node.op);
-    auto as_tensor = [&](int id) {
+    std::vector<HostTensor> ins;
+    for (int id : r.inputs) {
       const Buffer& b = lp.program.buffers[id];
-      HostTensor h(TensorType{b.dtype, b.dims});
-      copy_bytes(h.bytes.data(), lp.pointers[id], h.bytes.size());
-      return to_tensor(h);
-    };
-    std::vector<Tensor> ins;
-    for (int id : r.inputs) ins.push_back(as_tensor(id));
-    std::vector<const Tensor*> in_ptrs;
-    for (const auto& t : ins) in_ptrs.push_back(&t);
-    std::vector<Tensor> outs;
-    for (int id : r.outputs) {
-      const Buffer& b = lp.program.buffers[id];
-      outs.emplace_back(TensorType{b.dtype, b.dims});
+      ins.push_back(HostTensor::copy_of(TensorType{b.dtype, b.dims}, lp.pointers[id]));
     }
     EvalContext ctx{lp.program.training, seed_, step_, r.node_index};
-    def->eval(r.node, in_ptrs, outs, ctx);
-    for (size_t i = 0; i < outs.size(); ++i) {
-      HostTensor h = to_host(outs[i]);
-      copy_bytes(lp.pointers[r.outputs[i]], h.bytes.data(), h.bytes.size());
-    }
+    std::vector<HostTensor> outs = run_ref_call(lp.program, r, ins, ctx);
+    for (size_t i = 0; i < outs.size(); ++i) copy_bytes(lp.pointers[r.outputs[i]], outs[i].bytes.data(), outs[i].bytes.size());
   }
 
   ThreadPool pool_;

@@ -15,6 +15,7 @@
 #include "runtime/cuda/cuda_abi.h"
 #include "runtime/cuda/cuda_driver.h"
 #include "runtime/cuda/cuda_resources.h"
+#include "runtime/program_io.h"
 #include "runtime/ref_executor.h"
 
 namespace dlc {
@@ -39,7 +40,6 @@ struct LoadedProgram {
   std::vector<StepLaunch> launches;   // per step
 };
 
-std::string type_str(DType dtype, const std::vector<int64_t>& dims) { return TensorType{dtype, dims}.str(); }
 
 /// Host -> device on `stream`. The driver has taken its own copy of pageable
 /// `src` when the call returns, so the caller may reuse it at once.
@@ -138,12 +138,7 @@ class CudaExecutor : public ObservableExecutor {
   void set_state(const std::string& name, const HostTensor& value) override {
     auto it = state_.find(name);
     if (it == state_.end()) throw Error("'" + name + "' is not a persistent tensor of the executable");
-    const TensorType& t = state_types_.at(name);
-    if (value.type != t) throw Error("'" + name + "' is " + t.str() + ", cannot set it from " + value.type.str());
-    const int64_t expected = t.numel() * dtype_size(t.dtype);
-    if (static_cast<int64_t>(value.bytes.size()) != expected)
-      throw Error("'" + name + "': the buffer holds " + std::to_string(value.bytes.size()) + " bytes, expected " +
-                  std::to_string(expected));
+    check_state_value(name, state_types_.at(name), value);
     context_.make_current();
     upload(it->second.ptr(), value.bytes.data(), value.bytes.size(), stream_.get());
     stream_.synchronize();
@@ -191,15 +186,10 @@ class CudaExecutor : public ObservableExecutor {
       std::string where = "program '" + entry + "' buffer '" + b.name + "'";
       switch (b.kind) {
         case BufferKind::temp: lp.pointers[b.id] = arena_.ptr() + static_cast<CUdeviceptr>(b.offset); break;
-        case BufferKind::state: {
-          auto s = state_.find(b.name);
-          if (s == state_.end()) throw Error(where + " names no parameter");
-          if (state_types_.at(b.name) != TensorType{b.dtype, b.dims})
-            throw Error(where + " is " + type_str(b.dtype, b.dims) + " but the parameter is " +
-                        state_types_.at(b.name).str());
-          lp.pointers[b.id] = s->second.ptr();
+        case BufferKind::state:
+          check_state_buffer(entry, b, state_types_);
+          lp.pointers[b.id] = state_.at(b.name).ptr();
           break;
-        }
         case BufferKind::input:
         case BufferKind::output:
         case BufferKind::constant:
@@ -243,35 +233,20 @@ class CudaExecutor : public ObservableExecutor {
   }
 
   void upload_constant(const Buffer& b, CUdeviceptr dst) {
-    HostTensor h(TensorType{b.dtype, b.dims});
-    for (int64_t i = 0; i < b.numel; ++i) h.set(i, b.data[static_cast<size_t>(i)]);
+    HostTensor h = constant_contents(b);
     upload(dst, h.bytes.data(), h.bytes.size(), stream_.get());
+    stream_.synchronize();  // `h` goes away at the return
   }
 
   void bind_inputs(LoadedProgram& lp, const std::map<std::string, HostTensor>& inputs) {
-    const std::string& entry = lp.program.entry;
-    for (const auto& name : lp.entry->inputs())
-      if (!inputs.count(name)) throw Error("entry point '" + entry + "' needs input '" + name + "'");
     // Every input is checked before any is copied: a refused call changes nothing.
-    std::vector<std::pair<const Buffer*, const HostTensor*>> copies;
-    for (const Buffer& b : lp.program.buffers) {
-      if (b.kind != BufferKind::input) continue;
-      auto in = inputs.find(b.name);
-      if (in == inputs.end()) throw Error("entry point '" + entry + "' needs input '" + b.name + "'");
-      const HostTensor& h = in->second;
-      if (h.type.dtype != b.dtype || h.type.dims != b.dims)
-        throw Error("entry point '" + entry + "': input '" + b.name + "' is " + h.type.str() + ", expected " +
-                    type_str(b.dtype, b.dims));
-      if (static_cast<int64_t>(h.bytes.size()) != b.bytes())
-        throw Error("entry point '" + entry + "': input '" + b.name + "' holds " + std::to_string(h.bytes.size()) +
-                    " bytes, expected " + std::to_string(b.bytes()));
-      copies.emplace_back(&b, &h);
-    }
-    for (const auto& [b, h] : copies) upload(lp.pointers[b->id], h->bytes.data(), h->bytes.size(), stream_.get());
-    if (!step_input_.empty() && inputs.count(step_input_) && inputs.at(step_input_).numel() == 1) {
-      double step = inputs.at(step_input_).get(0);
-      step_ = std::isfinite(step) && step > 0 ? static_cast<uint64_t>(step) : 0;
-    }
+    check_program_inputs(lp.program, *lp.entry, inputs);
+    for (const Buffer& b : lp.program.buffers)
+      if (b.kind == BufferKind::input) {
+        const HostTensor& h = inputs.at(b.name);
+        upload(lp.pointers[b.id], h.bytes.data(), h.bytes.size(), stream_.get());
+      }
+    step_ = step_from_inputs(inputs, step_input_, step_);
   }
 
   /// Buffer `id` as it is on the device now (after the work issued so far).
@@ -354,30 +329,13 @@ class CudaExecutor : public ObservableExecutor {
   // A graph node no codegen handles, through its float64 reference kernel
   // on the host, exactly as the cpu executor runs it (same EvalContext).
   void run_ref(const LoadedProgram& lp, const RefCall& r) {
-    const OpDef* def = find_op(r.node.op);
-    if (!def) throw Error("reference call of unknown op '" + r.node.op + "'");
-    std::vector<HostTensor> host_inputs;
-    for (int id : r.inputs) {
-      const Buffer& b = lp.program.buffers[id];
-      host_inputs.emplace_back(TensorType{b.dtype, b.dims});
-      download(host_inputs.back().bytes.data(), lp.pointers[id], host_inputs.back().bytes.size(), stream_.get());
-    }
-    stream_.synchronize();
-    std::vector<Tensor> ins;
-    for (const auto& h : host_inputs) ins.push_back(to_tensor(h));
-    std::vector<const Tensor*> in_ptrs;
-    for (const auto& t : ins) in_ptrs.push_back(&t);
-    std::vector<Tensor> outs;
-    for (int id : r.outputs) {
-      const Buffer& b = lp.program.buffers[id];
-      outs.emplace_back(TensorType{b.dtype, b.dims});
-    }
+    std::vector<HostTensor> ins;
+    for (int id : r.inputs) ins.push_back(read_buffer(lp, id));
     EvalContext ctx{lp.program.training, seed_, step_, r.node_index};
-    def->eval(r.node, in_ptrs, outs, ctx);
-    for (size_t i = 0; i < outs.size(); ++i) {
-      HostTensor h = to_host(outs[i]);
-      upload(lp.pointers[r.outputs[i]], h.bytes.data(), h.bytes.size(), stream_.get());
-    }
+    std::vector<HostTensor> outs = run_ref_call(lp.program, r, ins, ctx);
+    for (size_t i = 0; i < outs.size(); ++i)
+      upload(lp.pointers[r.outputs[i]], outs[i].bytes.data(), outs[i].bytes.size(), stream_.get());
+    stream_.synchronize();  // `outs` goes away at the return
   }
 
   // Declaration order is construction order: the context first, and last to go.
