@@ -28,11 +28,24 @@ for t in cuda cpu; do
   "$DLRUN" train "$M/mlp_${t}_b128.dlc" --data "$D" --epochs 1 --seed 1 --json --metrics "$OUT/epoch_$t.csv" \
     2>&1 | tail -1 | tee "$OUT/epoch_$t.json"
 done
+python3 - "$OUT/epoch_cuda.json" "$OUT/epoch_cpu.json" <<'PY'
+import json, sys
+cuda, cpu = (json.load(open(f)) for f in sys.argv[1:3])
+rel = abs(cuda["train_loss"] - cpu["train_loss"]) / abs(cpu["train_loss"])
+ok = rel <= 1e-3 and abs(cuda["test_accuracy"] - cpu["test_accuracy"]) <= 0.005
+print(f"{'PASS' if ok else 'FAIL'}: epoch train loss cuda {cuda['train_loss']:.6f} cpu {cpu['train_loss']:.6f} "
+      f"(relative {rel:.2e}); test accuracy cuda {cuda['test_accuracy']:.4f} cpu {cpu['test_accuracy']:.4f}")
+PY
 step "10 epochs on cuda"
 "$DLRUN" train "$M/mlp_cuda_b128.dlc" --data "$D" --epochs 10 --seed 1 --json 2>&1 | tail -1 | tee "$OUT/ten_epochs_cuda.json"
-step "step timings (ms)"
+step "train step timings: dlc cuda, dlc cpu (16 threads), PyTorch cuda (fused Adam), same initial weights"
+"$DLRUN" bench "$M/mlp_cpu_b128.dlc" --entry predict --steps 1 --warmup 0 --save-initial "$OUT/initial.safetensors" >/dev/null
 for b in 32 128 1024; do
   for t in cuda cpu; do
-    echo "batch $b $t: $("$DLRUN" bench "$M/mlp_${t}_b$b.dlc" --steps 200 --warmup 20 --json 2>&1 | tail -1)"
+    echo "dlc $t batch $b: $("$DLRUN" bench "$M/mlp_${t}_b$b.dlc" --steps 200 --warmup 20 --json 2>&1 | tail -1)"
   done
-done | tee "$OUT/bench.txt"
+done | tee "$OUT/bench_dlc.txt"
+python3 bench/cpu_mlp/torch_mlp.py --device cuda --weights "$OUT/initial.safetensors" --mode steps --threads 16 \
+  --out "$OUT/bench_torch_cuda.json" | tail -c 2000
+python3 bench/cpu_mlp/torch_mlp.py --device cuda --weights "$OUT/initial.safetensors" --mode epoch --data "$D" \
+  --out "$OUT/epoch_torch_cuda.json"
