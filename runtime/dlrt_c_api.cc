@@ -136,7 +136,9 @@ size_t dlrt_dtype_size(dlrt_dtype dtype) {
 
 uint32_t dlrt_format_version(void) { return dlc::kFormatVersion; }
 
-dlrt_status dlrt_model_load(const char* path, dlrt_model** model) {
+namespace {
+
+dlrt_status open_model(const char* path, dlrt_model** model, dlc::Session::Purpose purpose) {
   dlc::proto::Executable exe;
   dlrt_status s = guarded(DLRT_FILE_ERROR, [&] {
     REQUIRE(path);
@@ -146,9 +148,19 @@ dlrt_status dlrt_model_load(const char* path, dlrt_model** model) {
   if (s != DLRT_OK) return s;
   return guarded(DLRT_RUNTIME_ERROR, [&] {
     auto m = std::make_unique<dlrt_model>();
-    m->session = std::make_unique<dlc::Session>(std::move(exe), path);
+    m->session = std::make_unique<dlc::Session>(std::move(exe), path, purpose);
     *model = m.release();
   });
+}
+
+}  // namespace
+
+dlrt_status dlrt_model_load(const char* path, dlrt_model** model) {
+  return open_model(path, model, dlc::Session::Purpose::run);
+}
+
+dlrt_status dlrt_model_inspect(const char* path, dlrt_model** model) {
+  return open_model(path, model, dlc::Session::Purpose::inspect);
 }
 
 void dlrt_model_free(dlrt_model* model) { delete model; }

@@ -28,11 +28,12 @@ void conform(HostTensor& value, const TensorType& want, const std::string& what)
 
 }  // namespace
 
-std::unique_ptr<Session> Session::open(const std::string& path) {
-  return std::make_unique<Session>(load_executable(path), path);
+std::unique_ptr<Session> Session::open(const std::string& path, Purpose purpose) {
+  return std::make_unique<Session>(load_executable(path), path, purpose);
 }
 
-Session::Session(proto::Executable exe, std::string source) : exe_(std::move(exe)), source_(std::move(source)) {
+Session::Session(proto::Executable exe, std::string source, Purpose purpose)
+    : exe_(std::move(exe)), source_(std::move(source)) {
   Graph g = executable_graph(exe_, source_);
   std::map<std::string, TensorInfo> by_name;
   for (const auto& i : g.inputs) {
@@ -58,7 +59,12 @@ Session::Session(proto::Executable exe, std::string source) : exe_(std::move(exe
     for (const auto& u : e.updates()) info.updated.push_back(u.param());
     entries_.push_back(std::move(info));
   }
-  executor_ = make_executor(exe_);
+  if (purpose == Purpose::run) executor_ = make_executor(exe_);
+}
+
+Executor& Session::executor() const {
+  if (!executor_) throw Error(source_ + " was opened to inspect it only; load it to run it or touch its weights");
+  return *executor_;
 }
 
 const EntryInfo& Session::entry(const std::string& name) const {
@@ -100,7 +106,7 @@ void Session::run(const std::string& name, std::map<std::string, HostTensor> inp
   if (fusion_tolerance_ > 0 && fusion_verified_.insert(name).second) {
     run_verified(name, inputs, &result);
   } else {
-    executor_->run(name, inputs, &result);
+    executor().run(name, inputs, &result);
   }
   if (outputs) *outputs = std::move(result);
 }
@@ -108,7 +114,7 @@ void Session::run(const std::string& name, std::map<std::string, HostTensor> inp
 void Session::verify_fusion(double tolerance) {
   if (!(tolerance > 0) || !std::isfinite(tolerance))
     throw ArgumentError("the fusion tolerance must be a positive number, not " + std::to_string(tolerance));
-  if (!dynamic_cast<ObservableExecutor*>(executor_.get()))
+  if (!dynamic_cast<ObservableExecutor*>(&executor()))
     throw ArgumentError(source_ + " is compiled for target '" + exe_.target() +
                         "', which runs no kernels; verifying fusion needs a kernel target (cpu or cuda)");
   fusion_tolerance_ = tolerance;
@@ -126,7 +132,7 @@ void Session::run_verified(const std::string& name, const std::map<std::string, 
       ctx.step = std::isfinite(step) && step > 0 ? static_cast<uint64_t>(step) : 0;
     }
   }
-  auto* observable = dynamic_cast<ObservableExecutor*>(executor_.get());
+  auto* observable = dynamic_cast<ObservableExecutor*>(&executor());
   FusionVerification v = dlc::verify_fusion(*observable, graph, name, inputs, ctx, fusion_tolerance_, outputs);
   fusion_reports_.push_back(v.report);
   if (v.diverged) throw Error(source_ + ": " + v.report);
@@ -134,20 +140,20 @@ void Session::run_verified(const std::string& name, const std::map<std::string, 
 
 HostTensor Session::get_param(const std::string& name) const {
   param(name);
-  return executor_->get_state(name);
+  return executor().get_state(name);
 }
 
 void Session::set_param(const std::string& name, const HostTensor& value) {
   const TensorInfo& p = param(name);
   HostTensor shaped = value;
   conform(shaped, p.type, "parameter '" + name + "'");
-  executor_->set_state(name, shaped);
+  executor().set_state(name, shaped);
 }
 
 void Session::save_checkpoint(const std::string& path, const std::map<std::string, std::string>& metadata) const {
   Checkpoint c;
   c.metadata = metadata;
-  for (const auto& p : params_) c.tensors[p.name] = executor_->get_state(p.name);
+  for (const auto& p : params_) c.tensors[p.name] = executor().get_state(p.name);
   dlc::save_checkpoint(path, c);
 }
 
@@ -175,7 +181,7 @@ std::map<std::string, std::string> Session::restore(const std::string& path, boo
     for (const auto& [name, t] : c.tensors)
       if (std::none_of(params_.begin(), params_.end(), [&](const TensorInfo& p) { return p.name == name; }))
         throw Error(path + ": checkpoint holds '" + name + "', which " + source_ + " does not have");
-  for (const auto& [name, t] : plan) executor_->set_state(name, *t);
+  for (const auto& [name, t] : plan) executor().set_state(name, *t);
   return c.metadata;
 }
 

@@ -41,11 +41,17 @@ struct EntryInfo {
 
 class Session {
  public:
-  /// Loads and validates `path`, then creates its target's executor. Throws
-  /// dlc::Error naming the file (bad executable) or the target (cannot run).
-  static std::unique_ptr<Session> open(const std::string& path);
+  /// What a session is for: running the executable (its target's executor
+  /// is created, so a machine that cannot run the target fails here), or
+  /// only describing it (no executor: any machine can inspect a cuda file).
+  enum class Purpose { run, inspect };
+
+  /// Loads and validates `path`, then creates its target's executor unless
+  /// `purpose` is inspect. Throws dlc::Error naming the file (bad
+  /// executable) or the target (cannot run).
+  static std::unique_ptr<Session> open(const std::string& path, Purpose purpose = Purpose::run);
   /// `exe` must be valid (runtime/executable.h); `source` names it in errors.
-  Session(proto::Executable exe, std::string source);
+  Session(proto::Executable exe, std::string source, Purpose purpose = Purpose::run);
 
   const std::string& source() const { return source_; }
   const proto::Executable& executable() const { return exe_; }
@@ -100,7 +106,10 @@ class Session {
 
   proto::Executable exe_;
   std::string source_;
-  std::unique_ptr<Executor> executor_;
+  /// The executor; throws when the session was opened only to inspect.
+  Executor& executor() const;
+
+  std::unique_ptr<Executor> executor_;  // null for Purpose::inspect
   std::vector<TensorInfo> inputs_, outputs_, params_;
   std::vector<EntryInfo> entries_;
   double fusion_tolerance_ = 0;  // 0: not verifying

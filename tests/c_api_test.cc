@@ -222,6 +222,38 @@ TEST_F(CApi, UnsupportedTargetIsARuntimeError) {
 #endif
 }
 
+TEST_F(CApi, InspectDescribesAFileThisMachineCannotRun) {
+  auto exe = test::tiny_executable();
+  exe.set_target("cuda");
+  exe.set_code("not a cubin");  // no machine runs it; any machine can describe it
+  std::string p = dir_ + "/inspect.dlc";
+  save_executable_atomic(exe, p);
+  dlrt_model* m = nullptr;
+  EXPECT_EQ(dlrt_model_load(p.c_str(), &m), DLRT_RUNTIME_ERROR);
+  ASSERT_EQ(dlrt_model_inspect(p.c_str(), &m), DLRT_OK) << dlrt_last_error();
+  const char* target = nullptr;
+  ASSERT_EQ(dlrt_model_target(m, &target), DLRT_OK);
+  EXPECT_STREQ(target, "cuda");
+  // The same signature as the runnable tiny model.
+  size_t inspected = 0, loaded = 0;
+  ASSERT_EQ(dlrt_param_count(m, &inspected), DLRT_OK);
+  ASSERT_EQ(dlrt_param_count(m_, &loaded), DLRT_OK);
+  EXPECT_EQ(inspected, loaded);
+  ASSERT_EQ(dlrt_entry_count(m, &inspected), DLRT_OK);
+  ASSERT_EQ(dlrt_entry_count(m_, &loaded), DLRT_OK);
+  EXPECT_EQ(inspected, loaded);
+  // Running it, or reading its weights, needs an executor.
+  std::vector<float> act(8);
+  dlrt_input in = {"x", DLRT_F32, kX.data(), 12};
+  dlrt_output out = {"act", DLRT_F32, act.data(), 8};
+  expect_error(dlrt_run(m, "predict", &in, 1, &out, 1), DLRT_RUNTIME_ERROR, "opened to inspect");
+  dlrt_tensor_info info;
+  ASSERT_EQ(dlrt_param(m, 0, &info), DLRT_OK);
+  std::vector<float> w(static_cast<size_t>(info.numel));
+  expect_error(dlrt_get_param(m, info.name, DLRT_F32, w.data(), info.numel), DLRT_RUNTIME_ERROR, "opened to inspect");
+  dlrt_model_free(m);
+}
+
 TEST_F(CApi, RunChecksInputsAgainstTheSignature) {
   std::vector<float> act(8);
   float lr = 0.1f, step = 1;

@@ -131,6 +131,11 @@ uint32_t dlrt_format_version(void);
  *  DLRT_FILE_ERROR for a bad file, DLRT_RUNTIME_ERROR when this build cannot
  *  run its target. */
 dlrt_status dlrt_model_load(const char* path, dlrt_model** model);
+/** Loads and validates an executable only to describe it (target, batch,
+ *  signature, persistent tensors, peak memory): no executor is prepared, so
+ *  any machine can inspect any target's file. Running it, or reading or
+ *  writing its weights, is DLRT_RUNTIME_ERROR. DLRT_FILE_ERROR for a bad file. */
+dlrt_status dlrt_model_inspect(const char* path, dlrt_model** model);
 /** Frees a model; a null pointer is ignored. */
 void dlrt_model_free(dlrt_model* model);
 

@@ -56,6 +56,12 @@ class Model {
  public:
   /// Loads `path`; throws dlrt::Error (DLRT_FILE_ERROR for a bad file).
   explicit Model(const std::string& path) { check(dlrt_model_load(path.c_str(), &m_)); }
+  /// Loads `path` only to describe it (dlrt_model_inspect): no executor.
+  static Model inspect(const std::string& path) {
+    Model m;
+    check(dlrt_model_inspect(path.c_str(), &m.m_));
+    return m;
+  }
   ~Model() { dlrt_model_free(m_); }
   Model(Model&& o) noexcept : m_(std::exchange(o.m_, nullptr)) {}
   Model& operator=(Model&& o) noexcept {
@@ -194,6 +200,7 @@ class Model {
     return out;
   }
 
+  Model() = default;  // for inspect()
   dlrt_model* m_ = nullptr;
 };
 

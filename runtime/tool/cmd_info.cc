@@ -93,7 +93,8 @@ int cmd_info(int argc, char** argv) {
     return 2;
   }
 
-  dlrt::Model m(path);
+  // Describing needs no executor: a cuda file is described on a machine without a GPU.
+  dlrt::Model m = dlrt::Model::inspect(path);
   std::printf("%s\n", path.c_str());
   std::printf("target: %s\n", m.target().c_str());
   std::printf("batch: %lld\n", static_cast<long long>(m.batch()));
