@@ -8,7 +8,12 @@
 
 namespace dlc::test {
 
-std::string source_path(const std::string& rel) { return std::string(DLC_SOURCE_DIR) + "/" + rel; }
+std::string source_path(const std::string& rel) {
+  // DLC_SOURCE_DIR in the environment wins: test binaries carried to another
+  // machine (scripts/gpu_pack_tests.sh) find the tree where it is there.
+  const char* dir = std::getenv("DLC_SOURCE_DIR");
+  return std::string(dir && *dir ? dir : DLC_SOURCE_DIR) + "/" + rel;
+}
 std::string tool_path(const std::string& name) { return std::string(DLC_BINARY_DIR) + "/" + name; }
 
 std::string temp_dir() {
