@@ -57,11 +57,11 @@ proto::Executable compile(const std::string& model_path, const std::string& targ
   return compile_model(load_model(model_path), o);
 }
 
-std::string model_path(const std::string& name) { return std::string(DLC_SOURCE_DIR) + "/models/" + name; }
+std::string model_path(const std::string& name) { return test::source_path("models/" + name); }
 
 std::vector<std::string> every_model() {
   std::vector<std::string> paths;
-  for (const auto& f : std::filesystem::directory_iterator(std::string(DLC_SOURCE_DIR) + "/models"))
+  for (const auto& f : std::filesystem::directory_iterator(test::source_path("models")))
     if (f.path().extension() == ".pbtxt") paths.push_back(f.path().string());
   std::sort(paths.begin(), paths.end());
   return paths;
@@ -154,6 +154,22 @@ TEST(CudaWithoutGpu, AnExecutableWithoutCodeIsRefusedBeforeTheDriverLoads) {
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("has no code"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CudaWithoutGpu, AMalformedProgramIsRefusedBeforeTheDriverLoads) {
+  // A bad file is the same error on every machine, GPU or not.
+  proto::Executable exe = compile(model_path("mlp_mnist.pbtxt"), "cuda", 4);
+  ASSERT_GT(exe.programs_size(), 0);
+  ASSERT_GT(exe.programs(0).steps_size(), 0);
+  ASSERT_GT(exe.programs(0).steps(0).values_size(), 0);
+  exe.mutable_programs(0)->mutable_steps(0)->mutable_values(0)->set_buffer(9999);
+  try {
+    make_cuda_executor(exe);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_FALSE(mentions_driver_or_device(e.what())) << e.what();
+    EXPECT_NE(std::string(e.what()).find("9999"), std::string::npos) << e.what();
   }
 }
 

@@ -54,12 +54,11 @@ void download(void* dst, CUdeviceptr src, size_t bytes, CUstream stream) {
 
 class CudaExecutor : public ObservableExecutor {
  public:
-  explicit CudaExecutor(const proto::Executable& exe)
+  /// `programs` are exe's, already read and checked.
+  CudaExecutor(const proto::Executable& exe, std::vector<Program> programs)
       : blas_(stream_.get()), module_(exe.code(), exe.ptx()), seed_(exe.seed()) {
     for (const auto& in : exe.graph().inputs())
       if (in.role() == proto::STEP) step_input_ = in.name();
-    std::vector<Program> programs;
-    for (const auto& p : exe.programs()) programs.push_back(program_from_proto(p));
     check_fingerprint(programs);
     load_state(exe);
     int64_t arena_bytes = 0;
@@ -361,7 +360,9 @@ std::unique_ptr<Executor> make_cuda_executor(const proto::Executable& exe) {
   // A file without code is wrong on every machine: say so before the driver
   // (which may be missing) is involved.
   if (exe.code().empty() && exe.ptx().empty()) throw Error("the cuda executable has no code (neither cubin nor PTX)");
-  return std::make_unique<CudaExecutor>(exe);
+  std::vector<Program> programs;
+  for (const auto& p : exe.programs()) programs.push_back(program_from_proto(p));
+  return std::make_unique<CudaExecutor>(exe, std::move(programs));
 }
 
 }  // namespace dlc
