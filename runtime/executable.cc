@@ -1,5 +1,7 @@
 #include "runtime/executable.h"
 
+#include <zlib.h>
+
 #include <cmath>
 #include <map>
 #include <set>
@@ -224,8 +226,22 @@ proto::Executable parse_executable(const std::string& bytes, const std::string& 
   if (exe.format_version() == kFormatVersion && exe.end_marker() != kEndMarker)
     throw Error(source + ": truncated dlc executable (" + std::to_string(bytes.size()) +
                 " bytes; the end marker is missing)");
+  if (exe.format_version() == kFormatVersion) {
+    bool has_code = !exe.code().empty() || !exe.ptx().empty();
+    if (has_code && !exe.has_code_checksum())
+      throw Error(source + ": the native code has no checksum (written by an older dlc? compile the model again)");
+    if (exe.has_code_checksum() && exe.code_checksum() != code_checksum(exe))
+      throw Error(source + ": the native code is corrupt (its checksum does not match)");
+  }
   validate_executable(exe, source);
   return exe;
+}
+
+uint32_t code_checksum(const proto::Executable& exe) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (const std::string* part : {&exe.code(), &exe.ptx()})
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(part->data()), part->size());
+  return static_cast<uint32_t>(crc);
 }
 
 proto::Executable load_executable(const std::string& path) { return parse_executable(read_file_bytes(path), path); }
@@ -234,6 +250,7 @@ std::string serialize_executable(const proto::Executable& exe, const std::string
   validate_executable(exe, source);
   proto::Executable marked = exe;
   marked.set_end_marker(kEndMarker);
+  marked.set_code_checksum(code_checksum(marked));
   std::string bytes;
   if (!marked.SerializeToString(&bytes)) throw Error(source + ": cannot serialize the executable");
   return bytes;

@@ -24,7 +24,8 @@ constexpr uint64_t kEndMarker = 0x444e45434c44ull;  // "DLCEND", little-endian
 proto::Executable load_executable(const std::string& path);
 
 /// parse + validate of serialized bytes; `source` names them in errors.
-/// Bytes without the end marker (kEndMarker) are refused as truncated.
+/// Bytes without the end marker (kEndMarker) are refused as truncated, and
+/// native code whose checksum (Executable.code_checksum) differs as corrupt.
 proto::Executable parse_executable(const std::string& bytes, const std::string& source);
 
 /// Checks everything a runtime relies on: the version, a known target, a
@@ -35,7 +36,11 @@ proto::Executable parse_executable(const std::string& bytes, const std::string& 
 /// Throws dlc::Error listing every fault, one "<source>: <fault>" per line.
 void validate_executable(const proto::Executable& exe, const std::string& source);
 
-/// Validates `exe` and serializes it with the end marker set. Throws dlc::Error.
+/// CRC-32 of exe's native code (code, then ptx).
+uint32_t code_checksum(const proto::Executable& exe);
+
+/// Validates `exe` and serializes it with the end marker and the code
+/// checksum set. Throws dlc::Error.
 std::string serialize_executable(const proto::Executable& exe, const std::string& source);
 
 /// Validates `exe` (so a compiler bug cannot write a file no runtime loads),

@@ -112,9 +112,11 @@ TEST(CudaCodegen, EveryModelCompilesThroughNvrtcWithEveryKernel) {
                           std::to_string(program_fingerprint(b.programs)) + "ULL;"),
               std::string::npos);
     // Each kernel is introduced by a comment naming its step and nodes.
-    for (size_t i = 0; i < b.programs[1].steps.size(); ++i)
-      if (cuda_abi::has_kernel(b.programs[1].steps[i]))
+    for (size_t i = 0; i < b.programs[1].steps.size(); ++i) {
+      if (cuda_abi::has_kernel(b.programs[1].steps[i])) {
         EXPECT_NE(source.find("// " + b.programs[1].entry + " step " + std::to_string(i) + " ("), std::string::npos);
+      }
+    }
   }
 }
 
