@@ -12,6 +12,8 @@
 #include "compiler/lower_to_kernels.h"
 #include "compiler/passes/autodiff.h"
 #include "compiler/passes/bind_batch.h"
+#include "compiler/passes/eliminate_common_subexpressions.h"
+#include "compiler/passes/fold_constants.h"
 #include "compiler/passes/lower_optimizer.h"
 #include "compiler/passes/regularize.h"
 #include "compiler/passes/simplify.h"
@@ -42,13 +44,15 @@ std::vector<std::unique_ptr<Pass>> graph_passes(const Model& m, const CompileOpt
     passes.push_back(std::make_unique<AutodiffPass>());
     passes.push_back(std::make_unique<LowerOptimizerPass>());
   }
+  passes.push_back(std::make_unique<FoldConstantsPass>());
+  passes.push_back(std::make_unique<EliminateCommonSubexpressionsPass>());
   passes.push_back(std::make_unique<SimplifyPass>());
   return passes;
 }
 
 const std::vector<std::string>& pass_names() {
   static const std::vector<std::string> names = {"verify", "bind_batch", "regularize", "autodiff",
-                                                 "lower_optimizer", "simplify"};
+                                                 "lower_optimizer", "fold_constants", "cse", "simplify"};
   return names;
 }
 

@@ -72,6 +72,9 @@ struct OpDef {
   ExprFn expr;     // element-wise ops only
   GradFn grad;     // empty: not differentiable
   FusionClass fusion = FusionClass::opaque;
+  /// Draws random numbers (through EvalContext): two such nodes are never
+  /// one, and none is computed at compile time.
+  bool random = false;
   std::string doc;  // one line, shown by `dlc ops`
 };
 
