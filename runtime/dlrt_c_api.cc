@@ -173,6 +173,14 @@ dlrt_status dlrt_model_target(const dlrt_model* model, const char** target) {
   });
 }
 
+dlrt_status dlrt_model_gpu_arch(const dlrt_model* model, const char** arch) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(arch);
+    *arch = model->session->executable().gpu_arch().c_str();
+  });
+}
+
 dlrt_status dlrt_model_batch(const dlrt_model* model, int64_t* batch) {
   return guarded(DLRT_RUNTIME_ERROR, [&] {
     REQUIRE(model);

@@ -226,6 +226,7 @@ TEST_F(CApi, InspectDescribesAFileThisMachineCannotRun) {
   auto exe = test::tiny_executable();
   exe.set_target("cuda");
   exe.set_code("not a cubin");  // no machine runs it; any machine can describe it
+  exe.set_gpu_arch("sm_86");
   std::string p = dir_ + "/inspect.dlc";
   save_executable_atomic(exe, p);
   dlrt_model* m = nullptr;
@@ -234,6 +235,11 @@ TEST_F(CApi, InspectDescribesAFileThisMachineCannotRun) {
   const char* target = nullptr;
   ASSERT_EQ(dlrt_model_target(m, &target), DLRT_OK);
   EXPECT_STREQ(target, "cuda");
+  const char* arch = nullptr;
+  ASSERT_EQ(dlrt_model_gpu_arch(m, &arch), DLRT_OK);
+  EXPECT_STREQ(arch, "sm_86");
+  ASSERT_EQ(dlrt_model_gpu_arch(m_, &arch), DLRT_OK);
+  EXPECT_STREQ(arch, "");  // the tiny model is ref
   // The same signature as the runnable tiny model.
   size_t inspected = 0, loaded = 0;
   ASSERT_EQ(dlrt_param_count(m, &inspected), DLRT_OK);

@@ -141,6 +141,9 @@ void dlrt_model_free(dlrt_model* model);
 
 /** "ref", "cpu" or "cuda". */
 dlrt_status dlrt_model_target(const dlrt_model* model, const char** target);
+/** The GPU architecture a cuda executable's machine code is for ("sm_90");
+ *  "" for other targets. */
+dlrt_status dlrt_model_gpu_arch(const dlrt_model* model, const char** arch);
 /** The batch size the executable was compiled for: every DATA and LABEL
  *  input leads with it. */
 dlrt_status dlrt_model_batch(const dlrt_model* model, int64_t* batch);

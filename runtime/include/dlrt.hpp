@@ -74,6 +74,7 @@ class Model {
   dlrt_model* get() const { return m_; }
 
   std::string target() const { return str(dlrt_model_target); }
+  std::string gpu_arch() const { return str(dlrt_model_gpu_arch); }
   int64_t batch() const { return value<int64_t>(dlrt_model_batch); }
   uint64_t seed() const { return value<uint64_t>(dlrt_model_seed); }
   double default_learning_rate() const { return value<double>(dlrt_model_default_learning_rate); }

@@ -96,7 +96,12 @@ int cmd_info(int argc, char** argv) {
   // Describing needs no executor: a cuda file is described on a machine without a GPU.
   dlrt::Model m = dlrt::Model::inspect(path);
   std::printf("%s\n", path.c_str());
-  std::printf("target: %s\n", m.target().c_str());
+  if (m.gpu_arch().empty()) {
+    std::printf("target: %s\n", m.target().c_str());
+  } else {
+    // The cubin runs on this architecture; others compile the PTX at load.
+    std::printf("target: %s (%s)\n", m.target().c_str(), m.gpu_arch().c_str());
+  }
   std::printf("batch: %lld\n", static_cast<long long>(m.batch()));
   std::printf("seed: %llu\n", static_cast<unsigned long long>(m.seed()));
   std::string loss = m.loss();
