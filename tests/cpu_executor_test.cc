@@ -30,37 +30,14 @@
 namespace dlc {
 namespace {
 
+using test::add_buffer;
+using test::at;
+
 using test::expect_cpu_matches_reference;
 using test::make_executable;
 using test::to_host_map;
 
 // --- building programs by hand ------------------------------------------------
-
-int add_buffer(Program& p, BufferKind kind, const std::string& name, std::vector<int64_t> dims,
-               DType dtype = DType::f32) {
-  Buffer b;
-  b.id = static_cast<int>(p.buffers.size());
-  b.name = name;
-  b.kind = kind;
-  b.dtype = dtype;
-  b.dims = std::move(dims);
-  b.numel = 1;
-  for (int64_t d : b.dims) b.numel *= d;
-  if (kind == BufferKind::temp) {
-    b.offset = p.arena_bytes;
-    p.arena_bytes += (b.bytes() + 63) / 64 * 64;
-  }
-  p.buffers.push_back(b);
-  return b.id;
-}
-
-Access at(int buffer, std::vector<int64_t> strides, int64_t offset = 0) {
-  Access a;
-  a.buffer = buffer;
-  a.strides = std::move(strides);
-  a.offset = offset;
-  return a;
-}
 
 Access iota(int dim, size_t rank) {
   Access a;

@@ -34,6 +34,9 @@
 namespace dlc {
 namespace {
 
+using test::add_buffer;
+using test::at;
+
 const char* const kModels[] = {"linear_regression", "perceptron", "logistic_regression", "softmax_regression",
                                "mlp_mnist"};
 
@@ -398,26 +401,6 @@ TEST(CudaHostEmulation, EveryOptimizersKernelsMatchTheEvaluator) {
 
 // --- single kernels over hand-built programs ---------------------------------------
 
-int add_buffer(Program& p, BufferKind kind, const std::string& name, DType dtype, std::vector<int64_t> dims) {
-  Buffer b;
-  b.id = static_cast<int>(p.buffers.size());
-  b.name = name;
-  b.kind = kind;
-  b.dtype = dtype;
-  b.dims = std::move(dims);
-  b.numel = 1;
-  for (int64_t d : b.dims) b.numel *= d;
-  p.buffers.push_back(b);
-  return b.id;
-}
-
-Access access(int buffer, std::vector<int64_t> strides) {
-  Access a;
-  a.buffer = buffer;
-  a.strides = std::move(strides);
-  return a;
-}
-
 struct OpCase {
   std::string name;
   SExpr expr;
@@ -466,13 +449,13 @@ TEST(CudaHostEmulation, EveryScalarOpMatchesEvalScalarIncludingNaN) {
     Program p;
     p.entry = "ops";
     int in[3];
-    for (int k = 0; k < 3; ++k) in[k] = add_buffer(p, BufferKind::input, "x" + std::to_string(k), DType::f32, {n});
+    for (int k = 0; k < 3; ++k) in[k] = add_buffer(p, BufferKind::input, "x" + std::to_string(k), {n}, DType::f32);
     for (const OpCase& c : cases) {
-      int out = add_buffer(p, BufferKind::output, c.name, out_type, {n});
+      int out = add_buffer(p, BufferKind::output, c.name, {n}, out_type);
       LoopKernel k;
       k.dims = {n};
-      for (int b : in) k.loads.push_back(access(b, {1}));
-      k.stores = {{access(out, {1}), c.expr}};
+      for (int b : in) k.loads.push_back(at(b, {1}));
+      k.stores = {{at(out, {1}), c.expr}};
       Step s;
       s.body = k;
       s.values = {{c.name, out}};
@@ -524,17 +507,17 @@ TEST(CudaHostEmulation, StoresSaturateAndEmptyReductionsStoreTheirInitialValue) 
   p.entry = "edge";
   const std::vector<double> values = {1e10, -1e10, NAN, 2.7, -2.7, 0.0, -0.0, 1e30, -1e30, 0.5};
   const int64_t n = static_cast<int64_t>(values.size());
-  int x = add_buffer(p, BufferKind::input, "x", DType::f32, {n});
-  int i32 = add_buffer(p, BufferKind::output, "i32", DType::i32, {n});
-  int i64 = add_buffer(p, BufferKind::output, "i64", DType::i64, {n});
-  int flag = add_buffer(p, BufferKind::output, "flag", DType::boolean, {n});
-  int empty = add_buffer(p, BufferKind::input, "empty", DType::f32, {3, 0});
-  int sums = add_buffer(p, BufferKind::output, "sums", DType::f32, {3});
-  int maxes = add_buffer(p, BufferKind::output, "maxes", DType::f32, {3});
+  int x = add_buffer(p, BufferKind::input, "x", {n}, DType::f32);
+  int i32 = add_buffer(p, BufferKind::output, "i32", {n}, DType::i32);
+  int i64 = add_buffer(p, BufferKind::output, "i64", {n}, DType::i64);
+  int flag = add_buffer(p, BufferKind::output, "flag", {n}, DType::boolean);
+  int empty = add_buffer(p, BufferKind::input, "empty", {3, 0}, DType::f32);
+  int sums = add_buffer(p, BufferKind::output, "sums", {3}, DType::f32);
+  int maxes = add_buffer(p, BufferKind::output, "maxes", {3}, DType::f32);
   LoopKernel convert;
   convert.dims = {n};
-  convert.loads = {access(x, {1})};
-  convert.stores = {{access(i32, {1}), arg(0)}, {access(i64, {1}), arg(0)}, {access(flag, {1}), arg(0)}};
+  convert.loads = {at(x, {1})};
+  convert.stores = {{at(i32, {1}), arg(0)}, {at(i64, {1}), arg(0)}, {at(flag, {1}), arg(0)}};
   p.steps.resize(3);
   p.steps[0].body = convert;
   for (int which = 0; which < 2; ++which) {
@@ -543,8 +526,8 @@ TEST(CudaHostEmulation, StoresSaturateAndEmptyReductionsStoreTheirInitialValue) 
     r.reduce_dims = 1;
     r.reduce = which == 0 ? ReduceOp::sum : ReduceOp::max;
     r.reduce_body = arg(0) * 2.0;
-    r.loads = {access(empty, {0, 1})};
-    r.stores = {{access(which == 0 ? sums : maxes, {1, 0}), arg(1)}};
+    r.loads = {at(empty, {0, 1})};
+    r.stores = {{at(which == 0 ? sums : maxes, {1, 0}), arg(1)}};
     p.steps[1 + which].body = r;
   }
   check_program(p);
@@ -575,14 +558,14 @@ TEST(CudaHostEmulation, RowKernelsReadLabelsAsTheCpuTargetDoes) {
     SCOPED_TRACE(dtype_name(label_type));
     Program p;
     p.entry = "rows";
-    int x = add_buffer(p, BufferKind::input, "x", DType::f32, {rows, cols});
-    int labels = add_buffer(p, BufferKind::input, "labels", label_type, {rows});
-    int scale = add_buffer(p, BufferKind::input, "scale", DType::f32, {});
-    int loss = add_buffer(p, BufferKind::output, "loss", DType::f32, {});
-    int scratch = add_buffer(p, BufferKind::output, "scratch", DType::f32, {rows});
-    int grad = add_buffer(p, BufferKind::output, "grad", DType::f32, {rows, cols});
-    int soft = add_buffer(p, BufferKind::output, "soft", DType::f32, {rows, cols});
-    int logsoft = add_buffer(p, BufferKind::output, "logsoft", DType::f32, {rows, cols});
+    int x = add_buffer(p, BufferKind::input, "x", {rows, cols}, DType::f32);
+    int labels = add_buffer(p, BufferKind::input, "labels", {rows}, label_type);
+    int scale = add_buffer(p, BufferKind::input, "scale", {}, DType::f32);
+    int loss = add_buffer(p, BufferKind::output, "loss", {}, DType::f32);
+    int scratch = add_buffer(p, BufferKind::output, "scratch", {rows}, DType::f32);
+    int grad = add_buffer(p, BufferKind::output, "grad", {rows, cols}, DType::f32);
+    int soft = add_buffer(p, BufferKind::output, "soft", {rows, cols}, DType::f32);
+    int logsoft = add_buffer(p, BufferKind::output, "logsoft", {rows, cols}, DType::f32);
     RowKernel xent{RowOp::softmax_xent, rows, cols, x, labels, -1, loss, scratch};
     RowKernel xgrad{RowOp::softmax_xent_grad, rows, cols, x, labels, scale, grad, -1};
     RowKernel sm{RowOp::softmax, rows, cols, x, -1, -1, soft, -1};

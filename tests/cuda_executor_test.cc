@@ -43,6 +43,9 @@
 namespace dlc {
 namespace {
 
+using test::add_buffer;
+using test::at;
+
 #define SKIP_WITHOUT_GPU()                                           \
   do {                                                               \
     if (!cuda::cuda_device_available()) GTEST_SKIP() << "no CUDA device"; \
@@ -374,29 +377,6 @@ TEST(CudaExecutor, PtxRunsWhenTheCubinIsNotForThisGpu) {
 }
 
 // --- with a GPU: hand-built kernel programs against the evaluator --------------
-
-int add_buffer(Program& p, BufferKind kind, const std::string& name, std::vector<int64_t> dims) {
-  Buffer b;
-  b.id = static_cast<int>(p.buffers.size());
-  b.name = name;
-  b.kind = kind;
-  b.dims = std::move(dims);
-  b.numel = 1;
-  for (int64_t d : b.dims) b.numel *= d;
-  if (kind == BufferKind::temp) {
-    b.offset = p.arena_bytes;
-    p.arena_bytes += (b.bytes() + 63) / 64 * 64;
-  }
-  p.buffers.push_back(b);
-  return b.id;
-}
-
-Access at(int buffer, std::vector<int64_t> strides) {
-  Access a;
-  a.buffer = buffer;
-  a.strides = std::move(strides);
-  return a;
-}
 
 /// `programs` as a cuda executable (test::make_executable's, recompiled).
 proto::Executable cuda_executable(const std::vector<Program>& programs, const std::map<std::string, Tensor>& state) {

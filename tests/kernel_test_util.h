@@ -19,6 +19,37 @@
 
 namespace dlc::test {
 
+// --- building programs by hand ------------------------------------------------
+
+/// Appends a buffer of `dims` to a hand-built program and returns its id; a
+/// temp gets the next 64-byte-aligned offset of the program's arena.
+inline int add_buffer(Program& p, BufferKind kind, const std::string& name, std::vector<int64_t> dims,
+                      DType dtype = DType::f32) {
+  Buffer b;
+  b.id = static_cast<int>(p.buffers.size());
+  b.name = name;
+  b.kind = kind;
+  b.dtype = dtype;
+  b.dims = std::move(dims);
+  b.numel = 1;
+  for (int64_t d : b.dims) b.numel *= d;
+  if (kind == BufferKind::temp) {
+    b.offset = p.arena_bytes;
+    p.arena_bytes += (b.bytes() + 63) / 64 * 64;
+  }
+  p.buffers.push_back(b);
+  return b.id;
+}
+
+/// An access of `buffer` through `strides` (one per kernel dim) from `offset`.
+inline Access at(int buffer, std::vector<int64_t> strides, int64_t offset = 0) {
+  Access a;
+  a.buffer = buffer;
+  a.strides = std::move(strides);
+  a.offset = offset;
+  return a;
+}
+
 /// Random values for every input and parameter of `g`: floats in [-1, 1],
 /// integer labels in [0, label_range), `learning_rate` 0.01 and `step` 1.
 inline std::map<std::string, Tensor> random_feeds(const Graph& g, uint64_t seed, int64_t label_range = 3) {

@@ -17,9 +17,13 @@
 #include "ir/error.h"
 #include "runtime/cpu_executor.h"
 #include "runtime/memfd_loader.h"
+#include "tests/kernel_test_util.h"
 
 namespace dlc {
 namespace {
+
+using test::add_buffer;
+using test::at;
 
 // f(a, b, c, out, n): out[i] = expr(a[i], b[i], c[i]) for i in [0, n).
 using ElementwiseFn = void (*)(const float*, const float*, const float*, float*, int64_t);
@@ -218,25 +222,6 @@ TEST(LlvmCodegen, OperandOutOfRangeIsAnError) {
 
 // --- kernel IR to vector code -------------------------------------------------------
 
-int add_buffer(Program& p, BufferKind kind, const std::string& name, std::vector<int64_t> dims) {
-  Buffer b;
-  b.id = static_cast<int>(p.buffers.size());
-  b.name = name;
-  b.kind = kind;
-  b.dims = std::move(dims);
-  b.numel = 1;
-  for (int64_t d : b.dims) b.numel *= d;
-  p.buffers.push_back(b);
-  return b.id;
-}
-
-Access access(int buffer, std::vector<int64_t> strides) {
-  Access a;
-  a.buffer = buffer;
-  a.strides = std::move(strides);
-  return a;
-}
-
 /// The text of function `name` in an LLVM IR module.
 std::string function_text(const std::string& ir, const std::string& name) {
   size_t start = ir.find("define void @" + name + "(");
@@ -255,15 +240,15 @@ TEST(LlvmCodegen, InPlaceUpdatesAndColumnSumsVectorize) {
   int db = add_buffer(p, BufferKind::output, "db", {7});
   LoopKernel update;
   update.dims = {300, 7};
-  update.loads = {access(w, {7, 1}), access(lr, {0, 0}), access(g, {7, 1})};
-  update.stores = {{access(w, {7, 1}), arg(0) - arg(1) * arg(2)}};
+  update.loads = {at(w, {7, 1}), at(lr, {0, 0}), at(g, {7, 1})};
+  update.stores = {{at(w, {7, 1}), arg(0) - arg(1) * arg(2)}};
   LoopKernel column;
   column.dims = {7, 300};
   column.reduce_dims = 1;
   column.reduce = ReduceOp::sum;
   column.reduce_body = arg(0);
-  column.loads = {access(g, {1, 7})};
-  column.stores = {{access(db, {1, 0}), arg(1)}};
+  column.loads = {at(g, {1, 7})};
+  column.stores = {{at(db, {1, 0}), arg(1)}};
   p.steps.resize(2);
   p.steps[0].body = update;
   p.steps[1].body = column;
