@@ -155,11 +155,6 @@ class CpuExecutor : public ObservableExecutor {
       if (!programs_.count(name)) throw Error("the cpu executable has no kernel program for entry point '" + name + "'");
   }
 
-  void run(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
-           std::map<std::string, HostTensor>* outputs) override {
-    run_observed(entry, inputs, outputs, nullptr);
-  }
-
   const Program* program(const std::string& entry) const override {
     auto it = programs_.find(entry);
     return it == programs_.end() ? nullptr : &it->second.program;

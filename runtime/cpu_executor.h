@@ -64,6 +64,12 @@ class ObservableExecutor : public Executor {
   /// run(), calling `after_step` after every step of the entry's program.
   virtual void run_observed(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
                             std::map<std::string, HostTensor>* outputs, const StepObserver& after_step) = 0;
+
+  /// A run is an observed run that nobody observes.
+  void run(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
+           std::map<std::string, HostTensor>* outputs) final {
+    run_observed(entry, inputs, outputs, nullptr);
+  }
 };
 
 /// Creates the cpu executor for `exe` (target "cpu", already validated):

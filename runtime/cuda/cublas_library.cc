@@ -7,13 +7,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <type_traits>
 #include <vector>
 
 #include "ir/error.h"
-
-#define DLC_CUBLAS_SYMBOL_NAME(name) DLC_CUBLAS_STRINGIFY(name)
-#define DLC_CUBLAS_STRINGIFY(name) #name
+#include "runtime/cuda/symbol_resolver.h"
 
 namespace dlc::cuda {
 namespace {
@@ -38,14 +35,11 @@ std::unique_ptr<CublasApi> load_cublas() {
                 "); install cuBLAS " + std::to_string(CUBLAS_VER_MAJOR) +
                 " or set DLC_CUBLAS_LIBRARY to the library's path");
   auto api = std::make_unique<CublasApi>();
-  std::string missing;
-  auto resolve = [&](auto& fn, const char* symbol) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, symbol));
-    if (!fn) missing += (missing.empty() ? "" : ", ") + std::string(symbol);
-  };
-#define DLC_CUBLAS_RESOLVE(name) resolve(api->name, DLC_CUBLAS_SYMBOL_NAME(name));
+  SymbolResolver resolve(lib);
+#define DLC_CUBLAS_RESOLVE(name) resolve(api->name, DLC_SYMBOL_NAME(name));
   DLC_CUBLAS_FUNCTIONS(DLC_CUBLAS_RESOLVE)
 #undef DLC_CUBLAS_RESOLVE
+  const std::string& missing = resolve.missing();
   if (!missing.empty()) {
     dlclose(lib);
     throw Error("cuda target: the cuBLAS library lacks " + missing + " (cuBLAS " + std::to_string(CUBLAS_VER_MAJOR) +

@@ -5,13 +5,9 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
-#include <type_traits>
 
 #include "ir/error.h"
-
-// The symbol a driver function resolves to, after cuda.h's renaming.
-#define DLC_CUDA_SYMBOL_NAME(name) DLC_CUDA_STRINGIFY(name)
-#define DLC_CUDA_STRINGIFY(name) #name
+#include "runtime/cuda/symbol_resolver.h"
 
 namespace dlc::cuda {
 namespace {
@@ -44,14 +40,11 @@ std::unique_ptr<DriverApi> load_driver() {
                 "); this machine needs an NVIDIA GPU and its driver to run cuda executables");
   }
   auto api = std::make_unique<DriverApi>();
-  std::string missing;
-  auto resolve = [&](auto& fn, const char* symbol) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, symbol));
-    if (!fn) missing += (missing.empty() ? "" : ", ") + std::string(symbol);
-  };
-#define DLC_CUDA_RESOLVE(name) resolve(api->name, DLC_CUDA_SYMBOL_NAME(name));
+  SymbolResolver resolve(lib);
+#define DLC_CUDA_RESOLVE(name) resolve(api->name, DLC_SYMBOL_NAME(name));
   DLC_CUDA_DRIVER_FUNCTIONS(DLC_CUDA_RESOLVE)
 #undef DLC_CUDA_RESOLVE
+  const std::string& missing = resolve.missing();
   if (!missing.empty()) {
     dlclose(lib);
     throw Error("cuda target: the CUDA driver " + name + " is too old or incomplete (missing " + missing +

@@ -82,11 +82,6 @@ class CudaExecutor : public ObservableExecutor {
     }
   }
 
-  void run(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
-           std::map<std::string, HostTensor>* outputs) override {
-    run_observed(entry, inputs, outputs, nullptr);
-  }
-
   const Program* program(const std::string& entry) const override {
     auto it = programs_.find(entry);
     return it == programs_.end() ? nullptr : &it->second.program;
