@@ -16,13 +16,12 @@ const char* node_kind_name(NodeKind k) {
     case NodeKind::elementwise: return "elementwise";
     case NodeKind::fill: return "fill";
     case NodeKind::data: return "data";
-    case NodeKind::one_hot: return "one_hot";
+    case NodeKind::iota: return "iota";
     case NodeKind::view: return "view";
     case NodeKind::reshape: return "reshape";
     case NodeKind::identity: return "identity";
     case NodeKind::reduction: return "reduction";
     case NodeKind::gemm: return "gemm";
-    case NodeKind::row: return "row";
     case NodeKind::ref: return "ref";
   }
   return "?";
@@ -32,14 +31,14 @@ bool FusionPlan::in_memory(const std::string& v) const {
   auto it = producer.find(v);
   if (it == producer.end() || stored.count(v)) return true;
   NodeKind k = kind[it->second];
-  return k == NodeKind::data || k == NodeKind::gemm || k == NodeKind::row || k == NodeKind::ref;
+  return k == NodeKind::data || k == NodeKind::gemm || k == NodeKind::ref;
 }
 
 bool FusionPlan::loopable(const std::string& v) const {
   auto it = producer.find(v);
   if (it == producer.end()) return false;
   NodeKind k = kind[it->second];
-  return k != NodeKind::data && k != NodeKind::gemm && k != NodeKind::row && k != NodeKind::ref;
+  return k != NodeKind::data && k != NodeKind::gemm && k != NodeKind::ref;
 }
 
 int FusionPlan::cluster_of(const std::string& v) const {
@@ -49,35 +48,34 @@ int FusionPlan::cluster_of(const std::string& v) const {
   return -1;
 }
 
-int FusionPlan::xent_grad_of(const std::string& v) const {
-  auto it = producer.find(v);
-  if (it == producer.end()) return -1;
-  for (size_t i = 0; i < xent_grads.size(); ++i)
-    if (xent_grads[i].mul == it->second) return static_cast<int>(i);
-  return -1;
-}
-
 namespace {
+
+/// True when `a` and `b` are equal after dropping every size-1 dim.
+bool same_without_ones(std::vector<int64_t> a, std::vector<int64_t> b) {
+  a.erase(std::remove(a.begin(), a.end(), 1), a.end());
+  b.erase(std::remove(b.begin(), b.end(), 1), b.end());
+  return a == b;
+}
 
 NodeKind classify(const Graph& g, const Node& n, bool training) {
   const OpDef* def = find_op(n.op);
-  auto f32 = [&](const std::string& v) { return g.type_of(v).dtype == DType::f32; };
-  if (n.op == "constant") return n.has_attr("values") ? NodeKind::data : NodeKind::fill;
-  if (def && def->fusion == FusionClass::elementwise && def->expr && n.outputs.size() == 1) return NodeKind::elementwise;
-  if (n.op == "one_hot") return NodeKind::one_hot;
-  if (n.op == "transpose" || n.op == "broadcast_to") return NodeKind::view;
-  if (n.op == "reshape") return NodeKind::reshape;
-  if (n.op == "dropout" && (!training || n.attr_float("rate") == 0.0)) return NodeKind::identity;
-  if (def && def->fusion == FusionClass::reduction &&
-      (n.op == "reduce_sum" || n.op == "reduce_mean" || n.op == "reduce_max"))
-    return NodeKind::reduction;
-  if (n.op == "matmul" && f32(n.inputs[0])) return NodeKind::gemm;
-  if ((n.op == "softmax" || n.op == "log_softmax") && f32(n.inputs[0])) {
-    int64_t rank = g.type_of(n.inputs[0]).rank();
-    if (rank >= 1 && normalize_axis(n.attr_int("axis", -1), rank) == rank - 1) return NodeKind::row;
+  if (!def) throw Error("node '" + n.name + "': unknown op '" + n.op + "'");
+  switch (def->lowering) {
+    case Lowering::elementwise: return NodeKind::elementwise;
+    case Lowering::constant: return n.has_attr("values") ? NodeKind::data : NodeKind::fill;
+    case Lowering::iota: return NodeKind::iota;
+    case Lowering::index_map: return NodeKind::view;
+    case Lowering::reshape: return NodeKind::reshape;
+    case Lowering::reduction: return NodeKind::reduction;
+    case Lowering::random: return training && n.attr_float("rate") != 0.0 ? NodeKind::ref : NodeKind::identity;
+    case Lowering::gemm:
+      if (g.type_of(n.inputs[0]).dtype == DType::f32) return NodeKind::gemm;
+      break;
+    case Lowering::expansion: break;
   }
-  if (n.op == "softmax_cross_entropy" && f32(n.inputs[0])) return NodeKind::row;
-  return NodeKind::ref;
+  // expand_composites runs before fusion; reaching here is a pipeline bug.
+  throw Error("node '" + n.name + "' (" + n.op + ") has no kernel lowering: it should have been expanded into "
+              "primitive ops (is the expand_composites pass missing from the pipeline?)");
 }
 
 /// Plans one entry point; each step of plan_fusion is a method.
@@ -90,7 +88,6 @@ class Planner {
 
   FusionPlan run() {
     index_and_classify();
-    match_xent_grads();
     mark_live();
     force_stores();
     decide_by_cost();
@@ -117,47 +114,8 @@ class Planner {
     }
   }
 
-  /// Values a node's step reads (the xent-gradient pattern reads x, labels, scale).
-  std::vector<std::string> step_inputs(int k) const {
-    for (const auto& x : p_.xent_grads)
-      if (x.mul == k) return {x.x, x.labels, x.scale};
-    return g_.nodes[k].inputs;
-  }
-
-  void match_xent_grads() {
-    std::map<std::string, int> uses;
-    for (const auto& n : g_.nodes)
-      for (const auto& i : n.inputs) ++uses[i];
-    for (const auto& o : p_.entry.outputs) ++uses[o];
-    for (const auto& u : p_.entry.updates) ++uses[u.second];
-    auto prod = [&](const std::string& v, const char* op) -> int {
-      auto it = p_.producer.find(v);
-      return it != p_.producer.end() && g_.nodes[it->second].op == op && uses[v] == 1 ? it->second : -1;
-    };
-    for (size_t k = 0; k < g_.nodes.size(); ++k) {
-      const Node& m = g_.nodes[k];
-      if (m.op != "mul") continue;
-      for (int side = 0; side < 2; ++side) {
-        XentGradPattern x;
-        x.mul = static_cast<int>(k);
-        x.sub = prod(m.inputs[side], "sub");
-        x.scale = m.inputs[1 - side];
-        if (x.sub < 0 || g_.type_of(x.scale).numel() != 1) continue;
-        x.softmax = prod(g_.nodes[x.sub].inputs[0], "softmax");
-        x.one_hot = prod(g_.nodes[x.sub].inputs[1], "one_hot");
-        if (x.softmax < 0 || x.one_hot < 0 || p_.kind[x.softmax] != NodeKind::row) continue;
-        x.x = g_.nodes[x.softmax].inputs[0];
-        x.labels = g_.nodes[x.one_hot].inputs[0];
-        const TensorType& xt = g_.type_of(x.x);
-        if (xt.rank() != 2 || g_.type_of(m.outputs[0]) != xt || g_.type_of(x.scale).dtype != DType::f32 ||
-            g_.nodes[x.one_hot].attr_int("depth") != xt.dims[1] || g_.type_of(g_.nodes[x.sub].outputs[0]) != xt)
-          continue;
-        p_.kind[k] = NodeKind::row;
-        p_.xent_grads.push_back(x);
-        break;
-      }
-    }
-  }
+  /// Values a node's step reads.
+  const std::vector<std::string>& step_inputs(int k) const { return g_.nodes[k].inputs; }
 
   void mark_live() {
     p_.live.assign(g_.nodes.size(), false);
@@ -204,13 +162,11 @@ class Planner {
         int ki = static_cast<int>(k);
         NodeKind kind = p_.kind[k];
         const Node& n = g_.nodes[k];
-        if (kind == NodeKind::gemm || kind == NodeKind::row || kind == NodeKind::ref) {
+        if (kind == NodeKind::gemm || kind == NodeKind::ref) {
           for (const auto& in : step_inputs(ki)) {
             std::optional<MemoryView> view = view_of(p_, in);
             bool ok = view && (kind == NodeKind::gemm ? gemm_layout(*view).has_value() : view->dense());
-            std::string step = p_.xent_grad_of(n.outputs[0]) >= 0 ? std::string("the cross-entropy gradient kernel")
-                                                                    : n.op + " '" + n.name + "'";
-            if (!ok) store(in, "operand of " + step + " needs it in memory");
+            if (!ok) store(in, "operand of " + n.op + " '" + n.name + "' needs it in memory");
           }
         }
         if (kind == NodeKind::reshape && !is_relabel(n)) {
@@ -282,7 +238,7 @@ class Planner {
         }
       }
       NodeKind kind = p_.kind[k];
-      if (kind != NodeKind::elementwise && kind != NodeKind::one_hot) continue;  // free to inline
+      if (kind != NodeKind::elementwise) continue;  // free to inline
       int64_t numel = g_.type_of(v).numel(), visits = 0;
       for (const auto& [kk, n] : ks) visits += n;
       if (ks.size() <= 1 && visits <= numel) continue;  // computed once either way
@@ -356,36 +312,45 @@ class Planner {
       std::optional<SymKernel> alone = build_loop(p_, single, &why);
       if (!alone) throw Error("fusion: cannot build a kernel for '" + r + "': " + why);
       bool merged = false;
-      if (!single.reduction) {
-        std::vector<std::string> loads = alone->loaded_values();
-        for (int c = static_cast<int>(out.size()) - 1; c >= 0 && !merged; --c) {
-          // A reduction's kernel takes element-wise consumers of its result
-          // over its kept dims (an epilogue: a bias gradient's update).
-          std::vector<int64_t> loop = built[c].dims;
-          loop.resize(loop.size() - static_cast<size_t>(built[c].reduce_dims));
-          if (loop != alone->dims) continue;
-          std::set<std::string> theirs(out[c].roots.begin(), out[c].roots.end());
-          std::vector<std::string> their_loads = built[c].loaded_values();
-          bool feeds_on_it = false;
-          for (const auto& l : loads) feeds_on_it |= theirs.count(l) > 0;
-          if (out[c].reduction && !feeds_on_it) continue;  // only consumers of its results join a reduction
-          bool connected = false;
-          int64_t numel = 1;
-          for (int64_t d : alone->dims) numel *= d;
-          for (const auto& l : loads)
-            connected |= theirs.count(l) ||
-                         (std::find(their_loads.begin(), their_loads.end(), l) != their_loads.end() &&
-                          g_.type_of(l).numel() == numel);
-          if (!connected || reaches_through(loads, theirs, cluster_of, built)) continue;
-          Cluster joined = out[c];
-          joined.roots.push_back(r);
-          std::optional<SymKernel> k = build_loop(p_, joined, &why);
-          if (!k) continue;
-          out[c] = joined;
-          built[c] = std::move(*k);
-          cluster_of[r] = c;
-          merged = true;
+      std::vector<std::string> loads = alone->loaded_values();
+      int64_t numel = 1;
+      for (int64_t d : alone->dims) numel *= d;
+      for (int c = static_cast<int>(out.size()) - 1; c >= 0 && !merged; --c) {
+        std::set<std::string> theirs(out[c].roots.begin(), out[c].roots.end());
+        std::vector<std::string> their_loads = built[c].loaded_values();
+        bool feeds_on_it = false, shares_data = false;
+        for (const auto& l : loads) {
+          feeds_on_it |= theirs.count(l) > 0;
+          shares_data |= std::find(their_loads.begin(), their_loads.end(), l) != their_loads.end() &&
+                         g_.type_of(l).numel() == numel;
         }
+        if (single.reduction) {
+          // A reduction joins a row kernel over the same row space whose
+          // results it reads (softmax's sum reads its max) or whose data it
+          // reads too (cross-entropy's x[label] beside the max of x).
+          if (!out[c].reduction || built[c].dims != alone->dims || built[c].reduce_dims != alone->reduce_dims) continue;
+          if (!feeds_on_it && !shares_data) continue;
+        } else {
+          // A reduction's kernel takes element-wise consumers of its results
+          // over its kept dims (a bias gradient's update) or over its whole
+          // rows (softmax's normalized values, the cross-entropy gradient).
+          std::vector<int64_t> kept = built[c].dims;
+          kept.resize(kept.size() - static_cast<size_t>(built[c].reduce_dims));
+          bool over_kept = out[c].reduction ? same_without_ones(kept, alone->dims) : kept == alone->dims;
+          bool over_rows = out[c].reduction && built[c].dims == alone->dims;
+          if (!over_kept && !over_rows) continue;
+          if (out[c].reduction && !feeds_on_it) continue;  // only consumers of its results join a reduction
+          if (!feeds_on_it && !shares_data) continue;
+        }
+        if (reaches_through(loads, theirs, cluster_of, built)) continue;
+        Cluster joined = out[c];
+        joined.roots.push_back(r);
+        std::optional<SymKernel> k = build_loop(p_, joined, &why);
+        if (!k) continue;
+        out[c] = joined;
+        built[c] = std::move(*k);
+        cluster_of[r] = c;
+        merged = true;
       }
       if (!merged) {
         cluster_of[r] = static_cast<int>(out.size());

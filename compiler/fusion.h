@@ -1,17 +1,17 @@
 // Fusion: which graph values are stored to memory, and which stored values
 // one loop kernel computes together.
 //
-// The decisions, each with its reason in FusionPlan::explain:
-// - Element-wise ops (FusionClass::elementwise), uniform `constant` fills,
-//   one_hot (a comparison with the loop index) and the index remaps
-//   transpose / broadcast_to / reshape are INLINED into the kernels that
-//   consume them: a value is computed inside its consumer's loop instead of
-//   being stored.
+// The decisions, each with its reason in FusionPlan::explain. Every node is
+// classified by its op's registry Lowering, never by its name:
+// - Element-wise ops, uniform `constant` fills, iota (a loop index) and the
+//   index maps (transpose, broadcast_to, stop_gradient) are INLINED into
+//   the kernels that consume them: a value is computed inside its
+//   consumer's loop instead of being stored.
 // - A value is STORED (a kernel root) when something outside a loop needs it
-//   in memory: an entry output or state update, an operand of a GEMM, row
-//   kernel or reference call whose view of it is not a plain buffer layout,
-//   the result of a reduction, or the input of a reshape that is not a
-//   plain relabeling of contiguous data.
+//   in memory: an entry output or state update, an operand of a GEMM or
+//   reference call whose view of it is not a plain buffer layout, the
+//   result of a reduction, or the input of a reshape that is not a plain
+//   relabeling of contiguous data.
 // - Cost rule for the rest: a value consumed by exactly one kernel whose
 //   loop visits each of its elements once is always inlined. A value used
 //   by several kernels, or broadcast into a larger loop, is recomputed in
@@ -22,20 +22,20 @@
 //   trip through memory cost. Otherwise it is stored once by its own kernel
 //   and loaded by the others: Adam's bias correction 1 - beta^step, a
 //   scalar with pow broadcast over a large parameter, is the typical case.
-// - Element-wise producers fuse into a reduction's loop; element-wise
-//   consumers of its result over its kept dims join it as an epilogue (a
-//   bias gradient and that bias's whole update are one kernel).
+// - Element-wise producers fuse into a reduction's loop. Reductions over the
+//   same row space (same kept and reduced dims) that read one another's
+//   results or the same data join one ROW KERNEL, computed one after
+//   another per row; element-wise consumers of their results join it too,
+//   over the kept dims (row stores: a bias gradient's update) or over the
+//   whole row (per-element stores). Softmax, log-softmax, cross-entropy and
+//   its gradient are each one row kernel made of primitives this way.
 // - Roots with the same iteration space that share a loaded buffer or feed
 //   one another element for element are merged into one multi-output kernel
 //   (an optimizer's update of one parameter stores the parameter and each
 //   state in one kernel), when merging creates no cycle between kernels.
 // - matmul is a library call; a loop kernel reading its output element for
 //   element (bias + activation) becomes the GEMM's epilogue.
-// - softmax / log_softmax over the last axis and softmax_cross_entropy are
-//   row kernels; (softmax(x) - one_hot(labels)) * s, the cross-entropy
-//   gradient, is one row kernel.
-// - Everything else (argmax, dropout in training, other losses) is a
-//   reference call to the op's float64 kernel.
+// - Only dropout in training is a reference call to the op's float64 kernel.
 #pragma once
 
 #include <map>
@@ -57,33 +57,26 @@ struct EntrySpec {
   bool training = false;  // dropout active
 };
 
-/// How lowering treats a node.
+/// How lowering treats a node (from its op's Lowering and the entry point).
 enum class NodeKind {
   elementwise,  // scalar expression, inlined
   fill,         // constant `value`: a scalar expression, inlined
   data,         // constant `values`: a constant buffer
-  one_hot,      // equal(label, loop index), inlined
-  view,         // transpose / broadcast_to: index remap, inlined
+  iota,         // the loop index along an axis, inlined
+  view,         // an index map (transpose, broadcast_to, stop_gradient), inlined
   reshape,      // same flat order, new dims
-  identity,     // dropout outside training
-  reduction,    // reduce_sum / reduce_mean / reduce_max: a kernel root
+  identity,     // a random op outside training
+  reduction,    // a reduction: the root of a (row) kernel
   gemm,         // matmul (f32): library call
-  row,          // softmax / log_softmax (last axis), softmax_cross_entropy (f32)
-  ref,          // reference call
+  ref,          // reference call (a random op in training)
 };
 
 const char* node_kind_name(NodeKind k);
 
-/// A softmax cross-entropy gradient (softmax(x) - one_hot(labels)) * scale
-/// recognized as one row kernel: the mul node's output, from these parts.
-struct XentGradPattern {
-  int mul = -1, sub = -1, softmax = -1, one_hot = -1;  // node indices
-  std::string x, labels, scale;                        // values
-};
-
 /// A loop kernel: the stored values it computes (all with the same loop).
-/// In a reduction kernel roots[0] is the reduction and further roots are
-/// element-wise values over its kept dims computed from its result.
+/// In a reduction kernel roots[0] is a reduction; further roots are
+/// reductions over the same row space and element-wise values over its
+/// kept dims or its whole rows, computed from their results.
 struct Cluster {
   std::vector<std::string> roots;
   bool reduction = false;
@@ -101,19 +94,16 @@ struct FusionPlan {
   /// Values computed by a loop kernel and stored (kernel roots).
   std::set<std::string> stored;
   std::vector<Cluster> clusters;
-  std::vector<XentGradPattern> xent_grads;
   std::vector<std::string> explain;
 
   bool is_source(const std::string& v) const { return producer.count(v) == 0; }
   /// True when `v` lives in memory: a source, a stored root, a constant's
-  /// data, or the output of a GEMM, row kernel or reference call.
+  /// data, or the output of a GEMM or reference call.
   bool in_memory(const std::string& v) const;
   /// True when the producer of `v` is inlined into loops (when not stored).
   bool loopable(const std::string& v) const;
   /// Index of the cluster storing `v`, or -1.
   int cluster_of(const std::string& v) const;
-  /// The xent-gradient pattern whose result is `v`, or -1.
-  int xent_grad_of(const std::string& v) const;
 };
 
 /// Cost rule limits (op units; see above).

@@ -22,16 +22,23 @@ int64_t LoopKernel::reduce_numel() const {
   return n;
 }
 
+bool LoopKernel::has_per_element_stores() const {
+  for (const auto& s : stores)
+    if (s.per_element) return true;
+  return false;
+}
+
 double reduce_init(ReduceOp op) {
-  return op == ReduceOp::max ? -std::numeric_limits<double>::infinity() : 0.0;
+  if (op == ReduceOp::max) return -std::numeric_limits<double>::infinity();
+  if (op == ReduceOp::min) return std::numeric_limits<double>::infinity();
+  return 0.0;
 }
 
 const char* Step::kind_name() const {
   switch (body.index()) {
     case 0: return "loop";
-    case 1: return "row";
-    case 2: return "gemm";
-    case 3: return "copy";
+    case 1: return "gemm";
+    case 2: return "copy";
     default: return "ref";
   }
 }
@@ -64,16 +71,7 @@ const char* reduce_op_name(ReduceOp op) {
     case ReduceOp::none: return "none";
     case ReduceOp::sum: return "sum";
     case ReduceOp::max: return "max";
-  }
-  return "?";
-}
-
-const char* row_op_name(RowOp op) {
-  switch (op) {
-    case RowOp::softmax: return "softmax";
-    case RowOp::log_softmax: return "log_softmax";
-    case RowOp::softmax_xent: return "softmax_xent";
-    case RowOp::softmax_xent_grad: return "softmax_xent_grad";
+    case ReduceOp::min: return "min";
   }
   return "?";
 }
@@ -139,21 +137,22 @@ std::string access_str(const Program& p, const Access& a) {
 
 void print_loop(std::ostream& o, const Program& p, const LoopKernel& k, const std::string& indent) {
   o << indent << "dims " << ints_str(k.dims);
-  if (k.reduce != ReduceOp::none) o << " reduce " << reduce_op_name(k.reduce) << " over last " << k.reduce_dims;
+  if (k.reduces()) o << " reduce over last " << k.reduce_dims;
   o << "\n";
   for (size_t i = 0; i < k.loads.size(); ++i) o << indent << "load $" << i << " = " << access_str(p, k.loads[i]) << "\n";
   ExprPrinter printer;  // one printer per kernel, so shared nodes print once
-  if (k.reduce != ReduceOp::none) printer.count(k.reduce_body);
+  for (const auto& r : k.reductions) printer.count(r.body);
   for (const auto& s : k.stores) printer.count(s.value);
-  if (k.reduce != ReduceOp::none) {
+  for (size_t j = 0; j < k.reductions.size(); ++j) {
     std::string lets;
-    std::string body = printer.print(k.reduce_body, &lets);
-    o << lets << indent << "acc $" << k.loads.size() << " = " << reduce_op_name(k.reduce) << " " << body << "\n";
+    std::string body = printer.print(k.reductions[j].body, &lets);
+    o << lets << indent << "acc $" << k.loads.size() + j << " = " << reduce_op_name(k.reductions[j].op) << " " << body
+      << "\n";
   }
   for (const auto& s : k.stores) {
     std::string lets;
     std::string v = printer.print(s.value, &lets);
-    o << lets << indent << "store " << access_str(p, s.at) << " = " << v << "\n";
+    o << lets << indent << (s.per_element ? "store each " : "store ") << access_str(p, s.at) << " = " << v << "\n";
   }
 }
 
@@ -195,13 +194,6 @@ std::string print_program(const Program& p) {
     }
     o << "\n";
     if (auto* k = s.loop()) print_loop(o, p, *k, "    ");
-    if (auto* r = s.row()) {
-      o << "    " << row_op_name(r->op) << " rows " << r->rows << " cols " << r->cols << " x " << buf(p, r->x);
-      if (r->labels >= 0) o << " labels " << buf(p, r->labels);
-      if (r->scale >= 0) o << " scale " << buf(p, r->scale);
-      if (r->scratch >= 0) o << " scratch " << buf(p, r->scratch);
-      o << " -> " << buf(p, r->out) << "\n";
-    }
     if (auto* g = s.gemm()) {
       o << "    gemm m " << g->m << " n " << g->n << " k " << g->k;
       if (g->batch != 1) o << " batch " << g->batch;
@@ -329,12 +321,16 @@ class Checker {
     for (int64_t d : k.dims)
       if (d < 0) fail("negative iteration dim");
     if (k.reduce_dims < 0 || k.reduce_dims > static_cast<int>(k.dims.size())) fail("reduce_dims out of range");
-    if ((k.reduce == ReduceOp::none) != (k.reduce_dims == 0)) fail("reduce op and reduce_dims disagree");
+    if (k.reduces() != (k.reduce_dims > 0)) fail("reductions and reduce_dims disagree");
     if (k.stores.empty()) fail("loop kernel stores nothing");
     int nloads = static_cast<int>(k.loads.size());
     for (const auto& l : k.loads) check_access(l, k.dims, false);
-    bool reduces = k.reduce != ReduceOp::none;
-    if (reduces) check_expr(k.reduce_body, nloads);
+    int naccs = static_cast<int>(k.reductions.size());
+    for (int j = 0; j < naccs; ++j) {
+      ReduceOp op = k.reductions[j].op;
+      if (op != ReduceOp::sum && op != ReduceOp::max && op != ReduceOp::min) fail("unknown reduce op");
+      check_expr(k.reductions[j].body, nloads + j);  // earlier accumulators only
+    }
     size_t first_reduced = k.dims.size() - k.reduce_dims;
     auto reduced_stride = [&](const Access& a) {
       for (size_t d = first_reduced; d < k.dims.size(); ++d)
@@ -343,8 +339,9 @@ class Checker {
     };
     for (const auto& s : k.stores) {
       check_access(s.at, k.dims, true);
-      check_expr(s.value, nloads + (reduces ? 1 : 0));
-      if (!reduces) continue;
+      check_expr(s.value, nloads + naccs);
+      if (s.per_element && !k.reduces()) fail("a per-element store in a kernel that reduces nothing");
+      if (!k.reduces() || s.per_element) continue;
       if (reduced_stride(s.at)) fail("a reduction's store moves along a reduced dim");
       std::vector<int> used;
       args_of(s.value, &used);
@@ -359,22 +356,6 @@ class Checker {
     if (b.numel != want)
       fail(std::string(role) + " b" + std::to_string(id) + " holds " + std::to_string(b.numel) + " elements, expected " +
            std::to_string(want));
-  }
-
-  void check_row(const RowKernel& r) const {
-    if (r.rows < 0 || r.cols < 0) fail("negative rows or cols");
-    check_numel(r.x, r.rows * r.cols, "x");
-    buffer(r.out, true);
-    bool xent = r.op == RowOp::softmax_xent || r.op == RowOp::softmax_xent_grad;
-    if (xent) check_numel(r.labels, r.rows, "labels");
-    if (r.op == RowOp::softmax_xent) {
-      check_numel(r.out, 1, "out");
-      check_numel(r.scratch, r.rows, "scratch");
-      buffer(r.scratch, true);
-    } else {
-      check_numel(r.out, r.rows * r.cols, "out");
-    }
-    if (r.op == RowOp::softmax_xent_grad) check_numel(r.scale, 1, "scale");
   }
 
   void check_operand(const GemmOperand& x, int64_t rows, int64_t cols, int64_t batch, bool write, const char* role) const {
@@ -416,7 +397,6 @@ class Checker {
 
   void check_step(const Step& s) const {
     if (auto* k = s.loop()) check_loop(*k);
-    if (auto* r = s.row()) check_row(*r);
     if (auto* g = s.gemm()) check_gemm(*g);
     if (auto* c = s.copy()) check_copy(*c);
     if (auto* r = s.ref()) check_ref(*r);

@@ -79,69 +79,61 @@ struct Access {
 };
 
 enum class ReduceOp {
-  none,  // element-wise kernel
+  none,  // unused in Reduction; kept so 0 never means "sum" in a file
   sum,   // init 0, combine a + b
   max,   // init -inf, combine max(a, b) (NaN propagates, as ScalarOp::max)
+  min,   // init +inf, combine min(a, b) (NaN propagates, as ScalarOp::min)
+};
+
+/// One accumulator of a reduction kernel.
+struct Reduction {
+  ReduceOp op = ReduceOp::sum;
+  /// Evaluated at every (outer, reduced) index over arg(i) = loads[i] and
+  /// arg(loads.size() + j) = the final value of an EARLIER accumulator j.
+  SExpr body;
 };
 
 /// One output of a loop kernel: `value` is stored through `at`.
 struct Store {
   Access at;
   SExpr value;
+  /// Reduction kernels only: the store runs for every index of the reduced
+  /// dims (after every accumulator of its outer index is final) instead of
+  /// once per outer index. Softmax's normalized row is such a store.
+  bool per_element = false;
 };
 
 /// A fused loop nest over `dims`.
 ///
-/// Element-wise (reduce == none): for every index idx of `dims`, each
+/// Element-wise (no reductions): for every index idx of `dims`, each
 /// store's `value` is evaluated with arg(i) = loads[i] at idx and stored.
 ///
-/// Reduction (reduce != none): the innermost `reduce_dims` dims are
-/// reduced. For every outer index o, acc = init; for every inner index r
-/// (row-major), acc = combine(acc, reduce_body evaluated at (o, r)). Then
-/// each store's `value` is evaluated with arg(loads.size()) = acc and
-/// arg(i) = loads[i] at (o, 0...0); such loads have stride 0 on every
-/// reduced dim (the evaluator checks this).
+/// Reduction kernel (one or more reductions, `reduce_dims` >= 1): the
+/// innermost `reduce_dims` dims are reduced; each outer index o is a "row"
+/// computed independently of the others:
+///   for each reduction j in order: acc_j = init; for every reduced index r
+///     (row-major), acc_j = combine(acc_j, body_j at (o, r));
+///   each store that is not per_element is evaluated once at (o, 0...0),
+///     whose loads have stride 0 on every reduced dim (checked);
+///   each per_element store is evaluated at every (o, r), in row-major r.
+/// Accumulators appear as arg(loads.size() + j) in later bodies and stores.
+/// So softmax is one kernel: max, then the sum of exp(x - max), then a
+/// per-element store of exp(x - max) / sum.
 struct LoopKernel {
   std::vector<int64_t> dims;   // iteration space, outermost first; any rank >= 0
   int reduce_dims = 0;         // innermost dims reduced (0 for element-wise)
-  ReduceOp reduce = ReduceOp::none;
-  SExpr reduce_body;           // reduction kernels only, over arg(i) = loads[i]
+  std::vector<Reduction> reductions;  // empty for element-wise kernels
   std::vector<Access> loads;
   std::vector<Store> stores;   // at least one
 
+  bool reduces() const { return !reductions.empty(); }
+  bool has_per_element_stores() const;
   int64_t outer_numel() const;  // product of the non-reduced dims
   int64_t reduce_numel() const; // product of the reduced dims (1 if none)
 };
 
-/// The initial accumulator of a reduction: 0 for sum, -inf for max.
+/// The initial accumulator of a reduction: 0 for sum, -inf for max, +inf for min.
 double reduce_init(ReduceOp op);
-
-// ---------------------------------------------------------------------------
-// Row-wise special kernels: softmax family over the last axis, viewed as
-// [rows, cols] dense row-major. Each row is independent.
-
-enum class RowOp {
-  softmax,       // out[r,c] = exp(x[r,c] - max_r) / sum_c exp(x[r,c] - max_r)
-  log_softmax,   // out[r,c] = x[r,c] - max_r - log(sum_c exp(x[r,c] - max_r))
-  /// Softmax cross-entropy with integer labels, mean over rows:
-  /// scratch[r] = logsumexp(x[r,:]) - x[r, labels[r]]; out[0] = sum_r scratch[r] / rows,
-  /// summed in row order. A label outside [0, cols) makes the row's loss NaN.
-  softmax_xent,
-  /// The cross-entropy gradient as autodiff emits it:
-  /// out[r,c] = (softmax(x)[r,c] - (c == labels[r])) * scale[0]
-  /// (scale is the upstream gradient over rows; labels out of range give 0 for one-hot).
-  softmax_xent_grad,
-};
-
-struct RowKernel {
-  RowOp op = RowOp::softmax;
-  int64_t rows = 0, cols = 0;
-  int x = -1;        // buffer [rows, cols]
-  int labels = -1;   // softmax_xent*: i32/i64 buffer [rows]
-  int scale = -1;    // softmax_xent_grad: a 1-element buffer (see RowOp)
-  int out = -1;      // [rows, cols], or a scalar buffer for softmax_xent
-  int scratch = -1;  // softmax_xent: f32 temp [rows] of per-row losses
-};
 
 // ---------------------------------------------------------------------------
 // Library calls
@@ -197,7 +189,7 @@ struct RefCall {
 // Steps and programs
 
 struct Step {
-  std::variant<LoopKernel, RowKernel, GemmCall, CopyStep, RefCall> body;
+  std::variant<LoopKernel, GemmCall, CopyStep, RefCall> body;
   /// The graph nodes this step computes (for --explain-fusion, --verify-fusion).
   std::vector<std::string> nodes;
   /// Graph values this step stores, each with the buffer holding it (dense,
@@ -207,11 +199,10 @@ struct Step {
   std::vector<std::pair<std::string, int>> values;
 
   const LoopKernel* loop() const { return std::get_if<LoopKernel>(&body); }
-  const RowKernel* row() const { return std::get_if<RowKernel>(&body); }
   const GemmCall* gemm() const { return std::get_if<GemmCall>(&body); }
   const CopyStep* copy() const { return std::get_if<CopyStep>(&body); }
   const RefCall* ref() const { return std::get_if<RefCall>(&body); }
-  /// "loop", "row", "gemm", "copy" or "ref".
+  /// "loop", "gemm", "copy" or "ref".
   const char* kind_name() const;
 };
 
@@ -236,7 +227,6 @@ struct Program {
 
 const char* buffer_kind_name(BufferKind k);
 const char* reduce_op_name(ReduceOp op);
-const char* row_op_name(RowOp op);
 
 /// Readable text, one step per few lines; stable for golden tests and --dump.
 std::string print_program(const Program& p);

@@ -158,14 +158,14 @@ void ProgramEvaluator::run_loop(const LoopKernel& k) {
   size_t outer_rank = rank - static_cast<size_t>(k.reduce_dims);
   std::vector<int64_t> outer(k.dims.begin(), k.dims.begin() + static_cast<std::ptrdiff_t>(outer_rank));
   std::vector<int64_t> inner(k.dims.begin() + static_cast<std::ptrdiff_t>(outer_rank), k.dims.end());
-  std::vector<FlatExpr> stores;
+  std::vector<FlatExpr> bodies, stores;
+  for (const auto& r : k.reductions) bodies.emplace_back(r.body);
   for (const auto& s : k.stores) stores.emplace_back(s.value);
-  bool reduces = k.reduce != ReduceOp::none;
-  FlatExpr body(reduces ? k.reduce_body : SExpr(0.0));
-  std::vector<double> args(k.loads.size() + 1);
+  size_t nloads = k.loads.size();
+  std::vector<double> args(nloads + k.reductions.size());
   std::vector<int64_t> full(rank, 0);
   auto load_all = [&]() {
-    for (size_t i = 0; i < k.loads.size(); ++i) {
+    for (size_t i = 0; i < nloads; ++i) {
       const Access& a = k.loads[i];
       if (a.iota_dim >= 0) {
         args[i] = static_cast<double>(full[a.iota_dim]);
@@ -176,74 +176,50 @@ void ProgramEvaluator::run_loop(const LoopKernel& k) {
       args[i] = read(a.buffer, at);
     }
   };
-  std::vector<double> values(k.stores.size());
+  // Every load of an index before any store at it (in-place updates).
+  auto store_all = [&](bool per_element) {
+    std::vector<std::pair<const Access*, double>> values;
+    for (size_t s = 0; s < k.stores.size(); ++s)
+      if (k.stores[s].per_element == per_element) values.emplace_back(&k.stores[s].at, stores[s].eval(args));
+    for (const auto& [a, v] : values) {
+      int64_t at = a->offset;
+      for (size_t d = 0; d < rank; ++d) at += full[d] * a->strides[d];
+      write(a->buffer, at, v);
+    }
+  };
+  auto set_inner = [&](const std::vector<int64_t>& r) {
+    std::copy(r.begin(), r.end(), full.begin() + static_cast<std::ptrdiff_t>(outer_rank));
+  };
   for_each_index(outer, [&](const std::vector<int64_t>& o) {
     std::fill(full.begin(), full.end(), 0);
     std::copy(o.begin(), o.end(), full.begin());
-    if (reduces) {
-      double acc = reduce_init(k.reduce);
+    for (size_t j = 0; j < k.reductions.size(); ++j) {
+      ReduceOp op = k.reductions[j].op;
+      double acc = reduce_init(op);
       for_each_index(inner, [&](const std::vector<int64_t>& r) {
-        std::copy(r.begin(), r.end(), full.begin() + static_cast<std::ptrdiff_t>(outer_rank));
+        set_inner(r);
         load_all();
-        double v = body.eval(args);
-        if (k.reduce == ReduceOp::sum) acc += v;
+        double v = bodies[j].eval(args);
+        if (op == ReduceOp::sum) acc += v;
         else if (std::isnan(v) || std::isnan(acc)) acc = std::numeric_limits<double>::quiet_NaN();
-        else acc = std::max(acc, v);
+        else acc = op == ReduceOp::max ? std::max(acc, v) : std::min(acc, v);
       });
-      std::fill(full.begin() + static_cast<std::ptrdiff_t>(outer_rank), full.end(), 0);
-      args[k.loads.size()] = acc;
+      args[nloads + j] = acc;
     }
-    load_all();  // every load of the element before any store
-    for (size_t s = 0; s < stores.size(); ++s) values[s] = stores[s].eval(args);
-    for (size_t s = 0; s < stores.size(); ++s) {
-      const Access& a = k.stores[s].at;
-      int64_t at = a.offset;
-      for (size_t d = 0; d < rank; ++d) at += full[d] * a.strides[d];
-      write(a.buffer, at, values[s]);
-    }
+    std::fill(full.begin() + static_cast<std::ptrdiff_t>(outer_rank), full.end(), 0);
+    load_all();
+    store_all(false);
+    if (!k.has_per_element_stores()) return;
+    for_each_index(inner, [&](const std::vector<int64_t>& r) {
+      set_inner(r);
+      load_all();
+      store_all(true);
+    });
   });
 }
 
 void ProgramEvaluator::run_step(const Step& s, const EvalContext& ctx) {
   if (auto* k = s.loop()) run_loop(*k);
-  if (auto* r = s.row()) {
-    double total = 0;
-    for (int64_t row = 0; row < r->rows; ++row) {
-      auto x = [&](int64_t c) { return read(r->x, row * r->cols + c); };
-      double mx = -std::numeric_limits<double>::infinity();
-      for (int64_t c = 0; c < r->cols; ++c) mx = std::max(mx, x(c));
-      double sum = 0;
-      for (int64_t c = 0; c < r->cols; ++c) sum += std::exp(x(c) - mx);
-      double label = r->labels >= 0 ? read(r->labels, row) : 0;
-      bool label_ok = label >= 0 && label < static_cast<double>(r->cols);
-      switch (r->op) {
-        case RowOp::softmax:
-          for (int64_t c = 0; c < r->cols; ++c) write(r->out, row * r->cols + c, std::exp(x(c) - mx) / sum);
-          break;
-        case RowOp::log_softmax:
-          for (int64_t c = 0; c < r->cols; ++c) write(r->out, row * r->cols + c, x(c) - mx - std::log(sum));
-          break;
-        case RowOp::softmax_xent: {
-          double loss = label_ok ? mx + std::log(sum) - x(static_cast<int64_t>(label))
-                                 : std::numeric_limits<double>::quiet_NaN();
-          write(r->scratch, row, loss);
-          break;
-        }
-        case RowOp::softmax_xent_grad: {
-          double scale = read(r->scale, 0);
-          for (int64_t c = 0; c < r->cols; ++c) {
-            double hot = label_ok && static_cast<int64_t>(label) == c ? 1.0 : 0.0;
-            write(r->out, row * r->cols + c, (std::exp(x(c) - mx) / sum - hot) * scale);
-          }
-          break;
-        }
-      }
-    }
-    if (r->op == RowOp::softmax_xent) {
-      for (int64_t row = 0; row < r->rows; ++row) total += read(r->scratch, row);
-      write(r->out, 0, total / static_cast<double>(r->rows));
-    }
-  }
   if (auto* g = s.gemm()) {
     auto elem = [&](const GemmOperand& o, int64_t b, int64_t i, int64_t j) {
       int64_t at = o.offset + b * o.batch_stride + (o.trans ? j * o.ld + i : i * o.ld + j);

@@ -40,15 +40,19 @@ proto::LoopKernelProto loop_to_proto(const LoopKernel& k) {
   proto::LoopKernelProto out;
   for (int64_t d : k.dims) out.add_dims(d);
   out.set_reduce_dims(k.reduce_dims);
-  out.set_reduce(static_cast<int>(k.reduce));
   // One node table for all the kernel's expressions keeps shared nodes shared.
   std::map<const ScalarNode*, int> ids;
-  out.set_reduce_body(k.reduce != ReduceOp::none ? add_scalar(k.reduce_body.get(), out.mutable_exprs(), &ids) : -1);
+  for (const auto& r : k.reductions) {
+    auto* pr = out.add_reductions();
+    pr->set_op(static_cast<int>(r.op));
+    pr->set_body(add_scalar(r.body.get(), out.mutable_exprs(), &ids));
+  }
   for (const auto& l : k.loads) *out.add_loads() = access_to_proto(l);
   for (const auto& s : k.stores) {
     auto* ps = out.add_stores();
     *ps->mutable_at() = access_to_proto(s.at);
     ps->set_value(add_scalar(s.value.get(), out.mutable_exprs(), &ids));
+    ps->set_per_element(s.per_element);
   }
   return out;
 }
@@ -102,12 +106,14 @@ LoopKernel loop_from_proto(const proto::LoopKernelProto& p) {
   LoopKernel k;
   k.dims.assign(p.dims().begin(), p.dims().end());
   k.reduce_dims = p.reduce_dims();
-  if (p.reduce() < 0 || p.reduce() > static_cast<int>(ReduceOp::max)) bad("unknown reduce op");
-  k.reduce = static_cast<ReduceOp>(p.reduce());
   std::vector<SExpr> nodes = exprs_from_proto(p.exprs());
-  if (k.reduce != ReduceOp::none) k.reduce_body = root(nodes, p.reduce_body());
+  for (const auto& r : p.reductions()) {
+    if (r.op() <= static_cast<int>(ReduceOp::none) || r.op() > static_cast<int>(ReduceOp::min)) bad("unknown reduce op");
+    k.reductions.push_back({static_cast<ReduceOp>(r.op()), root(nodes, r.body())});
+  }
   for (const auto& l : p.loads()) k.loads.push_back(access_from_proto(l));
-  for (const auto& s : p.stores()) k.stores.push_back({access_from_proto(s.at()), root(nodes, s.value())});
+  for (const auto& s : p.stores())
+    k.stores.push_back({access_from_proto(s.at()), root(nodes, s.value()), s.per_element()});
   return k;
 }
 
@@ -143,17 +149,6 @@ proto::KernelProgram program_to_proto(const Program& p) {
       v->set_buffer(id);
     }
     if (auto* k = s.loop()) *ps->mutable_loop() = loop_to_proto(*k);
-    if (auto* r = s.row()) {
-      auto* pr = ps->mutable_row();
-      pr->set_op(static_cast<int>(r->op));
-      pr->set_rows(r->rows);
-      pr->set_cols(r->cols);
-      pr->set_x(r->x);
-      pr->set_labels(r->labels);
-      pr->set_scale(r->scale);
-      pr->set_out(r->out);
-      pr->set_scratch(r->scratch);
-    }
     if (auto* g = s.gemm()) {
       auto* pg = ps->mutable_gemm();
       pg->set_m(g->m);
@@ -215,21 +210,6 @@ Program program_from_proto(const proto::KernelProgram& p) {
     for (const auto& v : ps.values()) s.values.emplace_back(v.value(), v.buffer());
     switch (ps.body_case()) {
       case proto::KernelStep::kLoop: s.body = loop_from_proto(ps.loop()); break;
-      case proto::KernelStep::kRow: {
-        const auto& pr = ps.row();
-        if (pr.op() < 0 || pr.op() > static_cast<int>(RowOp::softmax_xent_grad)) bad("unknown row op");
-        RowKernel r;
-        r.op = static_cast<RowOp>(pr.op());
-        r.rows = pr.rows();
-        r.cols = pr.cols();
-        r.x = pr.x();
-        r.labels = pr.labels();
-        r.scale = pr.scale();
-        r.out = pr.out();
-        r.scratch = pr.scratch();
-        s.body = r;
-        break;
-      }
       case proto::KernelStep::kGemm: {
         const auto& pg = ps.gemm();
         GemmCall g;

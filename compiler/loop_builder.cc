@@ -63,11 +63,31 @@ bool contains(const std::vector<int64_t>& v, int64_t x) { return std::find(v.beg
 
 /// Maps an output's index map to an input's under numpy broadcasting.
 DimMap broadcast_map(const std::vector<int64_t>& in, const std::vector<int64_t>& out, const DimMap& m) {
-  DimMap r(in.size(), -1);
-  size_t lead = out.size() - in.size();
-  for (size_t j = 0; j < in.size(); ++j)
-    if (in[j] == out[j + lead]) r[j] = m[j + lead];
-  return r;
+  return broadcast_index_map(in, out, m);
+}
+
+/// True when the expression maps integer operands to an integer: it uses
+/// only ops closed over the integers (no division, roots, exp, ...).
+bool stays_integer(const SExpr& root) {
+  std::vector<const ScalarNode*> stack = {root.get()};
+  std::set<const ScalarNode*> seen;
+  while (!stack.empty()) {
+    const ScalarNode* n = stack.back();
+    stack.pop_back();
+    if (!seen.insert(n).second) continue;
+    switch (n->op) {
+      case ScalarOp::constant:
+        if (n->value != std::trunc(n->value)) return false;
+        break;
+      case ScalarOp::arg: case ScalarOp::add: case ScalarOp::sub: case ScalarOp::mul: case ScalarOp::neg:
+      case ScalarOp::abs: case ScalarOp::sign: case ScalarOp::trunc: case ScalarOp::max: case ScalarOp::min:
+      case ScalarOp::greater: case ScalarOp::less: case ScalarOp::equal: case ScalarOp::select:
+        break;
+      default: return false;
+    }
+    for (const auto& a : n->args) stack.push_back(a.get());
+  }
+  return true;
 }
 
 /// True when `a` and `b` are equal after dropping every size-1 dim.
@@ -90,6 +110,15 @@ DimMap squeeze_map(const std::vector<int64_t>& in, const std::vector<int64_t>& o
     r[j++] = m[i];
   }
   return r;
+}
+
+/// True when reading a value through `m` reads the element stored through
+/// `stored`: the maps agree on every dim of size > 1.
+bool same_element(const DimMap& m, const DimMap& stored, const std::vector<int64_t>& dims) {
+  if (m.size() != stored.size()) return false;
+  for (size_t d = 0; d < m.size(); ++d)
+    if (dims[d] != 1 && m[d] != stored[d]) return false;
+  return true;
 }
 
 class Builder {
@@ -115,81 +144,131 @@ class Builder {
 
   void build_elementwise(const std::vector<std::string>& roots) {
     k_.dims = g_.type_of(roots.at(0)).dims;
+    DimMap id = identity_map(k_.dims.size());
     for (const auto& r : roots) {
       if (g_.type_of(r).dims != k_.dims)
         throw Refusal{"'" + r + "' " + dims_str(g_.type_of(r).dims) + " and '" + roots[0] + "' " + dims_str(k_.dims) +
                       " have different loops"};
-      DimMap id = identity_map(k_.dims.size());
-      k_.stores.push_back({r, id, compute(r, id)});
+      store_map_[r] = id;
     }
+    for (const auto& r : roots) k_.stores.push_back({r, id, compute(r, id)});
   }
 
-  /// roots[0] is the reduction; any further roots are element-wise values
-  /// over its kept dims, computed once per output from the reduced value.
-  void build_reduction(const std::vector<std::string>& roots) {
-    const std::string& root = roots.at(0);
-    int ni = p_.producer.at(root);
-    const Node& n = g_.nodes[ni];
-    nodes_.insert(ni);
-    const std::vector<int64_t>& xd = g_.type_of(n.inputs[0]).dims;
+  /// The row space of a reduction node: kernel dims (kept, then reduced),
+  /// how its input's dims follow them, and how its result's dims do.
+  struct RowSpace {
+    std::vector<int64_t> dims, outer, input_dims, result_dims;
+    int reduce_dims = 0;
+    double count = 1;  // elements reduced into each result
+    DimMap input_map, result_map;
+  };
+
+  RowSpace row_space(const Node& n) const {
+    RowSpace rs;
+    rs.input_dims = g_.type_of(n.inputs[0]).dims;
+    rs.result_dims = g_.type_of(n.outputs[0]).dims;
+    const std::vector<int64_t>& xd = rs.input_dims;
     std::vector<int64_t> axes = reduce_axes(n, static_cast<int64_t>(xd.size()));
-    DimMap xmap(xd.size());
+    rs.input_map.assign(xd.size(), -1);
     for (size_t j = 0; j < xd.size(); ++j)
       if (!contains(axes, static_cast<int64_t>(j))) {
-        xmap[j] = static_cast<int>(k_.dims.size());
-        k_.dims.push_back(xd[j]);
+        rs.input_map[j] = static_cast<int>(rs.dims.size());
+        rs.dims.push_back(xd[j]);
       }
-    outer_dims_ = k_.dims;
-    double count = 1;
+    rs.outer = rs.dims;
     for (int64_t a : axes) {
-      xmap[a] = static_cast<int>(k_.dims.size());
-      k_.dims.push_back(xd[a]);
-      count *= static_cast<double>(xd[a]);
+      rs.input_map[a] = static_cast<int>(rs.dims.size());
+      rs.dims.push_back(xd[a]);
+      rs.count *= static_cast<double>(xd[a]);
     }
-    k_.reduce_dims = static_cast<int>(axes.size());
+    rs.reduce_dims = static_cast<int>(axes.size());
     bool keep = n.attr_bool("keepdims");
     for (size_t j = 0, pos = 0; j < xd.size(); ++j) {
-      if (!contains(axes, static_cast<int64_t>(j))) reduced_map_.push_back(static_cast<int>(pos++));
-      else if (keep) reduced_map_.push_back(-1);
+      if (!contains(axes, static_cast<int64_t>(j))) rs.result_map.push_back(static_cast<int>(pos++));
+      else if (keep) rs.result_map.push_back(-1);
     }
-    reduction_ = root;
-    SExpr body = load_or_compute(n.inputs[0], xmap);
-    if (axes.empty()) {  // nothing to reduce: an element-wise copy
-      reduced_value_ = n.op == "reduce_mean" ? body / 1.0 : body;
-    } else {
-      k_.reduce = n.op == "reduce_max" ? ReduceOp::max : ReduceOp::sum;
-      k_.reduce_body = body;
-      // The accumulator is the argument after the last load, and epilogue
-      // roots may still add loads: a placeholder stands in until the end.
-      SExpr acc = arg(kAccPlaceholder);
-      reduced_value_ = n.op == "reduce_mean" ? acc / count : acc;
+    return rs;
+  }
+
+  /// The roots in order: reductions over one row space (the first one's),
+  /// each after those it reads; element-wise values over the kept dims or
+  /// the reduction's result shape (row stores, computed once per row from
+  /// the results); and element-wise values over the whole row space
+  /// (per-element stores, computed after every reduction of the row).
+  void build_reduction(const std::vector<std::string>& roots) {
+    const Node& first = g_.nodes[p_.producer.at(roots.at(0))];
+    space_ = row_space(first);
+    k_.dims = space_.dims;
+    k_.reduce_dims = space_.reduce_dims;
+    for (const auto& r : roots) {
+      int ni = p_.producer.at(r);
+      const std::vector<int64_t>& dims = g_.type_of(r).dims;
+      if (p_.kind[ni] == NodeKind::reduction) {
+        RowSpace rs = row_space(g_.nodes[ni]);
+        if (rs.dims != space_.dims || rs.reduce_dims != space_.reduce_dims || rs.input_map != space_.input_map)
+          throw Refusal{"'" + r + "' reduces another row space than '" + roots[0] + "'"};
+        store_map_[r] = rs.result_map;
+      } else if (dims == space_.outer) {
+        store_map_[r] = identity_map(dims.size());
+      } else if (dims == space_.result_dims) {
+        store_map_[r] = space_.result_map;
+      } else if (space_.reduce_dims > 0 && dims == space_.input_dims) {
+        store_map_[r] = space_.input_map;
+        per_element_.insert(r);
+      } else {
+        throw Refusal{"'" + r + "' " + dims_str(dims) + " is neither over the kept dims " + dims_str(space_.outer) +
+                      " nor over the rows " + dims_str(space_.input_dims) + " of '" + roots[0] + "'"};
+      }
     }
-    k_.stores.push_back({root, reduced_map_, reduced_value_});
-    for (size_t i = 1; i < roots.size(); ++i) {
-      const std::string& r = roots[i];
-      if (g_.type_of(r).dims != outer_dims_)
-        throw Refusal{"'" + r + "' " + dims_str(g_.type_of(r).dims) + " is not over the kept dims " +
-                      dims_str(outer_dims_) + " of '" + root + "'"};
-      DimMap id = identity_map(outer_dims_.size());
-      k_.stores.push_back({r, id, compute(r, id)});
+    for (const auto& r : roots) {
+      int ni = p_.producer.at(r);
+      if (p_.kind[ni] == NodeKind::reduction) add_reduction(r, g_.nodes[ni]);
     }
+    for (const auto& r : roots) {
+      if (p_.kind[p_.producer.at(r)] == NodeKind::reduction) {
+        k_.stores.push_back({r, store_map_.at(r), reduced_.at(r)});
+      } else {
+        bool each = per_element_.count(r) > 0;
+        k_.stores.push_back({r, store_map_.at(r), compute(r, store_map_.at(r)), each});
+      }
+    }
+    // Accumulators are the arguments after the last load, and later parts
+    // may still add loads: placeholders stand in until the end.
     std::map<const ScalarNode*, SExpr> memo;
-    for (auto& st : k_.stores) st.expr = replace_placeholder(st.expr, static_cast<int>(k_.loads.size()), &memo);
+    int first_acc = static_cast<int>(k_.loads.size());
+    for (auto& red : k_.reductions) red.body = replace_placeholders(red.body, first_acc, &memo);
+    for (auto& st : k_.stores) st.expr = replace_placeholders(st.expr, first_acc, &memo);
+  }
+
+  void add_reduction(const std::string& root, const Node& n) {
+    nodes_.insert(p_.producer.at(root));
+    SExpr body = load_or_compute(n.inputs[0], space_.input_map);
+    SExpr value;
+    const ReduceKind kind = find_op(n.op)->reduction;
+    if (space_.reduce_dims == 0) {  // nothing to reduce: an element-wise copy
+      value = kind == ReduceKind::mean ? body / 1.0 : body;
+    } else {
+      ReduceOp op = kind == ReduceKind::max ? ReduceOp::max : kind == ReduceKind::min ? ReduceOp::min : ReduceOp::sum;
+      SExpr acc = arg(kAccPlaceholder + static_cast<int>(k_.reductions.size()));
+      k_.reductions.push_back({op, body});
+      value = kind == ReduceKind::mean ? acc / space_.count : acc;
+    }
+    reduced_[root] = value;
   }
 
   static constexpr int kAccPlaceholder = 1 << 30;
 
-  static SExpr replace_placeholder(const SExpr& e, int acc, std::map<const ScalarNode*, SExpr>* memo) {
+  static SExpr replace_placeholders(const SExpr& e, int first_acc, std::map<const ScalarNode*, SExpr>* memo) {
     auto it = memo->find(e.get());
     if (it != memo->end()) return it->second;
     SExpr out = e;
-    if (e->op == ScalarOp::arg && e->index == kAccPlaceholder) {
-      out = arg(acc);
+    if (e->op == ScalarOp::arg && e->index >= kAccPlaceholder) {
+      out = arg(first_acc + (e->index - kAccPlaceholder));
     } else if (!e->args.empty()) {
       std::vector<SExpr> args;
       bool changed = false;
       for (const auto& a : e->args) {
-        args.push_back(replace_placeholder(a, acc, memo));
+        args.push_back(replace_placeholders(a, first_acc, memo));
         changed |= args.back().get() != a.get();
       }
       if (changed) out = make(e->op, std::move(args));
@@ -199,15 +278,15 @@ class Builder {
 
   /// `v` at the element given by `m`: a load when in memory, else computed.
   SExpr load_or_compute(const std::string& v, const DimMap& m) {
-    if (v == reduction_) {
-      if (m != reduced_map_) throw Refusal{"'" + v + "' is reduced by this kernel and read at another element"};
-      return reduced_value_;
-    }
-    if (roots_.count(v)) {
-      const std::vector<int64_t>& loop = reduction_.empty() ? k_.dims : outer_dims_;
-      if (m != identity_map(m.size()) || g_.type_of(v).dims != loop)
+    if (roots_.count(v) && store_map_.count(v)) {
+      if (!same_element(m, store_map_.at(v), g_.type_of(v).dims))
         throw Refusal{"'" + v + "' is stored by this kernel and read at another element"};
-      return compute(v, m);
+      if (p_.kind[p_.producer.at(v)] == NodeKind::reduction) {
+        auto done = reduced_.find(v);
+        if (done == reduced_.end()) throw Refusal{"'" + v + "' is reduced by this kernel after it is read"};
+        return done->second;
+      }
+      return compute(v, store_map_.at(v));
     }
     if (p_.in_memory(v)) return load({v, g_.type_of(v).dims, m, -1});
     return compute(v, m);
@@ -236,10 +315,8 @@ class Builder {
         for (const auto& in : n.inputs) args.push_back(load_or_compute(in, broadcast_map(g_.type_of(in).dims, od, m)));
         e = find_op(n.op)->expr(args, n);
         // The reference rounds each node's result to its dtype; inside a
-        // kernel only ops that can leave the integers need it again.
-        static const std::set<std::string> closed = {"add", "sub", "mul", "neg", "abs", "sign", "square",
-                                                     "maximum", "minimum", "relu", "where", "cast"};
-        if (is_integer(g_.type_of(v).dtype) && !closed.count(n.op)) e = trunc(e);
+        // kernel only expressions that can leave the integers need it again.
+        if (is_integer(g_.type_of(v).dtype) && !stays_integer(e)) e = trunc(e);
         break;
       }
       case NodeKind::fill: {
@@ -250,26 +327,14 @@ class Builder {
         e = SExpr(x);
         break;
       }
-      case NodeKind::one_hot: {
-        const std::string& labels = n.inputs[0];
-        DimMap lm(m.begin(), m.end() - 1);
-        SExpr index = m.back() >= 0 ? load({"", {}, {}, m.back()}) : SExpr(0.0);
-        e = equal(load_or_compute(labels, lm), index);
+      case NodeKind::iota: {
+        int64_t axis = normalize_axis(n.attr_int("axis", -1), static_cast<int64_t>(od.size()));
+        e = m[axis] >= 0 ? load({"", {}, {}, m[axis]}) : SExpr(0.0);
         break;
       }
       case NodeKind::view: {
         const std::string& in = n.inputs[0];
-        const std::vector<int64_t>& id = g_.type_of(in).dims;
-        if (n.op == "broadcast_to") {
-          e = load_or_compute(in, broadcast_map(id, od, m));
-        } else {  // transpose: output dim i is input dim perm[i]
-          std::vector<int64_t> perm = n.attr_ints("perm");
-          if (!n.has_attr("perm"))
-            for (int64_t i = static_cast<int64_t>(id.size()) - 1; i >= 0; --i) perm.push_back(i);
-          DimMap im(id.size(), -1);
-          for (size_t i = 0; i < perm.size(); ++i) im[perm[i]] = m[i];
-          e = load_or_compute(in, im);
-        }
+        e = load_or_compute(in, find_op(n.op)->index_map(n, g_.type_of(in).dims, od, m));
         break;
       }
       case NodeKind::identity: e = load_or_compute(n.inputs[0], m); break;
@@ -304,10 +369,10 @@ class Builder {
   const FusionPlan& p_;
   const Graph& g_;
   std::set<std::string> roots_;
-  std::string reduction_;            // the reduction root, in a reduction kernel
-  std::vector<int64_t> outer_dims_;  // its kept dims
-  DimMap reduced_map_;               // how its result's dims follow the loop
-  SExpr reduced_value_;              // its result, over the accumulator
+  std::map<std::string, DimMap> store_map_;  // root -> how its dims follow the loop
+  std::set<std::string> per_element_;        // roots stored per element of a row
+  RowSpace space_;                           // reduction kernels: their row space
+  std::map<std::string, SExpr> reduced_;     // reduction root -> its result (over accumulators)
   SymKernel k_;
   std::set<int> nodes_;
   std::map<std::pair<std::string, DimMap>, SExpr> memo_;
@@ -363,7 +428,6 @@ int own_cost(const FusionPlan& plan, const std::string& value, bool* expensive) 
       count_expr(e.get(), &seen, &ops, expensive);
       return ops;
     }
-    case NodeKind::one_hot: return 1;
     default: return 0;
   }
 }

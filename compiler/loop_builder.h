@@ -35,14 +35,17 @@ struct SymStore {
   std::string value;
   DimMap dim_of;
   SExpr expr;
+  bool per_element = false;  // see Store::per_element
 };
 
 /// A loop kernel over graph values (see LoopKernel for the semantics).
+/// A reduction kernel computes one or more reductions over the same row
+/// space (the same kept and reduced dims), in order: a later one may use
+/// an earlier one's result (softmax: max, then the sum of exp(x - max)).
 struct SymKernel {
   std::vector<int64_t> dims;
   int reduce_dims = 0;
-  ReduceOp reduce = ReduceOp::none;
-  SExpr reduce_body;
+  std::vector<Reduction> reductions;
   std::vector<SymLoad> loads;
   std::vector<SymStore> stores;
   std::vector<int> nodes;  // graph nodes computed here, ascending
@@ -58,7 +61,8 @@ struct SymKernel {
 std::optional<SymKernel> build_loop(const FusionPlan& plan, const Cluster& cluster, std::string* why);
 
 /// The loop of a single root: its dims, or for a reduction its kept dims
-/// followed by its reduced dims.
+/// followed by its reduced dims. Two reductions with the same loop and the
+/// same number of reduced dims share a row space.
 std::vector<int64_t> loop_dims_of(const FusionPlan& plan, const std::string& root);
 
 /// Op units a value costs when recomputed: one per node of its own scalar

@@ -14,8 +14,8 @@ namespace {
 
 /// One step before buffers exist.
 struct Unit {
-  enum Kind { loop, gemm, row, xent_grad, ref } kind = loop;
-  int node = -1;     // gemm / row / ref node; xent_grad: the mul node
+  enum Kind { loop, gemm, ref } kind = loop;
+  int node = -1;     // gemm / ref node
   int cluster = -1;  // loop kernel, or the GEMM's epilogue
   SymKernel kern;    // loop kernel or epilogue
   std::vector<std::string> reads;   // values in memory it reads
@@ -70,16 +70,17 @@ class Lowerer {
     if (!k.loads.empty()) return false;
     for (const auto& s : k.stores)
       if (wanted_by_entry(s.value)) return false;
-    double acc = 0;
-    if (k.reduce != ReduceOp::none) {
-      int64_t count = 1;
-      for (size_t d = k.dims.size() - k.reduce_dims; d < k.dims.size(); ++d) count *= k.dims[d];
-      double body = eval_scalar(k.reduce_body, nullptr);
-      acc = count == 0 ? reduce_init(k.reduce) : k.reduce == ReduceOp::sum ? body * static_cast<double>(count) : body;
+    // Each body is the same at every index: a sum is it times the count.
+    int64_t count = 1;
+    for (size_t d = k.dims.size() - k.reduce_dims; d < k.dims.size(); ++d) count *= k.dims[d];
+    std::vector<double> accs;
+    for (const auto& r : k.reductions) {
+      double body = eval_scalar(r.body, accs.data());
+      accs.push_back(count == 0 ? reduce_init(r.op) : r.op == ReduceOp::sum ? body * static_cast<double>(count) : body);
     }
     for (const auto& s : k.stores) {
       Tensor t(g_.type_of(s.value));
-      double v = eval_scalar(s.expr, &acc);
+      double v = eval_scalar(s.expr, accs.data());
       for (double& x : t.data) x = v;
       round_to_dtype(t);
       folded_[s.value] = t.data;
@@ -104,23 +105,15 @@ class Lowerer {
     for (size_t k = 0; k < g_.nodes.size(); ++k) {
       if (!plan_.live[k]) continue;
       NodeKind kind = plan_.kind[k];
-      if (kind != NodeKind::gemm && kind != NodeKind::row && kind != NodeKind::ref) continue;
+      if (kind != NodeKind::gemm && kind != NodeKind::ref) continue;
       const Node& n = g_.nodes[k];
       Unit u;
       u.node = static_cast<int>(k);
       u.writes = n.outputs;
       u.nodes = {u.node};
-      int xi = plan_.xent_grad_of(n.outputs[0]);
-      if (xi >= 0) {
-        const XentGradPattern& x = plan_.xent_grads[xi];
-        u.kind = Unit::xent_grad;
-        for (const auto& v : {x.x, x.labels, x.scale}) u.reads.push_back(base_of(v));
-        u.nodes = {x.softmax, x.one_hot, x.sub, x.mul};
-      } else {
-        u.kind = kind == NodeKind::gemm ? Unit::gemm : kind == NodeKind::row ? Unit::row : Unit::ref;
-        for (const auto& in : n.inputs) u.reads.push_back(base_of(in));
-        if (kind == NodeKind::gemm) u.gemm_reads = u.reads;
-      }
+      u.kind = kind == NodeKind::gemm ? Unit::gemm : Unit::ref;
+      for (const auto& in : n.inputs) u.reads.push_back(base_of(in));
+      if (kind == NodeKind::gemm) u.gemm_reads = u.reads;
       if (kind == NodeKind::gemm)
         for (size_t c = 0; c < plan_.clusters.size(); ++c)
           if (plan_.clusters[c].gemm == static_cast<int>(k)) {
@@ -336,8 +329,7 @@ class Lowerer {
     LoopKernel out;
     out.dims = k.dims;
     out.reduce_dims = k.reduce_dims;
-    out.reduce = k.reduce;
-    out.reduce_body = k.reduce_body;
+    out.reductions = k.reductions;
     for (const auto& l : k.loads) {
       if (l.iota_dim >= 0) {
         Access a;
@@ -350,10 +342,11 @@ class Lowerer {
     }
     for (const auto& s : k.stores) {
       const std::vector<int64_t>& dims = g_.type_of(s.value).dims;
-      out.stores.push_back({access(s.value, dims, s.dim_of, k.dims.size()), s.expr});
+      out.stores.push_back({access(s.value, dims, s.dim_of, k.dims.size()), s.expr, s.per_element});
       auto extra = extra_stores_.find(s.value);
       if (extra != extra_stores_.end())
-        for (int b : extra->second) out.stores.push_back({access(s.value, dims, s.dim_of, k.dims.size(), b), s.expr});
+        for (int b : extra->second)
+          out.stores.push_back({access(s.value, dims, s.dim_of, k.dims.size(), b), s.expr, s.per_element});
     }
     return out;
   }
@@ -386,10 +379,15 @@ class Lowerer {
     std::string label = "kernel " + std::to_string(prog_.steps.size()) + ": ";
     if (u.kind == Unit::loop) {
       st.body = loop_kernel(u.kern);
-      const char* what = u.kern.reduce == ReduceOp::none ? " (elementwise group)"
-                         : plan_.clusters[u.cluster].roots.size() > 1
+      bool per_element = false;
+      for (const auto& s : u.kern.stores) per_element |= s.per_element;
+      std::string what = !u.kern.reductions.empty() && (u.kern.reductions.size() > 1 || per_element)
+                             ? " (row kernel: " + std::to_string(u.kern.reductions.size()) + " reduction(s) per row" +
+                                   (per_element ? ", then per-element stores)" : ")")
+                         : !u.kern.reductions.empty() && plan_.clusters[u.cluster].roots.size() > 1
                              ? " (reduction with its element-wise producers and an element-wise epilogue)"
-                             : " (reduction with its element-wise producers)";
+                         : !u.kern.reductions.empty() ? " (reduction with its element-wise producers)"
+                                                      : " (elementwise group)";
       prog_.explain.push_back(label + node_list(u.nodes) + what);
       return st;
     }
@@ -427,30 +425,7 @@ class Lowerer {
       prog_.explain.push_back(label + n.op + " %" + out + " (reference call: no fused kernel for " + n.op + ")");
       return st;
     }
-    RowKernel r;
-    const std::string& x = u.kind == Unit::xent_grad ? plan_.xent_grads[plan_.xent_grad_of(out)].x : n.inputs[0];
-    const TensorType& xt = g_.type_of(x);
-    r.cols = xt.dims.back();
-    r.rows = r.cols ? xt.numel() / r.cols : 0;
-    r.x = home_.at(base_of(x));
-    r.out = home_.at(out);
-    if (u.kind == Unit::xent_grad) {
-      const XentGradPattern& p = plan_.xent_grads[plan_.xent_grad_of(out)];
-      r.op = RowOp::softmax_xent_grad;
-      r.labels = home_.at(base_of(p.labels));
-      r.scale = home_.at(base_of(p.scale));
-      prog_.explain.push_back(label + node_list(u.nodes) + " (softmax cross-entropy gradient row kernel)");
-    } else if (n.op == "softmax_cross_entropy") {
-      r.op = RowOp::softmax_xent;
-      r.labels = home_.at(base_of(n.inputs[1]));
-      r.scratch = add_buffer(out + ".rows", BufferKind::temp, {DType::f32, {r.rows}});
-      prog_.explain.push_back(label + node_list(u.nodes) + " (row kernel)");
-    } else {
-      r.op = n.op == "softmax" ? RowOp::softmax : RowOp::log_softmax;
-      prog_.explain.push_back(label + node_list(u.nodes) + " (row kernel)");
-    }
-    st.body = r;
-    return st;
+    throw std::logic_error("lower_to_kernels: unit of unknown kind");
   }
 
   void copy(int src, int dst, const std::string& why) {

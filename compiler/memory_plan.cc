@@ -30,16 +30,6 @@ struct Slots {
 
 void step_buffers(const Step& s, std::vector<int>* reads, std::vector<int>* writes) {
   if (auto* k = s.loop()) loop_buffers(*k, reads, writes);
-  if (auto* r = s.row()) {
-    reads->push_back(r->x);
-    if (r->labels >= 0) reads->push_back(r->labels);
-    if (r->scale >= 0) reads->push_back(r->scale);
-    writes->push_back(r->out);
-    if (r->scratch >= 0) {
-      writes->push_back(r->scratch);
-      reads->push_back(r->scratch);
-    }
-  }
   if (auto* g = s.gemm()) {
     reads->push_back(g->a.buffer);
     reads->push_back(g->b.buffer);
@@ -78,7 +68,7 @@ namespace {
 /// a temp load of the same size and map that dies here.
 void find_in_place(const Program& p, const LoopKernel& k, int step, int gemm_c, const std::vector<Lifetime>& life,
                    std::vector<bool>* taken, MemoryStats* stats, Slots* slots) {
-  if (k.reduce != ReduceOp::none) return;
+  if (k.reduces()) return;
   for (const auto& s : k.stores) {
     const Buffer& t = p.buffers[s.at.buffer];
     if (t.kind != BufferKind::temp || life[t.id].first != step) continue;

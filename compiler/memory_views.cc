@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "compiler/fusion.h"
+#include "ir/op_registry.h"
 
 namespace dlc {
 
@@ -27,17 +28,13 @@ std::optional<MemoryView> view_of(const FusionPlan& plan, const std::string& v) 
   std::optional<MemoryView> in = view_of(plan, n.inputs[0]);
   if (!in || kind == NodeKind::identity) return in;
   MemoryView out{in->base, in->offset, dims, std::vector<int64_t>(dims.size(), 0)};
-  if (n.op == "transpose") {
-    std::vector<int64_t> perm = n.attr_ints("perm");
-    if (!n.has_attr("perm"))
-      for (int64_t i = static_cast<int64_t>(in->dims.size()) - 1; i >= 0; --i) perm.push_back(i);
-    for (size_t i = 0; i < perm.size(); ++i) out.strides[i] = in->strides[perm[i]];
-    return out;
-  }
-  if (n.op == "broadcast_to") {
-    size_t lead = dims.size() - in->dims.size();
-    for (size_t j = 0; j < in->dims.size(); ++j)
-      if (in->dims[j] == dims[j + lead]) out.strides[j + lead] = in->strides[j];
+  if (kind == NodeKind::view) {
+    // Output dim i reads input dim j where the op's index map says so.
+    std::vector<int> out_id(dims.size());
+    for (size_t i = 0; i < dims.size(); ++i) out_id[i] = static_cast<int>(i);
+    std::vector<int> follows = find_op(n.op)->index_map(n, in->dims, dims, out_id);
+    for (size_t j = 0; j < follows.size(); ++j)
+      if (follows[j] >= 0) out.strides[follows[j]] += in->strides[j];
     return out;
   }
   // reshape: a relabeling of size-1 dims keeps the strides of the others;

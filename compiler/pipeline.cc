@@ -13,6 +13,7 @@
 #include "compiler/passes/autodiff.h"
 #include "compiler/passes/bind_batch.h"
 #include "compiler/passes/eliminate_common_subexpressions.h"
+#include "compiler/passes/expand_composites.h"
 #include "compiler/passes/fold_constants.h"
 #include "compiler/passes/lower_optimizer.h"
 #include "compiler/passes/regularize.h"
@@ -21,6 +22,7 @@
 #include "ir/initializers.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
+#include "runtime/executable.h"
 
 namespace dlc {
 namespace {
@@ -39,6 +41,7 @@ std::vector<std::unique_ptr<Pass>> graph_passes(const Model& m, const CompileOpt
   std::vector<std::unique_ptr<Pass>> passes;
   passes.push_back(std::make_unique<VerifyPass>());
   passes.push_back(std::make_unique<BindBatchPass>(opts.batch));
+  passes.push_back(std::make_unique<ExpandCompositesPass>());
   if (m.has_training() && opts.training) {
     passes.push_back(std::make_unique<RegularizePass>());
     passes.push_back(std::make_unique<AutodiffPass>());
@@ -51,7 +54,7 @@ std::vector<std::unique_ptr<Pass>> graph_passes(const Model& m, const CompileOpt
 }
 
 const std::vector<std::string>& pass_names() {
-  static const std::vector<std::string> names = {"verify", "bind_batch", "regularize", "autodiff",
+  static const std::vector<std::string> names = {"verify", "bind_batch", "expand_composites", "regularize", "autodiff",
                                                  "lower_optimizer", "fold_constants", "cse", "simplify"};
   return names;
 }
@@ -120,7 +123,7 @@ proto::Executable compile_model(Model m, const CompileOptions& opts) {
   run_graph_passes(m, opts);
 
   proto::Executable exe;
-  exe.set_format_version(1);
+  exe.set_format_version(kFormatVersion);
   exe.set_target(opts.target);
   exe.set_batch(opts.batch);
   exe.set_seed(opts.seed);

@@ -77,4 +77,13 @@ std::string as_float(GraphBuilder& b, const std::string& x, DType dtype) {
   return b.type(x).dtype == dtype ? x : b.cast(x, dtype);
 }
 
+StableExp stable_exp(GraphBuilder& b, const std::string& x, const std::vector<int64_t>& axes) {
+  Attrs keep{{"axes", attr_ints(axes)}, {"keepdims", attr_b(true)}};
+  StableExp r;
+  r.max = b.op("stop_gradient", {b.op("reduce_max", {x}, keep)});
+  r.exp = b.op("exp", {b.sub(x, r.max)});
+  r.sum = b.op("reduce_sum", {r.exp}, keep);
+  return r;
+}
+
 }  // namespace dlc

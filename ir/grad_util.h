@@ -41,6 +41,14 @@ std::vector<int64_t> reduction_axes(const std::vector<int64_t>& axes, int64_t ra
 /// `grad` scaled by the constant `factor`, in grad's dtype.
 std::string scale(GraphBuilder& b, const std::string& grad, double factor);
 
+/// The parts of a numerically stable softmax / logsumexp over `axes`, all
+/// keeping the reduced axes as size 1: the max (a stop_gradient, since it
+/// only keeps exp from overflowing), exp(x - max), and its sum.
+struct StableExp {
+  std::string max, exp, sum;
+};
+StableExp stable_exp(GraphBuilder& b, const std::string& x, const std::vector<int64_t>& axes);
+
 /// `x` as a float value of `dtype`: a cast when x is integer or bool.
 std::string as_float(GraphBuilder& b, const std::string& x, DType dtype);
 

@@ -13,6 +13,7 @@ const OpRegistry& OpRegistry::get() {
     register_nn_ops(r);
     register_loss_ops(r);
     register_random_ops(r);
+    register_index_ops(r);
     return r;
   }();
   return registry;
@@ -23,8 +24,32 @@ const OpDef* OpRegistry::find(const std::string& name) const {
   return it == ops_.end() ? nullptr : &it->second;
 }
 
+const char* lowering_name(Lowering l) {
+  switch (l) {
+    case Lowering::elementwise: return "elementwise";
+    case Lowering::reduction: return "reduction";
+    case Lowering::index_map: return "index_map";
+    case Lowering::reshape: return "reshape";
+    case Lowering::iota: return "iota";
+    case Lowering::constant: return "constant";
+    case Lowering::gemm: return "gemm";
+    case Lowering::random: return "random";
+    case Lowering::expansion: return "expansion";
+  }
+  return "?";
+}
+
 void OpRegistry::add(OpDef def) {
   if (ops_.count(def.name)) throw std::logic_error("op registered twice: " + def.name);
+  // Each lowering needs its field; a missing one would surface far away.
+  bool complete = true;
+  switch (def.lowering) {
+    case Lowering::elementwise: complete = static_cast<bool>(def.expr); break;
+    case Lowering::index_map: complete = static_cast<bool>(def.index_map); break;
+    case Lowering::expansion: complete = static_cast<bool>(def.expand); break;
+    default: break;
+  }
+  if (!complete) throw std::logic_error("op " + def.name + " lacks the field its lowering needs");
   if (def.expr && !def.eval) def.eval = elementwise_kernel(def.expr);
   std::string name = def.name;
   ops_.emplace(std::move(name), std::move(def));
@@ -42,6 +67,15 @@ std::string infer_broadcast(const Node& n, const std::vector<TensorType>& in,
   }
   out->push_back(r);
   return "";
+}
+
+std::vector<int> broadcast_index_map(const std::vector<int64_t>& in_dims, const std::vector<int64_t>& out_dims,
+                                     const std::vector<int>& out_map) {
+  std::vector<int> r(in_dims.size(), -1);
+  size_t lead = out_dims.size() - in_dims.size();
+  for (size_t j = 0; j < in_dims.size(); ++j)
+    if (in_dims[j] == out_dims[j + lead]) r[j] = out_map[j + lead];
+  return r;
 }
 
 RefKernel elementwise_kernel(ExprFn expr) {

@@ -17,14 +17,31 @@ namespace dlc {
 
 class GraphBuilder;
 
-/// How fusion treats an op.
-enum class FusionClass {
-  elementwise,  // per-element scalar expression with broadcasting; fuses freely
-  reduction,    // reduces axes; element-wise producers fuse into it
-  library,      // a library call (GEMM)
-  shape,        // reshape/transpose/broadcast: index remapping only
-  opaque,       // its own kernel (softmax, losses, one_hot, ...)
+/// How an op becomes kernels. Fusion and lowering read this field (and the
+/// field it names), never the op's name.
+enum class Lowering {
+  elementwise,  // `expr`: a scalar expression per element with broadcasting; inlined into loops
+  reduction,    // `reduction` over the `axes` attribute: the root of a (row) kernel;
+                // element-wise producers fuse in, consumers of its rows join it
+  index_map,    // `index_map`: each output element is one input element (transpose,
+                // broadcast_to, stop_gradient); free inside loops
+  reshape,      // the same elements in row-major order with new dims
+  iota,         // the index along the `axis` attribute: a loop index inside loops
+  constant,     // a `value` fill (inlined) or `values` data (a constant buffer)
+  gemm,         // a library call (matmul of f32: BLAS or cuBLAS)
+  random,       // identity outside training; in training a reference call (dropout)
+  expansion,    // `expand`: rewritten into primitive ops before autodiff (composites)
 };
+
+/// What a Lowering::reduction op combines.
+enum class ReduceKind { sum, mean, max, min };
+
+/// For Lowering::index_map: which input element each output element reads.
+/// `out_map[i]` is the loop dim output dim i follows (-1: index 0); returns
+/// the same for each input dim.
+using IndexMapFn = std::function<std::vector<int>(const Node& n, const std::vector<int64_t>& in_dims,
+                                                  const std::vector<int64_t>& out_dims,
+                                                  const std::vector<int>& out_map)>;
 
 enum class AttrKind { i, f, s, ints, dtype, b, floats };
 
@@ -54,6 +71,10 @@ using RefKernel = std::function<void(const Node& n, const std::vector<const Tens
 /// The per-element body of an element-wise op over its operands.
 using ExprFn = std::function<SExpr(Args operands, const Node& n)>;
 
+/// Emits primitive ops computing the node's outputs from its inputs;
+/// returns one value per output, or nothing to keep the node as it is.
+using ExpandFn = std::function<std::vector<std::string>(GraphBuilder& b, const Node& n)>;
+
 /// Emits graph ops computing the gradient of each input from the gradients
 /// of the outputs (`dy`, one per output, "" when that output gets none).
 /// Returns one value per input, "" where the input gets no gradient
@@ -70,8 +91,13 @@ struct OpDef {
   ShapeFn infer;
   RefKernel eval;  // filled from `expr` for element-wise ops
   ExprFn expr;     // element-wise ops only
-  GradFn grad;     // empty: not differentiable
-  FusionClass fusion = FusionClass::opaque;
+  GradFn grad;     // empty: not differentiable (composites get theirs from their expansion)
+  Lowering lowering = Lowering::expansion;
+  ReduceKind reduction = ReduceKind::sum;  // Lowering::reduction only
+  IndexMapFn index_map;                    // Lowering::index_map only
+  /// Composites (Lowering::expansion) always; other ops where some of their
+  /// uses are better as primitives (matmul of integers: a reduction).
+  ExpandFn expand;
   /// Draws random numbers (through EvalContext): two such nodes are never
   /// one, and none is computed at compile time.
   bool random = false;
@@ -92,6 +118,8 @@ class OpRegistry {
   std::map<std::string, OpDef> ops_;
 };
 
+const char* lowering_name(Lowering l);
+
 /// Shorthand for OpRegistry::get().find(name).
 inline const OpDef* find_op(const std::string& name) { return OpRegistry::get().find(name); }
 
@@ -102,11 +130,16 @@ void register_shape_ops(OpRegistry& r);
 void register_nn_ops(OpRegistry& r);
 void register_loss_ops(OpRegistry& r);
 void register_random_ops(OpRegistry& r);
+void register_index_ops(OpRegistry& r);
 
 // Shape rules shared by several families.
 /// Numpy broadcasting of all inputs; float or matching dtypes.
 std::string infer_broadcast(const Node& n, const std::vector<TensorType>& in,
                             std::vector<TensorType>* out);
+/// The index map of numpy broadcasting: input dims that broadcast (size 1
+/// against a larger output dim) read index 0, the rest follow the output.
+std::vector<int> broadcast_index_map(const std::vector<int64_t>& in_dims, const std::vector<int64_t>& out_dims,
+                                     const std::vector<int>& out_map);
 /// The reference kernel of an element-wise op: broadcast then apply `expr`.
 RefKernel elementwise_kernel(ExprFn expr);
 

@@ -48,7 +48,6 @@ class AlignedBytes {
 /// Native code of one step: the kernel and its parallel range.
 struct StepCode {
   cpu_abi::KernelFn fn = nullptr;
-  cpu_abi::KernelFn finish = nullptr;
   int64_t range = 1;
   int64_t work_per_item = 1;
   /// GEMMs with an epilogue: items of the epilogue's range per row of C when
@@ -108,7 +107,7 @@ int64_t epilogue_items_per_row(const Program& p, const GemmCall& g, int64_t rang
   const LoopKernel& e = g.epilogue;
   // Only where run_gemm would cut C into row blocks anyway: for a wide C,
   // column blocks let each thread pack only its share of B.
-  if (g.batch != 1 || g.m < g.n || g.k <= 0 || e.reduce != ReduceOp::none) return 0;
+  if (g.batch != 1 || g.m < g.n || g.k <= 0 || e.reduces()) return 0;
   if (e.dims != std::vector<int64_t>{g.m, g.n}) return 0;
   // The emitter's parallel range is C's rows, or its elements when the
   // loop nest was flattened (then item i is element i of dense C).
@@ -251,7 +250,7 @@ class CpuExecutor : public ObservableExecutor {
     lp.code.resize(p.steps.size());
     for (size_t i = 0; i < p.steps.size(); ++i) {
       const Step& s = p.steps[i];
-      bool native = s.loop() || s.row() || (s.gemm() && s.gemm()->has_epilogue());
+      bool native = s.loop() || (s.gemm() && s.gemm()->has_epilogue());
       if (!native) continue;
       std::string sym = cpu_abi::kernel_symbol(entry, i);
       StepCode& c = lp.code[i];
@@ -260,8 +259,6 @@ class CpuExecutor : public ObservableExecutor {
       c.range = range[0];
       c.work_per_item = std::max<int64_t>(1, range[1]);
       if (s.gemm()) c.epilogue_items_per_row = epilogue_items_per_row(p, *s.gemm(), c.range);
-      if (s.row() && s.row()->op == RowOp::softmax_xent)
-        c.finish = reinterpret_cast<cpu_abi::KernelFn>(library_->symbol(cpu_abi::finish_symbol(sym)));
     }
     lp.program = std::move(p);
   }
@@ -287,9 +284,8 @@ class CpuExecutor : public ObservableExecutor {
   void run_step(LoadedProgram& lp, size_t index) {
     const Step& s = lp.program.steps[index];
     const StepCode& c = lp.code[index];
-    if (s.loop() || s.row()) {
+    if (s.loop()) {
       run_kernel(lp, c.fn, c.range, c.work_per_item);
-      if (c.finish) c.finish(lp.pointers.data(), 0, 1);
     } else if (auto* g = s.gemm()) {
       if (c.epilogue_items_per_row > 0) {
         run_gemm_with_epilogue(lp, *g, c);

@@ -39,9 +39,6 @@ inline std::string kernel_symbol(const std::string& entry, size_t step) {
 /// A constant `int64_t[2]` next to each kernel: {parallel range, loop
 /// iterations per range item}. The executor splits [0, range) over the pool.
 inline std::string range_symbol(const std::string& kernel) { return kernel + "_range"; }
-/// A second kernel some steps have (softmax_xent: the mean over rows),
-/// called once with [0, 1) after the first has covered its whole range.
-inline std::string finish_symbol(const std::string& kernel) { return kernel + "_finish"; }
 
 /// The exported `uint64_t` holding program_fingerprint (compiler/kernel_ir.h)
 /// of the programs the shared object was generated from.

@@ -8,17 +8,6 @@
 namespace dlc {
 namespace {
 
-const char* fusion_name(FusionClass f) {
-  switch (f) {
-    case FusionClass::elementwise: return "elementwise";
-    case FusionClass::reduction: return "reduction";
-    case FusionClass::library: return "library";
-    case FusionClass::shape: return "shape";
-    case FusionClass::opaque: return "opaque";
-  }
-  return "?";
-}
-
 const char* kind_name(AttrKind k) {
   switch (k) {
     case AttrKind::i: return "int";
@@ -47,14 +36,15 @@ int cmd_ops(int argc, char** argv) {
     bool help = a == "--help" || a == "-h";
     std::fprintf(help ? stdout : stderr,
                  "usage: dlc ops\n\nLists every op: inputs, attributes (? marks optional ones), whether it\n"
-                 "has a gradient, its fusion class and what it computes.\n");
+                 "has a gradient (composites: from their expansion), how it lowers, and what it computes.\n");
     return help ? 0 : 2;
   }
   for (const auto& [name, d] : OpRegistry::get().all()) {
     std::string arity = d.min_inputs == d.max_inputs ? std::to_string(d.min_inputs)
                                                      : std::to_string(d.min_inputs) + "-" + std::to_string(d.max_inputs);
-    std::printf("%-30s inputs %-4s %-12s %-5s {%s}  %s\n", name.c_str(), arity.c_str(), fusion_name(d.fusion),
-                d.grad ? "grad" : "", attr_summary(d).c_str(), d.doc.c_str());
+    const char* grad = d.grad ? "grad" : d.lowering == Lowering::expansion ? "grad*" : "";
+    std::printf("%-30s inputs %-4s %-12s %-5s {%s}  %s\n", name.c_str(), arity.c_str(), lowering_name(d.lowering), grad,
+                attr_summary(d).c_str(), d.doc.c_str());
   }
   return 0;
 }

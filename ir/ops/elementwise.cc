@@ -12,7 +12,7 @@ OpDef unary(const std::string& name, std::function<SExpr(SExpr)> f, const std::s
   d.min_inputs = d.max_inputs = 1;
   d.infer = infer_broadcast;
   d.expr = [f](Args x, const Node&) { return f(x[0]); };
-  d.fusion = FusionClass::elementwise;
+  d.lowering = Lowering::elementwise;
   d.doc = doc;
   return d;
 }

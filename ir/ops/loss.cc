@@ -1,8 +1,12 @@
 // Losses: each returns a scalar, the mean over the batch (over every element
 // for the element-wise losses), computed in numerically stable forms.
 //
-// Class labels are integer tensors [N]; a label outside its range is an
-// error at run time naming the node and the label.
+// Every loss is a composite: its expansion into primitives (element-wise
+// ops, reductions, one_hot) is what compiles and what autodiff
+// differentiates, so a loss and its gradient fuse like any other ops. Its
+// reference kernel computes it directly in float64 and checks the labels
+// (a label outside its range is an error naming the node and the label):
+// the oracle the expansion is tested against.
 #include <cmath>
 #include <limits>
 
@@ -65,14 +69,15 @@ void eval_softmax_ce(const Node& n, const std::vector<const Tensor*>& in, std::v
   out[0][0] = total / static_cast<double>(rows);
 }
 
-/// (softmax(x) − one_hot(labels)) · dy / N.
-std::vector<std::string> grad_softmax_ce(GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) {
+/// Per row: logsumexp(x) - sum(x * one_hot(label)); then the mean over rows.
+std::vector<std::string> expand_softmax_ce(GraphBuilder& b, const Node& n) {
   const std::string &x = n.inputs[0], &labels = n.inputs[1];
   const TensorType& t = b.type(x);
-  std::string p = b.op("softmax", {x});
+  StableExp e = stable_exp(b, x, {1});
+  std::string logsumexp = b.add(e.max, b.op("log", {e.sum}));
   std::string hot = b.op("one_hot", {labels}, {{"depth", attr_i(t.dims[1])}, {"dtype", attr_dtype(t.dtype)}});
-  std::string per_row = b.div(dy[0], element_count(b, t.dims, {0}, t.dtype));
-  return {b.mul(b.sub(p, hot), per_row), ""};
+  std::string picked = b.reduce_sum(b.mul(x, hot), {1}, true);
+  return {b.op("reduce_mean", {b.sub(logsumexp, picked)})};
 }
 
 void eval_hinge(const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out,
@@ -89,20 +94,17 @@ void eval_hinge(const Node& n, const std::vector<const Tensor*>& in, std::vector
   out[0][0] = total / static_cast<double>(rows);
 }
 
-/// Each wrong class j with a positive margin gets +1, the true class gets
-/// minus their count; a margin of exactly 0 counts as inactive.
-std::vector<std::string> grad_hinge(GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) {
+/// Sum over wrong classes of relu(s_j - s_label + 1), mean over rows; relu'(0)
+/// = 0, so a margin of exactly 0 counts as inactive.
+std::vector<std::string> expand_hinge(GraphBuilder& b, const Node& n) {
   const std::string &s = n.inputs[0], &labels = n.inputs[1];
   const TensorType& t = b.type(s);
-  Attrs rows{{"axes", attr_ints({1})}, {"keepdims", attr_b(true)}};
   std::string hot = b.op("one_hot", {labels}, {{"depth", attr_i(t.dims[1])}, {"dtype", attr_dtype(t.dtype)}});
-  std::string true_score = b.op("reduce_sum", {b.mul(s, hot)}, rows);
+  std::string true_score = b.reduce_sum(b.mul(s, hot), {1}, true);
   std::string margin = b.add(b.sub(s, true_score), b.scalar(1.0, t.dtype));
-  std::string active = b.cast(b.op("greater", {margin, b.scalar(0.0, t.dtype)}), t.dtype);
-  std::string wrong = b.mul(active, b.sub(b.scalar(1.0, t.dtype), hot));
-  std::string count = b.op("reduce_sum", {wrong}, rows);
-  std::string per_row = b.div(dy[0], element_count(b, t.dims, {0}, t.dtype));
-  return {b.mul(b.sub(wrong, b.mul(hot, count)), per_row), ""};
+  std::string wrong = b.sub(b.scalar(1.0, t.dtype), hot);
+  std::string total = b.op("reduce_sum", {b.mul(b.op("relu", {margin}), wrong)});
+  return {b.div(total, element_count(b, t.dims, {0}, t.dtype))};
 }
 
 // --- element-wise losses: two same-shape operands, mean over every element ----------
@@ -145,47 +147,43 @@ double logistic_term(const Node& n, double f, double y, int64_t e) {
   return softplus(-y * f);
 }
 
-/// dy divided by the element count of the first operand.
-std::string per_element(GraphBuilder& b, const Node& n, const std::string& dy) {
-  const TensorType& t = b.type(n.inputs[0]);
-  return b.div(dy, element_count(b, t.dims, {}, t.dtype));
-}
+/// The mean over every element of `term`.
+std::vector<std::string> mean_of_all(GraphBuilder& b, const std::string& term) { return {b.op("reduce_mean", {term})}; }
 
-/// (sigmoid(x) − t) · dy / numel; the targets get none.
-std::vector<std::string> grad_bce(GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) {
+/// softplus(-x) + (1 - t)·x, which is max(x,0) - x·t + log1p(e^-|x|)
+/// written so that its gradient, sigmoid(x) - t, is smooth at x = 0.
+std::vector<std::string> expand_bce(GraphBuilder& b, const Node& n) {
   const std::string& x = n.inputs[0];
-  std::string t = as_float(b, n.inputs[1], b.type(x).dtype);
-  return {b.mul(b.sub(b.op("sigmoid", {x}), t), per_element(b, n, dy[0])), ""};
+  DType dt = b.type(x).dtype;
+  std::string t = as_float(b, n.inputs[1], dt);
+  std::string term = b.add(b.op("softplus", {b.neg(x)}), b.mul(b.sub(b.scalar(1.0, dt), t), x));
+  return mean_of_all(b, term);
 }
 
-std::vector<std::string> grad_mse(GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) {
-  std::string diff = b.sub(n.inputs[0], n.inputs[1]);
-  std::string g = b.mul(diff, scale(b, per_element(b, n, dy[0]), 2.0));
-  return {g, b.neg(g)};
+std::vector<std::string> expand_mse(GraphBuilder& b, const Node& n) {
+  return mean_of_all(b, b.op("square", {b.sub(n.inputs[0], n.inputs[1])}));
 }
 
-/// sign(p − t) · dy / numel, so the kink at p = t gets 0.
-std::vector<std::string> grad_l1(GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) {
-  std::string g = b.mul(b.op("sign", {b.sub(n.inputs[0], n.inputs[1])}), per_element(b, n, dy[0]));
-  return {g, b.neg(g)};
+/// |p - t|; abs'(0) = 0, so the gradient is 0 where they are equal.
+std::vector<std::string> expand_l1(GraphBuilder& b, const Node& n) {
+  return mean_of_all(b, b.op("abs", {b.sub(n.inputs[0], n.inputs[1])}));
 }
 
-/// −y · sigmoid(−y·f) · dy / numel; the labels get none.
-std::vector<std::string> grad_logistic(GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) {
+/// softplus(-y·f).
+std::vector<std::string> expand_logistic(GraphBuilder& b, const Node& n) {
   const std::string& f = n.inputs[0];
   std::string y = as_float(b, n.inputs[1], b.type(f).dtype);
-  std::string s = b.op("sigmoid", {b.neg(b.mul(y, f))});
-  return {b.neg(b.mul(b.mul(y, s), per_element(b, n, dy[0]))), ""};
+  return mean_of_all(b, b.op("softplus", {b.neg(b.mul(y, f))}));
 }
 
-OpDef loss_op(const std::string& name, ShapeFn infer, RefKernel eval, GradFn grad, const std::string& doc) {
+OpDef loss_op(const std::string& name, ShapeFn infer, RefKernel eval, ExpandFn expand, const std::string& doc) {
   OpDef d;
   d.name = name;
   d.min_inputs = d.max_inputs = 2;
   d.infer = std::move(infer);
   d.eval = std::move(eval);
-  d.grad = std::move(grad);
-  d.fusion = FusionClass::opaque;
+  d.lowering = Lowering::expansion;
+  d.expand = std::move(expand);
   d.doc = doc;
   return d;
 }
@@ -193,19 +191,19 @@ OpDef loss_op(const std::string& name, ShapeFn infer, RefKernel eval, GradFn gra
 }  // namespace
 
 void register_loss_ops(OpRegistry& r) {
-  r.add(loss_op("softmax_cross_entropy", infer_class_loss, eval_softmax_ce, grad_softmax_ce,
+  r.add(loss_op("softmax_cross_entropy", infer_class_loss, eval_softmax_ce, expand_softmax_ce,
                 "mean over rows of logsumexp(logits) - logits[label]; logits f[N,C], labels int[N]"));
-  r.add(loss_op("multiclass_hinge", infer_class_loss, eval_hinge, grad_hinge,
+  r.add(loss_op("multiclass_hinge", infer_class_loss, eval_hinge, expand_hinge,
                 "mean over rows of sum_{j != label} max(0, s_j - s_label + 1); scores f[N,C], labels int[N]"));
-  r.add(loss_op("sigmoid_binary_cross_entropy", infer_pair_loss(true), mean_of(bce_term), grad_bce,
+  r.add(loss_op("sigmoid_binary_cross_entropy", infer_pair_loss(true), mean_of(bce_term), expand_bce,
                 "mean of max(x,0) - x*t + log1p(e^-|x|); targets in [0,1] (int or float), same shape"));
   r.add(loss_op("mse", infer_pair_loss(false),
-                mean_of([](const Node&, double p, double t, int64_t) { return (p - t) * (p - t); }), grad_mse,
+                mean_of([](const Node&, double p, double t, int64_t) { return (p - t) * (p - t); }), expand_mse,
                 "mean of (prediction - target)^2, same shape"));
   r.add(loss_op("l1", infer_pair_loss(false),
-                mean_of([](const Node&, double p, double t, int64_t) { return std::fabs(p - t); }), grad_l1,
+                mean_of([](const Node&, double p, double t, int64_t) { return std::fabs(p - t); }), expand_l1,
                 "mean of |prediction - target|, same shape; gradient 0 where they are equal"));
-  r.add(loss_op("logistic", infer_pair_loss(true), mean_of(logistic_term), grad_logistic,
+  r.add(loss_op("logistic", infer_pair_loss(true), mean_of(logistic_term), expand_logistic,
                 "mean of log(1 + e^(-y*f)), stable; labels y in {-1, 1} (int or float), same shape"));
 }
 

@@ -1,4 +1,10 @@
-// Neural-network ops: matmul, softmax, log_softmax, one_hot, argmax.
+// Neural-network ops: matmul, and the composites softmax, log_softmax,
+// logsumexp, one_hot and argmax.
+//
+// A composite's reference kernel computes it directly in float64 (with its
+// own checks, e.g. one_hot's index range): the oracle its expansion into
+// primitives is tested against. Compiled code and gradients come from the
+// expansion.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -63,6 +69,20 @@ std::vector<std::string> grad_matmul(GraphBuilder& b, const Node& n, const std::
   return {b.matmul(w, g, true, true), b.matmul(g, a, true, true)};
 }
 
+/// BLAS and cuBLAS GEMMs are float32; other dtypes become a reduction:
+/// C[i,j] = sum_k op(A)[i,k] * op(B)[k,j], one loop kernel with the product
+/// inlined (no [M,K,N] intermediate is ever stored).
+std::vector<std::string> expand_matmul(GraphBuilder& b, const Node& n) {
+  const std::string &a = n.inputs[0], &w = n.inputs[1];
+  if (b.type(a).dtype == DType::f32) return {};
+  bool ta = n.attr_bool("transpose_a"), tb = n.attr_bool("transpose_b");
+  std::string a_mk = ta ? b.op("transpose", {a}) : a;
+  std::string b_kn = tb ? b.op("transpose", {w}) : w;
+  int64_t m = b.type(a_mk).dims[0], k = b.type(a_mk).dims[1], nn = b.type(b_kn).dims[1];
+  std::string a3 = b.reshape(a_mk, {m, k, 1}), b3 = b.reshape(b_kn, {1, k, nn});
+  return {b.reduce_sum(b.mul(a3, b3), {1})};
+}
+
 OpDef matmul_op() {
   OpDef d;
   d.name = "matmul";
@@ -71,7 +91,8 @@ OpDef matmul_op() {
   d.infer = infer_matmul;
   d.eval = eval_matmul;
   d.grad = grad_matmul;
-  d.fusion = FusionClass::library;
+  d.lowering = Lowering::gemm;
+  d.expand = expand_matmul;
   d.doc = "op(a)[M,K] x op(b)[K,N] -> [M,N], rank 2; op transposes when transpose_a / transpose_b";
   return d;
 }
@@ -109,22 +130,16 @@ RefKernel eval_softmax(bool log_domain) {
   };
 }
 
-Attrs axis_keep(int64_t axis) { return {{"axes", attr_ints({axis})}, {"keepdims", attr_b(true)}}; }
 
-/// dx = y·(dy − Σ dy·y) along the axis.
-std::vector<std::string> grad_softmax(GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) {
-  const std::string& y = n.outputs[0];
-  int64_t axis = normalize_axis(n.attr_int("axis", -1), b.type(y).rank());
-  std::string dot = b.op("reduce_sum", {b.mul(dy[0], y)}, axis_keep(axis));
-  return {b.mul(y, b.sub(dy[0], dot))};
-}
-
-/// dx = dy − softmax(x)·Σ dy along the axis, with softmax(x) = e^y.
-std::vector<std::string> grad_log_softmax(GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) {
-  const std::string& y = n.outputs[0];
-  int64_t axis = normalize_axis(n.attr_int("axis", -1), b.type(y).rank());
-  std::string total = b.op("reduce_sum", {dy[0]}, axis_keep(axis));
-  return {b.sub(dy[0], b.mul(b.op("exp", {y}), total))};
+/// exp(x - max) / sum, or (x - max) - log(sum), along the axis.
+ExpandFn expand_softmax(bool log_domain) {
+  return [log_domain](GraphBuilder& b, const Node& n) -> std::vector<std::string> {
+    const std::string& x = n.inputs[0];
+    int64_t axis = normalize_axis(n.attr_int("axis", -1), b.type(x).rank());
+    StableExp e = stable_exp(b, x, {axis});
+    if (!log_domain) return {b.div(e.exp, e.sum)};
+    return {b.sub(b.sub(x, e.max), b.op("log", {e.sum}))};
+  };
 }
 
 OpDef softmax_op(const std::string& name, bool log_domain) {
@@ -133,10 +148,78 @@ OpDef softmax_op(const std::string& name, bool log_domain) {
   d.attrs = {{"axis", AttrKind::i}};
   d.infer = infer_softmax;
   d.eval = eval_softmax(log_domain);
-  d.grad = log_domain ? GradFn(grad_log_softmax) : GradFn(grad_softmax);
-  d.fusion = FusionClass::opaque;
+  d.lowering = Lowering::expansion;
+  d.expand = expand_softmax(log_domain);
   d.doc = log_domain ? "x - max - log(sum(exp(x - max))) along axis (default -1)"
                      : "exp(x - max) / sum(exp(x - max)) along axis (default -1)";
+  return d;
+}
+
+// --- logsumexp -------------------------------------------------------------------
+
+std::string infer_logsumexp(const Node& n, const std::vector<TensorType>& in, std::vector<TensorType>* out) {
+  const TensorType& x = in[0];
+  if (!is_float(x.dtype)) return "needs a float input, got " + x.str();
+  std::string err;
+  std::vector<int64_t> axes = reduction_axes(n.attr_ints("axes"), x.rank(), &err);
+  if (!err.empty()) return err + " (input " + x.str() + ")";
+  TensorType r{x.dtype, {}};
+  for (int64_t i = 0; i < x.rank(); ++i) {
+    bool reduced = std::find(axes.begin(), axes.end(), i) != axes.end();
+    if (!reduced) r.dims.push_back(x.dims[i]);
+    else if (n.attr_bool("keepdims")) r.dims.push_back(1);
+  }
+  out->push_back(r);
+  return "";
+}
+
+void eval_logsumexp(const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out,
+                    const EvalContext&) {
+  const Tensor& x = *in[0];
+  Tensor& y = out[0];
+  std::string ignored;
+  std::vector<int64_t> axes = reduction_axes(n.attr_ints("axes"), x.type.rank(), &ignored);
+  // Each input element's output offset: reduced axes get stride 0.
+  std::vector<int64_t> kept = x.type.dims;
+  for (int64_t a : axes) kept[a] = 1;
+  std::vector<int64_t> ostrides = strides_of(kept);
+  for (int64_t a : axes) ostrides[a] = 0;
+  auto out_of = [&](int64_t e) {
+    int64_t o = 0;
+    for (int64_t i = x.type.rank() - 1; i >= 0; --i) {
+      o += (e % x.type.dims[i]) * ostrides[i];
+      e /= x.type.dims[i];
+    }
+    return o;
+  };
+  std::vector<double> mx(static_cast<size_t>(y.numel()), -std::numeric_limits<double>::infinity());
+  for (int64_t e = 0; e < x.numel(); ++e) mx[out_of(e)] = std::max(mx[out_of(e)], x[e]);
+  std::vector<double> sum(static_cast<size_t>(y.numel()), 0.0);
+  for (int64_t e = 0; e < x.numel(); ++e) sum[out_of(e)] += std::exp(x[e] - mx[out_of(e)]);
+  for (int64_t o = 0; o < y.numel(); ++o) y[o] = mx[o] + std::log(sum[o]);
+}
+
+/// max + log(sum(exp(x - max))), the max a stop_gradient: the gradient is
+/// softmax(x) times the incoming one, from the primitives' rules.
+std::vector<std::string> expand_logsumexp(GraphBuilder& b, const Node& n) {
+  const std::string& x = n.inputs[0];
+  std::string ignored;
+  std::vector<int64_t> axes = reduction_axes(n.attr_ints("axes"), b.type(x).rank(), &ignored);
+  StableExp e = stable_exp(b, x, axes);
+  std::string r = b.add(e.max, b.op("log", {e.sum}));
+  const std::vector<int64_t>& want = b.type(n.outputs[0]).dims;
+  return {b.type(r).dims == want ? r : b.reshape(r, want)};
+}
+
+OpDef logsumexp_op() {
+  OpDef d;
+  d.name = "logsumexp";
+  d.attrs = {{"axes", AttrKind::ints}, {"keepdims", AttrKind::b}};
+  d.infer = infer_logsumexp;
+  d.eval = eval_logsumexp;
+  d.lowering = Lowering::expansion;
+  d.expand = expand_logsumexp;
+  d.doc = "log(sum(exp(x))) over axes (all when absent or empty), stable; keepdims keeps them as 1";
   return d;
 }
 
@@ -169,13 +252,27 @@ void eval_one_hot(const Node& n, const std::vector<const Tensor*>& in, std::vect
   }
 }
 
+/// equal(labels, iota) along a new last axis, as 0/1 of dtype. (An index
+/// out of range gives a row of zeros; the reference kernel refuses it.)
+std::vector<std::string> expand_one_hot(GraphBuilder& b, const Node& n) {
+  const std::string& labels = n.inputs[0];
+  const TensorType& t = b.type(labels);
+  int64_t depth = n.attr_int("depth");
+  std::vector<int64_t> column = t.dims;
+  column.push_back(1);
+  std::string index = b.op("iota", {}, {{"dims", attr_ints({depth})}, {"dtype", attr_dtype(t.dtype)}});
+  std::string hot = b.op("equal", {b.reshape(labels, column), index});
+  return {b.cast(hot, n.attr_dtype("dtype", DType::f32))};
+}
+
 OpDef one_hot_op() {
   OpDef d;
   d.name = "one_hot";
   d.attrs = {{"depth", AttrKind::i, true}, {"dtype", AttrKind::dtype}};
   d.infer = infer_one_hot;
   d.eval = eval_one_hot;
-  d.fusion = FusionClass::opaque;
+  d.lowering = Lowering::expansion;
+  d.expand = expand_one_hot;
   d.doc = "integer indices -> 0/1 of dtype (default f32) with a new last axis of depth; an index outside [0, depth) is an error";
   return d;
 }
@@ -210,14 +307,29 @@ void eval_argmax(const Node& n, const std::vector<const Tensor*>& in, std::vecto
   });
 }
 
+/// The least index along the axis where x is the max, or NaN (a NaN max
+/// propagates, so the first NaN wins): two reductions of one row kernel.
+std::vector<std::string> expand_argmax(GraphBuilder& b, const Node& n) {
+  const std::string& x = n.inputs[0];
+  const TensorType& t = b.type(x);
+  int64_t axis = normalize_axis(n.attr_int("axis", -1), t.rank());
+  std::string mx = b.op("reduce_max", {x}, {{"axes", attr_ints({axis})}, {"keepdims", attr_b(true)}});
+  std::string index = b.op("iota", {}, {{"dims", attr_ints(t.dims)}, {"axis", attr_i(axis)}, {"dtype", attr_dtype(DType::i64)}});
+  std::string past_end = b.scalar(static_cast<double>(t.dims[axis]), DType::i64);
+  std::string at_max = b.op("where", {b.op("equal", {x, mx}), index, past_end});
+  std::string not_nan = b.op("equal", {x, x});
+  std::string candidate = b.op("where", {not_nan, at_max, index});
+  return {b.op("reduce_min", {candidate}, {{"axes", attr_ints({axis})}})};
+}
+
 OpDef argmax_op() {
   OpDef d;
   d.name = "argmax";
   d.attrs = {{"axis", AttrKind::i}};
   d.infer = infer_argmax;
   d.eval = eval_argmax;
-  // Not a plain reduction: it carries an index alongside the running max.
-  d.fusion = FusionClass::opaque;
+  d.lowering = Lowering::expansion;
+  d.expand = expand_argmax;
   d.doc = "i64 index of the max along axis (default -1), axis removed; the first max wins, NaN counts as max";
   return d;
 }
@@ -228,6 +340,7 @@ void register_nn_ops(OpRegistry& r) {
   r.add(matmul_op());
   r.add(softmax_op("softmax", false));
   r.add(softmax_op("log_softmax", true));
+  r.add(logsumexp_op());
   r.add(one_hot_op());
   r.add(argmax_op());
 }

@@ -57,7 +57,7 @@ void register_random_ops(OpRegistry& r) {
   d.grad = grad_dropout;
   // Not element-wise: the mask depends on the element's flat index, which a
   // scalar expression cannot see.
-  d.fusion = FusionClass::opaque;
+  d.lowering = Lowering::random;
   d.random = true;
   d.doc = "training: zero each element with probability rate, scale the rest by 1/(1-rate); else identity";
   r.add(d);

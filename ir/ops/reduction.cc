@@ -1,4 +1,4 @@
-// Reductions over a set of axes: reduce_sum, reduce_mean, reduce_max.
+// Reductions over a set of axes: reduce_sum, reduce_mean, reduce_max, reduce_min.
 //
 // Attributes: axes (ints; absent or empty = every axis, negative counts from
 // the end) and keepdims (bool, default false: reduced axes are dropped).
@@ -13,7 +13,7 @@
 namespace dlc {
 namespace {
 
-enum class Reduce { sum, mean, max };
+using Reduce = ReduceKind;
 
 std::vector<int64_t> axes_of(const Node& n, int64_t rank) {
   std::string ignored;  // the shape rule has reported bad axes already
@@ -56,7 +56,9 @@ RefKernel eval_reduce(Reduce kind) {
     // Output strides over the kept-dims shape; reduced axes get stride 0.
     std::vector<int64_t> ostrides = strides_of(reduced_dims(dims, axes, true));
     for (int64_t a : axes) ostrides[a] = 0;
-    double init = kind == Reduce::max ? -std::numeric_limits<double>::infinity() : 0.0;
+    double init = kind == Reduce::max   ? -std::numeric_limits<double>::infinity()
+                  : kind == Reduce::min ? std::numeric_limits<double>::infinity()
+                                        : 0.0;
     for (double& v : y.data) v = init;
     for (int64_t e = 0; e < x.numel(); ++e) {
       int64_t rest = e, o = 0;
@@ -65,8 +67,10 @@ RefKernel eval_reduce(Reduce kind) {
         rest /= dims[i];
       }
       double v = x[e];
-      if (kind != Reduce::max) y[o] += v;
-      else if (std::isnan(v) || v > y[o]) y[o] = std::isnan(y[o]) ? y[o] : v;  // NaN sticks
+      bool extremum = kind == Reduce::max || kind == Reduce::min;
+      bool better = kind == Reduce::max ? v > y[o] : v < y[o];
+      if (!extremum) y[o] += v;
+      else if (std::isnan(v) || better) y[o] = std::isnan(y[o]) ? y[o] : v;  // NaN sticks
     }
     if (kind == Reduce::mean) {
       double count = static_cast<double>(x.numel()) / static_cast<double>(y.numel());
@@ -89,8 +93,8 @@ std::vector<std::string> grad_mean(GraphBuilder& b, const Node& n, const std::ve
   return {b.div(g, element_count(b, dims, axes, b.type(g).dtype))};
 }
 
-/// The gradient goes to the maximal elements, split evenly between ties.
-std::vector<std::string> grad_max(GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) {
+/// The gradient goes to the extremal elements, split evenly between ties.
+std::vector<std::string> grad_extremum(GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) {
   const std::string& x = n.inputs[0];
   const auto dims = b.type(x).dims;
   DType dt = b.type(dy[0]).dtype;
@@ -110,7 +114,8 @@ OpDef reduce_op(const std::string& name, Reduce kind, GradFn grad, const std::st
   d.infer = infer_reduce(kind);
   d.eval = eval_reduce(kind);
   d.grad = std::move(grad);
-  d.fusion = FusionClass::reduction;
+  d.lowering = Lowering::reduction;
+  d.reduction = kind;
   d.doc = doc;
   return d;
 }
@@ -120,8 +125,10 @@ OpDef reduce_op(const std::string& name, Reduce kind, GradFn grad, const std::st
 void register_reduction_ops(OpRegistry& r) {
   r.add(reduce_op("reduce_sum", Reduce::sum, grad_sum, "sum over axes (all when absent or empty); keepdims keeps them as 1"));
   r.add(reduce_op("reduce_mean", Reduce::mean, grad_mean, "mean over axes (all when absent or empty); float only"));
-  r.add(reduce_op("reduce_max", Reduce::max, grad_max,
+  r.add(reduce_op("reduce_max", Reduce::max, grad_extremum,
                   "max over axes; NaN propagates; the gradient is split evenly between tied maxima"));
+  r.add(reduce_op("reduce_min", Reduce::min, grad_extremum,
+                  "min over axes; NaN propagates; the gradient is split evenly between tied minima"));
 }
 
 }  // namespace dlc

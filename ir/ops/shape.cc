@@ -73,7 +73,7 @@ OpDef constant_op() {
   // A `value` constant is a uniform fill, which element-wise kernels may
   // inline through `expr`; a `values` constant is data and stays a buffer.
   d.expr = [](Args, const Node& n) { return SExpr(n.attr_float("value")); };
-  d.fusion = FusionClass::opaque;
+  d.lowering = Lowering::constant;
   d.doc = "a tensor of dims (default scalar) and dtype (default f32), filled with value or given values (row-major)";
   return d;
 }
@@ -109,7 +109,7 @@ OpDef reshape_op() {
   d.infer = infer_reshape;
   d.eval = eval_copy;
   d.grad = grad_reshape;
-  d.fusion = FusionClass::shape;
+  d.lowering = Lowering::reshape;
   d.doc = "same elements in row-major order, new dims; a -1 (batch) in dims stands for the input's batch dim";
   return d;
 }
@@ -171,7 +171,14 @@ OpDef transpose_op() {
   d.infer = infer_transpose;
   d.eval = eval_transpose;
   d.grad = grad_transpose;
-  d.fusion = FusionClass::shape;
+  d.lowering = Lowering::index_map;
+  d.index_map = [](const Node& n, const std::vector<int64_t>& in, const std::vector<int64_t>&,
+                   const std::vector<int>& m) {  // output dim i is input dim perm[i]
+    std::vector<int64_t> perm = perm_of(n, static_cast<int64_t>(in.size()));
+    std::vector<int> r(in.size(), -1);
+    for (size_t i = 0; i < perm.size(); ++i) r[perm[i]] = m[i];
+    return r;
+  };
   d.doc = "output axis i is input axis perm[i]; perm defaults to reversing the axes";
   return d;
 }
@@ -209,7 +216,9 @@ OpDef broadcast_to_op() {
   d.infer = infer_broadcast_to;
   d.eval = eval_broadcast_to;
   d.grad = grad_broadcast_to;
-  d.fusion = FusionClass::shape;
+  d.lowering = Lowering::index_map;
+  d.index_map = [](const Node&, const std::vector<int64_t>& in, const std::vector<int64_t>& out,
+                   const std::vector<int>& m) { return broadcast_index_map(in, out, m); };
   d.doc = "numpy broadcast to dims: size-1 axes repeat, missing leading axes are added";
   return d;
 }

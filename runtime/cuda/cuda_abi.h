@@ -36,9 +36,6 @@ inline std::string kernel_symbol(const std::string& entry, size_t step) {
   for (char c : entry) s += (std::isalnum(static_cast<unsigned char>(c)) ? c : '_');
   return s + "_" + std::to_string(step);
 }
-/// softmax_xent's second kernel (the mean over rows), launched with 1 item
-/// after the first.
-inline std::string finish_symbol(const std::string& kernel) { return kernel + "_finish"; }
 
 /// The `__device__ unsigned long long` that ties the code to the programs it
 /// was generated from (program_fingerprint); the executor reads it with
@@ -47,24 +44,22 @@ constexpr const char* kFingerprintSymbol = "dlc_programs_fingerprint";
 
 /// Items of a loop kernel: one per element of an element-wise kernel
 /// (row-major over all its dims, 1 for rank 0), one per output of a
-/// reduction (row-major over the outer dims; the item reduces its inner
-/// dims in row-major order, and an empty reduction stores the initial
-/// value). 0 when there is nothing to store.
+/// reduction kernel (row-major over the outer dims; the item computes its
+/// accumulators over the inner dims in row-major order, then its stores,
+/// per-element ones over the inner dims; an empty reduction stores the
+/// initial value). 0 when there is nothing to store.
 inline int64_t loop_items(const LoopKernel& k) { return k.outer_numel(); }
-/// Items of a row kernel: one per row.
-inline int64_t row_items(const RowKernel& r) { return r.rows; }
 
 /// The items a step's kernel covers: loop kernels and GEMM epilogues by
-/// loop_items, row kernels by row_items; 0 for steps without a kernel.
+/// loop_items; 0 for steps without a kernel.
 inline int64_t step_items(const Step& s) {
   if (auto* k = s.loop()) return loop_items(*k);
-  if (auto* r = s.row()) return row_items(*r);
   if (auto* g = s.gemm(); g && g->has_epilogue()) return loop_items(g->epilogue);
   return 0;
 }
 
-/// True for steps that have a generated kernel (loop, row, GEMM epilogue).
-inline bool has_kernel(const Step& s) { return s.loop() || s.row() || (s.gemm() && s.gemm()->has_epilogue()); }
+/// True for steps that have a generated kernel (loop, GEMM epilogue).
+inline bool has_kernel(const Step& s) { return s.loop() || (s.gemm() && s.gemm()->has_epilogue()); }
 
 /// Blocks of a launch over `items` items.
 inline int64_t blocks_for(int64_t items) {

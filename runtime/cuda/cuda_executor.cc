@@ -26,7 +26,6 @@ using cuda::DeviceBuffer;
 /// What a step issues besides its body: its kernels and their items.
 struct StepLaunch {
   CUfunction fn = nullptr;
-  CUfunction finish = nullptr;  // softmax_xent's mean over rows
   int64_t items = 0;
   bool staged = false;  // a copy whose source and destination bytes overlap
 };
@@ -212,7 +211,6 @@ class CudaExecutor : public ObservableExecutor {
       std::string sym = cuda_abi::kernel_symbol(entry, i);
       l.fn = module_.function(sym);
       l.items = cuda_abi::step_items(s);
-      if (s.row() && s.row()->op == RowOp::softmax_xent) l.finish = module_.function(cuda_abi::finish_symbol(sym));
     }
     lp.program = std::move(p);
   }
@@ -264,9 +262,8 @@ class CudaExecutor : public ObservableExecutor {
   void run_step(const LoadedProgram& lp, size_t index) {
     const Step& s = lp.program.steps[index];
     const StepLaunch& l = lp.launches[index];
-    if (s.loop() || s.row()) {
+    if (s.loop()) {
       launch(lp, l.fn, l.items);
-      if (l.finish) launch(lp, l.finish, 1);
     } else if (auto* g = s.gemm()) {
       run_gemm(lp, *g);
       if (l.fn) launch(lp, l.fn, l.items);

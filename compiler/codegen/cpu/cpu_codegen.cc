@@ -9,7 +9,6 @@
 
 #include "compiler/codegen/cpu/loop_emitter.h"
 #include "compiler/codegen/cpu/object_emitter.h"
-#include "compiler/codegen/cpu/row_emitter.h"
 #include "compiler/codegen/cpu/shared_object_linker.h"
 #include "runtime/cpu_executor.h"
 
@@ -36,7 +35,6 @@ std::string compile_programs(const std::vector<Program>& programs, const CpuCode
       const Step& s = p.steps[i];
       std::string name = cpu_abi::kernel_symbol(p.entry, i);
       if (auto* k = s.loop()) emit_loop_kernel(m, p, *k, name);
-      if (auto* r = s.row()) emit_row_kernel(m, p, *r, name);
       if (auto* g = s.gemm(); g && g->has_epilogue()) emit_loop_kernel(m, p, g->epilogue, name);
     }
   }

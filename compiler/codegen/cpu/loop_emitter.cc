@@ -49,7 +49,7 @@ class LoopEmitter {
   }
 
   void emit() {
-    if (k_.reduce == ReduceOp::none) emit_elementwise();
+    if (!k_.reduces()) emit_elementwise();
     else if (shape_.order == ReduceOrder::column) emit_column_reduction();
     else emit_inner_reduction();
     b_.CreateRetVoid();
@@ -96,26 +96,30 @@ class LoopEmitter {
 
   /// Operands for expressions reading `used`; only those are loaded (a load
   /// the expression ignores might not be in bounds at this index).
-  std::vector<llvm::Value*> operands(const std::set<int>& used, llvm::Value* acc) {
-    std::vector<llvm::Value*> ops(k_.loads.size() + (acc ? 1 : 0), nullptr);
+  /// `accs` are the final values of the accumulators computed so far.
+  std::vector<llvm::Value*> operands(const std::set<int>& used, const std::vector<llvm::Value*>& accs) {
+    std::vector<llvm::Value*> ops(k_.loads.size(), nullptr);
     for (int i : used)
       if (i < static_cast<int>(k_.loads.size())) ops[i] = load(i);
-    if (acc) ops.back() = acc;
+    ops.insert(ops.end(), accs.begin(), accs.end());
     return ops;
   }
 
-  void emit_stores(llvm::Value* acc) {
+  /// The stores whose per_element flag is `per_element`.
+  void emit_stores(const std::vector<llvm::Value*>& accs, bool per_element = false) {
     std::set<int> used;
-    for (const auto& s : k_.stores) args_of(s.value, &used);
-    std::vector<llvm::Value*> ops = operands(used, acc);
+    for (const auto& s : k_.stores)
+      if (s.per_element == per_element) args_of(s.value, &used);
+    std::vector<llvm::Value*> ops = operands(used, accs);
     // Every load of the iteration happens before its first store, as the
     // kernel IR requires for in-place updates.
-    std::vector<llvm::Value*> values;
-    for (const auto& s : k_.stores) values.push_back(emit_scalar(b_, s.value, ops));
-    for (size_t i = 0; i < k_.stores.size(); ++i) {
+    std::vector<std::pair<size_t, llvm::Value*>> values;
+    for (size_t i = 0; i < k_.stores.size(); ++i)
+      if (k_.stores[i].per_element == per_element) values.emplace_back(i, emit_scalar(b_, k_.stores[i].value, ops));
+    for (const auto& [i, v] : values) {
       const Access& at = k_.stores[i].at;
       store_from_float(b_, p_.buffers[at.buffer].dtype, addresses_.at(at.buffer),
-                       linear_index(shape_.stores[i], at.offset), values[i], group_);
+                       linear_index(shape_.stores[i], at.offset), v, group_);
     }
   }
 
@@ -160,7 +164,7 @@ class LoopEmitter {
     // An empty iteration space touches nothing; hoisted loads must not run.
     for (int64_t d : shape_.dims)
       if (d == 0) return;
-    if (rank == 0) return outer_nest(0, [&] { emit_stores(nullptr); });
+    if (rank == 0) return outer_nest(0, [&] { emit_stores({}); });
     // The innermost loop is built here rather than by nest(), to hoist
     // broadcast loads above it and mark it parallel.
     nest(0, rank - 1, [&] {
@@ -170,7 +174,7 @@ class LoopEmitter {
       CountedLoop loop(b_, lo, hi, "inner");
       idx_[rank - 1] = loop.index();
       group_ = new_access_group(m_.getContext());
-      emit_stores(nullptr);
+      emit_stores({});
       loop.finish(group_);
       group_ = nullptr;
       idx_[rank - 1] = nullptr;
@@ -178,28 +182,29 @@ class LoopEmitter {
     });
   }
 
-  llvm::Type* acc_type() { return k_.reduce == ReduceOp::sum ? b_.getDoubleTy() : value_type_; }
+  llvm::Type* acc_type(ReduceOp op) { return op == ReduceOp::sum ? b_.getDoubleTy() : value_type_; }
 
-  llvm::Value* acc_init() { return llvm::ConstantFP::get(acc_type(), reduce_init(k_.reduce)); }
+  llvm::Value* acc_init(ReduceOp op) { return llvm::ConstantFP::get(acc_type(op), reduce_init(op)); }
 
   /// acc ⊕ body at the current index. Sums accumulate in double; `reorder`
   /// lets LLVM split a sum into vector lanes (a fixed order all the same).
-  llvm::Value* combine(llvm::Value* acc, llvm::Value* v, bool reorder) {
-    if (k_.reduce == ReduceOp::sum) {
+  llvm::Value* combine(ReduceOp op, llvm::Value* acc, llvm::Value* v, bool reorder) {
+    if (op == ReduceOp::sum) {
       llvm::IRBuilderBase::FastMathFlagGuard guard(b_);
       llvm::FastMathFlags fmf;
       fmf.setAllowReassoc(reorder);
       b_.setFastMathFlags(fmf);
       return b_.CreateFAdd(acc, b_.CreateFPExt(v, b_.getDoubleTy()));
     }
-    llvm::Value* picked = b_.CreateSelect(b_.CreateFCmpOGT(v, acc), v, acc);
+    llvm::Value* better = op == ReduceOp::max ? b_.CreateFCmpOGT(v, acc) : b_.CreateFCmpOLT(v, acc);
+    llvm::Value* picked = b_.CreateSelect(better, v, acc);
     return b_.CreateSelect(b_.CreateFCmpUNO(acc, v), llvm::ConstantFP::getNaN(acc->getType()), picked);
   }
 
-  llvm::Value* body_value() {
+  llvm::Value* body_value(size_t j, const std::vector<llvm::Value*>& accs) {
     std::set<int> used;
-    args_of(k_.reduce_body, &used);
-    return emit_scalar(b_, k_.reduce_body, operands(used, nullptr));
+    args_of(k_.reductions[j].body, &used);
+    return emit_scalar(b_, k_.reductions[j].body, operands(used, accs));
   }
 
   llvm::Value* acc_as_float(llvm::Value* acc) {
@@ -218,18 +223,28 @@ class LoopEmitter {
     return eb.CreateAlloca(t, eb.getInt64(count), name);
   }
 
+  /// Per outer index: each accumulator in turn over the reduced loops,
+  /// then the row stores, then the per-element stores over the reduced loops.
   void emit_inner_reduction() {
     size_t outer = shape_.outer_dims(), rank = shape_.dims.size();
-    llvm::AllocaInst* acc = entry_alloca(acc_type(), 1, "acc");
+    std::vector<llvm::AllocaInst*> slots;
+    for (const auto& r : k_.reductions) slots.push_back(entry_alloca(acc_type(r.op), 1, "acc"));
     outer_nest(outer, [&] {
-      b_.CreateStore(acc_init(), acc);
-      nest(outer, rank, [&] {
-        llvm::Value* v = body_value();
-        b_.CreateStore(combine(b_.CreateLoad(acc_type(), acc), v, /*reorder=*/true), acc);
-      });
+      std::vector<llvm::Value*> accs;
+      for (size_t j = 0; j < k_.reductions.size(); ++j) {
+        ReduceOp op = k_.reductions[j].op;
+        b_.CreateStore(acc_init(op), slots[j]);
+        nest(outer, rank, [&] {
+          llvm::Value* v = body_value(j, accs);
+          b_.CreateStore(combine(op, b_.CreateLoad(acc_type(op), slots[j]), v, /*reorder=*/true), slots[j]);
+        });
+        hoisted_.clear();  // loads made inside the loop are not available after it
+        accs.push_back(acc_as_float(b_.CreateLoad(acc_type(op), slots[j])));
+      }
       zero_reduced_indices();
-      emit_stores(acc_as_float(b_.CreateLoad(acc_type(), acc)));
+      emit_stores(accs);
       clear_reduced_indices();
+      if (k_.has_per_element_stores()) nest(outer, rank, [&] { emit_stores(accs, /*per_element=*/true); });
     });
   }
 
@@ -237,7 +252,8 @@ class LoopEmitter {
   // loop over that block is innermost, unit-stride and parallel.
   void emit_column_reduction() {
     size_t outer = shape_.outer_dims(), rank = shape_.dims.size(), col = outer - 1;
-    llvm::AllocaInst* accs = entry_alloca(acc_type(), kColumnBlock, "accs");
+    const ReduceOp op = k_.reductions[0].op;  // canonical_shape picks column order for one accumulator only
+    llvm::AllocaInst* accs = entry_alloca(acc_type(op), kColumnBlock, "accs");
     nest(0, col, [&] {
       llvm::Value* lo = col == 0 ? frame_.begin : b_.getInt64(0);
       llvm::Value* hi = col == 0 ? frame_.end : b_.getInt64(shape_.dims[col]);
@@ -251,7 +267,7 @@ class LoopEmitter {
         CountedLoop j(b_, b_.getInt64(0), width, "col");
         idx_[col] = b_.CreateNSWAdd(start, j.index());
         group_ = new_access_group(m_.getContext());
-        body(b_.CreateInBoundsGEP(acc_type(), accs, j.index()));
+        body(b_.CreateInBoundsGEP(acc_type(op), accs, j.index()));
         j.finish(group_);
         group_ = nullptr;
         idx_[col] = nullptr;
@@ -260,17 +276,17 @@ class LoopEmitter {
         inst->setMetadata(llvm::LLVMContext::MD_access_group, group_);
         return inst;
       };
-      over_block([&](llvm::Value* slot) { tagged(b_.CreateStore(acc_init(), slot)); });
+      over_block([&](llvm::Value* slot) { tagged(b_.CreateStore(acc_init(op), slot)); });
       nest(outer, rank, [&] {
         over_block([&](llvm::Value* slot) {
-          llvm::Value* v = body_value();
-          llvm::Value* acc = tagged(b_.CreateLoad(acc_type(), slot));
-          tagged(b_.CreateStore(combine(acc, v, /*reorder=*/false), slot));
+          llvm::Value* v = body_value(0, {});
+          llvm::Value* acc = tagged(b_.CreateLoad(acc_type(op), slot));
+          tagged(b_.CreateStore(combine(op, acc, v, /*reorder=*/false), slot));
         });
       });
       over_block([&](llvm::Value* slot) {
         zero_reduced_indices();
-        emit_stores(acc_as_float(tagged(b_.CreateLoad(acc_type(), slot))));
+        emit_stores({acc_as_float(tagged(b_.CreateLoad(acc_type(op), slot)))});
         clear_reduced_indices();
       });
       block.finish();

@@ -72,7 +72,9 @@ LoopShape canonical_shape(const LoopKernel& k) {
   // Column order when no load of the reduction walks the innermost reduced
   // dim contiguously but one walks the innermost output dim contiguously.
   int outer = shape.outer_dims();
-  if (shape.reduce_dims > 0 && outer > 0) {
+  // Only a lone accumulator with row stores can run column-wise: the
+  // accumulators of a multi-reduction row depend on one another.
+  if (shape.reduce_dims > 0 && outer > 0 && k.reductions.size() == 1 && !k.has_per_element_stores()) {
     size_t inner_reduced = shape.dims.size() - 1, inner_outer = outer - 1;
     bool reduced_contiguous = false, outer_contiguous = false;
     for (size_t i = 0; i < k.loads.size(); ++i) {

@@ -40,8 +40,8 @@ class LoopEmitter {
       }
       line("const long long i0 = rest;");
     }
-    if (k_.reduce == ReduceOp::none) return emit_stores(idx, "");
-    emit_reduction(idx);
+    if (!k_.reduces()) return emit_stores(idx, {}, false);
+    emit_reductions(idx);
   }
 
  private:
@@ -52,8 +52,8 @@ class LoopEmitter {
     std::set<int> read;
     for (const auto& s : k_.stores)
       for (int a : args_of(s.value)) read.insert(a);
-    if (k_.reduce != ReduceOp::none)
-      for (int a : args_of(k_.reduce_body)) read.insert(a);
+    for (const auto& r : k_.reductions)
+      for (int a : args_of(r.body)) read.insert(a);
     std::set<int> used;
     for (int i : read)
       if (i < static_cast<int>(k_.loads.size()) && k_.loads[i].iota_dim < 0) used.insert(k_.loads[i].buffer);
@@ -82,51 +82,86 @@ class LoopEmitter {
   }
 
   /// Every load before the first store, as the kernel IR requires for
-  /// in-place updates; `reduced` names the accumulator's value (reductions).
-  void emit_stores(const std::vector<std::string>& idx, const std::string& reduced) {
+  /// in-place updates; `accs` name the accumulators' values (reductions).
+  /// Stores whose per_element flag is `per_element` only.
+  void emit_stores(const std::vector<std::string>& idx, const std::vector<std::string>& accs, bool per_element) {
     std::set<int> used;
     for (const auto& s : k_.stores)
-      for (int a : args_of(s.value)) used.insert(a);
+      if (s.per_element == per_element)
+        for (int a : args_of(s.value)) used.insert(a);
     std::vector<std::string> args = load_operands(used, idx);
-    if (!reduced.empty()) args.push_back(reduced);
+    args.insert(args.end(), accs.begin(), accs.end());
     ScalarPrinter printer(out_, indent_, t_, args, &counter_);
-    std::vector<std::string> values;
-    for (const auto& s : k_.stores) values.push_back(printer.print(s.value));
-    for (size_t i = 0; i < k_.stores.size(); ++i) {
+    std::vector<std::pair<size_t, std::string>> values;
+    for (size_t i = 0; i < k_.stores.size(); ++i)
+      if (k_.stores[i].per_element == per_element) values.emplace_back(i, printer.print(k_.stores[i].value));
+    for (const auto& [i, v] : values) {
       const Access& at = k_.stores[i].at;
       line(store_text(p_.buffers[at.buffer].dtype, buffer_name(at.buffer),
-                      index_text(at.offset, shape_.stores[i], idx), values[i]));
+                      index_text(at.offset, shape_.stores[i], idx), v));
     }
   }
 
-  /// The item reduces its inner dims in row-major order; sums accumulate in
-  /// double, max propagates NaN.
-  void emit_reduction(std::vector<std::string> idx) {
-    bool sum = k_.reduce == ReduceOp::sum;
-    std::string acc_type = sum ? "double" : c_type(t_);
-    line(acc_type + " acc = " + literal(reduce_init(k_.reduce), sum ? ComputeType::f64 : t_) + ";");
-    size_t outer = idx.size(), rank = shape_.dims.size();
-    std::string saved = indent_;
+  /// Opens loops over the reduced dims (row-major), extending `idx`.
+  void open_reduced_loops(std::vector<std::string>* idx) {
+    size_t outer = static_cast<size_t>(shape_.outer_dims()), rank = shape_.dims.size();
     for (size_t d = outer; d < rank; ++d) {
       std::string r = "r" + std::to_string(d - outer);
       line("for (long long " + r + " = 0; " + r + " < " + std::to_string(shape_.dims[d]) + "LL; ++" + r + ") {");
       indent_ += "  ";
-      idx.push_back(r);
+      idx->push_back(r);
     }
-    std::set<int> used;
-    for (int a : args_of(k_.reduce_body)) used.insert(a);
-    ScalarPrinter body(out_, indent_, t_, load_operands(used, idx), &counter_);
-    std::string v = body.print(k_.reduce_body);
-    line(sum ? "acc += (double)" + v + ";" : "acc = dlc_max(" + v + ", acc);");
+  }
+  void close_reduced_loops(std::vector<std::string>* idx) {
+    size_t outer = static_cast<size_t>(shape_.outer_dims()), rank = shape_.dims.size();
     for (size_t d = outer; d < rank; ++d) {
       indent_.resize(indent_.size() - 2);
       line("}");
     }
-    indent_ = saved;
-    // The stores read their loads at reduced index 0 (stride 0 there).
-    for (size_t d = outer; d < rank; ++d) idx[d] = "0LL";
-    line("const " + std::string(c_type(t_)) + " reduced = (" + c_type(t_) + ")acc;");
-    emit_stores(idx, "reduced");
+    idx->resize(outer);
+  }
+
+  /// The item computes its accumulators one after another, each over the
+  /// inner dims in row-major order (sums in double, max/min propagate NaN),
+  /// then its row stores, then its per-element stores over the inner dims.
+  void emit_reductions(std::vector<std::string> idx) {
+    std::vector<std::string> accs;
+    for (size_t j = 0; j < k_.reductions.size(); ++j) {
+      const Reduction& r = k_.reductions[j];
+      bool sum = r.op == ReduceOp::sum;
+      std::string acc = "acc" + std::to_string(j);
+      std::string acc_type = sum ? "double" : c_type(t_);
+      line(acc_type + " " + acc + " = " + literal(reduce_init(r.op), sum ? ComputeType::f64 : t_) + ";");
+      line("{");
+      indent_ += "  ";
+      open_reduced_loops(&idx);
+      std::set<int> used;
+      for (int a : args_of(r.body)) used.insert(a);
+      std::vector<std::string> args = load_operands(used, idx);
+      args.insert(args.end(), accs.begin(), accs.end());
+      ScalarPrinter body(out_, indent_, t_, args, &counter_);
+      std::string v = body.print(r.body);
+      if (sum) line(acc + " += (double)" + v + ";");
+      else line(acc + " = " + (r.op == ReduceOp::max ? "dlc_max(" : "dlc_min(") + v + ", " + acc + ");");
+      close_reduced_loops(&idx);
+      indent_.resize(indent_.size() - 2);
+      line("}");
+      std::string value = "reduced" + std::to_string(j);
+      line("const " + std::string(c_type(t_)) + " " + value + " = (" + c_type(t_) + ")" + acc + ";");
+      accs.push_back(value);
+    }
+    // Row stores read their loads at reduced index 0 (stride 0 there).
+    std::vector<std::string> at_zero = idx;
+    for (size_t d = idx.size(); d < shape_.dims.size(); ++d) at_zero.push_back("0LL");
+    line("{");
+    indent_ += "  ";
+    emit_stores(at_zero, accs, false);
+    indent_.resize(indent_.size() - 2);
+    line("}");
+    if (!k_.has_per_element_stores()) return;
+    open_reduced_loops(&idx);
+    emit_stores(idx, accs, true);
+    close_reduced_loops(&idx);
   }
 
   std::string* out_;

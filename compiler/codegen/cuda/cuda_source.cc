@@ -1,7 +1,6 @@
 #include "compiler/codegen/cuda/cuda_source.h"
 
 #include "compiler/codegen/cuda/cuda_loop_kernel.h"
-#include "compiler/codegen/cuda/cuda_row_kernel.h"
 #include "compiler/codegen/cuda/cuda_text.h"
 #include "runtime/cuda/cuda_abi.h"
 
@@ -15,9 +14,11 @@ std::string dims_text(const std::vector<int64_t>& dims) {
 }
 
 std::string loop_text(const LoopKernel& k) {
-  if (k.reduce == ReduceOp::none) return "element-wise over " + dims_text(k.dims);
-  return std::string(reduce_op_name(k.reduce)) + " of the last " + std::to_string(k.reduce_dims) + " dim(s) of " +
-         dims_text(k.dims);
+  if (!k.reduces()) return "element-wise over " + dims_text(k.dims);
+  std::string ops;
+  for (const auto& r : k.reductions) ops += (ops.empty() ? "" : ", ") + std::string(reduce_op_name(r.op));
+  return ops + " of the last " + std::to_string(k.reduce_dims) + " dim(s) of " + dims_text(k.dims) +
+         (k.has_per_element_stores() ? ", then per-element stores" : "");
 }
 
 /// "// step 3 (loop, element-wise over [32,256]): relu_1, add_2" and the values it stores.
@@ -25,8 +26,6 @@ std::string step_comment(const Program& p, size_t i) {
   const Step& s = p.steps[i];
   std::string what;
   if (auto* k = s.loop()) what = loop_text(*k);
-  if (auto* r = s.row())
-    what = std::string(row_op_name(r->op)) + " over " + std::to_string(r->rows) + " rows of " + std::to_string(r->cols);
   if (auto* g = s.gemm())
     what = "epilogue of a " + std::to_string(g->m) + "x" + std::to_string(g->n) + "x" + std::to_string(g->k) +
            " GEMM run by cuBLAS, " + loop_text(g->epilogue);
@@ -58,7 +57,6 @@ std::string emit_cuda_source(const std::vector<Program>& programs) {
       std::string symbol = cuda_abi::kernel_symbol(p.entry, i);
       out += step_comment(p, i);
       if (auto* k = s.loop()) emit_loop_kernel(&out, p, *k, symbol);
-      if (auto* r = s.row()) emit_row_kernel(&out, p, *r, symbol);
       if (auto* g = s.gemm()) emit_loop_kernel(&out, p, g->epilogue, symbol);
     }
   }

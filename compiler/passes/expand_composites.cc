@@ -1,0 +1,78 @@
+#include "compiler/passes/expand_composites.h"
+
+#include <map>
+#include <stdexcept>
+
+#include "ir/builder.h"
+#include "ir/error.h"
+#include "ir/op_registry.h"
+
+namespace dlc {
+namespace {
+
+class Expander {
+ public:
+  explicit Expander(Graph& g) : g_(g), b_(g) {}
+
+  /// Appends `n`, or what it expands into, to the graph.
+  bool add(Node n, int depth = 0) {
+    const OpDef* def = find_op(n.op);
+    if (!def) throw Error("node '" + n.name + "': unknown op '" + n.op + "'");
+    if (!def->expand) {
+      g_.nodes.push_back(std::move(n));
+      return false;
+    }
+    // Composites nest a few levels (a loss uses one_hot); more is a cycle.
+    if (depth > 8) throw std::logic_error("expand_composites: '" + n.op + "' expands into itself");
+    size_t start = g_.nodes.size();
+    std::vector<std::string> outs = def->expand(b_, n);
+    if (outs.empty()) {  // this use of the op needs no expansion
+      g_.nodes.push_back(std::move(n));
+      return false;
+    }
+    if (outs.size() != n.outputs.size())
+      throw std::logic_error("expand_composites: " + n.op + " expanded into the wrong number of values");
+    std::vector<Node> emitted(std::make_move_iterator(g_.nodes.begin() + static_cast<std::ptrdiff_t>(start)),
+                              std::make_move_iterator(g_.nodes.end()));
+    g_.nodes.resize(start);
+    // The expansion's results take the composite's output names.
+    std::map<std::string, std::string> rename;
+    for (size_t i = 0; i < outs.size(); ++i) {
+      if (g_.type_of(outs[i]) != g_.type_of(n.outputs[i]))
+        throw std::logic_error("expand_composites: " + n.op + "'s expansion computes " + g_.type_of(outs[i]).str() +
+                               " for " + g_.type_of(n.outputs[i]).str());
+      rename[outs[i]] = n.outputs[i];
+    }
+    for (Node& e : emitted) {
+      e.line = n.line;
+      for (auto& in : e.inputs)
+        if (rename.count(in)) in = rename.at(in);
+      for (auto& out : e.outputs)
+        if (rename.count(out)) {
+          out = rename.at(out);
+          e.name = n.outputs.size() == 1 ? n.name : out;
+        }
+    }
+    for (const auto& [from, to] : rename) g_.types.erase(from);
+    for (Node& e : emitted) add(std::move(e), depth + 1);
+    return true;
+  }
+
+ private:
+  Graph& g_;
+  GraphBuilder b_;
+};
+
+}  // namespace
+
+bool ExpandCompositesPass::run(Model& m) {
+  Graph& g = m.graph;
+  std::vector<Node> nodes = std::move(g.nodes);
+  g.nodes.clear();
+  Expander x(g);
+  bool changed = false;
+  for (Node& n : nodes) changed |= x.add(std::move(n));
+  return changed;
+}
+
+}  // namespace dlc

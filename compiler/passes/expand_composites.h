@@ -1,0 +1,21 @@
+// expand_composites: rewrites composite ops into the primitives they are
+// defined by (OpDef::expand), before autodiff, so gradients come from the
+// primitives' rules and the backward graph fuses like any other.
+#pragma once
+
+#include "compiler/pass.h"
+
+namespace dlc {
+
+/// Replaces each node whose op has an expansion (softmax, the losses,
+/// one_hot, argmax, logsumexp; matmul of non-f32) by the primitive ops it
+/// emits, expanding composites inside expansions too. The node's output
+/// names, and its name on the node computing its output, are kept, so
+/// everything that reads them (outputs, the loss, other nodes) is unchanged.
+class ExpandCompositesPass : public Pass {
+ public:
+  std::string name() const override { return "expand_composites"; }
+  bool run(Model& m) override;
+};
+
+}  // namespace dlc
