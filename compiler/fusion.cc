@@ -318,18 +318,20 @@ class Planner {
       for (int c = static_cast<int>(out.size()) - 1; c >= 0 && !merged; --c) {
         std::set<std::string> theirs(out[c].roots.begin(), out[c].roots.end());
         std::vector<std::string> their_loads = built[c].loaded_values();
-        bool feeds_on_it = false, shares_data = false;
+        bool feeds_on_it = false, shares_data = false, shares_any = false;
         for (const auto& l : loads) {
           feeds_on_it |= theirs.count(l) > 0;
-          shares_data |= std::find(their_loads.begin(), their_loads.end(), l) != their_loads.end() &&
-                         g_.type_of(l).numel() == numel;
+          bool shared = std::find(their_loads.begin(), their_loads.end(), l) != their_loads.end();
+          shares_any |= shared;
+          shares_data |= shared && g_.type_of(l).numel() == numel;
         }
         if (single.reduction) {
           // A reduction joins a row kernel over the same row space whose
-          // results it reads (softmax's sum reads its max) or whose data it
-          // reads too (cross-entropy's x[label] beside the max of x).
+          // results it reads (softmax's sum reads its max) or that reads
+          // what it reads (cross-entropy's x[label] beside the max of x; the
+          // count of labels in range beside x[label]).
           if (!out[c].reduction || built[c].dims != alone->dims || built[c].reduce_dims != alone->reduce_dims) continue;
-          if (!feeds_on_it && !shares_data) continue;
+          if (!feeds_on_it && !shares_any) continue;
         } else {
           // A reduction's kernel takes element-wise consumers of its results
           // over its kept dims (a bias gradient's update) or over its whole

@@ -249,6 +249,16 @@ class Builder {
       value = kind == ReduceKind::mean ? body / 1.0 : body;
     } else {
       ReduceOp op = kind == ReduceKind::max ? ReduceOp::max : kind == ReduceKind::min ? ReduceOp::min : ReduceOp::sum;
+      // Each pass over a row recomputes what its body inlines. Two dependent
+      // passes cover every composite (a max, then a sum of exp relative to
+      // it); a third would recompute the first two per element, where
+      // storing the row once is cheaper.
+      int depth = 1;
+      for (int a : accumulators_read(body)) depth = std::max(depth, depth_[a] + 1);
+      if (depth > kMaxDependentPasses)
+        throw Refusal{"'" + root + "' would be the " + std::to_string(depth) +
+                      "th dependent pass over the rows of this kernel"};
+      depth_.push_back(depth);
       SExpr acc = arg(kAccPlaceholder + static_cast<int>(k_.reductions.size()));
       k_.reductions.push_back({op, body});
       value = kind == ReduceKind::mean ? acc / space_.count : acc;
@@ -257,6 +267,22 @@ class Builder {
   }
 
   static constexpr int kAccPlaceholder = 1 << 30;
+  static constexpr int kMaxDependentPasses = 2;
+
+  /// The accumulators (by index) an expression reads.
+  static std::set<int> accumulators_read(const SExpr& e) {
+    std::set<int> out;
+    std::set<const ScalarNode*> seen;
+    std::vector<const ScalarNode*> stack = {e.get()};
+    while (!stack.empty()) {
+      const ScalarNode* n = stack.back();
+      stack.pop_back();
+      if (!seen.insert(n).second) continue;
+      if (n->op == ScalarOp::arg && n->index >= kAccPlaceholder) out.insert(n->index - kAccPlaceholder);
+      for (const auto& a : n->args) stack.push_back(a.get());
+    }
+    return out;
+  }
 
   static SExpr replace_placeholders(const SExpr& e, int first_acc, std::map<const ScalarNode*, SExpr>* memo) {
     auto it = memo->find(e.get());
@@ -373,6 +399,7 @@ class Builder {
   std::set<std::string> per_element_;        // roots stored per element of a row
   RowSpace space_;                           // reduction kernels: their row space
   std::map<std::string, SExpr> reduced_;     // reduction root -> its result (over accumulators)
+  std::vector<int> depth_;                   // per accumulator: dependent passes up to it
   SymKernel k_;
   std::set<int> nodes_;
   std::map<std::pair<std::string, DimMap>, SExpr> memo_;

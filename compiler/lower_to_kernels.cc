@@ -6,6 +6,7 @@
 #include "compiler/loop_builder.h"
 #include "compiler/memory_plan.h"
 #include "compiler/memory_views.h"
+#include "compiler/passes/expand_composites.h"
 #include "ir/error.h"
 #include "ir/op_registry.h"
 
@@ -473,7 +474,14 @@ class Lowerer {
 
 }  // namespace
 
-Program lower_to_kernels(const Graph& g, const EntrySpec& e) { return Lowerer(g, e).run(); }
+Program lower_to_kernels(const Graph& g, const EntrySpec& e) {
+  if (has_composites(g)) {  // a graph straight from a builder, not from the pipeline
+    Graph expanded = g;
+    expand_composites(expanded);
+    return Lowerer(expanded, e).run();
+  }
+  return Lowerer(g, e).run();
+}
 
 Program build_program(const Graph& g, const EntrySpec& e) {
   Program p = lower_to_kernels(g, e);

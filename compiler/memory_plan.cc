@@ -65,11 +65,13 @@ std::vector<Lifetime> buffer_lifetimes(const Program& p) {
 namespace {
 
 /// In-place candidates of one loop kernel at `step`: for each temp store,
-/// a temp load of the same size and map that dies here.
+/// a temp load of the same size and map that dies here. In a row kernel
+/// only per-element stores qualify: they run after every read of their row
+/// (the reductions and row stores), each element read before it is written.
 void find_in_place(const Program& p, const LoopKernel& k, int step, int gemm_c, const std::vector<Lifetime>& life,
                    std::vector<bool>* taken, MemoryStats* stats, Slots* slots) {
-  if (k.reduces()) return;
   for (const auto& s : k.stores) {
+    if (k.reduces() && !s.per_element) continue;
     const Buffer& t = p.buffers[s.at.buffer];
     if (t.kind != BufferKind::temp || life[t.id].first != step) continue;
     for (const auto& l : k.loads) {

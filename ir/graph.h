@@ -20,6 +20,9 @@ struct Node {
   std::vector<std::string> outputs;
   Attrs attrs;
   int line = 0;  // source line in the model file, 0 when unknown
+  /// Set on the primitives a composite expanded into: its name and op, so
+  /// messages name the node the user wrote.
+  std::string expanded_from, expanded_from_op;
 
   bool has_attr(const std::string& key) const { return attrs.count(key) != 0; }
   /// Typed accessors; the verifier has checked presence and kind already.

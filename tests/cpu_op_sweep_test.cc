@@ -210,7 +210,13 @@ std::map<std::string, Sweep> build_sweep_table() {
                 {{bools({1023})}, dtype_attr(DType::f32)},
                 {{whole({1}, 0, 1000, DType::i64)}, dtype_attr(DType::f64)}}};
 
-  t["reduce_sum"] = t["reduce_mean"] = t["reduce_max"] = reductions();
+  t["reduce_sum"] = t["reduce_mean"] = t["reduce_max"] = t["reduce_min"] = t["logsumexp"] = reductions();
+  t["stop_gradient"] = {{{{real({1})}}, {{real({7})}}, {{real({7, 1023})}}, {{real({1023, 1})}}}};
+  auto iota = [](Dims dims, int64_t axis, DType dt) {
+    return Case{{}, {{"dims", attr_ints(dims)}, {"axis", attr_i(axis)}, {"dtype", attr_dtype(dt)}}};
+  };
+  t["iota"] = {{iota({1}, 0, DType::i64), iota({7}, 0, DType::f32), iota({1023}, -1, DType::i32),
+                iota({7, 1023}, 1, DType::f32), iota({7, 1023}, 0, DType::i64), iota({3, 7, 5}, 1, DType::f64)}};
   t["matmul"] = matmuls();
   // cblas_sgemm sums in float32 (the loop and row kernels sum in double).
   // dB = op(A)^T dC for A[1023,7] sums 1023 products of up to 1.5 that
@@ -399,8 +405,13 @@ int sweep_gradients(const std::string& op, const Sweep& s, bool training) {
 
 std::vector<std::string> registered_ops(bool with_gradient_only) {
   std::vector<std::string> names;
-  for (const auto& [name, def] : OpRegistry::get().all())
-    if (!with_gradient_only || def.grad) names.push_back(name);
+  // A composite's gradient is its expansion's: swept like any rule. These
+  // pass no gradient at all: integer results or inputs, or "none" by design.
+  static const std::set<std::string> no_gradient = {"argmax", "one_hot", "stop_gradient"};
+  for (const auto& [name, def] : OpRegistry::get().all()) {
+    bool differentiable = (def.grad || def.lowering == Lowering::expansion) && !no_gradient.count(name);
+    if (!with_gradient_only || differentiable) names.push_back(name);
+  }
   return names;
 }
 
@@ -467,7 +478,7 @@ TEST(CpuOpSweepTable, EveryOpMeetsSizes1And7And1023AndBinaryOpsBroadcast) {
     }
     for (int64_t n : {1, 7, 1023}) EXPECT_TRUE(sizes.count(n)) << op << " never meets size " << n;
     const OpDef* def = find_op(op);
-    if (def && def->fusion == FusionClass::elementwise && def->max_inputs > 1) {
+    if (def && def->lowering == Lowering::elementwise && def->max_inputs > 1) {
       EXPECT_TRUE(broadcasts) << op << " has no broadcasting case";
     }
   }

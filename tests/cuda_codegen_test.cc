@@ -84,7 +84,6 @@ std::vector<std::string> expected_symbols(const std::vector<Program>& programs) 
       if (!cuda_abi::has_kernel(p.steps[i])) continue;
       std::string s = cuda_abi::kernel_symbol(p.entry, i);
       symbols.push_back(s);
-      if (auto* r = p.steps[i].row(); r && r->op == RowOp::softmax_xent) symbols.push_back(cuda_abi::finish_symbol(s));
     }
   return symbols;
 }
@@ -309,12 +308,8 @@ void run_emulated(const Program& p, size_t s, const std::vector<Tensor>& now, co
     feed_loads(g->epilogue);
     mem.write(g->c.buffer, host_gemm(*g, now));
   }
-  if (auto* r = st.row())
-    for (int b : {r->x, r->labels, r->scale})
-      if (b >= 0) mem.write(b, now[b]);
   std::string symbol = cuda_abi::kernel_symbol(p.entry, s);
   kernels.get(symbol)(mem.table(), cuda_abi::step_items(st));
-  if (auto* r = st.row(); r && r->op == RowOp::softmax_xent) kernels.get(cuda_abi::finish_symbol(symbol))(mem.table(), 1);
 }
 
 /// An input as the evaluator stores it (its buffer's dtype applied).
@@ -524,8 +519,7 @@ TEST(CudaHostEmulation, StoresSaturateAndEmptyReductionsStoreTheirInitialValue) 
     LoopKernel r;
     r.dims = {3, 0};
     r.reduce_dims = 1;
-    r.reduce = which == 0 ? ReduceOp::sum : ReduceOp::max;
-    r.reduce_body = arg(0) * 2.0;
+    r.reductions = {{which == 0 ? ReduceOp::sum : ReduceOp::max, arg(0) * 2.0}};
     r.loads = {at(empty, {0, 1})};
     r.stores = {{at(which == 0 ? sums : maxes, {1, 0}), arg(1)}};
     p.steps[1 + which].body = r;
@@ -551,61 +545,40 @@ TEST(CudaHostEmulation, StoresSaturateAndEmptyReductionsStoreTheirInitialValue) 
   }
 }
 
-TEST(CudaHostEmulation, RowKernelsReadLabelsAsTheCpuTargetDoes) {
-  // Labels out of range give a NaN loss and a zero one-hot row; float labels truncate.
-  const int64_t rows = 6, cols = 4;
-  for (DType label_type : {DType::i32, DType::i64, DType::f32}) {
-    SCOPED_TRACE(dtype_name(label_type));
-    Program p;
-    p.entry = "rows";
-    int x = add_buffer(p, BufferKind::input, "x", {rows, cols}, DType::f32);
-    int labels = add_buffer(p, BufferKind::input, "labels", {rows}, label_type);
-    int scale = add_buffer(p, BufferKind::input, "scale", {}, DType::f32);
-    int loss = add_buffer(p, BufferKind::output, "loss", {}, DType::f32);
-    int scratch = add_buffer(p, BufferKind::output, "scratch", {rows}, DType::f32);
-    int grad = add_buffer(p, BufferKind::output, "grad", {rows, cols}, DType::f32);
-    int soft = add_buffer(p, BufferKind::output, "soft", {rows, cols}, DType::f32);
-    int logsoft = add_buffer(p, BufferKind::output, "logsoft", {rows, cols}, DType::f32);
-    RowKernel xent{RowOp::softmax_xent, rows, cols, x, labels, -1, loss, scratch};
-    RowKernel xgrad{RowOp::softmax_xent_grad, rows, cols, x, labels, scale, grad, -1};
-    RowKernel sm{RowOp::softmax, rows, cols, x, -1, -1, soft, -1};
-    RowKernel lsm{RowOp::log_softmax, rows, cols, x, -1, -1, logsoft, -1};
-    p.steps.resize(4);
-    p.steps[0].body = xent;
-    p.steps[0].values = {{"scratch", scratch}, {"loss", loss}};
-    p.steps[1].body = xgrad;
-    p.steps[1].values = {{"grad", grad}};
-    p.steps[2].body = sm;
-    p.steps[2].values = {{"soft", soft}};
-    p.steps[3].body = lsm;
-    p.steps[3].values = {{"logsoft", logsoft}};
-    check_program(p);
-    HostKernels kernels(cuda::emit_cuda_source({p}));
-    std::vector<double> label_values = {0, 3, 1, 2, 2, 1};
-    if (label_type == DType::f32) label_values = {0.5, 3.9, 1, 2.2, 2, 1};
-    std::map<std::string, Tensor> in = {{"x", test::random_tensor({rows, cols}, 5, -2, 2)},
-                                        {"labels", Tensor({label_type, {rows}}, label_values)},
-                                        {"scale", Tensor::scalar(0.25)}};
-    EXPECT_EQ(expect_kernels_match_evaluator(p, kernels, in), 4);
-
-    // Out of range (-1 and cols): NaN losses (so a NaN mean) and zero one-hot rows.
-    label_values[1] = -1;
-    label_values[4] = static_cast<double>(cols);
-    in["labels"] = Tensor({label_type, {rows}}, label_values);
-    HostMemory mem(p);
-    for (const auto& [name, t] : in) mem.write(p.find_buffer(BufferKind::input, name), t);
-    kernels.get(cuda_abi::kernel_symbol("rows", 0))(mem.table(), rows);
-    kernels.get(cuda_abi::finish_symbol(cuda_abi::kernel_symbol("rows", 0)))(mem.table(), 1);
-    kernels.get(cuda_abi::kernel_symbol("rows", 1))(mem.table(), rows);
-    Tensor losses = mem.read(scratch), g = mem.read(grad), s = mem.read(soft);
-    EXPECT_TRUE(std::isnan(losses[1]) && std::isnan(losses[4]) && std::isnan(mem.read(loss)[0]));
-    EXPECT_TRUE(std::isfinite(losses[0]) && std::isfinite(losses[2]));
-    kernels.get(cuda_abi::kernel_symbol("rows", 2))(mem.table(), rows);
-    s = mem.read(soft);
-    for (int64_t r : {1, 4})
-      for (int64_t c = 0; c < cols; ++c)  // no one-hot term: softmax * scale
-        EXPECT_NEAR(g[r * cols + c], s[r * cols + c] * 0.25, 1e-6) << r << "," << c;
-  }
+TEST(CudaHostEmulation, RowKernelsWithSeveralReductionsAndPerElementStores) {
+  // Per row: max, sum(exp(x - max)) and the min of x - max, each reading the
+  // ones before; row stores and per-element stores read the accumulators.
+  const int64_t rows = 6, cols = 5;
+  Program p;
+  p.entry = "rows";
+  int x = add_buffer(p, BufferKind::input, "x", {rows, cols}, DType::f32);
+  int lse = add_buffer(p, BufferKind::output, "lse", {rows}, DType::f32);
+  int lo = add_buffer(p, BufferKind::output, "lo", {rows, 1}, DType::f32);
+  int sm = add_buffer(p, BufferKind::output, "softmax", {rows, cols}, DType::f32);
+  int at_min = add_buffer(p, BufferKind::output, "at_min", {rows, cols}, DType::i64);
+  LoopKernel k;
+  k.dims = {rows, cols};
+  k.reduce_dims = 1;
+  SExpr mx = arg(1), sum = arg(2), mn = arg(3);
+  k.reductions = {{ReduceOp::max, arg(0)}, {ReduceOp::sum, exp(arg(0) - mx)}, {ReduceOp::min, arg(0) - mx}};
+  k.loads = {at(x, {cols, 1})};
+  k.stores = {{at(lse, {1, 0}), mx + log(sum)},
+              {at(lo, {1, 0}), mn},
+              {at(sm, {cols, 1}), exp(arg(0) - mx) / sum, true},
+              {at(at_min, {cols, 1}), equal(arg(0) - mx, mn), true}};
+  p.steps.resize(1);
+  p.steps[0].body = k;
+  p.steps[0].values = {{"lse", lse}, {"lo", lo}, {"softmax", sm}, {"at_min", at_min}};
+  check_program(p);
+  HostKernels kernels(cuda::emit_cuda_source({p}));
+  Tensor xs = test::random_tensor({rows, cols}, 5, -20, 20);
+  EXPECT_EQ(expect_kernels_match_evaluator(p, kernels, {{"x", xs}}), 1);
+  xs[7] = std::numeric_limits<double>::quiet_NaN();  // row 1: NaN propagates through max and min
+  HostMemory mem(p);
+  mem.write(x, xs);
+  kernels.get(cuda_abi::kernel_symbol("rows", 0))(mem.table(), rows);
+  EXPECT_TRUE(std::isnan(mem.read(lse)[1]) && std::isnan(mem.read(lo)[1]));
+  EXPECT_TRUE(std::isfinite(mem.read(lse)[0]) && std::isfinite(mem.read(lse)[2]));
 }
 
 // --- the tool ------------------------------------------------------------------------

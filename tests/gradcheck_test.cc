@@ -139,7 +139,7 @@ TEST(Gradcheck, BroadcastingOperandsOfEveryDifferentiableElementwiseOp) {
   // Operands are kept positive and apart so log, sqrt, pow, div and the
   // kinks of max/min/abs/relu are far from the finite-difference steps.
   for (const auto& [name, def] : OpRegistry::get().all()) {
-    if (def.fusion != FusionClass::elementwise || !def.grad || !def.attrs.empty() || def.min_inputs > 2)
+    if (def.lowering != Lowering::elementwise || !def.grad || !def.attrs.empty() || def.min_inputs > 2)
       continue;
     SCOPED_TRACE(name);
     Graph g;

@@ -245,8 +245,7 @@ TEST(LlvmCodegen, InPlaceUpdatesAndColumnSumsVectorize) {
   LoopKernel column;
   column.dims = {7, 300};
   column.reduce_dims = 1;
-  column.reduce = ReduceOp::sum;
-  column.reduce_body = arg(0);
+  column.reductions = {{ReduceOp::sum, arg(0)}};
   column.loads = {at(g, {1, 7})};
   column.stores = {{at(db, {1, 0}), arg(1)}};
   p.steps.resize(2);

@@ -4,6 +4,7 @@
 // Each check builds loss = reduce_sum(op(inputs) * w) with random weights w,
 // so every output element contributes with its own factor. Inputs stay away
 // from kinks and from outside the op's domain.
+#include <set>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -165,17 +166,36 @@ TEST(OpGradients, ConventionsAtKinks) {
   EXPECT_EQ(out.at(grads.at("z")).data, (std::vector<double>{0, 1, 0}));
 }
 
-TEST(OpGradients, NonDifferentiableOpsHaveNoRule) {
-  for (std::string op : {"greater", "less", "equal", "argmax", "one_hot", "sign", "constant"}) {
+TEST(OpGradients, NonDifferentiableOpsHaveNoRuleAndCompositesTakeTheirExpansions) {
+  const std::set<std::string> non_diff = {"greater", "less", "equal", "sign", "constant", "iota"};
+  for (const std::string& op : non_diff) {
     const OpDef* def = find_op(op);
     ASSERT_NE(def, nullptr) << op;
     EXPECT_FALSE(def->grad) << op << " should have no gradient rule";
   }
   for (const auto& [name, def] : OpRegistry::get().all()) {
-    bool non_diff = name == "greater" || name == "less" || name == "equal" || name == "argmax" ||
-                    name == "one_hot" || name == "sign" || name == "constant";
-    if (!non_diff) {
-      EXPECT_TRUE(def.grad) << name << " has no gradient rule";
+    if (non_diff.count(name)) continue;
+    // A composite's gradient is its primitives': it has no rule of its own.
+    if (def.lowering == Lowering::expansion) EXPECT_FALSE(def.grad) << name << " is a composite with its own rule";
+    else EXPECT_TRUE(def.grad) << name << " has no gradient rule";
+  }
+}
+
+TEST(OpGradients, ThroughArgmaxIsAnErrorNamingTheComposite) {
+  // The primitive that stops the gradient is argmax's `equal`; the message
+  // names the argmax node the user wrote.
+  for (std::string op : {"argmax"}) {
+    Graph g;
+    GraphBuilder b(g);
+    auto w = b.input("w", {DType::f32, {3, 4}});
+    std::string v = b.op(op, {w}, {}, "am");
+    auto loss = b.op("reduce_sum", {b.cast(v, DType::f32)});
+    try {
+      append_gradients(g, loss, {w});
+      ADD_FAILURE() << op << ": no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("node 'am' (" + op + ") is not differentiable"), std::string::npos)
+          << e.what();
     }
   }
 }

@@ -233,7 +233,7 @@ TEST(Optimizer, UpdatesAreElementwiseOps) {
   for (size_t k = before; k < m.graph.nodes.size(); ++k) {
     const Node& n = m.graph.nodes[k];
     const OpDef* def = find_op(n.op);
-    EXPECT_TRUE(def->fusion == FusionClass::elementwise || n.op == "constant") << n.op;
+    EXPECT_TRUE(def->lowering == Lowering::elementwise || def->lowering == Lowering::constant) << n.op;
   }
 }
 

@@ -1,5 +1,7 @@
 #include "compiler/passes/autodiff.h"
 
+#include "compiler/passes/expand_composites.h"
+
 #include <set>
 
 #include "ir/builder.h"
@@ -13,7 +15,10 @@ namespace {
 std::string node_where(const std::string& source, const Node& n) {
   std::string s = source;
   if (n.line > 0) s += (s.empty() ? "line " : ":") + std::to_string(n.line);
-  return (s.empty() ? "" : s + ": ") + "node '" + n.name + "' (" + n.op + ")";
+  // A primitive of an expanded composite is reported as the composite.
+  bool expanded = !n.expanded_from.empty();
+  return (s.empty() ? "" : s + ": ") + "node '" + (expanded ? n.expanded_from : n.name) + "' (" +
+         (expanded ? n.expanded_from_op : n.op) + ")";
 }
 
 /// "parameter 'w'", "input 'x'" or "value 'h'", for messages.
@@ -244,6 +249,8 @@ class Differentiator {
 std::map<std::string, std::string> append_gradients(Graph& g, const std::string& loss,
                                                     const std::vector<std::string>& wrt,
                                                     const std::string& source) {
+  // Composites have no gradient rules of their own: their primitives do.
+  expand_composites(g);
   return Differentiator(g, loss, wrt, source).run();
 }
 

@@ -17,7 +17,9 @@ namespace dlc {
 /// Appends to `g` the nodes computing d(loss)/d(v) for every v in `wrt` and
 /// returns v -> the value holding that gradient (same type as v).
 ///
-/// `g` must be verified (nodes topologically sorted, `g.types` filled).
+/// `g` must be verified (nodes topologically sorted, `g.types` filled). Its
+/// composites are expanded into primitives first (expand_composites), in
+/// place, keeping their output names: their gradients are their primitives'.
 /// The seed d(loss)/d(loss) is a constant of ones of the loss's type, so for
 /// a non-scalar loss the result is the gradient of the sum of its elements.
 /// Only nodes on a path from a wrt value to the loss are differentiated;

@@ -43,8 +43,11 @@ class Expander {
                                " for " + g_.type_of(n.outputs[i]).str());
       rename[outs[i]] = n.outputs[i];
     }
+    bool nested = !n.expanded_from.empty();
     for (Node& e : emitted) {
       e.line = n.line;
+      e.expanded_from = nested ? n.expanded_from : n.name;
+      e.expanded_from_op = nested ? n.expanded_from_op : n.op;
       for (auto& in : e.inputs)
         if (rename.count(in)) in = rename.at(in);
       for (auto& out : e.outputs)
@@ -65,8 +68,25 @@ class Expander {
 
 }  // namespace
 
-bool ExpandCompositesPass::run(Model& m) {
-  Graph& g = m.graph;
+bool ExpandCompositesPass::run(Model& m) { return expand_composites(m.graph); }
+
+bool has_composites(const Graph& g) {
+  for (const auto& n : g.nodes) {
+    const OpDef* def = find_op(n.op);
+    if (!def || !def->expand) continue;
+    if (def->lowering == Lowering::expansion) return true;
+    // An op that expands only some of its uses (matmul of non-f32): ask it,
+    // on a scratch graph holding just what the node reads.
+    Graph scratch;
+    for (const auto& in : n.inputs) scratch.types[in] = g.type_of(in);
+    for (const auto& out : n.outputs) scratch.types[out] = g.type_of(out);
+    GraphBuilder b(scratch);
+    if (!def->expand(b, n).empty()) return true;
+  }
+  return false;
+}
+
+bool expand_composites(Graph& g) {
   std::vector<Node> nodes = std::move(g.nodes);
   g.nodes.clear();
   Expander x(g);

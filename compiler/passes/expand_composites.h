@@ -18,4 +18,13 @@ class ExpandCompositesPass : public Pass {
   bool run(Model& m) override;
 };
 
+/// The pass on a graph alone; returns whether anything was expanded.
+/// Autodiff calls it first, and lowering on a copy of a graph that still
+/// has composites, so each stage can be run on its own (tests, gradcheck).
+bool expand_composites(Graph& g);
+
+/// True when some node of `g` has an expansion that applies to it.
+bool has_composites(const Graph& g);
+
+
 }  // namespace dlc

@@ -69,6 +69,14 @@ void eval_softmax_ce(const Node& n, const std::vector<const Tensor*>& in, std::v
   out[0][0] = total / static_cast<double>(rows);
 }
 
+/// 1 per row whose label is in range, NaN (0/0) per row whose label is not:
+/// the compiled loss and its gradient become NaN instead of quietly
+/// treating the row as having no true class. [N,1], from one_hot's row sum.
+std::string label_in_range(GraphBuilder& b, const std::string& hot) {
+  std::string found = b.reduce_sum(hot, {1}, true);
+  return b.div(found, found);
+}
+
 /// Per row: logsumexp(x) - sum(x * one_hot(label)); then the mean over rows.
 std::vector<std::string> expand_softmax_ce(GraphBuilder& b, const Node& n) {
   const std::string &x = n.inputs[0], &labels = n.inputs[1];
@@ -77,7 +85,8 @@ std::vector<std::string> expand_softmax_ce(GraphBuilder& b, const Node& n) {
   std::string logsumexp = b.add(e.max, b.op("log", {e.sum}));
   std::string hot = b.op("one_hot", {labels}, {{"depth", attr_i(t.dims[1])}, {"dtype", attr_dtype(t.dtype)}});
   std::string picked = b.reduce_sum(b.mul(x, hot), {1}, true);
-  return {b.op("reduce_mean", {b.sub(logsumexp, picked)})};
+  std::string per_row = b.mul(b.sub(logsumexp, picked), label_in_range(b, hot));
+  return {b.op("reduce_mean", {per_row})};
 }
 
 void eval_hinge(const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out,
@@ -102,7 +111,7 @@ std::vector<std::string> expand_hinge(GraphBuilder& b, const Node& n) {
   std::string hot = b.op("one_hot", {labels}, {{"depth", attr_i(t.dims[1])}, {"dtype", attr_dtype(t.dtype)}});
   std::string true_score = b.reduce_sum(b.mul(s, hot), {1}, true);
   std::string margin = b.add(b.sub(s, true_score), b.scalar(1.0, t.dtype));
-  std::string wrong = b.sub(b.scalar(1.0, t.dtype), hot);
+  std::string wrong = b.mul(b.sub(b.scalar(1.0, t.dtype), hot), label_in_range(b, hot));
   std::string total = b.op("reduce_sum", {b.mul(b.op("relu", {margin}), wrong)});
   return {b.div(total, element_count(b, t.dims, {0}, t.dtype))};
 }
