@@ -228,7 +228,14 @@ TEST_F(DlrunTrainMlp, CpuAndRefTrainingCurvesAgree) {
   ASSERT_EQ(cpu.size(), 3u);
   ASSERT_EQ(ref.size(), 3u);
   EXPECT_LT(cpu[2], cpu[0]) << "the loss did not fall, so agreement proves little";
-  for (size_t e = 0; e < 3; ++e) EXPECT_NEAR(cpu[e], ref[e], 1e-4 * ref[e]) << "epoch " << e + 1;
+  // float32 and float64 drift apart as Adam compounds rounding differences
+  // (which differ by CPU: OpenBLAS and LLVM pick other kernels on AVX-512).
+  // Measured: 0.07% at epoch 3 on an AVX-512 Xeon, under 0.01% on Zen 3 AVX2.
+  // The bound grows 4x per epoch from 1e-4; a wrong gradient is off by far more.
+  for (size_t e = 0; e < 3; ++e) {
+    double tolerance = 1e-4 * std::pow(4.0, static_cast<double>(e));
+    EXPECT_NEAR(cpu[e], ref[e], tolerance * ref[e]) << "epoch " << e + 1;
+  }
 }
 
 // Same seed and thread count: the same weights, bit for bit.
