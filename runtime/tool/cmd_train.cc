@@ -355,9 +355,11 @@ int cmd_train(int argc, char** argv) {
       val_text = ", " + metrics_text(vres, "val");
     }
     double epoch_seconds = seconds_since(epoch_start);
-    std::fprintf(stderr, "epoch %lld/%lld: train loss %.4f, %s%s (%.1f s)\n", static_cast<long long>(e + 1),
-                 static_cast<long long>(opt.epochs), train_loss, metrics_text(result, "test").c_str(),
-                 val_text.c_str(), epoch_seconds);
+    // A regression's loss shrinks towards the noise, far below 1e-4.
+    std::fprintf(stderr, regression ? "epoch %lld/%lld: train loss %.6g, %s%s (%.1f s)\n"
+                                    : "epoch %lld/%lld: train loss %.4f, %s%s (%.1f s)\n",
+                 static_cast<long long>(e + 1), static_cast<long long>(opt.epochs), train_loss,
+                 metrics_text(result, "test").c_str(), val_text.c_str(), epoch_seconds);
     if (metrics) {
       std::fprintf(metrics, "%lld,%s,%s,%s", static_cast<long long>(e + 1), fmt(train_loss).c_str(),
                    metric_pair(result).c_str(), fmt(epoch_seconds).c_str());
