@@ -285,7 +285,8 @@ int cmd_train(int argc, char** argv) {
     metrics = std::fopen(opt.metrics.c_str(), "w");
     if (!metrics) throw Error(opt.metrics + ": cannot write");
     if (regression)
-      std::fprintf(metrics, "epoch,train_loss,test_mse,test_r2,seconds%s\n", opt.val_split > 0 ? ",val_mse,val_r2" : "");
+      std::fprintf(metrics, "epoch,train_loss,test_mse,test_r2,seconds%s\n",
+                   opt.val_split > 0 ? ",val_mse,val_r2" : "");
     else
       std::fprintf(metrics, "epoch,train_loss,test_loss,test_accuracy,seconds%s\n",
                    opt.val_split > 0 ? ",val_loss,val_accuracy" : "");

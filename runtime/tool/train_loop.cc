@@ -36,7 +36,8 @@ double load_element(dlrt_dtype t, const void* buf, int64_t i) {
   return 0;
 }
 
-SupervisedModel::SupervisedModel(dlrt::Model& model, const std::string& path, bool training) : model_(model), path_(path) {
+SupervisedModel::SupervisedModel(dlrt::Model& model, const std::string& path, bool training)
+    : model_(model), path_(path) {
   batch_ = model.batch();
   if (!model.has_entry("predict")) throw Error(path + ": the executable has no predict entry point");
   if (training && !model.has_entry("train_step"))
@@ -149,7 +150,8 @@ void SupervisedModel::fill_batch(const Dataset& d, const int64_t* rows, int64_t 
   }
   if (!label_name_.empty()) {
     std::fill(label_buf_.begin(), label_buf_.end(), 0);
-    for (int64_t r = 0; r < count; ++r) store_element(label_dtype_, label_buf_.data(), r, d.y[static_cast<size_t>(rows[r])]);
+    for (int64_t r = 0; r < count; ++r)
+      store_element(label_dtype_, label_buf_.data(), r, d.y[static_cast<size_t>(rows[r])]);
   }
 }
 
