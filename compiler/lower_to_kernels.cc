@@ -8,6 +8,7 @@
 #include "compiler/memory_views.h"
 #include "compiler/passes/expand_composites.h"
 #include "ir/error.h"
+#include "ir/label_dependence.h"
 #include "ir/op_registry.h"
 
 namespace dlc {
@@ -492,7 +493,12 @@ Program build_program(const Graph& g, const EntrySpec& e) {
 
 std::vector<EntrySpec> entry_specs(const Model& m) {
   std::vector<EntrySpec> out;
-  out.push_back({"predict", m.graph.outputs, {}, false});
+  // predict is fed no labels, so an output that needs one (the loss, say)
+  // comes only from train_step.
+  EntrySpec predict{"predict", {}, {}, false};
+  for (const auto& o : m.graph.outputs)
+    if (label_inputs_needed(m.graph, o).empty()) predict.outputs.push_back(o);
+  out.push_back(predict);
   if (m.has_training()) {
     EntrySpec t{"train_step", {m.training.loss()}, m.updates, true};
     for (const auto& o : m.graph.outputs)

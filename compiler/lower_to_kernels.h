@@ -28,8 +28,9 @@ Program lower_to_kernels(const Graph& g, const EntrySpec& e);
 Program build_program(const Graph& g, const EntrySpec& e);
 
 /// The entry specs of a model as the pipeline compiles it: "predict" (the
-/// graph outputs, no updates, not training) and, when the model trains,
-/// "train_step" (the loss then the graph outputs; Model::updates).
+/// graph outputs that need no LABEL input, no updates, not training) and,
+/// when the model trains, "train_step" (the loss then every graph output;
+/// Model::updates).
 std::vector<EntrySpec> entry_specs(const Model& m);
 
 /// An executable's entry point as a spec; training when it is "train_step".

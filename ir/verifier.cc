@@ -4,6 +4,7 @@
 #include <set>
 
 #include "ir/error.h"
+#include "ir/label_dependence.h"
 
 namespace dlc {
 namespace {
@@ -226,7 +227,18 @@ std::vector<std::string> verify_graph(Graph& g, const std::string& source) {
 
 std::vector<std::string> verify_model(Model& m) {
   std::vector<std::string> errors = verify_graph(m.graph, m.source);
-  if (!m.has_training()) return errors;
+  if (!m.has_training()) {
+    // predict takes no labels (compiler/lower_to_kernels.h entry_specs), so
+    // without a train_step nothing could compute such an output.
+    if (errors.empty())
+      for (const auto& o : m.graph.outputs) {
+        std::vector<std::string> labels = label_inputs_needed(m.graph, o);
+        if (!labels.empty())
+          errors.push_back(where(m.source, 0) + "graph output '" + o + "' " + describe_label_need(labels) +
+                           ": only train_step computes such outputs, and the model has no training section");
+      }
+    return errors;
+  }
   std::string prefix = m.source.empty() ? "training: " : m.source + ": training: ";
   const std::string& loss = m.training.loss();
   auto it = m.graph.types.find(loss);

@@ -16,7 +16,8 @@ namespace dlc {
 std::vector<std::string> verify_graph(Graph& g, const std::string& source = "");
 
 /// verify_graph plus the training section: the loss names a scalar float
-/// value and the optimizer kind is known.
+/// value and the optimizer kind is known. A model without one may not have
+/// an output that needs a LABEL input (only train_step computes those).
 std::vector<std::string> verify_model(Model& m);
 
 /// Throws dlc::Error with all the messages, one per line, when any.

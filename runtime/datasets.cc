@@ -108,11 +108,18 @@ bool parse_csv_line(const std::string& line, std::vector<float>* out) {
   return !out->empty();
 }
 
-/// Converts a label value to an integer, refusing fractions.
-int64_t whole_label(double v, const std::string& source, int64_t row) {
+/// Checks a label value against what the model takes: a class index must be
+/// whole, a regression target finite. Row numbers count from 0.
+double checked_label(double v, LabelKind kind, const std::string& source, int64_t row) {
+  if (kind == LabelKind::kRealTarget) {
+    if (!std::isfinite(v))
+      throw Error(source + ": target " + std::to_string(row) + " is " + std::to_string(v) + ", not a finite number");
+    return v;
+  }
   if (!std::isfinite(v) || std::trunc(v) != v)
-    throw Error(source + ": label " + std::to_string(row) + " is " + std::to_string(v) + ", not a whole number");
-  return static_cast<int64_t>(v);
+    throw Error(source + ": label " + std::to_string(row) + " is " + std::to_string(v) +
+                ", not a whole number (the model's LABEL input is an integer class index)");
+  return v;
 }
 
 /// Examples from an .npy or CSV file, shaped [rows, ...].
@@ -133,7 +140,7 @@ void load_examples(const std::string& path, Dataset* d) {
   d->x_source = path;
 }
 
-void load_labels(const std::string& path, Dataset* d) {
+void load_labels(const std::string& path, LabelKind kind, Dataset* d) {
   std::vector<double> values;
   if (lower_extension(path) == "npy") {
     HostTensor t = read_npy(path);
@@ -143,12 +150,13 @@ void load_labels(const std::string& path, Dataset* d) {
   } else {
     CsvTable t = read_csv(path);
     if (t.cols != 1)
-      throw Error(path + ": a label file holds one integer per line, this one has " + std::to_string(t.cols) +
+      throw Error(path + ": a label file holds one value per line, this one has " + std::to_string(t.cols) +
                   " values per line");
     values.assign(t.values.begin(), t.values.end());
   }
   d->y.resize(values.size());
-  for (size_t i = 0; i < values.size(); ++i) d->y[i] = whole_label(values[i], path, static_cast<int64_t>(i));
+  for (size_t i = 0; i < values.size(); ++i) d->y[i] = checked_label(values[i], kind, path, static_cast<int64_t>(i));
+  d->label_kind = kind;
   d->y_source = path;
 }
 
@@ -209,7 +217,7 @@ void Dataset::limit(int64_t n) {
   y.resize(static_cast<size_t>(n));
 }
 
-Dataset load_idx_dataset(const std::string& images, const std::string& labels, int64_t max_rows) {
+Dataset load_idx_dataset(const std::string& images, const std::string& labels, int64_t max_rows, LabelKind kind) {
   IdxArray img = read_idx(images, max_rows);
   if (img.dims.empty()) throw Error(images + ": has no example dimension");
   IdxArray lab = read_idx(labels, max_rows);
@@ -228,11 +236,13 @@ Dataset load_idx_dataset(const std::string& images, const std::string& labels, i
     throw Error(images + " has " + std::to_string(img.rows_in_file) + " examples but " + labels + " has " +
                 std::to_string(lab.rows_in_file) + " labels");
   d.y.resize(lab.values.size());
-  for (size_t i = 0; i < lab.values.size(); ++i) d.y[i] = whole_label(lab.values[i], labels, static_cast<int64_t>(i));
+  for (size_t i = 0; i < lab.values.size(); ++i)
+    d.y[i] = checked_label(lab.values[i], kind, labels, static_cast<int64_t>(i));
+  d.label_kind = kind;
   return d;
 }
 
-Dataset load_mnist_split(const std::string& dir, const std::string& split, int64_t max_rows) {
+Dataset load_mnist_split(const std::string& dir, const std::string& split, int64_t max_rows, LabelKind kind) {
   auto find = [&](const std::string& base) {
     std::string raw = dir + "/" + base;
     if (file_exists(raw)) return raw;
@@ -241,7 +251,7 @@ Dataset load_mnist_split(const std::string& dir, const std::string& split, int64
   };
   std::string images = find(split + "-images-idx3-ubyte");
   std::string labels = find(split + "-labels-idx1-ubyte");
-  return load_idx_dataset(images, labels, max_rows);
+  return load_idx_dataset(images, labels, max_rows, kind);
 }
 
 CsvTable read_csv(const std::string& path) {
@@ -269,10 +279,10 @@ CsvTable read_csv(const std::string& path) {
   return t;
 }
 
-Dataset load_xy_files(const std::string& x_path, const std::string& y_path) {
+Dataset load_xy_files(const std::string& x_path, const std::string& y_path, LabelKind kind) {
   Dataset d;
   load_examples(x_path, &d);
-  load_labels(y_path, &d);
+  load_labels(y_path, kind, &d);
   check_rows(d);
   return d;
 }

@@ -370,12 +370,7 @@ dlrt_status dlrt_run(dlrt_model* model, const char* entry, const dlrt_input* inp
       const dlc::TensorInfo* info = nullptr;
       for (const auto& o : e.outputs)
         if (o.name == outputs[i].name) info = &o;
-      if (!info) {
-        std::string have;
-        for (const auto& o : e.outputs) have += (have.empty() ? "" : ", ") + o.name;
-        throw dlc::ArgumentError("entry point '" + std::string(entry) + "' has no output '" + outputs[i].name +
-                                 "' (its outputs: " + have + ")");
-      }
+      if (!info) throw dlc::ArgumentError(model->session->missing_output_message(entry, outputs[i].name));
       check_buffer(info->type, outputs[i].data, outputs[i].dtype, outputs[i].numel, what);
     }
     std::map<std::string, dlc::HostTensor> results;

@@ -10,6 +10,7 @@
 #include <google/protobuf/stubs/logging.h>
 
 #include "ir/error.h"
+#include "ir/label_dependence.h"
 #include "ir/verifier.h"
 #include "runtime/file_io.h"
 
@@ -130,31 +131,10 @@ class Validator {
                             vt.str() + ": types differ");
         wanted.push_back(u.value());
       }
-      for (const auto& need : inputs_needed(wanted))
+      for (const auto& need : inputs_needed(graph_, wanted))
         if (!inputs.count(need))
           faults_.push_back(where + " needs input '" + need + "' but does not list it");
     }
-  }
-
-  /// Graph inputs that the values in `wanted` depend on.
-  std::set<std::string> inputs_needed(const std::vector<std::string>& wanted) const {
-    std::map<std::string, const Node*> producer;
-    for (const auto& n : graph_.nodes)
-      for (const auto& o : n.outputs) producer[o] = &n;
-    std::set<std::string> seen, needed;
-    std::vector<std::string> stack = wanted;
-    while (!stack.empty()) {
-      std::string v = stack.back();
-      stack.pop_back();
-      if (!seen.insert(v).second) continue;
-      auto it = producer.find(v);
-      if (it != producer.end()) {
-        for (const auto& in : it->second->inputs) stack.push_back(in);
-      } else if (graph_.find_input(v)) {
-        needed.insert(v);
-      }
-    }
-    return needed;
   }
 
   void check_initial_params() {

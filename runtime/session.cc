@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "ir/label_dependence.h"
 #include "runtime/executable.h"
 #include "runtime/fusion_verifier.h"
 #include "runtime/safetensors.h"
@@ -73,6 +74,31 @@ const EntryInfo& Session::entry(const std::string& name) const {
   std::string have;
   for (const auto& e : entries_) have += (have.empty() ? "" : ", ") + e.name;
   throw ArgumentError(source_ + " has no entry point '" + name + "' (it has: " + have + ")");
+}
+
+std::string Session::missing_output_message(const std::string& entry_name, const std::string& name) const {
+  const EntryInfo& e = entry(entry_name);
+  std::string have, computed_by;
+  for (const auto& o : e.outputs) have += (have.empty() ? "" : ", ") + o.name;
+  for (const auto& other : entries_)
+    for (const auto& o : other.outputs)
+      if (o.name == name) computed_by += (computed_by.empty() ? "'" : ", '") + other.name + "'";
+  std::string message = "entry point '" + entry_name + "' has no output '" + name + "'";
+  if (!computed_by.empty()) {
+    // The compiler leaves an output out of predict when it needs labels;
+    // say so, since the output is in the model and the caller asked for it.
+    std::vector<std::string> labels = label_inputs_needed(graph_from_proto(exe_.graph()), name);
+    bool fed_labels = true;
+    for (const auto& l : labels)
+      fed_labels = fed_labels &&
+                   std::any_of(e.inputs.begin(), e.inputs.end(), [&](const TensorInfo& in) { return in.name == l; });
+    if (!labels.empty() && !fed_labels)
+      message += ": it " + describe_label_need(labels) + ", which '" + entry_name + "' does not take; " + computed_by +
+                 " computes it";
+    else
+      message += "; " + computed_by + " computes it";
+  }
+  return message + " (its outputs: " + (have.empty() ? "none" : have) + ")";
 }
 
 const TensorInfo& Session::param(const std::string& name) const {

@@ -61,6 +61,11 @@ class Session {
   const std::vector<EntryInfo>& entries() const { return entries_; }
   /// Throws ArgumentError naming the entry point and listing those there are.
   const EntryInfo& entry(const std::string& name) const;
+  /// Why entry point `entry` has no output `name`, for an error message:
+  /// which entry points compute it instead and, when it needs a LABEL input
+  /// that `entry` does not take (the loss from predict), that reason; then
+  /// the outputs `entry` has.
+  std::string missing_output_message(const std::string& entry, const std::string& name) const;
   /// Throws ArgumentError when `name` is not a persistent tensor.
   const TensorInfo& param(const std::string& name) const;
   /// The largest planned arena over the kernel programs; -1 when none is recorded.

@@ -81,7 +81,7 @@ TEST(Idx, MnistSplitScalesPixelsAndFindsGzOrRaw) {
   EXPECT_EQ(d.rows, 3);
   EXPECT_EQ(d.features(), 4);
   EXPECT_FLOAT_EQ(d.x[11], 220.0f / 255.0f);
-  EXPECT_EQ(d.y, (std::vector<int64_t>{2, 0, 1}));
+  EXPECT_EQ(d.y, (std::vector<double>{2, 0, 1}));
   d.limit(2);
   EXPECT_EQ(d.rows, 2);
   EXPECT_EQ(d.x.size(), 8u);
@@ -147,7 +147,26 @@ TEST(Csv, RefusesRaggedRowsAndFractionalLabels) {
   write_raw(dir + "/y.csv", "1\n0\n");
   Dataset d = load_xy_files(dir + "/x.csv", dir + "/y.csv");
   EXPECT_EQ(d.rows, 2);
-  EXPECT_EQ(d.y, (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(d.y, (std::vector<double>{1, 0}));
+}
+
+// A regression model's targets are real: the fraction that a class index
+// refuses is kept (as the float it is read as), a non-finite one is refused.
+TEST(Csv, ReadsRealTargetsForRegression) {
+  std::string dir = test::temp_dir();
+  write_raw(dir + "/x.csv", "1,2\n3,4\n5,6\n");
+  write_raw(dir + "/y.csv", "price\n12.930772\n-0.5\n3\n");
+  Dataset d = load_xy_files(dir + "/x.csv", dir + "/y.csv", LabelKind::kRealTarget);
+  EXPECT_EQ(d.label_kind, LabelKind::kRealTarget);
+  EXPECT_EQ(d.y, (std::vector<double>{12.930772f, -0.5, 3}));
+  std::string e = error_of([&] { load_xy_files(dir + "/x.csv", dir + "/y.csv"); });
+  EXPECT_NE(e.find("y.csv: label 0 is 12.930772, not a whole number"), std::string::npos) << e;
+  write_raw(dir + "/y.csv", "1\ninf\n2\n");
+  e = error_of([&] { load_xy_files(dir + "/x.csv", dir + "/y.csv", LabelKind::kRealTarget); });
+  EXPECT_NE(e.find("y.csv: target 1 is inf, not a finite number"), std::string::npos) << e;
+  write_raw(dir + "/y.csv", "1,2\n3,4\n5,6\n");
+  e = error_of([&] { load_xy_files(dir + "/x.csv", dir + "/y.csv", LabelKind::kRealTarget); });
+  EXPECT_NE(e.find("one value per line"), std::string::npos) << e;
 }
 
 TEST(Shuffle, IsADeterministicPermutation) {

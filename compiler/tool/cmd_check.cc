@@ -6,6 +6,7 @@
 
 #include "compiler/tool/commands.h"
 #include "frontend/model_loader.h"
+#include "ir/label_dependence.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
 
@@ -18,7 +19,9 @@ constexpr const char* kUsage =
     "Loads MODEL (.pbtxt text or .pb binary), checks its structure, infers every\n"
     "value's shape and checks the training section. Prints `ok` and a summary\n"
     "(inputs with their roles, parameters and their element count, outputs,\n"
-    "training loss and optimizer), or every error, one per line, and exits 1.\n";
+    "training loss and optimizer), or every error, one per line, and exits 1.\n"
+    "An output that needs a LABEL input (the loss, say) is marked \"train_step\n"
+    "only\": the compiled predict entry point, fed no labels, leaves it out.\n";
 
 using Row = std::vector<std::string>;
 
@@ -71,7 +74,12 @@ void print_summary(const Model& m) {
 
   std::printf("outputs: %zu\n", g.outputs.size());
   rows.clear();
-  for (const auto& o : g.outputs) rows.push_back({o, g.type_of(o).str()});
+  // The same rule as the compiled entry points (entry_specs), so check
+  // says up front what predict will not return.
+  for (const auto& o : g.outputs) {
+    std::vector<std::string> labels = label_inputs_needed(g, o);
+    rows.push_back({o, g.type_of(o).str(), labels.empty() ? "" : "train_step only: " + describe_label_need(labels)});
+  }
   print_table(rows);
 
   if (!m.has_training()) {

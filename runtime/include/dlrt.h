@@ -5,6 +5,10 @@
  * saves and restores checkpoints (safetensors files). Pure C99; link with
  * -ldlrt.
  *
+ * "predict" takes no labels, so a graph output that needs a LABEL input
+ * (the loss listed as an output, say) is an output of "train_step" only;
+ * asking predict for it is DLRT_INVALID_ARGUMENT with the reason.
+ *
  * Conventions:
  *  - Every function that can fail returns a dlrt_status. On failure it sets
  *    the calling thread's error text (dlrt_last_error) to one line naming

@@ -1,6 +1,8 @@
 // `dlrun eval MODEL.dlc --data DIR [--weights CKPT]`: test loss, accuracy
-// and confusion matrix of a compiled classifier.
+// and confusion matrix of a compiled classifier, or the mean squared error
+// and R^2 of a regressor (a model whose LABEL input is a float).
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -20,13 +22,16 @@ constexpr const char* kUsage =
     "Runs MODEL's predict entry point on the test set (t10k-images-idx3-ubyte\n"
     "and t10k-labels-idx1-ubyte in DIR, raw or .gz) and prints the test loss\n"
     "(cross-entropy of the predicted probabilities), the accuracy and the\n"
-    "confusion matrix (rows: true class, columns: predicted class).\n"
+    "confusion matrix (rows: true class, columns: predicted class). For a\n"
+    "model whose LABEL input is a float (regression) it prints the mean\n"
+    "squared error and R^2 of the predictions instead.\n"
     "\n"
     "options:\n"
     "  --weights FILE        trained weights (a checkpoint from dlrun train)\n"
     "  --limit-test N        use only the first N test examples\n"
     "  --test-x F --test-y F test data from .npy or CSV files instead of --data\n"
-    "  --json                print {\"test_loss\":..,\"test_accuracy\":..,\"confusion\":[[..]]}\n";
+    "  --json                print {\"test_loss\":..,\"test_accuracy\":..,\"confusion\":[[..]]}\n"
+    "                        (regression: {\"test_loss\":..,\"test_mse\":..,\"test_r2\":..,\"rows\":..})\n";
 
 struct Options {
   std::string model, data, weights, test_x, test_y;
@@ -60,11 +65,25 @@ int cmd_eval(int argc, char** argv) {
   Options opt;
   if (int status = parse_options(argc, argv, &opt); status != 0) return status < 0 ? 0 : status;
   dlrt::Model m(opt.model);
-  Classifier clf(m, opt.model, /*training=*/false);
-  Dataset test = load_split(opt.data, "t10k", opt.test_x, opt.test_y, "--test-x/--test-y", opt.limit_test);
-  clf.check(test);
+  SupervisedModel learner(m, opt.model, /*training=*/false);
+  Dataset test = load_split(opt.data, "t10k", opt.test_x, opt.test_y, "--test-x/--test-y", opt.limit_test,
+                            learner.label_kind());
+  learner.check(test);
   if (!opt.weights.empty()) m.load_weights(opt.weights);
-  EvalResult r = clf.evaluate(test);
+  EvalResult r = learner.evaluate(test);
+  if (r.task == Task::kRegression) {
+    auto number = [](double v) {  // JSON has no NaN: R^2 of constant targets is null
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.9g", v);
+      return std::isfinite(v) ? std::string(buf) : std::string("null");
+    };
+    if (opt.json)
+      std::printf("{\"test_loss\":%s,\"test_mse\":%s,\"test_r2\":%s,\"rows\":%lld}\n", number(r.loss).c_str(),
+                  number(r.mse).c_str(), number(r.r2).c_str(), static_cast<long long>(r.rows));
+    else
+      std::printf("test examples: %lld\ntest mse: %.6g\ntest r2: %.6f\n", static_cast<long long>(r.rows), r.mse, r.r2);
+    return 0;
+  }
   const int64_t c = r.classes;
   if (opt.json) {
     std::printf("{\"test_loss\":%.6g,\"test_accuracy\":%.6g,\"rows\":%lld,\"confusion\":[", r.loss, r.accuracy,

@@ -94,11 +94,21 @@ int parse_options(int argc, char** argv, Options* o) {
   return 0;
 }
 
+/// ": it needs ..." when `name` is an output of train_step that predict
+/// lacks: the compiler leaves out of predict what needs a LABEL input.
+std::string unavailable_reason(const dlrt::Model& m, const std::string& name, const std::string& kind) {
+  if (kind != "output" || !m.has_entry("train_step") || !find_info(m.entry_outputs("train_step"), name)) return "";
+  std::string labels;
+  for (const auto& in : m.inputs())
+    if (in.role == DLRT_ROLE_LABEL) labels += (labels.empty() ? "'" : ", '") + in.name + "'";
+  return ": it needs the model's LABEL input (" + labels + "), which predict does not take; train_step computes it";
+}
+
 /// Resolves bindings against a signature: a nameless one is allowed when
 /// the signature has exactly one entry. `kind` is "input" or "output".
 std::map<std::string, std::string> resolve(const std::vector<Binding>& bindings,
-                                           const std::vector<dlrt::TensorInfo>& signature, const std::string& model,
-                                           const char* kind) {
+                                           const std::vector<dlrt::TensorInfo>& signature, const dlrt::Model& m,
+                                           const std::string& model, const char* kind) {
   std::map<std::string, std::string> files;
   for (const auto& b : bindings) {
     std::string name = b.name;
@@ -109,8 +119,8 @@ std::map<std::string, std::string> resolve(const std::vector<Binding>& bindings,
       name = signature[0].name;
     }
     if (!find_info(signature, name))
-      throw Error(model + ": predict has no " + kind + " '" + name + "' (its " + kind + "s: " + list_names(signature) +
-                  ")");
+      throw Error(model + ": predict has no " + kind + " '" + name + "'" + unavailable_reason(m, name, kind) +
+                  " (its " + kind + "s: " + list_names(signature) + ")");
     if (!files.emplace(name, b.file).second) throw Error(std::string(kind) + " '" + name + "' is given twice");
   }
   return files;
@@ -138,8 +148,8 @@ int cmd_predict(int argc, char** argv) {
   const auto outs = m.entry_outputs("predict");
   if (ins.empty()) throw Error(opt.model + ": predict takes no inputs, so there are no rows to run");
 
-  auto input_files = resolve(opt.inputs, ins, opt.model, "input");
-  auto output_files = resolve(opt.outputs, outs, opt.model, "output");
+  auto input_files = resolve(opt.inputs, ins, m, opt.model, "input");
+  auto output_files = resolve(opt.outputs, outs, m, opt.model, "output");
 
   // Read and check every input: the same row count, rows of the right size.
   std::vector<HostTensor> data;

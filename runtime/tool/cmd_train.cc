@@ -1,6 +1,6 @@
 // `dlrun train MODEL.dlc --data DIR --epochs N`: trains a compiled
-// classifier through the C API's train_step entry point and evaluates it
-// with predict after every epoch.
+// classifier or regressor (by its LABEL input's dtype) through the C API's
+// train_step entry point and evaluates it with predict after every epoch.
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +31,11 @@ constexpr const char* kUsage =
     "[0,1]. Each epoch visits the training set in an order that depends only\n"
     "on the seed and the epoch, dropping the last partial batch.\n"
     "\n"
+    "A model whose LABEL input is an integer is a classifier (test loss and\n"
+    "accuracy); one whose LABEL input is a float learns real-valued targets\n"
+    "(regression: test mean squared error and R^2, the validation loss being the\n"
+    "mean squared error).\n"
+    "\n"
     "options:\n"
     "  --epochs N            epochs to train (counting those of a resumed run)\n"
     "  --lr X                base learning rate (default: the model's)\n"
@@ -53,7 +58,7 @@ constexpr const char* kUsage =
     "                        reference interpreter; stop at the first kernel off by more than TOL\n"
     "                        (|got - want| / max(|want|, 1), default 1e-4)\n"
     "  --train-x F --train-y F --test-x F --test-y F\n"
-    "                        data from .npy or CSV files instead of --data (labels: one integer per row)\n";
+    "                        data from .npy or CSV files instead of --data (labels: one per row)\n";
 
 struct Options {
   std::string model, data, checkpoint, resume, metrics;
@@ -130,6 +135,7 @@ Dataset take_rows(const Dataset& d, const std::vector<int64_t>& order, size_t be
   out.sample_dims = d.sample_dims;
   out.x_source = d.x_source;
   out.y_source = d.y_source;
+  out.label_kind = d.label_kind;
   const int64_t f = d.features();
   for (size_t i = begin; i < end; ++i) {
     int64_t r = order[i];
@@ -226,16 +232,18 @@ int cmd_train(int argc, char** argv) {
 
   dlrt::Model m(opt.model);
   if (opt.fusion_tolerance > 0) m.verify_fusion(opt.fusion_tolerance);
-  Classifier clf(m, opt.model, /*training=*/true);
-  const int64_t batch = clf.batch();
+  SupervisedModel learner(m, opt.model, /*training=*/true);
+  const int64_t batch = learner.batch();
   const uint64_t seed = opt.has_seed ? opt.seed : m.seed();
   opt.schedule.base = opt.has_lr ? opt.lr : m.default_learning_rate();
 
   // Everything is read and checked before the first update.
-  Dataset train = load_split(opt.data, "train", opt.train_x, opt.train_y, "--train-x/--train-y", opt.limit_train);
-  Dataset test = load_split(opt.data, "t10k", opt.test_x, opt.test_y, "--test-x/--test-y", opt.limit_test);
-  clf.check(train);
-  clf.check(test);
+  const LabelKind labels = learner.label_kind();
+  Dataset train =
+      load_split(opt.data, "train", opt.train_x, opt.train_y, "--train-x/--train-y", opt.limit_train, labels);
+  Dataset test = load_split(opt.data, "t10k", opt.test_x, opt.test_y, "--test-x/--test-y", opt.limit_test, labels);
+  learner.check(train);
+  learner.check(test);
   Dataset val;
   if (opt.val_split > 0) {
     // Shuffled once with the seed, so the held-out rows are not one class.
@@ -266,12 +274,22 @@ int cmd_train(int argc, char** argv) {
     if (meta.count("stopped_early")) first_epoch = std::max(first_epoch, opt.epochs);  // it ended there
   }
 
+  const bool regression = learner.task() == Task::kRegression;
+  // The two metrics of an evaluation in the CSV and JSON: loss and accuracy,
+  // or mean squared error and R^2.
+  auto metric_pair = [&](const EvalResult& r) {
+    return regression ? fmt(r.mse) + "," + fmt(r.r2) : fmt(r.loss) + "," + fmt(r.accuracy);
+  };
   std::FILE* metrics = nullptr;
   if (!opt.metrics.empty()) {
     metrics = std::fopen(opt.metrics.c_str(), "w");
     if (!metrics) throw Error(opt.metrics + ": cannot write");
-    std::fprintf(metrics, "epoch,train_loss,test_loss,test_accuracy,seconds%s\n",
-                 opt.val_split > 0 ? ",val_loss,val_accuracy" : "");
+    if (regression)
+      std::fprintf(metrics, "epoch,train_loss,test_mse,test_r2,seconds%s\n",
+                   opt.val_split > 0 ? ",val_mse,val_r2" : "");
+    else
+      std::fprintf(metrics, "epoch,train_loss,test_loss,test_accuracy,seconds%s\n",
+                   opt.val_split > 0 ? ",val_loss,val_accuracy" : "");
   }
 
   Progress progress(opt.epochs, batches, batch);
@@ -316,7 +334,7 @@ int cmd_train(int argc, char** argv) {
     double loss_sum = 0;
     for (int64_t b = 0; b < batches; ++b) {
       ++step;
-      double loss = clf.train_step(train, order.data() + b * batch, opt.schedule.at(step, e), step);
+      double loss = learner.train_step(train, order.data() + b * batch, opt.schedule.at(step, e), step);
       if (!std::isfinite(loss))
         throw Error(opt.model + ": the loss became " + fmt(loss) + " at update " + std::to_string(step) +
                     " (epoch " + std::to_string(e + 1) + "); try a smaller --lr");
@@ -328,23 +346,25 @@ int cmd_train(int argc, char** argv) {
     train_loss = loss_sum / static_cast<double>(batches);
     epochs_done = e + 1;
 
-    result = clf.evaluate(test);
+    result = learner.evaluate(test);
     if (opt.fusion_tolerance > 0 && !evaluated) std::fprintf(stderr, "%s\n", m.fusion_report().c_str());
     evaluated = true;
     std::string val_text;
     EvalResult vres;
     if (opt.val_split > 0) {
-      vres = clf.evaluate(val);
-      val_text = ", val loss " + fmt(vres.loss) + ", val accuracy " + fmt(vres.accuracy);
+      vres = learner.evaluate(val);
+      val_text = ", " + metrics_text(vres, "val");
     }
     double epoch_seconds = seconds_since(epoch_start);
-    std::fprintf(stderr, "epoch %lld/%lld: train loss %.4f, test loss %.4f, test accuracy %.4f%s (%.1f s)\n",
-                 static_cast<long long>(e + 1), static_cast<long long>(opt.epochs), train_loss, result.loss,
-                 result.accuracy, val_text.c_str(), epoch_seconds);
+    // A regression's loss shrinks towards the noise, far below 1e-4.
+    std::fprintf(stderr, regression ? "epoch %lld/%lld: train loss %.6g, %s%s (%.1f s)\n"
+                                    : "epoch %lld/%lld: train loss %.4f, %s%s (%.1f s)\n",
+                 static_cast<long long>(e + 1), static_cast<long long>(opt.epochs), train_loss,
+                 metrics_text(result, "test").c_str(), val_text.c_str(), epoch_seconds);
     if (metrics) {
-      std::fprintf(metrics, "%lld,%s,%s,%s,%s", static_cast<long long>(e + 1), fmt(train_loss).c_str(),
-                   fmt(result.loss).c_str(), fmt(result.accuracy).c_str(), fmt(epoch_seconds).c_str());
-      if (opt.val_split > 0) std::fprintf(metrics, ",%s,%s", fmt(vres.loss).c_str(), fmt(vres.accuracy).c_str());
+      std::fprintf(metrics, "%lld,%s,%s,%s", static_cast<long long>(e + 1), fmt(train_loss).c_str(),
+                   metric_pair(result).c_str(), fmt(epoch_seconds).c_str());
+      if (opt.val_split > 0) std::fprintf(metrics, ",%s", metric_pair(vres).c_str());
       std::fputc('\n', metrics);
       std::fflush(metrics);
     }
@@ -368,7 +388,7 @@ int cmd_train(int argc, char** argv) {
         best.restore(m);
         // The run's result is the restored weights; resuming it trains no more.
         if (!opt.checkpoint.empty()) save_checkpoint(e + 1, true);
-        result = clf.evaluate(test);
+        result = learner.evaluate(test);
         std::fprintf(stderr,
                      "early stop: no better validation loss for %lld epochs; restored the weights of epoch %lld\n",
                      static_cast<long long>(bad_epochs), static_cast<long long>(best_epoch));
@@ -377,16 +397,21 @@ int cmd_train(int argc, char** argv) {
     }
   }
   if (metrics) std::fclose(metrics);
-  if (!evaluated) result = clf.evaluate(test);  // a resumed run with nothing left to train
+  if (!evaluated) result = learner.evaluate(test);  // a resumed run with nothing left to train
 
   double seconds = seconds_since(run_start);
   double samples_per_s = train_seconds > 0 ? static_cast<double>(trained_samples) / train_seconds : 0;
+  auto json_number = [](double v) { return std::isfinite(v) ? fmt(v) : std::string("null"); };
   if (opt.json) {
-    std::printf("{\"train_loss\":%s,\"test_loss\":%s,\"test_accuracy\":%s,\"samples_per_s\":%s,\"seconds\":%s,"
-                "\"epochs\":%lld}\n",
-                std::isfinite(train_loss) ? fmt(train_loss).c_str() : "null", fmt(result.loss).c_str(),
-                fmt(result.accuracy).c_str(), fmt(samples_per_s).c_str(), fmt(seconds).c_str(),
+    std::string scores = regression ? "\"test_loss\":" + json_number(result.loss) + ",\"test_mse\":" +
+                                          json_number(result.mse) + ",\"test_r2\":" + json_number(result.r2)
+                                    : "\"test_loss\":" + json_number(result.loss) +
+                                          ",\"test_accuracy\":" + json_number(result.accuracy);
+    std::printf("{\"train_loss\":%s,%s,\"samples_per_s\":%s,\"seconds\":%s,\"epochs\":%lld}\n",
+                json_number(train_loss).c_str(), scores.c_str(), fmt(samples_per_s).c_str(), fmt(seconds).c_str(),
                 static_cast<long long>(epochs_done));
+  } else if (regression) {
+    std::printf("test mse: %.6g\ntest r2: %.6f\n", result.mse, result.r2);
   } else {
     std::printf("test accuracy: %.4f\ntest loss: %.4f\n", result.accuracy, result.loss);
   }

@@ -22,8 +22,8 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"info", dlc::cmd_info, "describe an executable: target, batch, inputs, outputs, entry points"},
       {"predict", dlc::cmd_predict, "run the model on rows from an .npy file and write its outputs"},
-      {"train", dlc::cmd_train, "train a classifier on MNIST-layout, .npy or CSV data"},
-      {"eval", dlc::cmd_eval, "test loss, accuracy and confusion matrix of a classifier"},
+      {"train", dlc::cmd_train, "train a classifier or a regression on MNIST-layout, .npy or CSV data"},
+      {"eval", dlc::cmd_eval, "test loss, accuracy and confusion matrix of a classifier; MSE and R^2 of a regression"},
       {"bench", dlc::cmd_bench, "time train_step and predict on one batch: ms per call, samples/s, peak memory"},
   };
   return table;

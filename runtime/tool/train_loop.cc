@@ -36,7 +36,8 @@ double load_element(dlrt_dtype t, const void* buf, int64_t i) {
   return 0;
 }
 
-Classifier::Classifier(dlrt::Model& model, const std::string& path, bool training) : model_(model), path_(path) {
+SupervisedModel::SupervisedModel(dlrt::Model& model, const std::string& path, bool training)
+    : model_(model), path_(path) {
   batch_ = model.batch();
   if (!model.has_entry("predict")) throw Error(path + ": the executable has no predict entry point");
   if (training && !model.has_entry("train_step"))
@@ -55,9 +56,11 @@ Classifier::Classifier(dlrt::Model& model, const std::string& path, bool trainin
       features_ = in.numel / batch_;
       data_buf_ = buffer(in);
     } else if (in.role == DLRT_ROLE_LABEL) {
+      // The label's dtype says what the model learns; no flag can contradict it.
+      task_ = in.dtype == DLRT_F32 || in.dtype == DLRT_F64 ? Task::kRegression : Task::kClassification;
       if (in.dims.empty() || in.dims[0] != batch_ || in.numel != batch_)
-        throw Error(path + ": LABEL input '" + in.name + "' " + in.type_str() +
-                    " is not one class index per example, which dlrun train needs");
+        throw Error(path + ": LABEL input '" + in.name + "' " + in.type_str() + " is not one " +
+                    (task_ == Task::kRegression ? "target" : "class index") + " per example, which dlrun needs");
       label_name_ = in.name;
       label_dtype_ = in.dtype;
       label_numel_ = in.numel;
@@ -80,17 +83,23 @@ Classifier::Classifier(dlrt::Model& model, const std::string& path, bool trainin
   auto outs = model.entry_outputs("predict");
   if (outs.empty()) throw Error(path + ": predict has no outputs");
   const auto& probs = outs[0];
+  const char* want = task_ == Task::kRegression ? "a batch of predicted targets" : "a batch of class probabilities";
   if (probs.dims.empty() || probs.dims[0] != batch_ || (probs.dtype != DLRT_F32 && probs.dtype != DLRT_F64))
+    throw Error(path + ": predict's output '" + probs.name + "' " + probs.type_str() + " is not " + want);
+  if (task_ == Task::kRegression && probs.numel != batch_)
     throw Error(path + ": predict's output '" + probs.name + "' " + probs.type_str() +
-                " is not a batch of class probabilities");
+                " is not one prediction per example, but the LABEL input '" + label_name_ +
+                "' is one target per example");
   probs_name_ = probs.name;
   probs_dtype_ = probs.dtype;
   probs_numel_ = probs.numel;
   probs_buf_ = buffer(probs);
-  classes_ = probs.numel / batch_;
-  if (classes_ == 1) {
-    binary_ = true;
-    classes_ = 2;
+  if (task_ == Task::kClassification) {
+    classes_ = probs.numel / batch_;
+    if (classes_ == 1) {
+      binary_ = true;
+      classes_ = 2;
+    }
   }
 
   if (training) {
@@ -106,7 +115,7 @@ Classifier::Classifier(dlrt::Model& model, const std::string& path, bool trainin
   }
 }
 
-void Classifier::check(const Dataset& d) const {
+void SupervisedModel::check(const Dataset& d) const {
   if (d.features() != features_) {
     std::string shape;
     for (int64_t v : d.sample_dims) shape += (shape.empty() ? "" : "x") + std::to_string(v);
@@ -114,14 +123,20 @@ void Classifier::check(const Dataset& d) const {
                 " values), but the model's input '" + data_name_ + "' takes " + std::to_string(features_) +
                 " values per example");
   }
+  if (d.label_kind != label_kind())
+    throw Error(d.y_source + ": read as " +
+                (d.label_kind == LabelKind::kRealTarget ? "real-valued targets" : "class indices") +
+                ", but the model's LABEL input '" + label_name_ + "' takes " +
+                (task_ == Task::kRegression ? "real-valued targets" : "class indices"));
+  if (task_ == Task::kRegression) return;
   for (size_t i = 0; i < d.y.size(); ++i)
-    if (d.y[i] < 0 || d.y[i] >= classes_)
-      throw Error(d.y_source + ": label " + std::to_string(i) + " is " + std::to_string(d.y[i]) +
+    if (d.y[i] < 0 || d.y[i] >= static_cast<double>(classes_))
+      throw Error(d.y_source + ": label " + std::to_string(i) + " is " + std::to_string(static_cast<int64_t>(d.y[i])) +
                   ", outside the model's " + std::to_string(classes_) + " classes (0.." + std::to_string(classes_ - 1) +
                   ")");
 }
 
-void Classifier::fill_batch(const Dataset& d, const int64_t* rows, int64_t count) {
+void SupervisedModel::fill_batch(const Dataset& d, const int64_t* rows, int64_t count) {
   const int64_t f = features_;
   if (data_dtype_ == DLRT_F32) {
     auto* out = reinterpret_cast<float*>(data_buf_.data());
@@ -135,11 +150,12 @@ void Classifier::fill_batch(const Dataset& d, const int64_t* rows, int64_t count
   }
   if (!label_name_.empty()) {
     std::fill(label_buf_.begin(), label_buf_.end(), 0);
-    for (int64_t r = 0; r < count; ++r) store_element(label_dtype_, label_buf_.data(), r, static_cast<double>(d.y[rows[r]]));
+    for (int64_t r = 0; r < count; ++r)
+      store_element(label_dtype_, label_buf_.data(), r, d.y[static_cast<size_t>(rows[r])]);
   }
 }
 
-double Classifier::train_step(const Dataset& d, const int64_t* rows, double learning_rate, int64_t step) {
+double SupervisedModel::train_step(const Dataset& d, const int64_t* rows, double learning_rate, int64_t step) {
   fill_batch(d, rows, batch_);
   uint8_t lr_buf[8], step_buf[8];
   store_element(lr_dtype_, lr_buf, 0, learning_rate);
@@ -154,8 +170,9 @@ double Classifier::train_step(const Dataset& d, const int64_t* rows, double lear
   return load_element(loss_dtype_, loss_buf, 0);
 }
 
-EvalResult Classifier::evaluate(const Dataset& d) {
+EvalResult SupervisedModel::evaluate(const Dataset& d) {
   EvalResult res;
+  res.task = task_;
   res.rows = d.rows;
   res.classes = classes_;
   res.confusion.assign(static_cast<size_t>(classes_ * classes_), 0);
@@ -166,40 +183,73 @@ EvalResult Classifier::evaluate(const Dataset& d) {
   }
   std::vector<dlrt_output> out = {{probs_name_.c_str(), probs_dtype_, probs_buf_.data(), probs_numel_}};
   std::vector<int64_t> rows(static_cast<size_t>(batch_));
-  double loss_sum = 0;
+  double loss_sum = 0, squared_error = 0;
   int64_t correct = 0;
   for (int64_t start = 0; start < d.rows; start += batch_) {
     int64_t count = std::min(batch_, d.rows - start);
     for (int64_t r = 0; r < count; ++r) rows[static_cast<size_t>(r)] = start + r;
     fill_batch(d, rows.data(), count);
     model_.run("predict", in, out);
+    if (task_ == Task::kClassification) {
+      score_classes(d, start, count, &loss_sum, &correct, &res);
+      continue;
+    }
     for (int64_t r = 0; r < count; ++r) {
-      int64_t label = d.y[static_cast<size_t>(start + r)];
-      int64_t best = 0;
-      double p_label = 0;
-      if (binary_) {
-        double p1 = load_element(probs_dtype_, probs_buf_.data(), r);
-        best = p1 > 0.5 ? 1 : 0;
-        p_label = label == 1 ? p1 : 1 - p1;
-      } else {
-        const int64_t base = r * classes_;
-        double best_p = -1;
-        for (int64_t c = 0; c < classes_; ++c) {
-          double p = load_element(probs_dtype_, probs_buf_.data(), base + c);
-          if (p > best_p) best_p = p, best = c;
-        }
-        p_label = load_element(probs_dtype_, probs_buf_.data(), base + label);
-      }
-      loss_sum += -std::log(std::max(p_label, 1e-12));
-      correct += best == label;
-      ++res.confusion[static_cast<size_t>(label * classes_ + best)];
+      double e = load_element(probs_dtype_, probs_buf_.data(), r) - d.y[static_cast<size_t>(start + r)];
+      squared_error += e * e;
     }
   }
-  if (d.rows > 0) {
-    res.loss = loss_sum / static_cast<double>(d.rows);
-    res.accuracy = static_cast<double>(correct) / static_cast<double>(d.rows);
+  if (d.rows == 0) return res;
+  const double n = static_cast<double>(d.rows);
+  if (task_ == Task::kClassification) {
+    res.loss = loss_sum / n;
+    res.accuracy = static_cast<double>(correct) / n;
+    return res;
   }
+  double mean = 0;
+  for (double y : d.y) mean += y;
+  mean /= n;
+  double total = 0;
+  for (double y : d.y) total += (y - mean) * (y - mean);
+  res.mse = squared_error / n;
+  res.loss = res.mse;
+  res.r2 = total > 0 ? 1 - squared_error / total : NAN;
   return res;
+}
+
+void SupervisedModel::score_classes(const Dataset& d, int64_t start, int64_t count, double* loss_sum,
+                                    int64_t* correct, EvalResult* res) const {
+  for (int64_t r = 0; r < count; ++r) {
+    int64_t label = static_cast<int64_t>(d.y[static_cast<size_t>(start + r)]);
+    int64_t best = 0;
+    double p_label = 0;
+    if (binary_) {
+      double p1 = load_element(probs_dtype_, probs_buf_.data(), r);
+      best = p1 > 0.5 ? 1 : 0;
+      p_label = label == 1 ? p1 : 1 - p1;
+    } else {
+      const int64_t base = r * classes_;
+      double best_p = -1;
+      for (int64_t c = 0; c < classes_; ++c) {
+        double p = load_element(probs_dtype_, probs_buf_.data(), base + c);
+        if (p > best_p) best_p = p, best = c;
+      }
+      p_label = load_element(probs_dtype_, probs_buf_.data(), base + label);
+    }
+    *loss_sum += -std::log(std::max(p_label, 1e-12));
+    *correct += best == label;
+    ++res->confusion[static_cast<size_t>(label * classes_ + best)];
+  }
+}
+
+std::string metrics_text(const EvalResult& r, const std::string& prefix) {
+  char buf[128];
+  if (r.task == Task::kRegression)
+    std::snprintf(buf, sizeof buf, "%s mse %.6g, %s r2 %.4f", prefix.c_str(), r.mse, prefix.c_str(), r.r2);
+  else
+    std::snprintf(buf, sizeof buf, "%s loss %.4f, %s accuracy %.4f", prefix.c_str(), r.loss, prefix.c_str(),
+                  r.accuracy);
+  return buf;
 }
 
 double LrSchedule::at(int64_t step, int64_t epoch) const {
@@ -221,15 +271,15 @@ double LrSchedule::at(int64_t step, int64_t epoch) const {
 namespace dlc {
 
 Dataset load_split(const std::string& dir, const std::string& split, const std::string& x_file,
-                   const std::string& y_file, const std::string& option_hint, int64_t limit) {
+                   const std::string& y_file, const std::string& option_hint, int64_t limit, LabelKind kind) {
   if (!x_file.empty() || !y_file.empty()) {
     if (x_file.empty() || y_file.empty()) throw Error("give both " + option_hint + " files (examples and labels)");
-    Dataset d = load_xy_files(x_file, y_file);
+    Dataset d = load_xy_files(x_file, y_file, kind);
     d.limit(limit);
     return d;
   }
   if (dir.empty()) throw Error("no " + split + " data: give --data DIR or " + option_hint);
-  return load_mnist_split(dir, split, limit);
+  return load_mnist_split(dir, split, limit, kind);
 }
 
 }  // namespace dlc
