@@ -27,7 +27,7 @@ struct Unit {
 
 class Lowerer {
  public:
-  Lowerer(const Graph& g, const EntrySpec& e) : g_(g), plan_(plan_fusion(g, e)) {}
+  Lowerer(const Graph& g, FusionPlan plan) : g_(g), plan_(std::move(plan)) {}
 
   Program run() {
     prog_.entry = plan_.entry.name;
@@ -498,7 +498,12 @@ class Lowerer {
 
 }  // namespace
 
-Program lower_to_kernels(const Graph& g, const EntrySpec& e) { return Lowerer(g, e).run(); }
+Program lower_to_kernels(const Graph& g, const EntrySpec& e) { return Lowerer(g, plan_fusion(g, e)).run(); }
+
+Program lower_to_kernels(const FusionPlan& plan) {
+  if (!plan.graph) throw Error("internal error: lower_to_kernels: the fusion plan has no graph");
+  return Lowerer(*plan.graph, plan).run();
+}
 
 Program build_program(const Graph& g, const EntrySpec& e) {
   Program p = lower_to_kernels(g, e);
