@@ -29,7 +29,7 @@ struct Unit {
 
 class Lowerer {
  public:
-  Lowerer(const Graph& g, const EntrySpec& e) : g_(g), plan_(plan_fusion(g, e)) {}
+  Lowerer(const Graph& g, FusionPlan plan) : g_(g), plan_(std::move(plan)) {}
 
   Program run() {
     prog_.entry = plan_.entry.name;
@@ -479,9 +479,14 @@ Program lower_to_kernels(const Graph& g, const EntrySpec& e) {
   if (has_composites(g)) {  // a graph straight from a builder, not from the pipeline
     Graph expanded = g;
     expand_composites(expanded);
-    return Lowerer(expanded, e).run();
+    return Lowerer(expanded, plan_fusion(expanded, e)).run();
   }
-  return Lowerer(g, e).run();
+  return Lowerer(g, plan_fusion(g, e)).run();
+}
+
+Program lower_to_kernels(const FusionPlan& plan) {
+  if (!plan.graph) throw Error("internal error: lower_to_kernels: the fusion plan has no graph");
+  return Lowerer(*plan.graph, plan).run();
 }
 
 Program build_program(const Graph& g, const EntrySpec& e) {

@@ -24,6 +24,10 @@ namespace dlc {
 /// (offset -1); run plan_memory next, or use build_program.
 Program lower_to_kernels(const Graph& g, const EntrySpec& e);
 
+/// The same from a plan made by plan_fusion (the pipeline's `fuse` stage);
+/// the plan's graph must outlive the call.
+Program lower_to_kernels(const FusionPlan& plan);
+
 /// lower_to_kernels + plan_memory + check_program: a Program ready to run.
 Program build_program(const Graph& g, const EntrySpec& e);
 

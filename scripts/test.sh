@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
-# Builds dlc and runs every test (ctest over the GoogleTest suites).
+# Installs the build's packages when missing, builds dlc and runs every test
+# (ctest over the GoogleTest suites and the FileCheck tests in tests/filecheck/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The build's Debian packages, as .ci/run installs them; llvm-19-tools brings
+# FileCheck for the tests/filecheck/ suites.
+if ! dpkg -s cmake g++ make llvm-19-dev llvm-19-tools liblld-19-dev libprotobuf-dev protobuf-compiler \
+     libopenblas-dev libgtest-dev zlib1g-dev libzstd-dev >/dev/null 2>&1; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq cmake g++ make llvm-19-dev llvm-19-tools liblld-19-dev libprotobuf-dev protobuf-compiler \
+    libopenblas-dev libgtest-dev zlib1g-dev libzstd-dev >/dev/null
+fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 make -C build -j"$(nproc)"
 ctest --test-dir build --output-on-failure -j"$(nproc)"

@@ -179,6 +179,13 @@ std::map<std::string, Sweep> build_sweep_table() {
     t[op].cases.push_back({{real({1023}, -0.01, 0.01)}});
   }
   for (const char* op : {"log", "sqrt", "rsqrt"}) t[op] = unary(0.01, 100);
+  // The activations: both sides of 0, past the saturation of tanh and e^x, and near 0.
+  for (const char* op : {"leaky_relu", "elu", "gelu", "log_sigmoid"}) {
+    t[op] = unary(-12, 12);
+    t[op].cases.push_back({{real({1023}, -0.01, 0.01)}});
+  }
+  t["leaky_relu"].cases.push_back({{real({7, 1023}, -3, 3)}, {{"alpha", attr_f(0.2)}}});
+  t["elu"].cases.push_back({{real({7, 1023}, -3, 3)}, {{"alpha", attr_f(0.5)}}});
 
   for (const char* op : {"add", "sub", "mul", "maximum", "minimum"}) {
     t[op] = binary(reals(), reals());

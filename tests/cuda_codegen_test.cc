@@ -25,6 +25,7 @@
 #include "frontend/model_loader.h"
 #include "ir/builder.h"
 #include "ir/error.h"
+#include "ir/op_registry.h"
 #include "ir/verifier.h"
 #include "runtime/cuda/cuda_abi.h"
 #include "runtime/executable.h"
@@ -403,7 +404,7 @@ struct OpCase {
 
 std::vector<OpCase> every_op() {
   SExpr x = arg(0), y = arg(1), z = arg(2);
-  return {
+  std::vector<OpCase> cases = {
       {"arg", y}, {"constant", SExpr(0.25)}, {"inf_constant", x + SExpr(-INFINITY)},
       {"float_overflowing_constant", min(x, SExpr(1e300))},
       {"add", x + y}, {"sub", x - y}, {"mul", x * y}, {"div", x / y}, {"neg", -x}, {"neg_constant", -SExpr(-2.5) * x},
@@ -417,6 +418,19 @@ std::vector<OpCase> every_op() {
          return s * (1.0 - s) + s;
        }()},
   };
+  // Registry ops whose expressions combine select, exp and tanh in ways the
+  // single-op cases above do not (the activations): each as the registry builds it.
+  for (const char* op : {"leaky_relu", "elu", "gelu", "log_sigmoid", "softplus", "sigmoid"}) {
+    Node n;
+    n.op = op;
+    const OpDef* def = find_op(op);
+    if (def && def->expr) cases.push_back({std::string("op_") + op, def->expr({x}, n)});
+  }
+  Node elu;
+  elu.op = "elu";
+  elu.attrs["alpha"] = attr_f(0.5);
+  cases.push_back({"op_elu_alpha", find_op("elu")->expr({x}, elu)});
+  return cases;
 }
 
 /// Random values of both signs with NaN, infinities and zeros sprinkled in.

@@ -44,6 +44,54 @@ TEST(ElementwiseOps, UnaryValuesMatchTheStandardLibrary) {
   EXPECT_NEAR(run_op("softplus", {tensor({2}, {1000, -1000})})[1], 0, 1e-300);
 }
 
+/// PyTorch's definitions (torch.nn.functional), in float64 from the math.
+double leaky_relu_ref(double x, double alpha) { return x > 0 ? x : alpha * x; }
+double elu_ref(double x, double alpha) { return x > 0 ? x : alpha * std::expm1(x); }
+double gelu_tanh_ref(double x) {
+  const double k = std::sqrt(2.0 / M_PI);
+  return 0.5 * x * (1.0 + std::tanh(k * (x + 0.044715 * x * x * x)));
+}
+double log_sigmoid_ref(double x) {  // -softplus(-x), as log(1/(1+e^-x)) where that is exact
+  return x < 0 ? x - std::log1p(std::exp(x)) : -std::log1p(std::exp(-x));
+}
+
+TEST(ElementwiseOps, ActivationsMatchPyTorchsFormulas) {
+  // Negative, zero, tiny, ordinary and large |x|.
+  Tensor x = tensor({13}, {-1000, -30, -8, -2.5, -0.5, -1e-7, 0, 1e-7, 0.5, 2.5, 8, 30, 1000});
+  auto expect_op = [&](const std::string& op, const Attrs& attrs, const std::function<double(double)>& f) {
+    Tensor got = run_op(op, {x}, attrs);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      double want = f(x[i]);
+      EXPECT_NEAR(got[i], want, 1e-12 * std::max(1.0, std::fabs(want))) << op << " at " << x[i];
+      // Near zero the answer is tiny: hold it to a relative error too.
+      if (std::fabs(want) > 0 && std::fabs(want) < 1e-3) {
+        EXPECT_NEAR(got[i] / want, 1.0, 1e-8) << op << " relative at " << x[i];
+      }
+    }
+  };
+  expect_op("leaky_relu", {}, [](double v) { return leaky_relu_ref(v, 0.01); });
+  expect_op("leaky_relu", {{"alpha", attr_f(0.2)}}, [](double v) { return leaky_relu_ref(v, 0.2); });
+  expect_op("elu", {}, [](double v) { return elu_ref(v, 1.0); });
+  expect_op("elu", {{"alpha", attr_f(0.5)}}, [](double v) { return elu_ref(v, 0.5); });
+  expect_op("gelu", {}, gelu_tanh_ref);
+  expect_op("log_sigmoid", {}, log_sigmoid_ref);
+  // Spot values computed independently (PyTorch gives the same in float64).
+  EXPECT_NEAR(run_op("gelu", {tensor({1}, {1.0})})[0], 0.8411919906082768, 1e-12);
+  EXPECT_NEAR(run_op("gelu", {tensor({1}, {-1.0})})[0], -0.15880800939172324, 1e-12);
+  EXPECT_NEAR(run_op("log_sigmoid", {tensor({1}, {0.0})})[0], -std::log(2.0), 1e-15);
+  EXPECT_NEAR(run_op("elu", {tensor({1}, {-1.0})})[0], std::exp(-1.0) - 1.0, 1e-15);
+  // Stable at the extremes: no overflow into inf or NaN.
+  EXPECT_EQ(run_op("log_sigmoid", {tensor({1}, {-1000})})[0], -1000);
+  EXPECT_EQ(run_op("elu", {tensor({1}, {-1000})})[0], -1);
+  EXPECT_EQ(run_op("gelu", {tensor({1}, {1000})})[0], 1000);
+}
+
+TEST(ElementwiseOps, ActivationDefaultsAndAttributes) {
+  EXPECT_EQ(run_op("leaky_relu", {tensor({1}, {-2})})[0], -0.02) << "alpha defaults to 0.01, as PyTorch";
+  EXPECT_NEAR(run_op("elu", {tensor({1}, {-50})})[0], -1.0, 1e-15) << "alpha defaults to 1";
+  EXPECT_THROW(run_op("leaky_relu", {tensor({1}, {1})}, {{"alpha", attr_s("big")}}), Error) << "alpha is a number";
+}
+
 TEST(ElementwiseOps, BinaryValuesBroadcast) {
   Tensor a = tensor({2, 1}, {2, -3}), b = tensor({1, 3}, {1, 4, 0.5});
   const std::vector<std::pair<std::string, std::function<double(double, double)>>> ops = {

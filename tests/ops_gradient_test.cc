@@ -85,6 +85,27 @@ TEST(OpGradients, UnaryElementwise) {
   for (std::string op : {"neg", "exp", "square", "sigmoid", "tanh", "softplus"}) check_op(op, {any}, {true});
   for (std::string op : {"log", "sqrt", "rsqrt"}) check_op(op, {positive}, {true});
   for (std::string op : {"abs", "relu"}) check_op(op, {kinked}, {true});
+  for (std::string op : {"gelu", "log_sigmoid"}) check_op(op, {rnd({2, 3}, 14, -4, 4)}, {true});
+  check_op("leaky_relu", {kinked}, {true});
+  check_op("leaky_relu", {kinked}, {true}, {{"alpha", attr_f(0.2)}});
+  check_op("elu", {kinked}, {true});
+  check_op("elu", {kinked}, {true}, {{"alpha", attr_f(0.5)}});
+}
+
+TEST(OpGradients, ActivationGradientsAtZeroFollowPyTorch) {
+  // leaky_relu'(0) = alpha and elu'(0) = alpha (PyTorch's x <= 0 branch); gelu'(0) = 0.5;
+  // log_sigmoid'(0) = sigmoid(0) = 0.5.
+  const std::vector<std::pair<std::string, double>> want = {
+      {"leaky_relu", 0.01}, {"elu", 1.0}, {"gelu", 0.5}, {"log_sigmoid", 0.5}};
+  for (const auto& [op, slope] : want) {
+    Graph g;
+    GraphBuilder b(g);
+    auto x = b.input("x", {DType::f64, {1}});
+    auto loss = b.reduce_sum(b.op(op, {x}), {});
+    auto grads = append_gradients(g, loss, {"x"});
+    auto out = RefInterpreter(g).run({{"x", tensor({1}, {0.0}, DType::f64)}}, {grads.at("x")});
+    EXPECT_NEAR(out.at(grads.at("x"))[0], slope, 1e-15) << op;
+  }
 }
 
 TEST(OpGradients, WhereAndCast) {

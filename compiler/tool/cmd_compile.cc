@@ -25,7 +25,12 @@ const char* kUsage =
     "  --seed N              parameter initialization seed (default 0)\n"
     "  --no-train            build only `predict`, even when the model has a training section\n"
     "  --cpu NAME            LLVM CPU for target cpu: x86-64-v2 (default), x86-64-v3, native, ...\n"
-    "  --dump-after PASS|all print the graph after a pass to stderr\n"
+    "  --dump-after STAGE|all print the IR after a stage (or every stage) to stderr; the\n"
+    "                        stages in order: verify, bind_batch, regularize, autodiff,\n"
+    "                        lower_optimizer, fold_constants, cse, simplify (the graph as text),\n"
+    "                        fuse (fusion decisions), lower, plan_memory (kernel programs),\n"
+    "                        codegen (LLVM IR or CUDA C); the last four for cpu and cuda\n"
+    "  --verify-each         also check that every stage reporting no change left its IR alone\n"
     "  --explain-fusion      list each kernel with its ops, and why ops stayed apart\n"
     "  --print-kernels       print the kernel programs\n"
     "  --emit-llvm DIR       write the generated LLVM IR to DIR/model.ll\n"
@@ -68,6 +73,7 @@ int cmd_compile(int argc, char** argv) {
     else if (a == "--no-train") opts.training = false;
     else if (a == "--cpu") opts.cpu = value();
     else if (a == "--dump-after") opts.dump_after = value();
+    else if (a == "--verify-each") opts.verify_changes = true;
     else if (a == "--explain-fusion") explain = true;
     else if (a == "--print-kernels") print_kernels = true;
     else if (a == "--emit-llvm") emit_llvm_dir = value();

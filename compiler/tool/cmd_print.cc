@@ -119,8 +119,8 @@ int cmd_print(int argc, char** argv) {
   opts.training = args.training;
   if (args.after == "all") {
     opts.dump_after = "all";
-    opts.on_dump = [](const std::string& pass, const Model& dumped) {
-      std::printf("# after %s\n%s\n", pass.c_str(), print_model(dumped).c_str());
+    opts.on_dump = [](const std::string& pass, const std::string& text) {
+      std::printf("# after %s\n%s\n", pass.c_str(), text.c_str());
     };
     run_graph_passes(m, opts);
     return 0;

@@ -13,6 +13,8 @@ namespace dlc {
 int cmd_check(int argc, char** argv);
 /// `dlc print MODEL [--after PASS] [--batch N]`: the graph as text.
 int cmd_print(int argc, char** argv);
+/// `dlc opt --passes a,b MODEL`: runs graph passes, prints the graph.
+int cmd_opt(int argc, char** argv);
 /// `dlc compile MODEL -o OUT.dlc ...`: builds an executable.
 int cmd_compile(int argc, char** argv);
 /// `dlc gradcheck MODEL`: symbolic against numerical gradients.

@@ -133,6 +133,10 @@ std::pair<std::string, std::string> pow_rule(GraphBuilder& b, const std::string&
   return {da, dc};
 }
 
+/// gelu's tanh approximation: sqrt(2 / pi) and the cubic coefficient.
+constexpr double kGeluK = 0.7978845608028654;
+constexpr double kGeluC = 0.044715;
+
 }  // namespace
 
 void register_elementwise_ops(OpRegistry& r) {
@@ -191,6 +195,56 @@ void register_elementwise_ops(OpRegistry& r) {
   r.add(with_grad(unary("softplus", [](SExpr x) { return max(x, 0.0) + log1p(exp(-abs(x))); },
                         "log(1 + e^x), stable"),
                   unary_grad([](G b, S x, S, S dy) { return b.mul(dy, b.op("sigmoid", {x})); })));
+
+  // The four below follow PyTorch's definitions (torch.nn.functional).
+  // leaky_relu: x > 0 ? x : alpha*x; the gradient at 0 is alpha, as PyTorch's.
+  OpDef leaky = with_grad(
+      unary("leaky_relu", nullptr, "x > 0 ? x : alpha * x (attr alpha, default 0.01); leaky_relu'(0) = alpha"),
+      [](G b, const Node& n, const std::vector<std::string>& dy) -> Grads {
+        const std::string& x = n.inputs[0];
+        double alpha = n.attr_float("alpha", 0.01);
+        return {b.op("where", {b.op("greater", {x, zero_like(b, x)}), dy[0], scale(b, dy[0], alpha)})};
+      });
+  leaky.attrs = {{"alpha", AttrKind::f, false}};
+  leaky.expr = [](Args x, const Node& n) { return select(greater(x[0], 0.0), x[0], n.attr_float("alpha", 0.01) * x[0]); };
+  r.add(leaky);
+  // elu: x > 0 ? x : alpha*(e^x - 1). e^x - 1 is written tanh(x/2) * (e^x + 1),
+  // which keeps its relative precision near 0 (where e^x - 1 cancels) without an
+  // expm1 primitive; min(x, 0) keeps the unpicked branch finite. The gradient at
+  // 0 is alpha, as PyTorch's; below 0 it is dy * (y + alpha) = dy * alpha * e^x.
+  OpDef elu = with_grad(
+      unary("elu", nullptr, "x > 0 ? x : alpha * (e^x - 1) (attr alpha, default 1); elu'(0) = alpha"),
+      [](G b, const Node& n, const std::vector<std::string>& dy) -> Grads {
+        const std::string &x = n.inputs[0], &y = n.outputs[0];
+        double alpha = n.attr_float("alpha", 1.0);
+        std::string negative_slope = b.mul(dy[0], b.add(y, constant_like(b, y, alpha)));
+        return {b.op("where", {b.op("greater", {x, zero_like(b, x)}), dy[0], negative_slope})};
+      });
+  elu.attrs = {{"alpha", AttrKind::f, false}};
+  elu.expr = [](Args x, const Node& n) {
+    SExpr neg = min(x[0], 0.0);
+    return select(greater(x[0], 0.0), x[0], n.attr_float("alpha", 1.0) * (tanh(neg * 0.5) * (exp(neg) + 1.0)));
+  };
+  r.add(elu);
+  // gelu, PyTorch's approximate='tanh': 0.5 x (1 + tanh(k (x + 0.044715 x^3))), k = sqrt(2/pi).
+  // d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 * 0.044715 x^2).
+  r.add(with_grad(unary("gelu",
+                        [](SExpr x) { return 0.5 * x * (1.0 + tanh(kGeluK * (x + kGeluC * x * x * x))); },
+                        "0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), PyTorch's approximate='tanh'"),
+                  unary_grad([](G b, S x, S, S dy) {
+                    std::string x2 = b.mul(x, x);
+                    std::string inner = scale(b, b.add(x, scale(b, b.mul(x2, x), kGeluC)), kGeluK);
+                    std::string t = b.op("tanh", {inner});
+                    std::string one = constant_like(b, x, 1.0);
+                    std::string left = scale(b, b.add(one, t), 0.5);
+                    std::string dinner = scale(b, b.add(one, scale(b, x2, 3 * kGeluC)), kGeluK);
+                    std::string right = b.mul(scale(b, x, 0.5), b.mul(b.sub(one, b.mul(t, t)), dinner));
+                    return b.mul(dy, b.add(left, right));
+                  })));
+  // log_sigmoid(x) = -softplus(-x) = min(x, 0) - log1p(e^-|x|): stable for large |x|.
+  r.add(with_grad(unary("log_sigmoid", [](SExpr x) { return min(x, 0.0) - log1p(exp(-abs(x))); },
+                        "log(1 / (1 + e^-x)) = -softplus(-x), stable"),
+                  unary_grad([](G b, S x, S, S dy) { return b.mul(dy, b.op("sigmoid", {b.neg(x)})); })));
 
   r.add(comparison("greater", [](SExpr a, SExpr b) { return greater(a, b); }, "a > b, bool"));
   r.add(comparison("less", [](SExpr a, SExpr b) { return less(a, b); }, "a < b, bool"));
