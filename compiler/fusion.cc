@@ -360,7 +360,51 @@ class Planner {
         built.push_back(std::move(*alone));
       }
     }
+    join_row_kernels(out, built, cluster_of);
     return out;
+  }
+
+  /// Greedy merging sees one root at a time, so reductions over one row
+  /// space can end up in two kernels (the max of x in one; the count of
+  /// valid labels, x[label] and then the sum of exp(x - max) in another).
+  /// Two such kernels that share data or feed one another become one, when
+  /// that builds and no third kernel lies between them.
+  void join_row_kernels(std::vector<Cluster>& out, std::vector<SymKernel>& built,
+                        std::map<std::string, int>& cluster_of) const {
+    std::string why;
+    for (bool joined = true; joined;) {
+      joined = false;
+      for (size_t i = 0; i < out.size() && !joined; ++i) {
+        if (!out[i].reduction || out[i].gemm >= 0) continue;
+        for (size_t j = i + 1; j < out.size() && !joined; ++j) {
+          if (!out[j].reduction || out[j].gemm >= 0 || built[i].dims != built[j].dims ||
+              built[i].reduce_dims != built[j].reduce_dims)
+            continue;
+          std::vector<std::string> li = built[i].loaded_values(), lj = built[j].loaded_values();
+          std::set<std::string> ri(out[i].roots.begin(), out[i].roots.end()), rj(out[j].roots.begin(), out[j].roots.end());
+          bool connected = false;
+          for (const auto& l : lj) connected |= ri.count(l) || std::find(li.begin(), li.end(), l) != li.end();
+          for (const auto& l : li) connected |= rj.count(l) > 0;
+          if (!connected || reaches_through(lj, ri, cluster_of, built) || reaches_through(li, rj, cluster_of, built))
+            continue;
+          Cluster both = out[i];
+          both.roots.insert(both.roots.end(), out[j].roots.begin(), out[j].roots.end());
+          std::sort(both.roots.begin(), both.roots.end(), [&](const std::string& a, const std::string& b) {
+            return p_.producer.at(a) < p_.producer.at(b);
+          });
+          std::optional<SymKernel> k = build_loop(p_, both, &why);
+          if (!k) continue;
+          out[i] = both;
+          built[i] = std::move(*k);
+          out.erase(out.begin() + static_cast<std::ptrdiff_t>(j));
+          built.erase(built.begin() + static_cast<std::ptrdiff_t>(j));
+          cluster_of.clear();
+          for (size_t c = 0; c < out.size(); ++c)
+            for (const auto& r : out[c].roots) cluster_of[r] = static_cast<int>(c);
+          joined = true;
+        }
+      }
+    }
   }
 
   /// A loop kernel reading a GEMM's result element for element right after

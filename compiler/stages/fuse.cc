@@ -75,7 +75,6 @@ std::string print_fusion_plan(const FusionPlan& p) {
     if (cl.gemm >= 0) o << " epilogue of matmul %" << p.graph->nodes[static_cast<size_t>(cl.gemm)].outputs[0];
     o << "\n";
   }
-  for (const auto& x : p.xent_grads) o << "  softmax cross-entropy gradient row kernel: %" << x.x << " -> mul node " << x.mul << "\n";
   return o.str();
 }
 
