@@ -4,6 +4,7 @@
 #include <functional>
 #include <optional>
 
+#include "compiler/fusion_limits.h"
 #include "compiler/loop_builder.h"
 #include "compiler/memory_views.h"
 #include "ir/error.h"
@@ -93,6 +94,8 @@ class Planner {
     match_xent_grads();
     mark_live();
     force_stores();
+    // Before the cost rule: its walks up inlined producers then stop within the limits.
+    bound_fused_expressions(p_, [this](const std::string& v, const std::string& why) { store(v, why); });
     decide_by_cost();
     p_.clusters = merge(roots_in_order());
     attach_epilogues();
@@ -331,16 +334,18 @@ class Planner {
   /// through at least one step in between.
   bool reaches_through(const std::vector<std::string>& start, const std::set<std::string>& targets,
                        const std::map<std::string, int>& cluster_of, const std::vector<SymKernel>& built) const {
+    // An explicit stack: the chain of kernels behind a value is as long as the graph.
     std::set<std::string> seen;
-    std::function<bool(const std::string&)> dfs = [&](const std::string& v) {
-      if (targets.count(v)) return true;
-      if (!seen.insert(v).second) return false;
-      for (const auto& d : deps_of(v, cluster_of, built))
-        if (dfs(d)) return true;
-      return false;
-    };
+    std::vector<std::string> stack;
     for (const auto& s : start)
-      if (!targets.count(s) && dfs(s)) return true;
+      if (!targets.count(s)) stack.push_back(s);
+    while (!stack.empty()) {
+      std::string v = std::move(stack.back());
+      stack.pop_back();
+      if (targets.count(v)) return true;
+      if (!seen.insert(v).second) continue;
+      for (auto& d : deps_of(v, cluster_of, built)) stack.push_back(std::move(d));
+    }
     return false;
   }
 
@@ -380,7 +385,7 @@ class Planner {
           Cluster joined = out[c];
           joined.roots.push_back(r);
           std::optional<SymKernel> k = build_loop(p_, joined, &why);
-          if (!k) continue;
+          if (!k || !within_fusion_limits(*k)) continue;  // a joined root inlines the others: depths add up
           out[c] = joined;
           built[c] = std::move(*k);
           cluster_of[r] = c;
