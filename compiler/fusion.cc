@@ -4,6 +4,7 @@
 #include <functional>
 #include <optional>
 
+#include "compiler/fusion_limits.h"
 #include "compiler/loop_builder.h"
 #include "compiler/memory_views.h"
 #include "ir/error.h"
@@ -90,6 +91,8 @@ class Planner {
     index_and_classify();
     mark_live();
     force_stores();
+    // Before the cost rule: its walks up inlined producers then stop within the limits.
+    bound_fused_expressions(p_, [this](const std::string& v, const std::string& why) { store(v, why); });
     decide_by_cost();
     p_.clusters = merge(roots_in_order());
     attach_epilogues();
@@ -287,16 +290,18 @@ class Planner {
   /// through at least one step in between.
   bool reaches_through(const std::vector<std::string>& start, const std::set<std::string>& targets,
                        const std::map<std::string, int>& cluster_of, const std::vector<SymKernel>& built) const {
+    // An explicit stack: the chain of kernels behind a value is as long as the graph.
     std::set<std::string> seen;
-    std::function<bool(const std::string&)> dfs = [&](const std::string& v) {
-      if (targets.count(v)) return true;
-      if (!seen.insert(v).second) return false;
-      for (const auto& d : deps_of(v, cluster_of, built))
-        if (dfs(d)) return true;
-      return false;
-    };
+    std::vector<std::string> stack;
     for (const auto& s : start)
-      if (!targets.count(s) && dfs(s)) return true;
+      if (!targets.count(s)) stack.push_back(s);
+    while (!stack.empty()) {
+      std::string v = std::move(stack.back());
+      stack.pop_back();
+      if (targets.count(v)) return true;
+      if (!seen.insert(v).second) continue;
+      for (auto& d : deps_of(v, cluster_of, built)) stack.push_back(std::move(d));
+    }
     return false;
   }
 
@@ -348,7 +353,7 @@ class Planner {
         Cluster joined = out[c];
         joined.roots.push_back(r);
         std::optional<SymKernel> k = build_loop(p_, joined, &why);
-        if (!k) continue;
+        if (!k || !within_fusion_limits(*k)) continue;  // a joined root inlines the others: depths add up
         out[c] = joined;
         built[c] = std::move(*k);
         cluster_of[r] = c;
@@ -393,7 +398,7 @@ class Planner {
             return p_.producer.at(a) < p_.producer.at(b);
           });
           std::optional<SymKernel> k = build_loop(p_, both, &why);
-          if (!k) continue;
+          if (!k || !within_fusion_limits(*k)) continue;
           out[i] = both;
           built[i] = std::move(*k);
           out.erase(out.begin() + static_cast<std::ptrdiff_t>(j));

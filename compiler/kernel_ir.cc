@@ -7,6 +7,7 @@
 
 #include "ir/error.h"
 #include "ir/op_registry.h"
+#include "ir/scalar_walk.h"
 
 namespace dlc {
 
@@ -99,32 +100,40 @@ class ExprPrinter {
  public:
   /// Counts uses in every expression of a kernel before any is printed,
   /// so a node shared between two stores is bound where it first appears.
-  void count(const SExpr& root) { count(root.get()); }
-  std::string print(const SExpr& root, std::string* lets) { return text(root.get(), lets); }
+  // Both walks use explicit stacks (expressions may be deep); operands are
+  // finished left to right, so lets come out in the order a recursive
+  // printer would write them.
+  void count(const SExpr& root) {
+    std::vector<const ScalarNode*> stack{root.get()};
+    while (!stack.empty()) {
+      const ScalarNode* n = stack.back();
+      stack.pop_back();
+      if (uses_[n]++ > 0) continue;
+      for (const auto& a : n->args) stack.push_back(a.get());
+    }
+  }
+  std::string print(const SExpr& root, std::string* lets) {
+    for (const ScalarNode* n : scalar_post_order(root)) {
+      if (text_.count(n)) continue;
+      if (n->op == ScalarOp::arg) { text_[n] = "$" + std::to_string(n->index); continue; }
+      if (n->op == ScalarOp::constant) { text_[n] = num_str(n->value); continue; }
+      std::string s = "(" + std::string(scalar_op_name(n->op));
+      for (const auto& a : n->args) s += " " + text_.at(a.get());
+      s += ")";
+      if (uses_[n] > 1) {
+        std::string name = "t" + std::to_string(named_++);
+        *lets += "      " + name + " = " + s + "\n";
+        s = name;
+      }
+      text_[n] = std::move(s);
+    }
+    return text_.at(root.get());
+  }
 
  private:
-  void count(const ScalarNode* n) {
-    if (uses_[n]++ > 0) return;
-    for (const auto& a : n->args) count(a.get());
-  }
-  std::string text(const ScalarNode* n, std::string* lets) {
-    if (n->op == ScalarOp::arg) return "$" + std::to_string(n->index);
-    if (n->op == ScalarOp::constant) return num_str(n->value);
-    auto named = names_.find(n);
-    if (named != names_.end()) return named->second;
-    std::string s = "(" + std::string(scalar_op_name(n->op));
-    for (const auto& a : n->args) s += " " + text(a.get(), lets);
-    s += ")";
-    if (uses_[n] > 1) {
-      std::string name = "t" + std::to_string(names_.size());
-      *lets += "      " + name + " = " + s + "\n";
-      names_[n] = name;
-      return name;
-    }
-    return s;
-  }
   std::map<const ScalarNode*, int> uses_;
-  std::map<const ScalarNode*, std::string> names_;
+  std::map<const ScalarNode*, std::string> text_;  // a node's text, or its let's name
+  int named_ = 0;
 };
 
 std::string access_str(const Program& p, const Access& a) {
@@ -302,19 +311,22 @@ class Checker {
            "' which holds " + std::to_string(b.numel));
   }
 
+  // Each distinct node once, without recursion: a file may hold any chain,
+  // and a per-path walk of a DAG is exponential in its depth.
   void check_expr(const SExpr& e, int num_args) const {
     if (!e.get()) fail("missing expression");
-    const ScalarNode& n = *e;
-    if (static_cast<int>(n.args.size()) != scalar_arity(n.op)) fail(std::string("bad arity for ") + scalar_op_name(n.op));
-    if (n.op == ScalarOp::arg && (n.index < 0 || n.index >= num_args))
-      fail("expression reads $" + std::to_string(n.index) + " of " + std::to_string(num_args));
-    for (const auto& a : n.args) check_expr(a, num_args);
+    for (const ScalarNode* n : scalar_post_order(e)) {
+      if (static_cast<int>(n->args.size()) != scalar_arity(n->op)) fail(std::string("bad arity for ") + scalar_op_name(n->op));
+      for (const auto& a : n->args)
+        if (!a.get()) fail("missing expression");
+      if (n->op == ScalarOp::arg && (n->index < 0 || n->index >= num_args))
+        fail("expression reads $" + std::to_string(n->index) + " of " + std::to_string(num_args));
+    }
   }
 
   /// Indices of the args an expression reads.
   static void args_of(const SExpr& e, std::vector<int>* out) {
-    if (e->op == ScalarOp::arg) out->push_back(e->index);
-    for (const auto& a : e->args) args_of(a, out);
+    for (int a : scalar_args({e.get()})) out->push_back(a);
   }
 
   void check_loop(const LoopKernel& k) const {

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "ir/error.h"
+#include "ir/scalar_walk.h"
 
 namespace dlc {
 namespace {
@@ -39,18 +40,20 @@ class FlatExpr {
     std::vector<size_t> args;
     SExpr on_operands;  // the node's op over arg(0..), built once
   };
-  size_t add(const ScalarNode* n) {
-    auto it = index_.find(n);
-    if (it != index_.end()) return it->second;
-    Item item{n, {}, {}};
-    std::vector<SExpr> ops;
-    for (const auto& a : n->args) {
-      item.args.push_back(add(a.get()));
-      ops.push_back(arg(static_cast<int>(ops.size())));
+  // Operands first, without recursion (expressions may be deep).
+  size_t add(const ScalarNode* root) {
+    for (const ScalarNode* n : scalar_post_order({root})) {
+      Item item{n, {}, {}};
+      std::vector<SExpr> ops;
+      for (const auto& a : n->args) {
+        item.args.push_back(index_.at(a.get()));
+        ops.push_back(arg(static_cast<int>(ops.size())));
+      }
+      if (n->op != ScalarOp::arg && n->op != ScalarOp::constant) item.on_operands = make(n->op, ops);
+      nodes_.push_back(item);
+      index_[n] = nodes_.size() - 1;
     }
-    if (n->op != ScalarOp::arg && n->op != ScalarOp::constant) item.on_operands = make(n->op, ops);
-    nodes_.push_back(item);
-    return index_[n] = nodes_.size() - 1;
+    return index_.at(root);
   }
   std::vector<Item> nodes_;
   std::map<const ScalarNode*, size_t> index_;

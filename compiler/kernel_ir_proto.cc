@@ -6,25 +6,26 @@
 
 #include "compiler/kernel_ir.h"
 #include "ir/error.h"
+#include "ir/scalar_walk.h"
 
 namespace dlc {
 namespace {
 
 // --- writing ---------------------------------------------------------------
 
-int add_scalar(const ScalarNode* n, proto::ScalarExprProto* out, std::map<const ScalarNode*, int>* ids) {
-  auto it = ids->find(n);
-  if (it != ids->end()) return it->second;
-  std::vector<int> args;
-  for (const auto& a : n->args) args.push_back(add_scalar(a.get(), out, ids));
-  auto* pn = out->add_nodes();
-  pn->set_op(static_cast<int>(n->op));
-  pn->set_index(n->index);
-  pn->set_value(n->value);
-  for (int a : args) pn->add_args(a);
-  int id = out->nodes_size() - 1;
-  (*ids)[n] = id;
-  return id;
+// Operands before users, left to right, without recursion (expressions
+// may be deep): the node table a recursive writer would produce.
+int add_scalar(const ScalarNode* root, proto::ScalarExprProto* out, std::map<const ScalarNode*, int>* ids) {
+  for (const ScalarNode* n : scalar_post_order({root})) {
+    if (ids->count(n)) continue;
+    auto* pn = out->add_nodes();
+    pn->set_op(static_cast<int>(n->op));
+    pn->set_index(n->index);
+    pn->set_value(n->value);
+    for (const auto& a : n->args) pn->add_args(ids->at(a.get()));
+    (*ids)[n] = out->nodes_size() - 1;
+  }
+  return ids->at(root);
 }
 
 proto::KernelAccess access_to_proto(const Access& a) {

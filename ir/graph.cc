@@ -58,12 +58,16 @@ const TensorType& Graph::type_of(const std::string& value) const {
 }
 
 std::string Graph::fresh_name(const std::string& prefix) {
+  if (outputs_scanned_ > nodes.size()) {  // nodes were removed: start over
+    node_outputs_.clear();
+    outputs_scanned_ = 0;
+  }
+  for (; outputs_scanned_ < nodes.size(); ++outputs_scanned_)
+    node_outputs_.insert(nodes[outputs_scanned_].outputs.begin(), nodes[outputs_scanned_].outputs.end());
   for (;;) {
     std::string n = prefix + "." + std::to_string(next_fresh_++);
     if (types.count(n)) continue;
-    bool used = find_input(n) || find_param(n);
-    for (const auto& node : nodes)
-      for (const auto& o : node.outputs) used = used || o == n;
+    bool used = find_input(n) || find_param(n) || node_outputs_.count(n);
     if (!used) {
       // Reserve the name so the next call cannot return it before inference runs.
       types[n] = TensorType{};

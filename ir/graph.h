@@ -3,6 +3,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,12 @@ struct Graph {
 
  private:
   int next_fresh_ = 0;
+  /// Outputs of nodes[0, outputs_scanned_) when fresh_name last looked: a
+  /// scan of every node per name made autodiff quadratic. Names of nodes
+  /// removed since only make it skip a name; nodes appended since are
+  /// scanned on the next call (nodes built by GraphBuilder are also typed).
+  std::set<std::string> node_outputs_;
+  size_t outputs_scanned_ = 0;
 };
 
 /// A model: graph plus training section, and the file it came from.

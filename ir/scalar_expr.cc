@@ -5,16 +5,45 @@
 
 namespace dlc {
 
-SExpr::SExpr(double constant)
-    : node_(std::make_shared<ScalarNode>(ScalarNode{ScalarOp::constant, 0, constant, {}})) {}
-
-SExpr arg(int index) {
-  return SExpr(std::make_shared<ScalarNode>(ScalarNode{ScalarOp::arg, index, 0, {}}));
+ScalarNode::~ScalarNode() {
+  // Operands only this node holds would die inside this destructor, each in
+  // turn inside its own: move them to a local list instead and empty their
+  // operand lists before they go, so every node dies at depth one.
+  std::vector<std::shared_ptr<const ScalarNode>> dying;
+  auto take = [&](std::vector<SExpr>& from) {
+    for (SExpr& a : from)
+      if (a.node_ && a.node_.use_count() == 1) dying.push_back(std::move(a.node_));
+    from.clear();
+  };
+  take(args);
+  while (!dying.empty()) {
+    std::shared_ptr<const ScalarNode> n = std::move(dying.back());
+    dying.pop_back();
+    // Sole owner, and every node is created non-const (make_shared<ScalarNode>).
+    take(const_cast<ScalarNode&>(*n).args);
+  }
 }
 
-SExpr make(ScalarOp op, std::vector<SExpr> args) {
-  return SExpr(std::make_shared<ScalarNode>(ScalarNode{op, 0, 0, std::move(args)}));
+namespace {
+
+// Built in place: ScalarNode's destructor leaves it without an implicit
+// move constructor, so a temporary would copy its operand list.
+std::shared_ptr<ScalarNode> new_node(ScalarOp op, int index, double value, std::vector<SExpr> args) {
+  auto n = std::make_shared<ScalarNode>();
+  n->op = op;
+  n->index = index;
+  n->value = value;
+  n->args = std::move(args);
+  return n;
 }
+
+}  // namespace
+
+SExpr::SExpr(double constant) : node_(new_node(ScalarOp::constant, 0, constant, {})) {}
+
+SExpr arg(int index) { return SExpr(new_node(ScalarOp::arg, index, 0, {})); }
+
+SExpr make(ScalarOp op, std::vector<SExpr> args) { return SExpr(new_node(op, 0, 0, std::move(args))); }
 
 SExpr operator+(SExpr a, SExpr b) { return make(ScalarOp::add, {a, b}); }
 SExpr operator-(SExpr a, SExpr b) { return make(ScalarOp::sub, {a, b}); }

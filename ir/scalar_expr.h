@@ -35,6 +35,7 @@ class SExpr {
   const ScalarNode* get() const { return node_.get(); }
 
  private:
+  friend struct ScalarNode;  // its destructor unlinks chains iteratively
   std::shared_ptr<const ScalarNode> node_;
 };
 
@@ -43,6 +44,11 @@ struct ScalarNode {
   int index = 0;      // for arg
   double value = 0;   // for constant
   std::vector<SExpr> args;
+
+  /// Releases operands it owns alone without recursing once per level, so
+  /// dropping a long chain (a deep fused expression, a chain read from a
+  /// file) cannot overflow the stack.
+  ~ScalarNode();
 };
 
 using Args = const std::vector<SExpr>&;

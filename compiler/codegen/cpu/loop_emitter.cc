@@ -9,6 +9,7 @@
 #include "compiler/codegen/cpu/emit_util.h"
 #include "compiler/codegen/cpu/loop_shape.h"
 #include "compiler/codegen/cpu/scalar_emitter.h"
+#include "ir/scalar_walk.h"
 
 namespace dlc::cpu {
 namespace {
@@ -17,9 +18,9 @@ namespace {
 // small enough that the accumulators stay in L1.
 constexpr int64_t kColumnBlock = 256;
 
+// Each distinct node once (ir/scalar_walk.h): a per-path walk is exponential in a DAG's depth.
 void args_of(const SExpr& e, std::set<int>* out) {
-  if (e->op == ScalarOp::arg) out->insert(e->index);
-  for (const auto& a : e->args) args_of(a, out);
+  for (int a : scalar_args({e.get()})) out->insert(a);
 }
 
 class LoopEmitter {

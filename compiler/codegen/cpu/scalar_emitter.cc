@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "ir/error.h"
+#include "ir/scalar_walk.h"
 
 namespace dlc::cpu {
 
@@ -57,9 +58,11 @@ class Emitter {
   llvm::Value* emit(const SExpr& e) {
     auto it = done_.find(e.get());
     if (it != done_.end()) return it->second;
-    llvm::Value* v = emit_node(*e);
-    done_.emplace(e.get(), v);
-    return v;
+    // Operands before users, each once, without recursing per level (an
+    // expression may be deep); emit_node then finds its operands done.
+    for (const ScalarNode* n : scalar_post_order(e))
+      if (!done_.count(n)) done_.emplace(n, emit_node(*n));
+    return done_.at(e.get());
   }
 
  private:

@@ -1,24 +1,12 @@
 #include "compiler/codegen/cuda/cuda_scalar.h"
 
-#include <set>
-
 #include "ir/error.h"
+#include "ir/scalar_walk.h"
 
 namespace dlc::cuda {
-namespace {
 
-void collect_args(const SExpr& e, std::set<int>* out) {
-  if (e->op == ScalarOp::arg) out->insert(e->index);
-  for (const auto& a : e->args) collect_args(a, out);
-}
-
-}  // namespace
-
-std::vector<int> args_of(const SExpr& e) {
-  std::set<int> s;
-  collect_args(e, &s);
-  return {s.begin(), s.end()};
-}
+// Each distinct node once (ir/scalar_walk.h): a per-path walk is exponential in a DAG's depth.
+std::vector<int> args_of(const SExpr& e) { return scalar_args({e.get()}); }
 
 ScalarPrinter::ScalarPrinter(std::string* out, std::string indent, ComputeType t, std::vector<std::string> args,
                              int* counter)
@@ -27,6 +15,15 @@ ScalarPrinter::ScalarPrinter(std::string* out, std::string indent, ComputeType t
 std::string ScalarPrinter::print(const SExpr& e) {
   auto it = done_.find(e.get());
   if (it != done_.end()) return it->second;
+  // Operands first, left to right, each printed once: the statements (and
+  // variable numbers) a recursive walk gives, without recursing per level.
+  for (const ScalarNode* n : scalar_post_order(e))
+    if (!done_.count(n)) print_node(*n);
+  return done_.at(e.get());
+}
+
+void ScalarPrinter::print_node(const ScalarNode& n) {
+  const ScalarNode* e = &n;
   std::string value;
   if (e->op == ScalarOp::arg) {
     if (e->index < 0 || e->index >= static_cast<int>(args_.size()) || args_[e->index].empty())
@@ -40,8 +37,7 @@ std::string ScalarPrinter::print(const SExpr& e) {
     value = "v" + std::to_string((*counter_)++);
     *out_ += indent_ + "const " + c_type(t_) + " " + value + " = " + text + ";\n";
   }
-  done_.emplace(e.get(), value);
-  return value;
+  done_.emplace(e, value);
 }
 
 std::string ScalarPrinter::call(const char* name, const std::string& a) {
@@ -52,7 +48,7 @@ std::string ScalarPrinter::call(const char* name, const std::string& a) {
 std::string ScalarPrinter::node_text(const ScalarNode& n) {
   // Operands first, in order, so the statements read top to bottom.
   std::vector<std::string> ops;
-  for (const auto& arg : n.args) ops.push_back(print(arg));
+  for (const auto& arg : n.args) ops.push_back(done_.at(arg.get()));
   auto a = [&](size_t i) { return ops.at(i); };
   std::string one = literal(1, t_), zero = literal(0, t_);
   switch (n.op) {

@@ -25,6 +25,7 @@ class ScalarPrinter {
   std::string print(const SExpr& e);
 
  private:
+  void print_node(const ScalarNode& n);  // its operands are done
   std::string node_text(const ScalarNode& n);
   std::string call(const char* name, const std::string& a);
 
