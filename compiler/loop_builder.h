@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "compiler/fusion.h"
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 
 namespace dlc {
 

@@ -16,7 +16,7 @@
 #pragma once
 
 #include "compiler/fusion.h"
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 
 namespace dlc {
 

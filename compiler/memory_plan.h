@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 
 namespace dlc {
 

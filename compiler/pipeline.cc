@@ -16,7 +16,7 @@
 #include <iostream>
 #include <memory>
 
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 #include "compiler/lower_to_kernels.h"
 #include "compiler/passes/autodiff.h"
 #include "compiler/passes/bind_batch.h"
@@ -31,7 +31,7 @@
 #include "ir/initializers.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
-#include "runtime/executable.h"
+#include "kernel/executable.h"
 
 namespace dlc {
 namespace {

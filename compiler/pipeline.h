@@ -11,7 +11,7 @@
 
 namespace dlc {
 
-struct Program;  // compiler/kernel_ir.h
+struct Program;  // kernel/kernel_ir.h
 
 struct CompileOptions {
   std::string target = "ref";  // ref | cpu | cuda

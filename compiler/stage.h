@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "compiler/fusion.h"
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 #include "compiler/pass.h"
 #include "compiler/pipeline.h"
 #include "ir/graph.h"

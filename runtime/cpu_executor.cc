@@ -8,7 +8,7 @@
 #include <cstring>
 #include <map>
 
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 #include "ir/error.h"
 #include "ir/op_registry.h"
 #include "runtime/memfd_loader.h"

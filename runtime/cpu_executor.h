@@ -18,33 +18,12 @@
 #include <string>
 #include <vector>
 
-#include "compiler/kernel_ir.h"
+#include "kernel/cpu_abi.h"
+#include "kernel/kernel_ir.h"
 #include "runtime/executor.h"
 
 namespace dlc {
 
-/// The calling convention between generated kernels and this executor.
-namespace cpu_abi {
-
-/// A generated kernel: runs items [begin, end) of its parallel range.
-/// `buffers[i]` is the address of the program's buffer i.
-using KernelFn = void (*)(void* const* buffers, int64_t begin, int64_t end);
-
-/// The symbol of the kernel of step `step` in the program of `entry`.
-inline std::string kernel_symbol(const std::string& entry, size_t step) {
-  std::string s = "dlc_";
-  for (char c : entry) s += (isalnum(static_cast<unsigned char>(c)) ? c : '_');
-  return s + "_" + std::to_string(step);
-}
-/// A constant `int64_t[2]` next to each kernel: {parallel range, loop
-/// iterations per range item}. The executor splits [0, range) over the pool.
-inline std::string range_symbol(const std::string& kernel) { return kernel + "_range"; }
-
-/// The exported `uint64_t` holding program_fingerprint (compiler/kernel_ir.h)
-/// of the programs the shared object was generated from.
-constexpr const char* kFingerprintSymbol = "dlc_programs_fingerprint";
-
-}  // namespace cpu_abi
 
 /// Reads the current contents of a program buffer (its dtype and dims).
 using BufferReader = std::function<HostTensor(int buffer)>;

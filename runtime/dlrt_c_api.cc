@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dlrt.h"
-#include "runtime/executable.h"
+#include "kernel/executable.h"
 #include "runtime/session.h"
 
 struct dlrt_model {

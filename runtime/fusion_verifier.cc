@@ -6,7 +6,7 @@
 
 #include "ir/error.h"
 #include "runtime/ref_executor.h"
-#include "runtime/ref_interpreter.h"
+#include "reference/ref_interpreter.h"
 
 namespace dlc {
 namespace {

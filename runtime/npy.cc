@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "ir/error.h"
-#include "runtime/file_io.h"
+#include "ir/file_io.h"
 
 namespace dlc {
 namespace {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 #include "ir/op_registry.h"
 #include "runtime/executor.h"
 

@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "ir/error.h"
-#include "runtime/executable.h"
-#include "runtime/ref_interpreter.h"
+#include "kernel/executable.h"
+#include "reference/ref_interpreter.h"
 
 namespace dlc {
 

@@ -13,7 +13,7 @@ namespace dlc {
 
 class RefExecutor : public Executor {
  public:
-  /// `exe` must be valid (runtime/executable.h); the persistent state starts
+  /// `exe` must be valid (kernel/executable.h); the persistent state starts
   /// as its initial parameters.
   explicit RefExecutor(const proto::Executable& exe);
 

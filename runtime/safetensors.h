@@ -27,7 +27,7 @@ std::string encode_safetensors(const Checkpoint& c);
 /// truncated file is an error saying so.
 Checkpoint decode_safetensors(const std::string& bytes, const std::string& source);
 
-/// Writes atomically (runtime/file_io.h): until the final rename the
+/// Writes atomically (ir/file_io.h): until the final rename the
 /// previous file at `path` is untouched. Throws dlc::Error naming the file.
 void save_checkpoint(const std::string& path, const Checkpoint& c);
 

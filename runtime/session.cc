@@ -5,7 +5,7 @@
 #include <set>
 
 #include "ir/label_dependence.h"
-#include "runtime/executable.h"
+#include "kernel/executable.h"
 #include "runtime/fusion_verifier.h"
 #include "runtime/safetensors.h"
 

@@ -50,7 +50,7 @@ class Session {
   /// `purpose` is inspect. Throws dlc::Error naming the file (bad
   /// executable) or the target (cannot run).
   static std::unique_ptr<Session> open(const std::string& path, Purpose purpose = Purpose::run);
-  /// `exe` must be valid (runtime/executable.h); `source` names it in errors.
+  /// `exe` must be valid (kernel/executable.h); `source` names it in errors.
   Session(proto::Executable exe, std::string source, Purpose purpose = Purpose::run);
 
   const std::string& source() const { return source_; }

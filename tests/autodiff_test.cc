@@ -9,7 +9,7 @@
 #include "ir/builder.h"
 #include "ir/error.h"
 #include "ir/verifier.h"
-#include "runtime/ref_interpreter.h"
+#include "reference/ref_interpreter.h"
 #include "tests/test_util.h"
 
 namespace dlc {

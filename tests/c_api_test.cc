@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "dlrt.h"
-#include "runtime/executable.h"
-#include "runtime/file_io.h"
+#include "kernel/executable.h"
+#include "ir/file_io.h"
 #include "tests/runtime_test_util.h"
 #include "tests/test_util.h"
 

@@ -10,7 +10,7 @@
 #include <random>
 
 #include "ir/error.h"
-#include "runtime/file_io.h"
+#include "ir/file_io.h"
 #include "runtime/safetensors.h"
 #include "runtime/session.h"
 #include "tests/runtime_test_util.h"

@@ -12,7 +12,7 @@
 
 #include "compiler/codegen/cpu/cpu_codegen.h"
 #include "compiler/codegen/cpu/loop_shape.h"
-#include "compiler/kernel_ir_eval.h"
+#include "reference/kernel_ir_eval.h"
 #include "compiler/passes/autodiff.h"
 #include "compiler/passes/lower_optimizer.h"
 #include "frontend/layers.h"

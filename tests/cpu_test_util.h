@@ -16,7 +16,7 @@
 #include "compiler/lower_to_kernels.h"
 #include "runtime/cpu_executor.h"
 #include "runtime/ref_executor.h"
-#include "runtime/ref_interpreter.h"
+#include "reference/ref_interpreter.h"
 
 namespace dlc::test {
 

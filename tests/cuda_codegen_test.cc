@@ -1,6 +1,6 @@
 // The CUDA code generator, checked without a GPU:
 // - every model and every optimizer compiles through NVRTC to a cubin and
-//   PTX holding every kernel the ABI (runtime/cuda/cuda_abi.h) expects;
+//   PTX holding every kernel the ABI (kernel/cuda_abi.h) expects;
 // - host emulation: the generated CUDA C, compiled as host C++ with
 //   tests/cuda_host_prelude.h (one thread walks every item), is run kernel
 //   by kernel on the inputs the float64 evaluator had before that step, and
@@ -27,8 +27,8 @@
 #include "ir/error.h"
 #include "ir/op_registry.h"
 #include "ir/verifier.h"
-#include "runtime/cuda/cuda_abi.h"
-#include "runtime/executable.h"
+#include "kernel/cuda_abi.h"
+#include "kernel/executable.h"
 #include "tests/cpu_test_util.h"
 #include "tests/kernel_test_util.h"
 

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "compiler/codegen/cuda/cuda_codegen.h"
-#include "compiler/kernel_ir_eval.h"
+#include "reference/kernel_ir_eval.h"
 #include "compiler/pipeline.h"
 #include "frontend/model_loader.h"
 #include "ir/builder.h"

@@ -11,13 +11,13 @@
 #include <cstdlib>
 
 #include "compiler/fusion_limits.h"
-#include "compiler/kernel_ir_eval.h"
+#include "reference/kernel_ir_eval.h"
 #include "compiler/lower_to_kernels.h"
 #include "compiler/pipeline.h"
 #include "cpu_test_util.h"
 #include "frontend/layers.h"
 #include "ir/scalar_walk.h"
-#include "runtime/ref_interpreter.h"
+#include "reference/ref_interpreter.h"
 #include "test_util.h"
 #ifdef DLC_WITH_CUDA
 #include "compiler/codegen/cuda/cuda_codegen.h"

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/executable.h"
+#include "kernel/executable.h"
 #include "runtime/npy.h"
 #include "runtime/safetensors.h"
 #include "tests/runtime_test_util.h"

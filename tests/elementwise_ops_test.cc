@@ -6,7 +6,7 @@
 #include "ir/builder.h"
 #include "ir/error.h"
 #include "ir/verifier.h"
-#include "runtime/ref_interpreter.h"
+#include "reference/ref_interpreter.h"
 #include "tests/ops_test_util.h"
 #include "tests/test_util.h"
 

@@ -10,7 +10,7 @@
 #include "frontend/model_loader.h"
 #include "ir/builder.h"
 #include "ir/verifier.h"
-#include "runtime/ref_interpreter.h"
+#include "reference/ref_interpreter.h"
 #include "tests/kernel_test_util.h"
 #include "tests/test_util.h"
 

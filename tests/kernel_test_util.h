@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "compiler/kernel_ir_eval.h"
+#include "reference/kernel_ir_eval.h"
 #include "compiler/lower_to_kernels.h"
 #include "compiler/memory_plan.h"
 #include "ir/graph.h"
-#include "runtime/ref_interpreter.h"
+#include "reference/ref_interpreter.h"
 #include "tests/test_util.h"
 
 namespace dlc::test {

@@ -16,7 +16,7 @@
 #include "frontend/model_loader.h"
 #include "ir/label_dependence.h"
 #include "ir/verifier.h"
-#include "runtime/executable.h"
+#include "kernel/executable.h"
 #include "tests/test_util.h"
 
 namespace dlc {

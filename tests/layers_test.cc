@@ -9,7 +9,7 @@
 #include "ir/error.h"
 #include "ir/initializers.h"
 #include "ir/verifier.h"
-#include "runtime/ref_interpreter.h"
+#include "reference/ref_interpreter.h"
 #include "tests/test_util.h"
 
 namespace dlc {

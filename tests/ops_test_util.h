@@ -7,7 +7,7 @@
 
 #include "ir/builder.h"
 #include "ir/error.h"
-#include "runtime/ref_interpreter.h"
+#include "reference/ref_interpreter.h"
 
 namespace dlc::test {
 

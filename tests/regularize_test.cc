@@ -8,7 +8,7 @@
 #include "ir/error.h"
 #include "ir/initializers.h"
 #include "ir/verifier.h"
-#include "runtime/ref_interpreter.h"
+#include "reference/ref_interpreter.h"
 
 namespace dlc {
 namespace {

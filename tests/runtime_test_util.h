@@ -8,7 +8,7 @@
 
 #include "ir/builder.h"
 #include "ir/graph.h"
-#include "runtime/executable.h"
+#include "kernel/executable.h"
 #include "runtime/executor.h"
 
 namespace dlc::test {

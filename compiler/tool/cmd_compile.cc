@@ -7,12 +7,12 @@
 #include <string>
 #include <sys/stat.h>
 
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 #include "compiler/pipeline.h"
 #include "compiler/tool/commands.h"
 #include "frontend/model_loader.h"
 #include "ir/error.h"
-#include "runtime/executable.h"
+#include "kernel/executable.h"
 
 namespace dlc {
 namespace {

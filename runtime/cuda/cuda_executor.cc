@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 #include "ir/error.h"
 #include "ir/op_registry.h"
 #include "runtime/cpu_executor.h"
 #include "runtime/cuda/cublas_library.h"
-#include "runtime/cuda/cuda_abi.h"
+#include "kernel/cuda_abi.h"
 #include "runtime/cuda/cuda_driver.h"
 #include "runtime/cuda/cuda_resources.h"
 #include "runtime/program_io.h"

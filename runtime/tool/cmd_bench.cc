@@ -20,7 +20,7 @@
 #include "dlrt.hpp"
 #include "ir/error.h"
 #include "runtime/cpu_executor.h"
-#include "runtime/executable.h"
+#include "kernel/executable.h"
 #include "runtime/npy.h"
 #include "runtime/thread_pool.h"
 #include "runtime/tool/commands.h"

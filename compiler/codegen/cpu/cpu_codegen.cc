@@ -10,7 +10,7 @@
 #include "compiler/codegen/cpu/loop_emitter.h"
 #include "compiler/codegen/cpu/object_emitter.h"
 #include "compiler/codegen/cpu/shared_object_linker.h"
-#include "runtime/cpu_executor.h"
+#include "kernel/cpu_abi.h"
 
 namespace dlc::cpu {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 
 namespace dlc::cpu {
 

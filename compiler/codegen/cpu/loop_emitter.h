@@ -1,11 +1,11 @@
-// Loop kernels (compiler/kernel_ir.h) as LLVM functions.
+// Loop kernels (kernel/kernel_ir.h) as LLVM functions.
 #pragma once
 
 #include <llvm/IR/Module.h>
 
 #include <string>
 
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 
 namespace dlc::cpu {
 

@@ -1,13 +1,13 @@
 // The CUDA backend's entry point: kernel programs -> CUDA C -> cubin + PTX
 // through NVRTC. The GEMMs themselves run in cuBLAS (the executor's job);
 // only their epilogues are generated. Kernel names and parameters:
-// runtime/cuda/cuda_abi.h.
+// kernel/cuda_abi.h.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 
 namespace dlc::cuda {
 

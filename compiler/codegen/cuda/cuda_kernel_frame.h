@@ -1,4 +1,4 @@
-// The frame every generated kernel shares (runtime/cuda/cuda_abi.h): the
+// The frame every generated kernel shares (kernel/cuda_abi.h): the
 // work of one item is a __device__ function `SYMBOL_item(buffers, t)`, and
 // the __global__ `SYMBOL(buffers, items)` calls it in a grid-stride loop.
 // Keeping the item separate lets the same source run on the host (with

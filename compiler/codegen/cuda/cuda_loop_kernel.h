@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 
 namespace dlc::cuda {
 

@@ -44,7 +44,7 @@ uint32_t code_checksum(const proto::Executable& exe);
 std::string serialize_executable(const proto::Executable& exe, const std::string& source);
 
 /// Validates `exe` (so a compiler bug cannot write a file no runtime loads),
-/// then writes it atomically (runtime/file_io.h). Throws dlc::Error.
+/// then writes it atomically (ir/file_io.h). Throws dlc::Error.
 void save_executable_atomic(const proto::Executable& exe, const std::string& path);
 
 /// The executable's batch-bound graph, verified (its `types` filled).

@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <string>
 
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 
 namespace dlc::cuda_abi {
 

@@ -3,7 +3,7 @@
 // A Program is one entry point ("train_step", "predict") lowered to an
 // ordered list of Steps over numbered Buffers. Steps run one after another;
 // a step sees every write of the steps before it. Backends (LLVM for cpu,
-// NVRTC for cuda) and the float64 evaluator (compiler/kernel_ir_eval.h)
+// NVRTC for cuda) and the float64 evaluator (reference/kernel_ir_eval.h)
 // consume the same Program; none of them needs the graph.
 //
 // Conventions every consumer relies on:

@@ -1,4 +1,4 @@
-#include "compiler/kernel_ir_eval.h"
+#include "reference/kernel_ir_eval.h"
 
 #include <cmath>
 #include <limits>

@@ -1,4 +1,4 @@
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 
 #include <cmath>
 #include <limits>

@@ -4,7 +4,7 @@
 // runs check_program, so a corrupt executable is an error, never a crash.
 #include <map>
 
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 #include "ir/error.h"
 #include "ir/scalar_walk.h"
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/kernel_ir.h"
+#include "kernel/kernel_ir.h"
 #include "ir/op_registry.h"
 #include "ir/tensor.h"
 

@@ -1,4 +1,4 @@
-#include "runtime/ref_interpreter.h"
+#include "reference/ref_interpreter.h"
 
 #include <set>
 

@@ -1,4 +1,4 @@
-#include "runtime/executable.h"
+#include "kernel/executable.h"
 
 #include <zlib.h>
 
@@ -12,7 +12,7 @@
 #include "ir/error.h"
 #include "ir/label_dependence.h"
 #include "ir/verifier.h"
-#include "runtime/file_io.h"
+#include "ir/file_io.h"
 
 namespace dlc {
 namespace {
