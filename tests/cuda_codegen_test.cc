@@ -107,6 +107,8 @@ TEST(CudaCodegen, EveryModelCompilesThroughNvrtcWithEveryKernel) {
     SCOPED_TRACE(name);
     Built b = build(name);
     ASSERT_EQ(b.programs.size(), 2u);
+    for (const Program& p : b.programs)
+      for (const Step& s : p.steps) EXPECT_FALSE(s.ref()) << p.entry << ": a reference call in a cuda program";
     std::string source = cuda::emit_cuda_source(b.programs);
     cuda::NvrtcOutput out = cuda::nvrtc_compile(source, "model.cu", "sm_90");
     expect_complete_code({out.cubin, out.ptx}, b.programs);

@@ -395,6 +395,9 @@ TEST(Fusion, ModelKernelCountsArePinned) {
     for (const auto& e : entry_specs(m)) {
       Program p = build_program(m.graph, e);
       EXPECT_EQ(p.kernel_count(), e.training ? want.train_step : want.predict) << print_program(p);
+      // Every model is native code through and through: cpu and cuda share these programs.
+      EXPECT_EQ(step_kinds(p)["ref"], 0) << print_program(p);
+      for (const auto& line : p.explain) EXPECT_EQ(line.find("reference call"), std::string::npos) << line;
       expect_matches_reference(m.graph, e, p, random_feeds(m.graph, 21, 2), 1e-8);
     }
   }

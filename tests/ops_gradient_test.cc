@@ -150,6 +150,17 @@ TEST(OpGradients, SoftmaxAndLogSoftmax) {
   }
 }
 
+TEST(OpGradients, LogSumExpFromItsExpansion) {
+  // Large values: the stop_gradient max keeps exp finite and passes no
+  // gradient, so the gradient is exactly softmax.
+  Tensor x = rnd({3, 4}, 62, -2, 2);
+  Tensor big = rnd({2, 5}, 63, 300, 310);
+  check_op("logsumexp", {x}, {true});
+  check_op("logsumexp", {x}, {true}, {{"axes", attr_ints({1})}});
+  check_op("logsumexp", {x}, {true}, {{"axes", attr_ints({0})}, {"keepdims", attr_b(true)}});
+  check_op("logsumexp", {big}, {true}, {{"axes", attr_ints({1})}});
+}
+
 TEST(OpGradients, ClassLosses) {
   Tensor labels = tensor({4}, {2, 0, 1, 2}, DType::i32);
   check_op("softmax_cross_entropy", {rnd({4, 3}, 71, -2, 2), labels}, {true, false});
