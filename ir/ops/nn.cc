@@ -273,7 +273,7 @@ OpDef one_hot_op() {
   d.eval = eval_one_hot;
   d.lowering = Lowering::expansion;
   d.expand = expand_one_hot;
-  d.doc = "integer indices -> 0/1 of dtype (default f32) with a new last axis of depth; an index outside [0, depth) is an error";
+  d.doc = "integer indices -> 0/1 of dtype (default f32) with a new last axis of depth; an index outside [0, depth): an error in the reference, a zero row in compiled code (the class losses then give NaN)";
   return d;
 }
 
