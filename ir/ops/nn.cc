@@ -1,5 +1,5 @@
 // Neural-network ops: matmul, and the composites softmax, log_softmax,
-// logsumexp, one_hot and argmax.
+// one_hot and argmax.
 //
 // A composite's reference kernel computes it directly in float64 (with its
 // own checks, e.g. one_hot's index range): the oracle its expansion into
@@ -155,74 +155,6 @@ OpDef softmax_op(const std::string& name, bool log_domain) {
   return d;
 }
 
-// --- logsumexp -------------------------------------------------------------------
-
-std::string infer_logsumexp(const Node& n, const std::vector<TensorType>& in, std::vector<TensorType>* out) {
-  const TensorType& x = in[0];
-  if (!is_float(x.dtype)) return "needs a float input, got " + x.str();
-  std::string err;
-  std::vector<int64_t> axes = reduction_axes(n.attr_ints("axes"), x.rank(), &err);
-  if (!err.empty()) return err + " (input " + x.str() + ")";
-  TensorType r{x.dtype, {}};
-  for (int64_t i = 0; i < x.rank(); ++i) {
-    bool reduced = std::find(axes.begin(), axes.end(), i) != axes.end();
-    if (!reduced) r.dims.push_back(x.dims[i]);
-    else if (n.attr_bool("keepdims")) r.dims.push_back(1);
-  }
-  out->push_back(r);
-  return "";
-}
-
-void eval_logsumexp(const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out,
-                    const EvalContext&) {
-  const Tensor& x = *in[0];
-  Tensor& y = out[0];
-  std::string ignored;
-  std::vector<int64_t> axes = reduction_axes(n.attr_ints("axes"), x.type.rank(), &ignored);
-  // Each input element's output offset: reduced axes get stride 0.
-  std::vector<int64_t> kept = x.type.dims;
-  for (int64_t a : axes) kept[a] = 1;
-  std::vector<int64_t> ostrides = strides_of(kept);
-  for (int64_t a : axes) ostrides[a] = 0;
-  auto out_of = [&](int64_t e) {
-    int64_t o = 0;
-    for (int64_t i = x.type.rank() - 1; i >= 0; --i) {
-      o += (e % x.type.dims[i]) * ostrides[i];
-      e /= x.type.dims[i];
-    }
-    return o;
-  };
-  std::vector<double> mx(static_cast<size_t>(y.numel()), -std::numeric_limits<double>::infinity());
-  for (int64_t e = 0; e < x.numel(); ++e) mx[out_of(e)] = std::max(mx[out_of(e)], x[e]);
-  std::vector<double> sum(static_cast<size_t>(y.numel()), 0.0);
-  for (int64_t e = 0; e < x.numel(); ++e) sum[out_of(e)] += std::exp(x[e] - mx[out_of(e)]);
-  for (int64_t o = 0; o < y.numel(); ++o) y[o] = mx[o] + std::log(sum[o]);
-}
-
-/// max + log(sum(exp(x - max))), the max a stop_gradient: the gradient is
-/// softmax(x) times the incoming one, from the primitives' rules.
-std::vector<std::string> expand_logsumexp(GraphBuilder& b, const Node& n) {
-  const std::string& x = n.inputs[0];
-  std::string ignored;
-  std::vector<int64_t> axes = reduction_axes(n.attr_ints("axes"), b.type(x).rank(), &ignored);
-  StableExp e = stable_exp(b, x, axes);
-  std::string r = b.add(e.max, b.op("log", {e.sum}));
-  const std::vector<int64_t>& want = b.type(n.outputs[0]).dims;
-  return {b.type(r).dims == want ? r : b.reshape(r, want)};
-}
-
-OpDef logsumexp_op() {
-  OpDef d;
-  d.name = "logsumexp";
-  d.attrs = {{"axes", AttrKind::ints}, {"keepdims", AttrKind::b}};
-  d.infer = infer_logsumexp;
-  d.eval = eval_logsumexp;
-  d.lowering = Lowering::expansion;
-  d.expand = expand_logsumexp;
-  d.doc = "log(sum(exp(x))) over axes (all when absent or empty), stable; keepdims keeps them as 1";
-  return d;
-}
-
 // --- one_hot, argmax ---------------------------------------------------------------
 
 std::string infer_one_hot(const Node& n, const std::vector<TensorType>& in, std::vector<TensorType>* out) {
@@ -340,7 +272,6 @@ void register_nn_ops(OpRegistry& r) {
   r.add(matmul_op());
   r.add(softmax_op("softmax", false));
   r.add(softmax_op("log_softmax", true));
-  r.add(logsumexp_op());
   r.add(one_hot_op());
   r.add(argmax_op());
 }

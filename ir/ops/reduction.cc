@@ -1,4 +1,5 @@
-// Reductions over a set of axes: reduce_sum, reduce_mean, reduce_max, reduce_min.
+// Reductions over a set of axes: reduce_sum, reduce_mean, reduce_max, reduce_min,
+// and the composite logsumexp.
 //
 // Attributes: axes (ints; absent or empty = every axis, negative counts from
 // the end) and keepdims (bool, default false: reduced axes are dropped).
@@ -46,26 +47,38 @@ ShapeFn infer_reduce(Reduce kind) {
   };
 }
 
+/// For each element of a `dims`-shaped input, the offset of the result
+/// element it reduces into.
+std::vector<int64_t> result_offsets(const std::vector<int64_t>& dims, const std::vector<int64_t>& axes) {
+  // Output strides over the kept-dims shape; reduced axes get stride 0.
+  std::vector<int64_t> ostrides = strides_of(reduced_dims(dims, axes, true));
+  for (int64_t a : axes) ostrides[a] = 0;
+  int64_t numel = 1;
+  for (int64_t d : dims) numel *= d;
+  std::vector<int64_t> offsets(static_cast<size_t>(numel));
+  for (int64_t e = 0; e < numel; ++e) {
+    int64_t rest = e, o = 0;
+    for (int64_t i = static_cast<int64_t>(dims.size()) - 1; i >= 0; --i) {
+      o += (rest % dims[i]) * ostrides[i];
+      rest /= dims[i];
+    }
+    offsets[static_cast<size_t>(e)] = o;
+  }
+  return offsets;
+}
+
 RefKernel eval_reduce(Reduce kind) {
   return [kind](const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out,
                 const EvalContext&) {
     const Tensor& x = *in[0];
     Tensor& y = out[0];
-    const std::vector<int64_t>& dims = x.type.dims;
-    std::vector<int64_t> axes = axes_of(n, x.type.rank());
-    // Output strides over the kept-dims shape; reduced axes get stride 0.
-    std::vector<int64_t> ostrides = strides_of(reduced_dims(dims, axes, true));
-    for (int64_t a : axes) ostrides[a] = 0;
+    std::vector<int64_t> offsets = result_offsets(x.type.dims, axes_of(n, x.type.rank()));
     double init = kind == Reduce::max   ? -std::numeric_limits<double>::infinity()
                   : kind == Reduce::min ? std::numeric_limits<double>::infinity()
                                         : 0.0;
     for (double& v : y.data) v = init;
     for (int64_t e = 0; e < x.numel(); ++e) {
-      int64_t rest = e, o = 0;
-      for (int64_t i = static_cast<int64_t>(dims.size()) - 1; i >= 0; --i) {
-        o += (rest % dims[i]) * ostrides[i];
-        rest /= dims[i];
-      }
+      int64_t o = offsets[static_cast<size_t>(e)];
       double v = x[e];
       bool extremum = kind == Reduce::max || kind == Reduce::min;
       bool better = kind == Reduce::max ? v > y[o] : v < y[o];
@@ -107,6 +120,42 @@ std::vector<std::string> grad_extremum(GraphBuilder& b, const Node& n, const std
   return {b.div(b.mul(mask, g), ties)};
 }
 
+/// log(sum(exp(x))) over the axes, computed directly (max first) as the
+/// oracle of its expansion.
+void eval_logsumexp(const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out,
+                    const EvalContext&) {
+  const Tensor& x = *in[0];
+  Tensor& y = out[0];
+  std::vector<int64_t> offsets = result_offsets(x.type.dims, axes_of(n, x.type.rank()));
+  std::vector<double> mx(static_cast<size_t>(y.numel()), -std::numeric_limits<double>::infinity());
+  for (int64_t e = 0; e < x.numel(); ++e) mx[offsets[e]] = std::max(mx[offsets[e]], x[e]);
+  std::vector<double> sum(static_cast<size_t>(y.numel()), 0.0);
+  for (int64_t e = 0; e < x.numel(); ++e) sum[offsets[e]] += std::exp(x[e] - mx[offsets[e]]);
+  for (int64_t o = 0; o < y.numel(); ++o) y[o] = mx[o] + std::log(sum[o]);
+}
+
+/// max + log(sum(exp(x - max))), the max a stop_gradient: the gradient is
+/// softmax(x) times the incoming one, from the primitives' rules.
+std::vector<std::string> expand_logsumexp(GraphBuilder& b, const Node& n) {
+  const std::string& x = n.inputs[0];
+  StableExp e = stable_exp(b, x, axes_of(n, b.type(x).rank()));
+  std::string r = b.add(e.max, b.op("log", {e.sum}));
+  const std::vector<int64_t>& want = b.type(n.outputs[0]).dims;
+  return {b.type(r).dims == want ? r : b.reshape(r, want)};
+}
+
+OpDef logsumexp_op() {
+  OpDef d;
+  d.name = "logsumexp";
+  d.attrs = {{"axes", AttrKind::ints}, {"keepdims", AttrKind::b}};
+  d.infer = infer_reduce(Reduce::mean);  // float only, the reductions' axes and keepdims
+  d.eval = eval_logsumexp;
+  d.lowering = Lowering::expansion;
+  d.expand = expand_logsumexp;
+  d.doc = "log(sum(exp(x))) over axes (all when absent or empty), stable; keepdims keeps them as 1";
+  return d;
+}
+
 OpDef reduce_op(const std::string& name, Reduce kind, GradFn grad, const std::string& doc) {
   OpDef d;
   d.name = name;
@@ -129,6 +178,7 @@ void register_reduction_ops(OpRegistry& r) {
                   "max over axes; NaN propagates; the gradient is split evenly between tied maxima"));
   r.add(reduce_op("reduce_min", Reduce::min, grad_extremum,
                   "min over axes; NaN propagates; the gradient is split evenly between tied minima"));
+  r.add(logsumexp_op());
 }
 
 }  // namespace dlc
