@@ -292,30 +292,7 @@ TEST(CpuExecutor, GemmWithEpilogueInEveryTransposition) {
 
 // --- row kernels: several reductions per row, per-element stores ---------------
 
-/// Per row of x: max, then sum(exp(x - max)), then min(x - max) (three
-/// accumulators, each reading the earlier ones); row stores of the
-/// log-sum-exp and of the min, and per-element stores of the softmax and of
-/// x - max where x is the min (an argmin-like mask).
-Program row_program(int64_t rows, int64_t cols) {
-  Program p = program("train_step");
-  int x = add_buffer(p, BufferKind::input, "x", {rows, cols});
-  int lse = add_buffer(p, BufferKind::output, "lse", {rows});
-  int lo = add_buffer(p, BufferKind::output, "lo", {rows, 1});
-  int sm = add_buffer(p, BufferKind::output, "softmax", {rows, cols});
-  int at_min = add_buffer(p, BufferKind::output, "at_min", {rows, cols});
-  LoopKernel k;
-  k.dims = {rows, cols};
-  k.reduce_dims = 1;
-  SExpr mx = arg(1), sum = arg(2), mn = arg(3);
-  k.reductions = {{ReduceOp::max, arg(0)}, {ReduceOp::sum, exp(arg(0) - mx)}, {ReduceOp::min, arg(0) - mx}};
-  k.loads = {at(x, {cols, 1})};
-  k.stores = {{at(lse, {1, 0}), mx + log(sum)},
-              {at(lo, {1, 0}), mn},
-              {at(sm, {cols, 1}), exp(arg(0) - mx) / sum, true},
-              {at(at_min, {cols, 1}), equal(arg(0) - mx, mn), true}};
-  add_step(p, k);
-  return p;
-}
+Program row_program(int64_t rows, int64_t cols) { return test::row_kernel_program("train_step", rows, cols); }
 
 TEST(CpuExecutor, RowKernelsWithSeveralReductionsAndPerElementStores) {
   for (auto [rows, cols] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {7, 10}, {128, 1023}}) {

@@ -565,26 +565,9 @@ TEST(CudaHostEmulation, RowKernelsWithSeveralReductionsAndPerElementStores) {
   // Per row: max, sum(exp(x - max)) and the min of x - max, each reading the
   // ones before; row stores and per-element stores read the accumulators.
   const int64_t rows = 6, cols = 5;
-  Program p;
-  p.entry = "rows";
-  int x = add_buffer(p, BufferKind::input, "x", {rows, cols}, DType::f32);
-  int lse = add_buffer(p, BufferKind::output, "lse", {rows}, DType::f32);
-  int lo = add_buffer(p, BufferKind::output, "lo", {rows, 1}, DType::f32);
-  int sm = add_buffer(p, BufferKind::output, "softmax", {rows, cols}, DType::f32);
-  int at_min = add_buffer(p, BufferKind::output, "at_min", {rows, cols}, DType::i64);
-  LoopKernel k;
-  k.dims = {rows, cols};
-  k.reduce_dims = 1;
-  SExpr mx = arg(1), sum = arg(2), mn = arg(3);
-  k.reductions = {{ReduceOp::max, arg(0)}, {ReduceOp::sum, exp(arg(0) - mx)}, {ReduceOp::min, arg(0) - mx}};
-  k.loads = {at(x, {cols, 1})};
-  k.stores = {{at(lse, {1, 0}), mx + log(sum)},
-              {at(lo, {1, 0}), mn},
-              {at(sm, {cols, 1}), exp(arg(0) - mx) / sum, true},
-              {at(at_min, {cols, 1}), equal(arg(0) - mx, mn), true}};
-  p.steps.resize(1);
-  p.steps[0].body = k;
-  p.steps[0].values = {{"lse", lse}, {"lo", lo}, {"softmax", sm}, {"at_min", at_min}};
+  Program p = test::row_kernel_program("rows", rows, cols);
+  int x = p.find_buffer(BufferKind::input, "x");
+  int lse = p.find_buffer(BufferKind::output, "lse"), lo = p.find_buffer(BufferKind::output, "lo");
   check_program(p);
   HostKernels kernels(cuda::emit_cuda_source({p}));
   Tensor xs = test::random_tensor({rows, cols}, 5, -20, 20);

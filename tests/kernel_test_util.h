@@ -50,6 +50,36 @@ inline Access at(int buffer, std::vector<int64_t> strides, int64_t offset = 0) {
   return a;
 }
 
+/// One row kernel with three dependent accumulators per row of x[rows,cols]:
+/// max, then sum(exp(x - max)), then min(x - max); row stores of the
+/// log-sum-exp (lse[rows]) and of the min (lo[rows,1]); per-element stores
+/// of the softmax and of the mask where x - max is the min (at_min, i64).
+/// Both executors' tests run it against the evaluator.
+inline Program row_kernel_program(const std::string& entry, int64_t rows, int64_t cols) {
+  Program p;
+  p.entry = entry;
+  int x = add_buffer(p, BufferKind::input, "x", {rows, cols});
+  int lse = add_buffer(p, BufferKind::output, "lse", {rows});
+  int lo = add_buffer(p, BufferKind::output, "lo", {rows, 1});
+  int sm = add_buffer(p, BufferKind::output, "softmax", {rows, cols});
+  int at_min = add_buffer(p, BufferKind::output, "at_min", {rows, cols}, DType::i64);
+  LoopKernel k;
+  k.dims = {rows, cols};
+  k.reduce_dims = 1;
+  SExpr mx = arg(1), sum = arg(2), mn = arg(3);
+  k.reductions = {{ReduceOp::max, arg(0)}, {ReduceOp::sum, exp(arg(0) - mx)}, {ReduceOp::min, arg(0) - mx}};
+  k.loads = {at(x, {cols, 1})};
+  k.stores = {{at(lse, {1, 0}), mx + log(sum)},
+              {at(lo, {1, 0}), mn},
+              {at(sm, {cols, 1}), exp(arg(0) - mx) / sum, true},
+              {at(at_min, {cols, 1}), equal(arg(0) - mx, mn), true}};
+  Step st;
+  st.body = k;
+  st.values = {{"lse", lse}, {"lo", lo}, {"softmax", sm}, {"at_min", at_min}};
+  p.steps.push_back(st);
+  return p;
+}
+
 /// Random values for every input and parameter of `g`: floats in [-1, 1],
 /// integer labels in [0, label_range), `learning_rate` 0.01 and `step` 1.
 inline std::map<std::string, Tensor> random_feeds(const Graph& g, uint64_t seed, int64_t label_range = 3) {
