@@ -23,7 +23,7 @@ const char* node_kind_name(NodeKind k) {
     case NodeKind::identity: return "identity";
     case NodeKind::reduction: return "reduction";
     case NodeKind::gemm: return "gemm";
-    case NodeKind::ref: return "ref";
+    case NodeKind::random: return "random";
   }
   return "?";
 }
@@ -32,14 +32,14 @@ bool FusionPlan::in_memory(const std::string& v) const {
   auto it = producer.find(v);
   if (it == producer.end() || stored.count(v)) return true;
   NodeKind k = kind[it->second];
-  return k == NodeKind::data || k == NodeKind::gemm || k == NodeKind::ref;
+  return k == NodeKind::data || k == NodeKind::gemm;
 }
 
 bool FusionPlan::loopable(const std::string& v) const {
   auto it = producer.find(v);
   if (it == producer.end()) return false;
   NodeKind k = kind[it->second];
-  return k != NodeKind::data && k != NodeKind::gemm && k != NodeKind::ref;
+  return k != NodeKind::data && k != NodeKind::gemm;
 }
 
 int FusionPlan::cluster_of(const std::string& v) const {
@@ -68,13 +68,14 @@ NodeKind classify(const Graph& g, const Node& n, bool training) {
     case Lowering::index_map: return NodeKind::view;
     case Lowering::reshape: return NodeKind::reshape;
     case Lowering::reduction: return NodeKind::reduction;
-    case Lowering::random: return training && n.attr_float("rate") != 0.0 ? NodeKind::ref : NodeKind::identity;
+    case Lowering::random: return training && n.attr_float("rate") != 0.0 ? NodeKind::random : NodeKind::identity;
     case Lowering::gemm:
       if (g.type_of(n.inputs[0]).dtype == DType::f32) return NodeKind::gemm;
       break;
     case Lowering::expansion: break;
   }
-  // expand_composites runs before fusion; reaching here is a pipeline bug.
+  // Kernel programs have no fallback to the reference interpreter: a node
+  // reaching here (expand_composites runs before fusion) is a pipeline bug.
   throw Error("node '" + n.name + "' (" + n.op + ") has no kernel lowering: it should have been expanded into "
               "primitive ops (is the expand_composites pass missing from the pipeline?)");
 }
@@ -165,11 +166,10 @@ class Planner {
         int ki = static_cast<int>(k);
         NodeKind kind = p_.kind[k];
         const Node& n = g_.nodes[k];
-        if (kind == NodeKind::gemm || kind == NodeKind::ref) {
+        if (kind == NodeKind::gemm) {
           for (const auto& in : step_inputs(ki)) {
             std::optional<MemoryView> view = view_of(p_, in);
-            bool ok = view && (kind == NodeKind::gemm ? gemm_layout(*view).has_value() : view->dense());
-            if (!ok) store(in, "operand of " + n.op + " '" + n.name + "' needs it in memory");
+            if (!view || !gemm_layout(*view)) store(in, "operand of " + n.op + " '" + n.name + "' needs it in memory");
           }
         }
         if (kind == NodeKind::reshape && !is_relabel(n)) {
@@ -241,7 +241,7 @@ class Planner {
         }
       }
       NodeKind kind = p_.kind[k];
-      if (kind != NodeKind::elementwise) continue;  // free to inline
+      if (kind != NodeKind::elementwise && kind != NodeKind::random) continue;  // free to inline
       int64_t numel = g_.type_of(v).numel(), visits = 0;
       for (const auto& [kk, n] : ks) visits += n;
       if (ks.size() <= 1 && visits <= numel) continue;  // computed once either way

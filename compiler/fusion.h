@@ -8,8 +8,8 @@
 //   the kernels that consume them: a value is computed inside its
 //   consumer's loop instead of being stored.
 // - A value is STORED (a kernel root) when something outside a loop needs it
-//   in memory: an entry output or state update, an operand of a GEMM or
-//   reference call whose view of it is not a plain buffer layout, the
+//   in memory: an entry output or state update, an operand of a GEMM
+//   whose view of it is not a plain buffer layout, the
 //   result of a reduction, or the input of a reshape that is not a plain
 //   relabeling of contiguous data.
 // - Cost rule for the rest: a value consumed by exactly one kernel whose
@@ -35,7 +35,11 @@
 //   state in one kernel), when merging creates no cycle between kernels.
 // - matmul is a library call; a loop kernel reading its output element for
 //   element (bias + activation) becomes the GEMM's epilogue.
-// - Only dropout in training is a reference call to the op's float64 kernel.
+// - Dropout in training is inlined like an element-wise op: x * keep / (1 -
+//   rate), the keep bit a mask load (LoopKernel, Access::mask) drawn from
+//   the element's flat index, so it fuses with its neighbours. No node runs
+//   through the reference interpreter: one that cannot be lowered is a
+//   compile error naming it.
 #pragma once
 
 #include <map>
@@ -68,7 +72,7 @@ enum class NodeKind {
   identity,     // a random op outside training
   reduction,    // a reduction: the root of a (row) kernel
   gemm,         // matmul (f32): library call
-  ref,          // reference call (a random op in training)
+  random,       // a random op in training: an element-wise expression over a mask load, inlined
 };
 
 const char* node_kind_name(NodeKind k);
@@ -98,7 +102,7 @@ struct FusionPlan {
 
   bool is_source(const std::string& v) const { return producer.count(v) == 0; }
   /// True when `v` lives in memory: a source, a stored root, a constant's
-  /// data, or the output of a GEMM or reference call.
+  /// data, or the output of a GEMM.
   bool in_memory(const std::string& v) const;
   /// True when the producer of `v` is inlined into loops (when not stored).
   bool loopable(const std::string& v) const;

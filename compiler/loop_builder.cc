@@ -25,7 +25,7 @@ std::vector<int64_t> load_strides(const SymLoad& l, size_t rank) {
 }
 
 bool reads_in_loop_order(const SymLoad& l, const SymKernel& k) {
-  if (l.iota_dim >= 0) return false;
+  if (!l.reads_memory()) return false;
   size_t outer = k.dims.size() - static_cast<size_t>(k.reduce_dims);
   std::vector<int64_t> loop_dims(k.dims.begin(), k.dims.begin() + static_cast<std::ptrdiff_t>(outer));
   int64_t numel = 1, loop = 1;
@@ -42,7 +42,7 @@ bool reads_in_loop_order(const SymLoad& l, const SymKernel& k) {
 std::vector<std::string> SymKernel::loaded_values() const {
   std::vector<std::string> out;
   for (const auto& l : loads)
-    if (l.iota_dim < 0 && std::find(out.begin(), out.end(), l.value) == out.end()) out.push_back(l.value);
+    if (l.reads_memory() && std::find(out.begin(), out.end(), l.value) == out.end()) out.push_back(l.value);
   return out;
 }
 
@@ -314,7 +314,7 @@ class Builder {
       }
       return compute(v, store_map_.at(v));
     }
-    if (p_.in_memory(v)) return load({v, g_.type_of(v).dims, m, -1});
+    if (p_.in_memory(v)) return load({v, g_.type_of(v).dims, m, -1, std::nullopt});
     return compute(v, m);
   }
 
@@ -355,7 +355,7 @@ class Builder {
       }
       case NodeKind::iota: {
         int64_t axis = normalize_axis(n.attr_int("axis", -1), static_cast<int64_t>(od.size()));
-        e = m[axis] >= 0 ? load({"", {}, {}, m[axis]}) : SExpr(0.0);
+        e = m[axis] >= 0 ? load({"", {}, {}, m[axis], std::nullopt}) : SExpr(0.0);
         break;
       }
       case NodeKind::view: {
@@ -364,6 +364,7 @@ class Builder {
         break;
       }
       case NodeKind::identity: e = load_or_compute(n.inputs[0], m); break;
+      case NodeKind::random: e = dropout(n, m); break;
       case NodeKind::reshape: e = reshape(n, m); break;
       default:
         throw std::logic_error("loop_builder: value '" + v + "' (" + n.op + ") cannot be computed in a loop");
@@ -389,7 +390,20 @@ class Builder {
       nodes_.insert(pi);
     }
     if (roots_.count(base)) throw Refusal{"'" + base + "' is stored by this kernel and read reshaped"};
-    return load({base, od, m, -1});
+    return load({base, od, m, -1, std::nullopt});
+  }
+
+  /// Dropout in training, as the reference computes it: x / (1 - rate) where
+  /// the mask keeps the element, else 0. The mask bit is drawn for the
+  /// element's flat index in the dropout's own output, whatever loop reads
+  /// it, so the gradient (a dropout with the same key) drops the same ones.
+  SExpr dropout(const Node& n, const DimMap& m) {
+    float rate = static_cast<float>(n.attr_float("rate"));
+    SExpr keep = load({"", g_.type_of(n.outputs[0]).dims, m, -1, DropoutMask{dropout_key(n), rate}});
+    SExpr x = load_or_compute(n.inputs[0], m);
+    // The scale the reference uses, from the same f32 rate the mask compares against.
+    double scale = 1.0 / (1.0 - static_cast<double>(rate));
+    return select(keep, x * scale, SExpr(0.0));
   }
 
   const FusionPlan& p_;
@@ -455,6 +469,10 @@ int own_cost(const FusionPlan& plan, const std::string& value, bool* expensive) 
       count_expr(e.get(), &seen, &ops, expensive);
       return ops;
     }
+    case NodeKind::random:
+      // Ten Philox rounds per element, like a transcendental op or two.
+      *expensive = true;
+      return 16;
     default: return 0;
   }
 }

@@ -22,11 +22,13 @@ using DimMap = std::vector<int>;
 
 /// A load before buffers are assigned.
 struct SymLoad {
-  std::string value;               // a value in memory; "" for an iota
-  std::vector<int64_t> view_dims;  // dims `value`'s dense data is indexed with
+  std::string value;               // a value in memory; "" for an iota or a mask
+  std::vector<int64_t> view_dims;  // dims `value`'s dense data (a mask's flat index) is indexed with
   DimMap dim_of;                   // per view dim
   int iota_dim = -1;               // >= 0: yields the loop index of this dim
+  std::optional<DropoutMask> mask; // set: yields the keep bit (Access::mask)
   bool operator==(const SymLoad& o) const = default;
+  bool reads_memory() const { return iota_dim < 0 && !mask; }
 };
 
 /// A root stored by a kernel: `value` written through `dim_of` (per dim of
@@ -50,7 +52,7 @@ struct SymKernel {
   std::vector<SymStore> stores;
   std::vector<int> nodes;  // graph nodes computed here, ascending
 
-  /// Values loaded (memory values only, no iotas), without repeats.
+  /// Values loaded (memory values only, no iotas or masks), without repeats.
   std::vector<std::string> loaded_values() const;
 };
 
@@ -73,7 +75,8 @@ int own_cost(const FusionPlan& plan, const std::string& value, bool* expensive);
 /// The identity map of rank r.
 DimMap identity_map(size_t r);
 
-/// The element strides of a (non-iota) load over a loop of rank `rank`.
+/// The element strides of a (non-iota) load over a loop of rank `rank`;
+/// for a mask, those of its flat index.
 std::vector<int64_t> load_strides(const SymLoad& l, size_t rank);
 
 /// True when the load reads its value's dense data in the order of the

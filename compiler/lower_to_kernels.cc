@@ -16,8 +16,8 @@ namespace {
 
 /// One step before buffers exist.
 struct Unit {
-  enum Kind { loop, gemm, ref } kind = loop;
-  int node = -1;     // gemm / ref node
+  enum Kind { loop, gemm } kind = loop;
+  int node = -1;     // gemm node
   int cluster = -1;  // loop kernel, or the GEMM's epilogue
   SymKernel kern;    // loop kernel or epilogue
   std::vector<std::string> reads;   // values in memory it reads
@@ -105,27 +105,24 @@ class Lowerer {
       units_.push_back(std::move(u));
     }
     for (size_t k = 0; k < g_.nodes.size(); ++k) {
-      if (!plan_.live[k]) continue;
-      NodeKind kind = plan_.kind[k];
-      if (kind != NodeKind::gemm && kind != NodeKind::ref) continue;
+      if (!plan_.live[k] || plan_.kind[k] != NodeKind::gemm) continue;
       const Node& n = g_.nodes[k];
       Unit u;
       u.node = static_cast<int>(k);
       u.writes = n.outputs;
       u.nodes = {u.node};
-      u.kind = kind == NodeKind::gemm ? Unit::gemm : Unit::ref;
+      u.kind = Unit::gemm;
       for (const auto& in : n.inputs) u.reads.push_back(base_of(in));
-      if (kind == NodeKind::gemm) u.gemm_reads = u.reads;
-      if (kind == NodeKind::gemm)
-        for (size_t c = 0; c < plan_.clusters.size(); ++c)
-          if (plan_.clusters[c].gemm == static_cast<int>(k)) {
-            u.cluster = static_cast<int>(c);
-            u.kern = build(u.cluster);
-            for (const auto& l : u.kern.loaded_values())
-              if (l != n.outputs[0]) u.reads.push_back(l);
-            u.writes.insert(u.writes.end(), plan_.clusters[c].roots.begin(), plan_.clusters[c].roots.end());
-            u.nodes.insert(u.nodes.end(), u.kern.nodes.begin(), u.kern.nodes.end());
-          }
+      u.gemm_reads = u.reads;
+      for (size_t c = 0; c < plan_.clusters.size(); ++c)
+        if (plan_.clusters[c].gemm == static_cast<int>(k)) {
+          u.cluster = static_cast<int>(c);
+          u.kern = build(u.cluster);
+          for (const auto& l : u.kern.loaded_values())
+            if (l != n.outputs[0]) u.reads.push_back(l);
+          u.writes.insert(u.writes.end(), plan_.clusters[c].roots.begin(), plan_.clusters[c].roots.end());
+          u.nodes.insert(u.nodes.end(), u.kern.nodes.begin(), u.kern.nodes.end());
+        }
       units_.push_back(std::move(u));
     }
     drop_internal_stores();
@@ -316,14 +313,20 @@ class Lowerer {
 
   // --- emission ---------------------------------------------------------------------
 
-  Access access(const std::string& v, const std::vector<int64_t>& view_dims, const DimMap& dim_of, size_t rank,
-                int buffer = -1) const {
+  /// Element offset 0 and the strides of dense `view_dims` seen through `dim_of`.
+  static Access dense_access(const std::vector<int64_t>& view_dims, const DimMap& dim_of, size_t rank) {
     Access a;
-    a.buffer = buffer >= 0 ? buffer : home_.at(v);
     a.strides.assign(rank, 0);
     std::vector<int64_t> rs = strides_of(view_dims);
     for (size_t j = 0; j < dim_of.size(); ++j)
       if (dim_of[j] >= 0) a.strides[dim_of[j]] += rs[j];
+    return a;
+  }
+
+  Access access(const std::string& v, const std::vector<int64_t>& view_dims, const DimMap& dim_of, size_t rank,
+                int buffer = -1) const {
+    Access a = dense_access(view_dims, dim_of, rank);
+    a.buffer = buffer >= 0 ? buffer : home_.at(v);
     return a;
   }
 
@@ -337,6 +340,10 @@ class Lowerer {
         Access a;
         a.strides.assign(k.dims.size(), 0);
         a.iota_dim = l.iota_dim;
+        out.loads.push_back(a);
+      } else if (l.mask) {
+        Access a = dense_access(l.view_dims, l.dim_of, k.dims.size());
+        a.mask = l.mask;
         out.loads.push_back(a);
       } else {
         out.loads.push_back(access(l.value, l.view_dims, l.dim_of, k.dims.size()));
@@ -415,16 +422,6 @@ class Lowerer {
       }
       st.body = gc;
       prog_.explain.push_back(label + "matmul %" + out + " kept separate: library call (GEMM)" + epi);
-      return st;
-    }
-    if (u.kind == Unit::ref) {
-      RefCall rc;
-      rc.node = n;
-      rc.node_index = u.node;
-      for (const auto& in : n.inputs) rc.inputs.push_back(home_.at(base_of(in)));
-      for (const auto& o : n.outputs) rc.outputs.push_back(home_.at(o));
-      st.body = rc;
-      prog_.explain.push_back(label + n.op + " %" + out + " (reference call: no fused kernel for " + n.op + ")");
       return st;
     }
     throw std::logic_error("lower_to_kernels: unit of unknown kind");

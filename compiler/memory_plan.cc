@@ -9,14 +9,14 @@ namespace {
 
 void loop_buffers(const LoopKernel& k, std::vector<int>* reads, std::vector<int>* writes) {
   for (const auto& l : k.loads)
-    if (l.iota_dim < 0) reads->push_back(l.buffer);
+    if (l.reads_memory()) reads->push_back(l.buffer);
   for (const auto& s : k.stores) writes->push_back(s.at.buffer);
 }
 
 int64_t align_up(int64_t x) { return (x + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment; }
 
 bool same_map(const Access& a, const Access& b) {
-  return a.offset == b.offset && a.strides == b.strides && a.iota_dim < 0 && b.iota_dim < 0;
+  return a.offset == b.offset && a.strides == b.strides && a.reads_memory() && b.reads_memory();
 }
 
 /// Union-find over buffers: in-place pairs share one slot.
@@ -40,10 +40,6 @@ void step_buffers(const Step& s, std::vector<int>* reads, std::vector<int>* writ
   if (auto* c = s.copy()) {
     reads->push_back(c->src);
     writes->push_back(c->dst);
-  }
-  if (auto* r = s.ref()) {
-    reads->insert(reads->end(), r->inputs.begin(), r->inputs.end());
-    writes->insert(writes->end(), r->outputs.begin(), r->outputs.end());
   }
 }
 
@@ -75,7 +71,7 @@ void find_in_place(const Program& p, const LoopKernel& k, int step, int gemm_c, 
     const Buffer& t = p.buffers[s.at.buffer];
     if (t.kind != BufferKind::temp || life[t.id].first != step) continue;
     for (const auto& l : k.loads) {
-      if (l.iota_dim >= 0) continue;
+      if (!l.reads_memory()) continue;
       const Buffer& u = p.buffers[l.buffer];
       if (u.kind != BufferKind::temp || (*taken)[u.id] || u.id == t.id || life[u.id].last != step ||
           u.dtype != t.dtype || u.numel != t.numel || !same_map(l, s.at))

@@ -1,7 +1,7 @@
 // How a value that no kernel stores still lies in memory: as a strided view
 // of a stored value, through transpose, broadcast_to, reshape and identity.
 //
-// Steps outside loops (GEMMs, row kernels, reference calls) read such views
+// Steps outside loops (GEMMs, row kernels) read such views
 // directly when the layout allows, instead of asking fusion for a copy.
 #pragma once
 

@@ -29,7 +29,7 @@ enum class Lowering {
   iota,         // the index along the `axis` attribute: a loop index inside loops
   constant,     // a `value` fill (inlined) or `values` data (a constant buffer)
   gemm,         // a library call (matmul of f32: BLAS or cuBLAS)
-  random,       // identity outside training; in training a reference call (dropout)
+  random,       // identity outside training; in training inlined over a mask load (dropout)
   expansion,    // `expand`: rewritten into primitive ops before autodiff (composites)
 };
 
@@ -142,5 +142,9 @@ std::vector<int> broadcast_index_map(const std::vector<int64_t>& in_dims, const 
                                      const std::vector<int>& out_map);
 /// The reference kernel of an element-wise op: broadcast then apply `expr`.
 RefKernel elementwise_kernel(ExprFn expr);
+
+/// The random stream key of a dropout node: its `key` attribute, else the
+/// FNV-1a hash of its name (ir/ops/random.cc). Kernels draw its mask with it.
+uint64_t dropout_key(const Node& n);
 
 }  // namespace dlc

@@ -11,8 +11,10 @@ namespace dlc {
 namespace cpu_abi {
 
 /// A generated kernel: runs items [begin, end) of its parallel range.
-/// `buffers[i]` is the address of the program's buffer i.
-using KernelFn = void (*)(void* const* buffers, int64_t begin, int64_t end);
+/// `buffers[i]` is the address of the program's buffer i. `seed` and `step`
+/// are the run's (the executable's seed, the step number of the call): the
+/// dropout masks of a training program are drawn from them (Access::mask).
+using KernelFn = void (*)(void* const* buffers, int64_t begin, int64_t end, uint64_t seed, uint64_t step);
 
 /// The symbol of the kernel of step `step` in the program of `entry`.
 inline std::string kernel_symbol(const std::string& entry, size_t step) {

@@ -4,10 +4,14 @@
 // on kernel names, parameters and how many items each kernel covers.
 //
 // Every generated kernel is
-//   extern "C" __global__ void SYMBOL(char* const* buffers, long long items)
+//   extern "C" __global__ void SYMBOL(char* const* buffers, long long items,
+//                                     unsigned long long seed, unsigned long long step)
 // where `buffers[i]` is the device address of the program's buffer i (the
 // executor keeps one such table per program in device memory; buffers never
-// move, so the table is written once) and each thread handles items
+// move, so the table is written once), `seed` and `step` are the run's (the
+// executable's seed, the call's step number: dropout masks are drawn from
+// them, Access::mask; arguments, so a new step costs no copy), and each
+// thread handles items
 //   for (long long t = blockIdx.x * blockDim.x + threadIdx.x; t < items;
 //        t += gridDim.x * blockDim.x)
 // One item never depends on another (no shared memory, no atomics), so a

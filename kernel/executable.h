@@ -12,7 +12,7 @@ namespace dlc {
 
 /// The executable format version this runtime reads and the compiler writes.
 /// Bump it on any change that an older runtime would misread.
-constexpr uint32_t kFormatVersion = 2;  // 2: loop kernels with several reductions, no row kernels
+constexpr uint32_t kFormatVersion = 3;  // 3: dropout mask loads, no reference calls; 2: no row kernels
 
 /// The value of Executable.end_marker in every file written by
 /// serialize_executable; its absence means the file was cut short.

@@ -1,12 +1,12 @@
 #include "kernel/kernel_ir.h"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <sstream>
 
 #include "ir/error.h"
-#include "ir/op_registry.h"
 #include "ir/scalar_walk.h"
 
 namespace dlc {
@@ -39,8 +39,7 @@ const char* Step::kind_name() const {
   switch (body.index()) {
     case 0: return "loop";
     case 1: return "gemm";
-    case 2: return "copy";
-    default: return "ref";
+    default: return "copy";
   }
 }
 
@@ -136,8 +135,20 @@ class ExprPrinter {
   int named_ = 0;
 };
 
+/// The rate with every bit of its f32 (it is part of the fingerprint).
+std::string rate_str(float rate) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.9g", static_cast<double>(rate));
+  return text;
+}
+
 std::string access_str(const Program& p, const Access& a) {
   if (a.iota_dim >= 0) return "iota(" + std::to_string(a.iota_dim) + ")";
+  if (a.mask) {
+    std::string s = "mask(key " + std::to_string(a.mask->key) + ", rate " + rate_str(a.mask->rate) + ")";
+    if (a.offset) s += " +" + std::to_string(a.offset);
+    return s + " " + ints_str(a.strides);
+  }
   std::string s = "b" + std::to_string(a.buffer);
   if (a.buffer >= 0 && a.buffer < static_cast<int>(p.buffers.size())) s += " " + p.buffers[a.buffer].name;
   if (a.offset) s += " +" + std::to_string(a.offset);
@@ -221,13 +232,6 @@ std::string print_program(const Program& p) {
       if (c->dst_offset) o << " +" << c->dst_offset;
       o << " numel " << c->numel << "\n";
     }
-    if (auto* r = s.ref()) {
-      o << "    " << r->node.op << " (";
-      for (size_t j = 0; j < r->inputs.size(); ++j) o << (j ? ", " : "") << buf(p, r->inputs[j]);
-      o << ") -> (";
-      for (size_t j = 0; j < r->outputs.size(); ++j) o << (j ? ", " : "") << buf(p, r->outputs[j]);
-      o << ")\n";
-    }
   }
   return o.str();
 }
@@ -296,8 +300,10 @@ class Checker {
     if (a.iota_dim >= 0) {
       if (write) fail("stores to an iota");
       if (a.iota_dim >= static_cast<int>(dims.size())) fail("iota dim out of range");
+      if (a.mask) fail("a load is both an iota and a mask");
       return;
     }
+    if (a.mask) return check_mask(a, write);
     const Buffer& b = buffer(a.buffer, write);
     if (a.offset < 0) fail("negative offset");
     int64_t last = a.offset;
@@ -309,6 +315,16 @@ class Checker {
     if (last >= b.numel)
       fail("access reaches element " + std::to_string(last) + " of b" + std::to_string(a.buffer) + " '" + b.name +
            "' which holds " + std::to_string(b.numel));
+  }
+
+  /// A mask reads no buffer; its flat indices are those of a dense tensor.
+  void check_mask(const Access& a, bool write) const {
+    if (write) fail("stores to a mask");
+    if (a.buffer != -1) fail("a mask load names buffer " + std::to_string(a.buffer));
+    if (!(a.mask->rate >= 0.0f && a.mask->rate < 1.0f)) fail("mask rate " + rate_str(a.mask->rate) + " outside [0, 1)");
+    if (a.offset < 0) fail("negative offset");
+    for (int64_t s : a.strides)
+      if (s < 0) fail("negative stride");
   }
 
   // Each distinct node once, without recursion: a file may hold any chain,
@@ -398,20 +414,10 @@ class Checker {
       fail("copy out of range");
   }
 
-  void check_ref(const RefCall& r) const {
-    const OpDef* def = find_op(r.node.op);
-    if (!def || !def->eval) fail("reference call to unknown op '" + r.node.op + "'");
-    if (r.inputs.size() != r.node.inputs.size() || r.outputs.size() != r.node.outputs.size())
-      fail("reference call's buffers do not match node '" + r.node.name + "'");
-    for (int i : r.inputs) buffer(i, false);
-    for (int o : r.outputs) buffer(o, true);
-  }
-
   void check_step(const Step& s) const {
     if (auto* k = s.loop()) check_loop(*k);
     if (auto* g = s.gemm()) check_gemm(*g);
     if (auto* c = s.copy()) check_copy(*c);
-    if (auto* r = s.ref()) check_ref(*r);
     for (const auto& [value, id] : s.values) buffer(id, false);
   }
 

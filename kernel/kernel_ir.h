@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -64,6 +65,15 @@ struct Buffer {
 // ---------------------------------------------------------------------------
 // Loop kernels
 
+/// What a mask load yields instead of memory (see Access::mask): the keep
+/// bit of a dropout node in training. The node's key and rate are fixed in
+/// the program; the seed and the step number are the run's.
+struct DropoutMask {
+  uint64_t key = 0;  // the node's stream key (its `key` attribute or FNV-1a of its name)
+  float rate = 0;    // the f32 the uniform draw is compared with (ir/philox.h)
+  bool operator==(const DropoutMask&) const = default;
+};
+
 /// Where a kernel reads or writes: element index = offset + sum over the
 /// iteration dims d of idx[d] * strides[d]. A stride of 0 is a broadcast
 /// dim; permuted strides are a transpose. strides.size() == dims.size() of
@@ -76,6 +86,16 @@ struct Access {
   /// Loads only: when >= 0 the load reads no memory and yields idx[iota_dim]
   /// as a float (buffer is -1). Lets one_hot-like comparisons fuse.
   int iota_dim = -1;
+  /// Loads only: when set the load reads no memory (buffer is -1) and yields
+  /// 1 where dropout keeps element `offset + sum idx[d] * strides[d]` of its
+  /// output, else 0: dropout_keep(seed, mask->key, step, that index,
+  /// mask->rate) (ir/philox.h), with the seed and step number executors pass
+  /// to every kernel (kernel/cpu_abi.h, kernel/cuda_abi.h). So dropout fuses
+  /// into its neighbours and draws the reference's mask bit for bit.
+  std::optional<DropoutMask> mask;
+
+  /// True for loads of a buffer (neither an iota nor a mask).
+  bool reads_memory() const { return iota_dim < 0 && !mask; }
 };
 
 enum class ReduceOp {
@@ -162,7 +182,7 @@ struct GemmCall {
 };
 
 // ---------------------------------------------------------------------------
-// Copies and reference calls
+// Copies
 
 /// dst[dst_offset + i] = src[src_offset + i] for i < numel (same dtype).
 /// Used for state updates that could not be written in place and for
@@ -173,23 +193,11 @@ struct CopyStep {
   int64_t numel = 0;
 };
 
-/// A graph node run through its registry reference kernel (float64), for
-/// rare ops no codegen handles (one_hot with odd layouts, argmax, dropout in
-/// training, ops without a fused form). Executors convert the input buffers
-/// to dlc::Tensor, call OpDef::eval with an EvalContext {training, seed,
-/// step, node_index} and convert the outputs back. Slow but always right.
-struct RefCall {
-  Node node;                 // the graph node, attributes included
-  int64_t node_index = 0;    // EvalContext::node_index
-  std::vector<int> inputs;   // buffers, one per node input (dense)
-  std::vector<int> outputs;  // buffers, one per node output (dense)
-};
-
 // ---------------------------------------------------------------------------
 // Steps and programs
 
 struct Step {
-  std::variant<LoopKernel, GemmCall, CopyStep, RefCall> body;
+  std::variant<LoopKernel, GemmCall, CopyStep> body;
   /// The graph nodes this step computes (for --explain-fusion, --verify-fusion).
   std::vector<std::string> nodes;
   /// Graph values this step stores, each with the buffer holding it (dense,
@@ -201,15 +209,14 @@ struct Step {
   const LoopKernel* loop() const { return std::get_if<LoopKernel>(&body); }
   const GemmCall* gemm() const { return std::get_if<GemmCall>(&body); }
   const CopyStep* copy() const { return std::get_if<CopyStep>(&body); }
-  const RefCall* ref() const { return std::get_if<RefCall>(&body); }
-  /// "loop", "gemm", "copy" or "ref".
+  /// "loop", "gemm" or "copy".
   const char* kind_name() const;
 };
 
 /// One entry point, lowered.
 struct Program {
   std::string entry;      // "train_step" or "predict"
-  bool training = false;  // dropout active; RefCall EvalContext::training
+  bool training = false;  // dropout active (its kernels load masks)
   std::vector<Buffer> buffers;
   std::vector<Step> steps;
   /// Bytes of the temp arena (max over temps of offset + bytes, 64-aligned).

@@ -34,6 +34,11 @@ proto::KernelAccess access_to_proto(const Access& a) {
   out.set_offset(a.offset);
   for (int64_t s : a.strides) out.add_strides(s);
   out.set_iota_dim(a.iota_dim);
+  if (a.mask) {
+    out.set_mask(true);
+    out.set_mask_key(a.mask->key);
+    out.set_mask_rate(a.mask->rate);
+  }
   return out;
 }
 
@@ -100,6 +105,7 @@ Access access_from_proto(const proto::KernelAccess& p) {
   a.offset = p.offset();
   a.strides.assign(p.strides().begin(), p.strides().end());
   a.iota_dim = p.iota_dim();
+  if (p.mask()) a.mask = DropoutMask{p.mask_key(), p.mask_rate()};
   return a;
 }
 
@@ -171,15 +177,6 @@ proto::KernelProgram program_to_proto(const Program& p) {
       pc->set_dst_offset(c->dst_offset);
       pc->set_numel(c->numel);
     }
-    if (auto* r = s.ref()) {
-      auto* pr = ps->mutable_ref();
-      Graph one;
-      one.nodes.push_back(r->node);
-      *pr->mutable_node() = graph_to_proto(one).nodes(0);
-      pr->set_node_index(r->node_index);
-      for (int i : r->inputs) pr->add_inputs(i);
-      for (int o : r->outputs) pr->add_outputs(o);
-    }
   }
   return out;
 }
@@ -230,18 +227,6 @@ Program program_from_proto(const proto::KernelProgram& p) {
       case proto::KernelStep::kCopy: {
         const auto& pc = ps.copy();
         s.body = CopyStep{pc.src(), pc.dst(), pc.src_offset(), pc.dst_offset(), pc.numel()};
-        break;
-      }
-      case proto::KernelStep::kRef: {
-        const auto& pr = ps.ref();
-        proto::Graph wrapper;
-        *wrapper.add_nodes() = pr.node();
-        RefCall r;
-        r.node = graph_from_proto(wrapper).nodes.at(0);
-        r.node_index = pr.node_index();
-        r.inputs.assign(pr.inputs().begin(), pr.inputs().end());
-        r.outputs.assign(pr.outputs().begin(), pr.outputs().end());
-        s.body = r;
         break;
       }
       default: bad("a step has no body");

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "ir/error.h"
+#include "ir/philox.h"
 #include "ir/scalar_walk.h"
 
 namespace dlc {
@@ -156,7 +157,7 @@ std::map<std::string, Tensor> ProgramEvaluator::run(const std::map<std::string, 
   return out;
 }
 
-void ProgramEvaluator::run_loop(const LoopKernel& k) {
+void ProgramEvaluator::run_loop(const LoopKernel& k, const EvalContext& ctx) {
   size_t rank = k.dims.size();
   size_t outer_rank = rank - static_cast<size_t>(k.reduce_dims);
   std::vector<int64_t> outer(k.dims.begin(), k.dims.begin() + static_cast<std::ptrdiff_t>(outer_rank));
@@ -176,6 +177,10 @@ void ProgramEvaluator::run_loop(const LoopKernel& k) {
       }
       int64_t at = a.offset;
       for (size_t d = 0; d < rank; ++d) at += full[d] * a.strides[d];
+      if (a.mask) {
+        args[i] = dropout_keep(ctx.seed, a.mask->key, ctx.step, static_cast<uint64_t>(at), a.mask->rate) ? 1.0 : 0.0;
+        continue;
+      }
       args[i] = read(a.buffer, at);
     }
   };
@@ -222,7 +227,7 @@ void ProgramEvaluator::run_loop(const LoopKernel& k) {
 }
 
 void ProgramEvaluator::run_step(const Step& s, const EvalContext& ctx) {
-  if (auto* k = s.loop()) run_loop(*k);
+  if (auto* k = s.loop()) run_loop(*k, ctx);
   if (auto* g = s.gemm()) {
     auto elem = [&](const GemmOperand& o, int64_t b, int64_t i, int64_t j) {
       int64_t at = o.offset + b * o.batch_stride + (o.trans ? j * o.ld + i : i * o.ld + j);
@@ -237,24 +242,10 @@ void ProgramEvaluator::run_step(const Step& s, const EvalContext& ctx) {
           double prev = g->beta != 0 ? read(g->c.buffer, at) : 0.0;
           write(g->c.buffer, at, g->alpha * acc + g->beta * prev);
         }
-    if (g->has_epilogue()) run_loop(g->epilogue);
+    if (g->has_epilogue()) run_loop(g->epilogue, ctx);
   }
   if (auto* c = s.copy())
     for (int64_t i = 0; i < c->numel; ++i) write(c->dst, c->dst_offset + i, read(c->src, c->src_offset + i));
-  if (auto* r = s.ref()) {
-    std::vector<Tensor> in;
-    for (int b : r->inputs) in.push_back(buffer(b));
-    std::vector<const Tensor*> in_ptrs;
-    for (const auto& t : in) in_ptrs.push_back(&t);
-    std::vector<Tensor> out;
-    for (int b : r->outputs) out.emplace_back(TensorType{p_.buffers[b].dtype, p_.buffers[b].dims});
-    EvalContext c = ctx;
-    c.training = p_.training;
-    c.node_index = r->node_index;
-    find_op(r->node.op)->eval(r->node, in_ptrs, out, c);
-    for (size_t o = 0; o < out.size(); ++o)
-      for (int64_t i = 0; i < out[o].numel(); ++i) write(r->outputs[o], i, out[o][i]);
-  }
 }
 
 }  // namespace dlc

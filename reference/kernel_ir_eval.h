@@ -30,8 +30,8 @@ class ProgramEvaluator {
 
   /// Runs every step with `inputs` bound by input name; returns the entry
   /// outputs by value name. State buffers keep their new values.
-  /// `ctx.seed`/`ctx.step` feed reference calls (training comes from the
-  /// program). Throws dlc::Error for a missing or mis-shaped input.
+  /// `ctx.seed`/`ctx.step` are the run's, for the dropout masks of a
+  /// training program. Throws dlc::Error for a missing or mis-shaped input.
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs, const EvalContext& ctx = {});
 
   /// The contents of buffer `id` now (its dims and dtype).
@@ -44,7 +44,7 @@ class ProgramEvaluator {
   double read(int buffer, int64_t i) const;
   void write(int buffer, int64_t i, double v);
   void run_step(const Step& s, const EvalContext& ctx);
-  void run_loop(const LoopKernel& k);
+  void run_loop(const LoopKernel& k, const EvalContext& ctx);
 
   Program p_;
   std::vector<std::vector<double>> own_;  // non-temp buffers

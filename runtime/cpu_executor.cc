@@ -10,10 +10,8 @@
 
 #include "kernel/kernel_ir.h"
 #include "ir/error.h"
-#include "ir/op_registry.h"
 #include "runtime/memfd_loader.h"
 #include "runtime/program_io.h"
-#include "runtime/ref_executor.h"
 #include "runtime/thread_pool.h"
 
 namespace dlc {
@@ -125,7 +123,7 @@ int64_t epilogue_items_per_row(const Program& p, const GemmCall& g, int64_t rang
         touches_c_elsewhere(st.at))
       return 0;
   for (const Access& l : e.loads)
-    if (l.iota_dim < 0 && touches_c_elsewhere(l)) return 0;
+    if (l.reads_memory() && touches_c_elsewhere(l)) return 0;
   return per_row;
 }
 
@@ -278,7 +276,7 @@ class CpuExecutor : public ObservableExecutor {
 
   void run_kernel(const LoadedProgram& lp, cpu_abi::KernelFn fn, int64_t range, int64_t work) {
     void* const* ptrs = lp.pointers.data();
-    pool_.parallel_for(range, parts_for(range, work), [&](int64_t b, int64_t e) { fn(ptrs, b, e); });
+    pool_.parallel_for(range, parts_for(range, work), [&](int64_t b, int64_t e) { fn(ptrs, b, e, seed_, step_); });
   }
 
   void run_step(LoadedProgram& lp, size_t index) {
@@ -298,8 +296,6 @@ class CpuExecutor : public ObservableExecutor {
       if (cp->numel > 0)
         std::memmove(static_cast<uint8_t*>(lp.pointers[cp->dst]) + cp->dst_offset * size,
                      static_cast<const uint8_t*>(lp.pointers[cp->src]) + cp->src_offset * size, cp->numel * size);
-    } else if (auto* r = s.ref()) {
-      run_ref(lp, *r);
     }
   }
 
@@ -320,7 +316,7 @@ class CpuExecutor : public ObservableExecutor {
     const int64_t per_row = c.epilogue_items_per_row;
     pool_.parallel_for(g.m, parts, [&](int64_t lo, int64_t hi) {
       gemm_rows(lp, g, lo, hi);
-      c.fn(ptrs, lo * per_row, hi * per_row);
+      c.fn(ptrs, lo * per_row, hi * per_row, seed_, step_);
     });
   }
 
@@ -356,20 +352,8 @@ class CpuExecutor : public ObservableExecutor {
     }
   }
 
-  // A graph node no codegen handles, through its float64 reference kernel.
-  void run_ref(const LoadedProgram& lp, const RefCall& r) {
-    std::vector<HostTensor> ins;
-    for (int id : r.inputs) {
-      const Buffer& b = lp.program.buffers[id];
-      ins.push_back(HostTensor::copy_of(TensorType{b.dtype, b.dims}, lp.pointers[id]));
-    }
-    EvalContext ctx{lp.program.training, seed_, step_, r.node_index};
-    std::vector<HostTensor> outs = run_ref_call(lp.program, r, ins, ctx);
-    for (size_t i = 0; i < outs.size(); ++i) copy_bytes(lp.pointers[r.outputs[i]], outs[i].bytes.data(), outs[i].bytes.size());
-  }
-
   ThreadPool pool_;
-  uint64_t seed_ = 0;
+  uint64_t seed_ = 0;  // the kernels' seed and step (dropout masks)
   uint64_t step_ = 0;
   std::string step_input_;
   std::unique_ptr<MemoryLibrary> library_;

@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "ir/error.h"
-#include "runtime/ref_executor.h"
 
 namespace dlc {
 namespace {
@@ -58,25 +57,6 @@ HostTensor constant_contents(const Buffer& b) {
   HostTensor h(TensorType{b.dtype, b.dims});
   for (int64_t i = 0; i < b.numel; ++i) h.set(i, b.data[static_cast<size_t>(i)]);
   return h;
-}
-
-std::vector<HostTensor> run_ref_call(const Program& p, const RefCall& r, const std::vector<HostTensor>& inputs,
-                                     const EvalContext& ctx) {
-  const OpDef* def = find_op(r.node.op);
-  if (!def) throw Error("reference call of unknown op '" + r.node.op + "'");
-  std::vector<Tensor> ins;
-  for (const auto& h : inputs) ins.push_back(to_tensor(h));
-  std::vector<const Tensor*> in_ptrs;
-  for (const auto& t : ins) in_ptrs.push_back(&t);
-  std::vector<Tensor> outs;
-  for (int id : r.outputs) {
-    const Buffer& b = p.buffers[id];
-    outs.emplace_back(TensorType{b.dtype, b.dims});
-  }
-  def->eval(r.node, in_ptrs, outs, ctx);
-  std::vector<HostTensor> result;
-  for (const auto& t : outs) result.push_back(to_host(t));
-  return result;
 }
 
 }  // namespace dlc

@@ -1,7 +1,7 @@
 // What every executor of kernel programs (cpu, cuda) checks and converts
 // the same way, whatever memory its buffers live in: inputs against the
 // program, persistent tensors against the parameters, constants, the step
-// number, and reference calls on host tensors. One place, so the error
+// number. One place, so the error
 // texts and the semantics cannot drift apart between backends.
 #pragma once
 
@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "kernel/kernel_ir.h"
-#include "ir/op_registry.h"
 #include "runtime/executor.h"
 
 namespace dlc {
@@ -35,11 +34,5 @@ void check_state_value(const std::string& name, const TensorType& type, const Ho
 
 /// The contents of constant buffer `b`, as elements of its dtype.
 HostTensor constant_contents(const Buffer& b);
-
-/// Runs graph node `r` of program `p` through its float64 reference kernel
-/// on host copies of its input buffers; returns its outputs, one per
-/// r.outputs, as elements of their buffers' dtypes.
-std::vector<HostTensor> run_ref_call(const Program& p, const RefCall& r, const std::vector<HostTensor>& inputs,
-                                     const EvalContext& ctx);
 
 }  // namespace dlc

@@ -416,7 +416,7 @@ TEST(CpuExecutorGraphs, ArgmaxRunsAsNativeKernels) {
   b.output(am);
   verify_or_throw(g);
   EntrySpec e{"predict", {y, am}, {}, false};
-  EXPECT_EQ(test::step_kinds(build_program(g, e))["ref"], 0);
+  for (const auto& [kind, n] : test::step_kinds(build_program(g, e))) EXPECT_TRUE(kind == "loop" || kind == "copy") << kind;
   expect_cpu_matches_reference(g, e, test::random_feeds(g, 12), 0);
 }
 

@@ -26,6 +26,7 @@
 #include "ir/builder.h"
 #include "ir/error.h"
 #include "ir/op_registry.h"
+#include "ir/philox.h"
 #include "ir/verifier.h"
 #include "kernel/cuda_abi.h"
 #include "kernel/executable.h"
@@ -39,7 +40,7 @@ using test::add_buffer;
 using test::at;
 
 const char* const kModels[] = {"linear_regression", "perceptron", "logistic_regression", "softmax_regression",
-                               "mlp_mnist"};
+                               "mlp_mnist", "mlp_dropout"};
 
 // --- building programs as the pipeline does ------------------------------------
 
@@ -107,8 +108,6 @@ TEST(CudaCodegen, EveryModelCompilesThroughNvrtcWithEveryKernel) {
     SCOPED_TRACE(name);
     Built b = build(name);
     ASSERT_EQ(b.programs.size(), 2u);
-    for (const Program& p : b.programs)
-      for (const Step& s : p.steps) EXPECT_FALSE(s.ref()) << p.entry << ": a reference call in a cuda program";
     std::string source = cuda::emit_cuda_source(b.programs);
     cuda::NvrtcOutput out = cuda::nvrtc_compile(source, "model.cu", "sm_90");
     expect_complete_code({out.cubin, out.ptx}, b.programs);
@@ -178,7 +177,10 @@ TEST(CudaCodegen, CompileErrorsAndUnknownArchitecturesAreClearErrors) {
 
 // --- host emulation -----------------------------------------------------------------
 
-using KernelFn = void (*)(char* const* buffers, long long items);
+using KernelFn = void (*)(char* const* buffers, long long items, unsigned long long seed, unsigned long long step);
+
+// The run the evaluator's context and the emulated kernels share (dropout masks).
+constexpr uint64_t kSeed = 7, kStep = 1;
 
 /// Generated CUDA C compiled by the system C++ compiler into a loaded library.
 class HostKernels {
@@ -304,7 +306,7 @@ void run_emulated(const Program& p, size_t s, const std::vector<Tensor>& now, co
   const Step& st = p.steps[s];
   auto feed_loads = [&](const LoopKernel& k) {
     for (const auto& l : k.loads)
-      if (l.iota_dim < 0) mem.write(l.buffer, now[l.buffer]);
+      if (l.reads_memory()) mem.write(l.buffer, now[l.buffer]);
   };
   if (auto* k = st.loop()) feed_loads(*k);
   if (auto* g = st.gemm()) {
@@ -312,7 +314,7 @@ void run_emulated(const Program& p, size_t s, const std::vector<Tensor>& now, co
     mem.write(g->c.buffer, host_gemm(*g, now));
   }
   std::string symbol = cuda_abi::kernel_symbol(p.entry, s);
-  kernels.get(symbol)(mem.table(), cuda_abi::step_items(st));
+  kernels.get(symbol)(mem.table(), cuda_abi::step_items(st), kSeed, kStep);
 }
 
 /// An input as the evaluator stores it (its buffer's dtype applied).
@@ -360,13 +362,13 @@ int expect_kernels_match_evaluator(const Program& p, const HostKernels& kernels,
   };
   EvalContext ctx;
   ctx.training = p.training;
-  ctx.seed = 7;
-  ctx.step = 1;
+  ctx.seed = kSeed;
+  ctx.step = kStep;
   eval.run(inputs, ctx);
   return checked;
 }
 
-/// Steps with a generated kernel (GEMMs without an epilogue and reference calls have none).
+/// Steps with a generated kernel (GEMMs without an epilogue have none).
 int generated_kernels(const Program& p) {
   int n = 0;
   for (const auto& s : p.steps) n += cuda_abi::has_kernel(s) ? 1 : 0;
@@ -478,7 +480,7 @@ TEST(CudaHostEmulation, EveryScalarOpMatchesEvalScalarIncludingNaN) {
     std::vector<float> x[3] = {special_inputs(1, n), special_inputs(2, n), special_inputs(3, n)};
     for (int k = 0; k < 3; ++k) mem.write(in[k], Tensor({DType::f32, {n}}, std::vector<double>(x[k].begin(), x[k].end())));
     for (size_t i = 0; i < cases.size(); ++i) {
-      kernels.get(cuda_abi::kernel_symbol("ops", i))(mem.table(), n);
+      kernels.get(cuda_abi::kernel_symbol("ops", i))(mem.table(), n, kSeed, kStep);
       Tensor got = mem.read(p.steps[i].values[0].second);
       for (int64_t e = 0; e < n; ++e) {
         double operands[3] = {x[0][e], x[1][e], x[2][e]};
@@ -545,7 +547,7 @@ TEST(CudaHostEmulation, StoresSaturateAndEmptyReductionsStoreTheirInitialValue) 
   HostMemory mem(p);
   mem.write(x, Tensor({DType::f32, {n}}, values));
   for (size_t s = 0; s < p.steps.size(); ++s)
-    kernels.get(cuda_abi::kernel_symbol("edge", s))(mem.table(), cuda_abi::step_items(p.steps[s]));
+    kernels.get(cuda_abi::kernel_symbol("edge", s))(mem.table(), cuda_abi::step_items(p.steps[s]), kSeed, kStep);
   // Saturating float -> int (llvm.fptosi.sat): truncation, the type's bounds, NaN -> 0.
   auto sat = [](double v, double lo, double hi) { return std::isnan(v) ? 0.0 : std::clamp(std::trunc(v), lo, hi); };
   Tensor got32 = mem.read(i32), got64 = mem.read(i64), gotb = mem.read(flag);
@@ -575,9 +577,40 @@ TEST(CudaHostEmulation, RowKernelsWithSeveralReductionsAndPerElementStores) {
   xs[7] = std::numeric_limits<double>::quiet_NaN();  // row 1: NaN propagates through max and min
   HostMemory mem(p);
   mem.write(x, xs);
-  kernels.get(cuda_abi::kernel_symbol("rows", 0))(mem.table(), rows);
+  kernels.get(cuda_abi::kernel_symbol("rows", 0))(mem.table(), rows, kSeed, kStep);
   EXPECT_TRUE(std::isnan(mem.read(lse)[1]) && std::isnan(mem.read(lo)[1]));
   EXPECT_TRUE(std::isfinite(mem.read(lse)[0]) && std::isfinite(mem.read(lse)[2]));
+}
+
+TEST(CudaHostEmulation, DropoutMasksAreTheReferenceMasksBitForBit) {
+  // Odd sizes, so Philox blocks of four elements straddle rows; the mask
+  // is read in order (y), transposed (yt) and inside a row sum (rows).
+  const int64_t r = 37, c = 53;
+  const float rate = 0.3f;
+  Graph g;
+  GraphBuilder b(g);
+  auto x = b.input("x", {DType::f32, {r, c}});
+  auto y = b.op("dropout", {b.op("relu", {x})}, {{"rate", attr_f(rate)}}, "drop1");
+  auto yt = b.op("transpose", {y});
+  auto rows = b.op("reduce_sum", {y}, {{"axes", attr_ints({1})}});
+  Program p = build_program(g, {"train_step", {y, yt, rows}, {}, true});
+  HostKernels kernels(cuda::emit_cuda_source({p}));
+  Tensor xs = test::random_tensor({r, c}, 3, 0.5, 2);  // all kept values stay non-zero
+  EXPECT_EQ(expect_kernels_match_evaluator(p, kernels, {{"x", xs}}), generated_kernels(p));
+  for (uint64_t step : {uint64_t{1}, uint64_t{2}, uint64_t{1} << 40}) {
+    HostMemory mem(p);
+    mem.write(p.find_buffer(BufferKind::input, "x"), xs);
+    for (size_t s = 0; s < p.steps.size(); ++s)
+      if (cuda_abi::has_kernel(p.steps[s]))
+        kernels.get(cuda_abi::kernel_symbol(p.entry, s))(mem.table(), cuda_abi::step_items(p.steps[s]), kSeed, step);
+    Tensor got = mem.read(p.find_buffer(BufferKind::output, y));
+    Tensor got_t = mem.read(p.find_buffer(BufferKind::output, yt));
+    for (int64_t i = 0; i < r * c; ++i) {
+      bool keep = dropout_keep(kSeed, fnv1a64("drop1"), step, static_cast<uint64_t>(i), rate);
+      ASSERT_EQ(got[i] != 0.0, keep) << "element " << i << " step " << step;
+      ASSERT_EQ(got_t[(i % c) * r + i / c], got[i]) << "element " << i << " step " << step;
+    }
+  }
 }
 
 // --- the tool ------------------------------------------------------------------------

@@ -89,8 +89,8 @@ TEST(DeepGraph, ScalarExpressionsHundredsOfThousandsDeepAreWalkedAndReleasedWith
   EXPECT_EQ(scalar_args({e.get()}), std::vector<int>{0});
   LoopKernel k;
   k.dims = {2};
-  k.loads.push_back({0, 0, {1}, -1});
-  k.stores.push_back({{1, 0, {1}, -1}, e});
+  k.loads.push_back({0, 0, {1}, -1, std::nullopt});
+  k.stores.push_back({{1, 0, {1}, -1, std::nullopt}, e});
   Program p;
   p.buffers = {{0, "x", BufferKind::input, DType::f32, {2}, 2}, {1, "y", BufferKind::output, DType::f32, {2}, 2}};
   p.steps.push_back({k, {}, {}});

@@ -1,7 +1,8 @@
 // End-to-end `dlrun train` and `dlrun eval`: a softmax regression compiled
 // for the ref target (learning on real Fashion-MNIST, bit-identical resume,
 // the errors raised before training starts) and the MLP compiled for cpu
-// (learning, the same curve as ref, bitwise reproducibility, --verify-fusion).
+// (learning, the same curve as ref, bitwise reproducibility, --verify-fusion),
+// and the MLP with dropout on cpu.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -266,6 +267,27 @@ TEST_F(DlrunTrainMlp, VerifyFusionReportsEveryEntryPoint) {
   out = dlrun("train " + model() + " --data " + kFashion + " --epochs 1 --limit-train 64 --verify-fusion", &rc);
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("is compiled for target 'ref', which runs no kernels"), std::string::npos) << out;
+}
+
+// Dropout in training is fused into the GEMM epilogues beside it on cpu and
+// draws the interpreter's mask: --verify-fusion compares every kernel of the
+// first train step with the reference, then the model learns.
+TEST_F(DlrunTrain, MlpWithDropoutTrainsOnCpuAndPassesVerifyFusion) {
+  if (!have_fashion()) GTEST_SKIP() << kFashion << " is not installed";
+  std::string model = *dir_ + "/mlp_dropout.dlc", out;
+  int rc = test::run_command(test::tool_path("dlc") + " compile " + test::source_path("models/mlp_dropout.pbtxt") +
+                                 " --target cpu --batch 32 -o " + model,
+                             &out);
+  ASSERT_EQ(rc, 0) << out;
+  out = dlrun("train " + model + " --data " + kFashion + " --epochs 1 --limit-train 64 --limit-test 32 --seed 3" +
+                  " --verify-fusion",
+              &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("--verify-fusion: train_step: 10 steps"), std::string::npos) << out;
+  out = dlrun("train " + model + " --data " + kFashion + " --epochs 1 --limit-train 3000 --limit-test 500 --json",
+              &rc);
+  ASSERT_EQ(rc, 0) << out;
+  EXPECT_GT(json_number(out, "test_accuracy"), 0.6) << out;
 }
 
 }  // namespace

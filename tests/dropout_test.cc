@@ -2,10 +2,14 @@
 
 #include <cmath>
 
+#include "compiler/fusion.h"
 #include "ir/builder.h"
 #include "ir/error.h"
 #include "ir/philox.h"
 #include "reference/ref_interpreter.h"
+#include "tests/cpu_test_util.h"
+#include "tests/kernel_test_util.h"
+#include "tests/test_util.h"
 
 namespace dlc {
 namespace {
@@ -125,6 +129,131 @@ TEST(Dropout, GradientAppliesTheSameMaskAndScale) {
   Tensor ones({DType::f32, {kN}}, std::vector<double>(kN, 1.0));
   auto out = RefInterpreter(d.g).run({{"x", ones}, {"dy", ones}}, {d.y, dx[0]}, ctx);
   EXPECT_EQ(out.at(d.y).data, out.at(dx[0]).data);
+}
+
+// --- dropout in kernel programs (cpu) ------------------------------------------
+
+namespace {
+
+/// Mask loads (Access::mask) in the loop kernels and GEMM epilogues of `p`.
+int mask_loads(const Program& p) {
+  int n = 0;
+  for (const Step& s : p.steps) {
+    const LoopKernel* k = s.loop() ? s.loop() : s.gemm() && s.gemm()->has_epilogue() ? &s.gemm()->epilogue : nullptr;
+    if (k)
+      for (const Access& a : k->loads) n += a.mask ? 1 : 0;
+  }
+  return n;
+}
+
+/// A cpu executable of `p` with `seed` whose graph declares a STEP input,
+/// so each call's step number comes from the "step" feed, as in dlrun train.
+std::unique_ptr<Executor> cpu_with_step(const Program& p, uint64_t seed) {
+  proto::Executable exe = test::make_executable({p}, {});
+  exe.set_seed(seed);
+  auto* in = exe.mutable_graph()->add_inputs();
+  in->set_name("step");
+  *in->mutable_type() = to_proto(TensorType{DType::f32, {}});
+  in->set_role(proto::STEP);
+  return make_cpu_executor(exe, 3);
+}
+
+}  // namespace
+
+TEST(DropoutKernels, CpuMaskIsTheReferenceMaskBitForBit) {
+  // Odd sizes, so Philox blocks of four straddle rows; y is stored in order,
+  // transposed (yt) and summed per row (rows), all from one mask.
+  const int64_t r = 37, c = 53;
+  const float rate = 0.3f;
+  const uint64_t seed = 12345;
+  Graph g;
+  GraphBuilder b(g);
+  auto x = b.input("x", {DType::f32, {r, c}});
+  auto y = b.op("dropout", {b.op("relu", {x})}, {{"rate", attr_f(rate)}}, "drop1");
+  auto yt = b.op("transpose", {y});
+  auto rows = b.op("reduce_sum", {y}, {{"axes", attr_ints({1})}});
+  Program p = build_program(g, {"train_step", {y, yt, rows}, {}, true});
+  EXPECT_GE(mask_loads(p), 1) << print_program(p);
+  auto cpu = cpu_with_step(p, seed);
+  Tensor xs = test::random_tensor({r, c}, 3, 0.5, 2);  // kept values stay non-zero
+  for (uint64_t step : {uint64_t{1}, uint64_t{2}, uint64_t{1} << 40}) {
+    SCOPED_TRACE("step " + std::to_string(step));
+    std::map<std::string, HostTensor> outs;
+    cpu->run("train_step", {{"x", to_host(xs)}, {"step", to_host(Tensor({DType::f32, {}}, {double(step)}))}}, &outs);
+    EvalContext ctx;
+    ctx.training = true;
+    ctx.seed = seed;
+    ctx.step = step;
+    auto want = RefInterpreter(g).run({{"x", xs}}, {y, yt, rows}, ctx);
+    Tensor got = to_tensor(outs.at(y)), got_t = to_tensor(outs.at(yt));
+    for (int64_t i = 0; i < r * c; ++i) {
+      ASSERT_EQ(got[i] != 0.0, dropout_keep(seed, fnv1a64("drop1"), step, static_cast<uint64_t>(i), rate)) << i;
+      ASSERT_EQ(got[i] != 0.0, want.at(y)[i] != 0.0) << i;
+      ASSERT_NEAR(got[i], want.at(y)[i], 1e-6 * std::fabs(want.at(y)[i])) << i;
+      ASSERT_EQ(got_t[(i % c) * r + i / c], got[i]) << i;
+    }
+    EXPECT_LE(test::relative_error(to_tensor(outs.at(rows)), want.at(rows)).error, 1e-5);
+  }
+}
+
+TEST(DropoutKernels, FusesWithoutAKernelOfItsOwn) {
+  // x -> relu -> dropout -> matmul: the relu's kernel draws the mask (or
+  // the epilogue of a GEMM before it); dropout adds no step.
+  auto build = [](bool with_dropout) {
+    Graph g;
+    GraphBuilder b(g);
+    auto x = b.input("x", {DType::f32, {16, 24}});
+    auto w = b.input("w", {DType::f32, {24, 8}});
+    auto h = b.op("relu", {x});
+    if (with_dropout) h = b.op("dropout", {h}, {{"rate", attr_f(0.5)}}, "drop");
+    auto y = b.matmul(h, w);
+    return build_program(g, {"train_step", {y}, {}, true});
+  };
+  Program with = build(true), without = build(false);
+  EXPECT_EQ(with.kernel_count(), without.kernel_count()) << print_program(with);
+  EXPECT_EQ(with.kernel_count(), 2) << print_program(with);
+  EXPECT_EQ(mask_loads(with), 1) << print_program(with);
+  EXPECT_EQ(mask_loads(without), 0);
+}
+
+TEST(DropoutKernels, TrainingProgramsOfTheDropoutMlpMatchTheReference) {
+  // Forward and gradient (a dropout with the same key) draw one mask; the
+  // whole train step, optimizer included, agrees with the interpreter.
+  Graph g;
+  GraphBuilder b(g);
+  auto x = b.input("x", {DType::f32, {8, 12}});
+  auto w = b.input("w", {DType::f32, {12, 5}});
+  auto h = b.op("dropout", {b.op("relu", {x})}, {{"rate", attr_f(0.25)}}, "drop");
+  auto y = b.matmul(h, w);
+  auto dy = b.input("dy", {DType::f32, {8, 12}});
+  auto dx = find_op("dropout")->grad(b, Node(g.nodes[1]), {dy});  // a copy: grad adds nodes
+  test::expect_cpu_matches_reference(g, {"train_step", {y, dx[0]}, {}, true}, test::random_feeds(g, 5), 1e-5);
+}
+
+TEST(DropoutKernels, PredictProgramsDrawNoMask) {
+  Graph g;
+  GraphBuilder b(g);
+  auto x = b.input("x", {DType::f32, {4, 6}});
+  auto y = b.op("dropout", {b.op("relu", {x})}, {{"rate", attr_f(0.5)}}, "drop");
+  EXPECT_EQ(mask_loads(build_program(g, {"predict", {y}, {}, false})), 0);
+  EXPECT_EQ(mask_loads(build_program(g, {"train_step", {y}, {}, true})), 1);
+}
+
+TEST(DropoutKernels, ANodeWithoutALoweringIsACompileErrorNamingIt) {
+  // Kernel programs have no reference fallback: a composite that was not
+  // expanded (build_program expands them; fusion alone does not) cannot be
+  // lowered, and the error names the node and its op.
+  Graph g;
+  GraphBuilder b(g);
+  auto x = b.input("x", {DType::f32, {4, 6}});
+  auto y = b.op("softmax", {x}, {}, "probs_node");
+  try {
+    plan_fusion(g, {"predict", {y}, {}, false});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("probs_node"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("softmax"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace dlc

@@ -22,8 +22,8 @@ using test::random_feeds;
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 /// A train step that has every kind of step: GEMMs with epilogues, row
-/// kernels, reductions, element-wise kernels and reference calls (dropout
-/// in training, argmax).
+/// kernels, reductions, element-wise kernels and, in training, dropout
+/// masks (Access::mask).
 Model every_step_kind(bool with_dropout = true) {
   Model m;
   m.source = "kinds";
@@ -64,7 +64,9 @@ TEST(KernelIr, EveryStepKindMatchesReference) {
     Program p = build_program(m.graph, e);
     auto kinds = test::step_kinds(p);
     EXPECT_GE(kinds["gemm"], 2);
-    EXPECT_EQ(kinds["ref"] > 0, e.training);  // dropout in training (forward and gradient)
+    EXPECT_EQ(kinds.size(), kinds.count("loop") + kinds.count("gemm") + kinds.count("copy"));
+    // Dropout in training, forward and gradient, fused into kernels that draw its mask.
+    EXPECT_EQ(contains(print_program(p), "mask(key "), e.training) << print_program(p);
     // argmax, and in training the loss with its gradient: row kernels.
     int rows = 0;
     for (const auto& st : p.steps)
@@ -157,9 +159,9 @@ Program tiny_program() {
   LoopKernel k;
   k.dims = {3, 2};  // column sums: keep the 3 columns, reduce the 2 rows
   k.reduce_dims = 1;
-  k.loads.push_back({0, 0, {1, 3}, -1});
+  k.loads.push_back({0, 0, {1, 3}, -1, std::nullopt});
   k.reductions = {{ReduceOp::sum, arg(0) * arg(0)}};
-  k.stores.push_back({{1, 0, {1, 0}, -1}, arg(1)});
+  k.stores.push_back({{1, 0, {1, 0}, -1, std::nullopt}, arg(1)});
   Step s;
   s.body = k;
   p.steps.push_back(s);

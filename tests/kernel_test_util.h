@@ -179,7 +179,7 @@ inline void expect_no_live_overlap(const Program& p, const MemoryStats& stats) {
     }
 }
 
-/// Number of steps of each kind ("loop", "gemm", "row", "copy", "ref").
+/// Number of steps of each kind ("loop", "gemm", "copy").
 inline std::map<std::string, int> step_kinds(const Program& p) {
   std::map<std::string, int> n;
   for (const auto& s : p.steps) ++n[s.kind_name()];

@@ -5,13 +5,13 @@
 #include "ir/philox.h"
 
 namespace dlc {
-namespace {
 
-/// The node's stream key: its `key` attribute, else the FNV-1a hash of its
-/// name. Gradient rules pin the key explicitly so renaming cannot change it.
+/// Gradient rules pin the key explicitly so renaming cannot change it.
 uint64_t dropout_key(const Node& n) {
   return n.has_attr("key") ? static_cast<uint64_t>(n.attr_int("key")) : fnv1a64(n.name);
 }
+
+namespace {
 
 std::string infer_dropout(const Node& n, const std::vector<TensorType>& in, std::vector<TensorType>* out) {
   double rate = n.attr_float("rate");
@@ -56,7 +56,7 @@ void register_random_ops(OpRegistry& r) {
   d.eval = eval_dropout;
   d.grad = grad_dropout;
   // Not element-wise: the mask depends on the element's flat index, which a
-  // scalar expression cannot see.
+  // scalar expression cannot see; loop kernels load it (Access::mask).
   d.lowering = Lowering::random;
   d.random = true;
   d.doc = "training: zero each element with probability rate, scale the rest by 1/(1-rate); else identity";

@@ -9,14 +9,12 @@
 
 #include "kernel/kernel_ir.h"
 #include "ir/error.h"
-#include "ir/op_registry.h"
 #include "runtime/cpu_executor.h"
 #include "runtime/cuda/cublas_library.h"
 #include "kernel/cuda_abi.h"
 #include "runtime/cuda/cuda_driver.h"
 #include "runtime/cuda/cuda_resources.h"
 #include "runtime/program_io.h"
-#include "runtime/ref_executor.h"
 
 namespace dlc {
 namespace {
@@ -254,7 +252,8 @@ class CudaExecutor : public ObservableExecutor {
     if (items <= 0) return;
     CUdeviceptr table = lp.table.ptr();
     long long count = items;
-    void* args[] = {&table, &count};
+    unsigned long long seed = seed_, step = step_;  // dropout masks
+    void* args[] = {&table, &count, &seed, &step};
     DLC_CU(cuLaunchKernel, fn, static_cast<unsigned>(cuda_abi::blocks_for(items)), 1, 1,
            static_cast<unsigned>(cuda_abi::kThreadsPerBlock), 1, 1, 0, stream_.get(), args, nullptr);
   }
@@ -269,8 +268,6 @@ class CudaExecutor : public ObservableExecutor {
       if (l.fn) launch(lp, l.fn, l.items);
     } else if (auto* cp = s.copy()) {
       run_copy(lp, *cp, l.staged);
-    } else if (auto* r = s.ref()) {
-      run_ref(lp, *r);
     }
   }
 
@@ -315,18 +312,6 @@ class CudaExecutor : public ObservableExecutor {
           v = g.beta == 0 ? 0.0f : static_cast<float>(g.beta) * v;
         }
     upload(c, host.data(), host.size() * sizeof(float), stream_.get());
-  }
-
-  // A graph node no codegen handles, through its float64 reference kernel
-  // on the host, exactly as the cpu executor runs it (same EvalContext).
-  void run_ref(const LoadedProgram& lp, const RefCall& r) {
-    std::vector<HostTensor> ins;
-    for (int id : r.inputs) ins.push_back(read_buffer(lp, id));
-    EvalContext ctx{lp.program.training, seed_, step_, r.node_index};
-    std::vector<HostTensor> outs = run_ref_call(lp.program, r, ins, ctx);
-    for (size_t i = 0; i < outs.size(); ++i)
-      upload(lp.pointers[r.outputs[i]], outs[i].bytes.data(), outs[i].bytes.size(), stream_.get());
-    stream_.synchronize();  // `outs` goes away at the return
   }
 
   // Declaration order is construction order: the context first, and last to go.

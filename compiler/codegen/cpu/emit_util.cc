@@ -9,7 +9,7 @@ KernelFrame begin_kernel(llvm::Module& m, llvm::IRBuilderBase& b, const std::str
   llvm::LLVMContext& ctx = m.getContext();
   llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
   llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
-  auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64}, false);
+  auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, i64, i64, i64, i64}, false);
   KernelFrame f;
   f.fn = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, m);
   f.fn->setDoesNotThrow();
@@ -20,6 +20,8 @@ KernelFrame begin_kernel(llvm::Module& m, llvm::IRBuilderBase& b, const std::str
   f.buffers = f.fn->getArg(0);
   f.begin = f.fn->getArg(1);
   f.end = f.fn->getArg(2);
+  f.seed = f.fn->getArg(3);
+  f.step = f.fn->getArg(4);
   b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", f.fn));
 
   auto* range_type = llvm::ArrayType::get(i64, 2);

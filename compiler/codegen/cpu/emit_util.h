@@ -12,7 +12,7 @@
 namespace dlc::cpu {
 
 /// The frame of one generated kernel (runtime/cpu_executor.h, cpu_abi):
-/// `void name(ptr buffers, i64 begin, i64 end)` plus the exported constant
+/// `void name(ptr buffers, i64 begin, i64 end, i64 seed, i64 step)` plus the exported constant
 /// `name_range = {range, work_per_item}`. The builder is left in the entry
 /// block.
 struct KernelFrame {
@@ -20,6 +20,8 @@ struct KernelFrame {
   llvm::Value* buffers = nullptr;
   llvm::Value* begin = nullptr;
   llvm::Value* end = nullptr;
+  llvm::Value* seed = nullptr;  // the run's seed and step number (dropout masks)
+  llvm::Value* step = nullptr;
 };
 KernelFrame begin_kernel(llvm::Module& m, llvm::IRBuilderBase& b, const std::string& name, int64_t range,
                          int64_t work_per_item);

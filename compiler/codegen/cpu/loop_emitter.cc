@@ -8,6 +8,7 @@
 
 #include "compiler/codegen/cpu/emit_util.h"
 #include "compiler/codegen/cpu/loop_shape.h"
+#include "compiler/codegen/cpu/philox_emitter.h"
 #include "compiler/codegen/cpu/scalar_emitter.h"
 #include "ir/scalar_walk.h"
 
@@ -30,7 +31,7 @@ class LoopEmitter {
     frame_ = begin_kernel(m, b_, name, shape_.parallel_range(), shape_.work_per_item());
     entry_ = b_.GetInsertBlock();
     for (const auto& l : k_.loads)
-      if (l.iota_dim < 0) address(l.buffer);
+      if (l.reads_memory()) address(l.buffer);
     for (const auto& s : k_.stores) {
       address(s.at.buffer);
       stored_.insert(s.at.buffer);
@@ -38,13 +39,13 @@ class LoopEmitter {
     // A temp sharing arena bytes with a stored temp (in-place reuse by the
     // memory plan) counts as stored too: its loads must not be hoisted.
     for (const auto& l : k_.loads)
-      if (l.iota_dim < 0 && shares_bytes_with_a_store(l.buffer)) stored_.insert(l.buffer);
+      if (l.reads_memory() && shares_bytes_with_a_store(l.buffer)) stored_.insert(l.buffer);
     idx_.assign(shape_.dims.size(), nullptr);
     // Float32 holds integers exactly only up to 2^24: a kernel that touches
     // an integer or f64 buffer computes in double.
     value_type_ = b_.getFloatTy();
     for (const auto& l : k_.loads)
-      if (l.iota_dim < 0 && needs_double(p_.buffers[l.buffer].dtype)) value_type_ = b_.getDoubleTy();
+      if (l.reads_memory() && needs_double(p_.buffers[l.buffer].dtype)) value_type_ = b_.getDoubleTy();
     for (const auto& st : k_.stores)
       if (needs_double(p_.buffers[st.at.buffer].dtype)) value_type_ = b_.getDoubleTy();
   }
@@ -90,6 +91,9 @@ class LoopEmitter {
     if (hoisted != hoisted_.end()) return hoisted->second;
     const Access& a = k_.loads[i];
     if (a.iota_dim >= 0) return b_.CreateSIToFP(linear_index(shape_.loads[i], 0), value_type_);
+    if (a.mask)
+      return emit_dropout_keep(b_, *a.mask, frame_.seed, frame_.step, linear_index(shape_.loads[i], a.offset),
+                               value_type_);
     const Buffer& buf = p_.buffers[a.buffer];
     return load_as_float(b_, buf.dtype, addresses_.at(a.buffer), linear_index(shape_.loads[i], a.offset), group_,
                          value_type_);
@@ -129,7 +133,7 @@ class LoopEmitter {
   void hoist_invariant_loads(size_t d) {
     for (size_t i = 0; i < k_.loads.size(); ++i) {
       const Access& a = k_.loads[i];
-      if (shape_.loads[i][d] != 0 || (a.iota_dim < 0 && stored_.count(a.buffer))) continue;
+      if (shape_.loads[i][d] != 0 || (a.reads_memory() && stored_.count(a.buffer))) continue;
       bool ready = true;  // every dim it moves along already has an index
       for (size_t e = 0; e < shape_.dims.size(); ++e) ready &= shape_.loads[i][e] == 0 || idx_[e] != nullptr;
       if (ready) hoisted_[static_cast<int>(i)] = load(static_cast<int>(i));

@@ -78,7 +78,7 @@ LoopShape canonical_shape(const LoopKernel& k) {
     size_t inner_reduced = shape.dims.size() - 1, inner_outer = outer - 1;
     bool reduced_contiguous = false, outer_contiguous = false;
     for (size_t i = 0; i < k.loads.size(); ++i) {
-      if (k.loads[i].iota_dim >= 0) continue;
+      if (!k.loads[i].reads_memory()) continue;
       reduced_contiguous |= shape.loads[i][inner_reduced] == 1;
       outer_contiguous |= shape.loads[i][inner_outer] == 1;
     }

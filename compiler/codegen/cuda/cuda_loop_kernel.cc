@@ -17,7 +17,7 @@ class LoopEmitter {
     // Float holds integers exactly only up to 2^24: a kernel that touches an
     // integer or f64 buffer computes in double (as the cpu target).
     for (const auto& l : k_.loads)
-      if (l.iota_dim < 0 && needs_double(p_.buffers[l.buffer].dtype)) t_ = ComputeType::f64;
+      if (l.reads_memory() && needs_double(p_.buffers[l.buffer].dtype)) t_ = ComputeType::f64;
     for (const auto& s : k_.stores)
       if (needs_double(p_.buffers[s.at.buffer].dtype)) t_ = ComputeType::f64;
   }
@@ -56,7 +56,7 @@ class LoopEmitter {
       for (int a : args_of(r.body)) read.insert(a);
     std::set<int> used;
     for (int i : read)
-      if (i < static_cast<int>(k_.loads.size()) && k_.loads[i].iota_dim < 0) used.insert(k_.loads[i].buffer);
+      if (i < static_cast<int>(k_.loads.size()) && k_.loads[i].reads_memory()) used.insert(k_.loads[i].buffer);
     for (const auto& s : k_.stores) used.insert(s.at.buffer);
     for (int b : used) line(buffer_pointer(b, p_.buffers[b].dtype) + "  // " + p_.buffers[b].name + " (" +
                             buffer_kind_name(p_.buffers[b].kind) + ")");
@@ -73,6 +73,8 @@ class LoopEmitter {
       std::string name = "a" + std::to_string(i), value;
       if (a.iota_dim >= 0)
         value = "(" + std::string(c_type(t_)) + ")(" + index_text(0, shape_.loads[i], idx) + ")";
+      else if (a.mask)
+        value = dropout_keep_text(*a.mask, index_text(a.offset, shape_.loads[i], idx), t_);
       else
         value = load_text(p_.buffers[a.buffer].dtype, buffer_name(a.buffer), index_text(a.offset, shape_.loads[i], idx), t_);
       line("const " + std::string(c_type(t_)) + " " + name + " = " + value + ";");
@@ -173,10 +175,16 @@ class LoopEmitter {
   int counter_ = 0;
 };
 
+bool draws_masks(const LoopKernel& k) {
+  for (const auto& l : k.loads)
+    if (l.mask) return true;
+  return false;
+}
+
 }  // namespace
 
 void emit_loop_kernel(std::string* out, const Program& p, const LoopKernel& k, const std::string& symbol) {
-  *out += item_function_begin(symbol);
+  *out += item_function_begin(symbol, draws_masks(k));
   LoopEmitter(out, p, k).emit_item_body();
   *out += "}\n";
   *out += grid_stride_kernel(symbol);

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "ir/philox.h"
+
 namespace dlc::cuda {
 
 const char* c_type(ComputeType t) { return t == ComputeType::f64 ? "double" : "float"; }
@@ -79,6 +81,13 @@ std::string store_text(DType dtype, const std::string& ptr, const std::string& i
   return to + value + ";";
 }
 
+std::string dropout_keep_text(const DropoutMask& mask, const std::string& index, ComputeType t) {
+  char key[32];
+  std::snprintf(key, sizeof key, "0x%016llxULL", static_cast<unsigned long long>(mix64(mask.key)));
+  std::string call = "dlc_dropout_keep(seed ^ " + std::string(key) + ", step, " + index + ", " + literal(mask.rate, ComputeType::f32) + ")";
+  return t == ComputeType::f32 ? call : "(double)" + call;
+}
+
 std::string buffer_pointer(int id, DType dtype) {
   std::string t = element_c_type(dtype);
   return t + "* " + buffer_name(id) + " = (" + t + "*)buffers[" + std::to_string(id) + "];";
@@ -104,6 +113,29 @@ __device__ inline float dlc_min(float a, float b) { return (a != a || b != b) ? 
 __device__ inline double dlc_min(double a, double b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 __device__ inline float dlc_sign(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f); }
 __device__ inline double dlc_sign(double x) { return x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : 0.0); }
+// Dropout's keep bit as ir/philox.h draws it: Philox 4x32-10 of counter
+// {index / 4, step} under `key` (the seed mixed with the node's key), word
+// index % 4, its top 24 bits as a float in [0, 1) compared with `rate`.
+__device__ inline float dlc_dropout_keep(unsigned long long key, unsigned long long step, long long index, float rate) {
+  const unsigned long long block = (unsigned long long)index >> 2;
+  unsigned int c0 = (unsigned int)block, c1 = (unsigned int)(block >> 32);
+  unsigned int c2 = (unsigned int)step, c3 = (unsigned int)(step >> 32);
+  unsigned int k0 = (unsigned int)key, k1 = (unsigned int)(key >> 32);
+  for (int r = 0; r < 10; ++r) {
+    if (r > 0) {
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    const unsigned long long p0 = 0xD2511F53ull * c0, p1 = 0xCD9E8D57ull * c2;
+    const unsigned int n0 = (unsigned int)(p1 >> 32) ^ c1 ^ k0, n2 = (unsigned int)(p0 >> 32) ^ c3 ^ k1;
+    c1 = (unsigned int)p1;
+    c3 = (unsigned int)p0;
+    c0 = n0;
+    c2 = n2;
+  }
+  const unsigned int lane = (unsigned int)(index & 3), word = lane == 0 ? c0 : lane == 1 ? c1 : lane == 2 ? c2 : c3;
+  return (float)(word >> 8) * 5.9604644775390625e-8f >= rate ? 1.0f : 0.0f;
+}
 )";
 
 }  // namespace dlc::cuda

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ir/types.h"
+#include "kernel/kernel_ir.h"
 
 namespace dlc::cuda {
 
@@ -38,6 +39,10 @@ std::string load_text(DType dtype, const std::string& ptr, const std::string& in
 /// plain, integers truncated toward zero with saturation and NaN -> 0, bool
 /// 1 for any non-zero value (NaN included).
 std::string store_text(DType dtype, const std::string& ptr, const std::string& index, const std::string& value);
+
+/// Dropout's keep bit (1 or 0, as type `t`) for flat index `index` under
+/// `mask`, from the item's `seed` and `step` (the kernel's arguments).
+std::string dropout_keep_text(const DropoutMask& mask, const std::string& index, ComputeType t);
 
 /// The declaration of a pointer to buffer `id`: "T* b<id> = (T*)buffers[id];".
 std::string buffer_pointer(int id, DType dtype);
