@@ -95,9 +95,10 @@ inline Mismatch relative_error(const Tensor& got, const Tensor& want) {
 /// within `tol` (relative_error): `outputs` by graph value, `state` (after
 /// the run) by parameter for e.updates. `p`, the backend's program, is
 /// printed with a mismatch.
-inline void expect_matches_reference(const Graph& g, const EntrySpec& e, const std::map<std::string, Tensor>& feeds,
-                                     const Program& p, const std::map<std::string, Tensor>& outputs,
-                                     const std::map<std::string, Tensor>& state, double tol) {
+inline void expect_results_match_reference(const Graph& g, const EntrySpec& e,
+                                           const std::map<std::string, Tensor>& feeds, const Program& p,
+                                           const std::map<std::string, Tensor>& outputs,
+                                           const std::map<std::string, Tensor>& state, double tol) {
   EvalContext ctx;
   ctx.training = e.training;
   std::vector<std::string> wanted = e.outputs;
@@ -118,7 +119,7 @@ inline void expect_matches_reference(const Graph& g, const EntrySpec& e, const s
 
 /// Lowers entry `e` of `g` (build_program), runs it on the cpu executor and
 /// expects its outputs and state updates to match the reference interpreter
-/// (expect_matches_reference). The executor runs with seed 0 and step 0 as
+/// (expect_results_match_reference). The executor runs with seed 0 and step 0 as
 /// the interpreter does, so dropout masks coincide.
 inline void expect_cpu_matches_reference(const Graph& g, const EntrySpec& e, const std::map<std::string, Tensor>& feeds,
                                          double tol = 1e-5, int threads = 2) {
@@ -134,7 +135,7 @@ inline void expect_cpu_matches_reference(const Graph& g, const EntrySpec& e, con
   std::map<std::string, Tensor> got, after;
   for (const auto& [name, h] : outs) got[name] = to_tensor(h);
   for (const auto& [param, value] : e.updates) after[param] = to_tensor(cpu->get_state(param));
-  expect_matches_reference(g, e, feeds, p, got, after, tol);
+  expect_results_match_reference(g, e, feeds, p, got, after, tol);
 }
 
 }  // namespace dlc::test

@@ -21,10 +21,10 @@
 #include "compiler/codegen/cuda/cuda_source.h"
 #include "ir/error.h"
 #include "kernel/cuda_abi.h"
-#include "reference/kernel_ir_eval.h"
 #include "runtime/program_io.h"
 #include "runtime/ref_executor.h"
 #include "tests/cpu_test_util.h"
+#include "tests/kernel_test_util.h"
 #include "tests/test_util.h"
 
 namespace dlc::test {
@@ -182,11 +182,7 @@ inline Tensor eval_input(const Buffer& b, const Tensor& fed) {
 inline int expect_kernels_match_evaluator(const Program& p, const HostKernels& kernels,
                                           const std::map<std::string, Tensor>& feeds, double tol = 1e-5) {
   ProgramEvaluator eval(p);
-  std::map<std::string, Tensor> inputs;
-  for (const auto& b : p.buffers) {
-    if (b.kind == BufferKind::state) eval.set_state(b.name, feeds.at(b.name));
-    if (b.kind == BufferKind::input) inputs[b.name] = feeds.at(b.name);
-  }
+  std::map<std::string, Tensor> inputs = feed_evaluator(eval, p, feeds);
   std::vector<Tensor> now(p.buffers.size());
   auto snapshot = [&] {
     for (const auto& b : p.buffers) now[b.id] = eval.buffer(b.id);

@@ -36,7 +36,7 @@ void expect_cuda_sweep_matches(const std::string& op, Direction d) {
     EvalContext ctx;  // seed 0, step 0: the reference interpreter's, so dropout masks coincide
     ctx.training = sg.entry.training;
     test::HostRun run = test::run_on_host(programs[i], kernels, sg.feeds, ctx);
-    test::expect_matches_reference(sg.graph, sg.entry, sg.feeds, programs[i], run.outputs, run.state, sg.tol);
+    test::expect_results_match_reference(sg.graph, sg.entry, sg.feeds, programs[i], run.outputs, run.state, sg.tol);
   }
 }
 
