@@ -2,7 +2,8 @@
 // the float64 reference interpreter: the sweep of tests/op_sweep.h (sizes 1,
 // 7 and 1023, broadcasting shape pairs, value ranges valid for each op) run
 // on the cpu executor. An op costs one LLVM compile per mode for its forward
-// sweep and one for its gradients.
+// sweep and one for its gradients. The checks of the table itself live here
+// too (OpSweepTable): the cpu sweep runs in every build.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -33,7 +34,7 @@ INSTANTIATE_TEST_SUITE_P(EveryOp, CpuOpForward, testing::ValuesIn(registered_ops
 INSTANTIATE_TEST_SUITE_P(EveryGradient, CpuOpGradient, testing::ValuesIn(registered_ops(Direction::gradient)),
                          param_name);
 
-TEST(CpuOpSweepTable, TheErrorMeasureNeverPassesNaNOrAnUnmatchedInfinity) {
+TEST(OpSweepTable, TheErrorMeasureNeverPassesNaNOrAnUnmatchedInfinity) {
   auto error = [](double got, double want) {
     return test::relative_error(Tensor::scalar(got), Tensor::scalar(want)).error;
   };
@@ -50,11 +51,11 @@ TEST(CpuOpSweepTable, TheErrorMeasureNeverPassesNaNOrAnUnmatchedInfinity) {
   EXPECT_EQ(test::relative_error(two, Tensor::scalar(1)).error, INFINITY);
 }
 
-TEST(CpuOpSweepTable, EveryRowIsARegisteredOp) {
+TEST(OpSweepTable, EveryRowIsARegisteredOp) {
   for (const auto& [op, sweep] : sweep_table()) EXPECT_NE(find_op(op), nullptr) << "sweep row for unknown op " << op;
 }
 
-TEST(CpuOpSweepTable, EveryOpMeetsSizes1And7And1023AndBinaryOpsBroadcast) {
+TEST(OpSweepTable, EveryOpMeetsSizes1And7And1023AndBinaryOpsBroadcast) {
   for (const auto& [op, sweep] : sweep_table()) {
     std::set<int64_t> sizes;
     bool broadcasts = false;

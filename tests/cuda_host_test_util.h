@@ -13,6 +13,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
@@ -34,9 +35,8 @@ using KernelFn = void (*)(char* const* buffers, long long items);
 /// Generated CUDA C compiled by the system C++ compiler into a loaded library.
 class HostKernels {
  public:
-  explicit HostKernels(const std::string& source) {
-    std::string dir = temp_dir();
-    std::string cu = dir + "/model.cu", so = dir + "/model.so";
+  explicit HostKernels(const std::string& source) : dir_(temp_dir()) {
+    std::string cu = dir_ + "/model.cu", so = dir_ + "/model.so";
     std::ofstream(cu) << source;
     std::string cmd = "c++ -std=c++17 -O1 -shared -fPIC -Wall -Wextra -Werror -include " +
                       source_path("tests/cuda_host_prelude.h") + " -x c++ " + cu + " -o " + so;
@@ -48,6 +48,11 @@ class HostKernels {
   }
   ~HostKernels() {
     if (handle_) dlclose(handle_);
+    // Only what it wrote (temp_dir may fall back to /tmp itself); a failed
+    // compile throws before this exists, so its source stays for a look.
+    std::error_code ignored;
+    for (const char* f : {"/model.cu", "/model.so"}) std::filesystem::remove(dir_ + f, ignored);
+    std::filesystem::remove(dir_, ignored);  // only if empty
   }
   HostKernels(const HostKernels&) = delete;
   HostKernels& operator=(const HostKernels&) = delete;
@@ -59,6 +64,7 @@ class HostKernels {
   }
 
  private:
+  std::string dir_;
   void* handle_ = nullptr;
 };
 
