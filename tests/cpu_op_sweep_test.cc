@@ -1,458 +1,40 @@
 // Every registered op and every gradient rule, compiled for the cpu, against
-// the float64 reference interpreter on random inputs: sizes 1, 7 and 1023,
-// broadcasting shape pairs, and value ranges valid for each op.
-//
-// sweep_table() has one row per op. The sweeps are parameterized over the
-// registry, not over the table, so an op registered without a row fails by
-// name. All cases of one op share one graph, so an op costs one LLVM compile
-// for its forward sweep and one for its gradients.
-//
-// Error measure (test::relative_error): |cpu - ref| / max(1, |ref|) per
-// element, at most 1e-5; a NaN on either side fails, and so does an
-// infinity the other side does not match. Float inputs are drawn as float32
-// values, so both backends start from the same numbers.
+// the float64 reference interpreter: the sweep of tests/op_sweep.h (sizes 1,
+// 7 and 1023, broadcasting shape pairs, value ranges valid for each op) run
+// on the cpu executor. An op costs one LLVM compile per mode for its forward
+// sweep and one for its gradients. The checks of the table itself live here
+// too (OpSweepTable): the cpu sweep runs in every build.
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <array>
 #include <cmath>
-#include <functional>
-#include <random>
 #include <set>
 
-#include "compiler/passes/autodiff.h"
-#include "ir/builder.h"
-#include "ir/op_registry.h"
-#include "ir/philox.h"
-#include "ir/verifier.h"
 #include "tests/cpu_test_util.h"
-#include "tests/ops_test_util.h"
-#include "tests/test_util.h"
+#include "tests/op_sweep.h"
 
 namespace dlc {
 namespace {
 
-constexpr double kTolerance = 1e-5;
-using Dims = std::vector<int64_t>;
+using namespace test::sweep;
 
-// --- the table -----------------------------------------------------------------
-
-/// How one operand of a case is drawn.
-struct Operand {
-  enum class Draw {
-    uniform,    // uniform in [lo, hi)
-    magnitude,  // uniform in [lo, hi) with a random sign: away from zero
-    integers,   // floor of uniform in [lo, hi): labels, indices, bools, ties
-    signs,      // -1 or 1
-  };
-  Dims dims;
-  DType dtype = DType::f32;
-  Draw draw = Draw::uniform;
-  double lo = -2, hi = 2;
-  bool trainable = true;  // the gradient sweep makes it a parameter (floats only)
-};
-
-Operand real(Dims d, double lo = -2, double hi = 2) { return {std::move(d), DType::f32, Operand::Draw::uniform, lo, hi}; }
-Operand away_from_zero(Dims d, double lo, double hi) {
-  return {std::move(d), DType::f32, Operand::Draw::magnitude, lo, hi};
-}
-/// Integer values in [lo, hi) of `dtype`; never differentiated.
-Operand whole(Dims d, double lo, double hi, DType dtype) {
-  return {std::move(d), dtype, Operand::Draw::integers, lo, hi, false};
-}
-/// Integers just above 2^24, where float32 no longer holds every integer;
-/// the reference compares and subtracts them exactly.
-Operand big_ints(Dims d) { return whole(std::move(d), 16777216, 16777236, DType::i32); }
-Operand bools(Dims d) { return whole(std::move(d), 0, 2, DType::boolean); }
-Operand signs(Dims d, DType dtype) { return {std::move(d), dtype, Operand::Draw::signs, -1, 1, false}; }
-/// A float operand that gets no gradient (targets of losses whose rule gives them none).
-Operand fixed(Operand o) {
-  o.trainable = false;
-  return o;
-}
-
-struct Case {
-  std::vector<Operand> operands;
-  Attrs attrs = {};
-  bool training = false;  // the entry runs in training mode (dropout active)
-};
-
-struct Sweep {
-  std::vector<Case> cases;
-  /// A loss op: in the gradient sweep its scalar output enters the loss
-  /// as it is (every other case), so autodiff seeds it with ones.
-  bool loss = false;
-  /// The gradient sweep's tolerance; looser only with a reason at the row.
-  double grad_tol = kTolerance;
-};
-
-const std::vector<Dims> kUnaryShapes = {{}, {1}, {7}, {1023}, {7, 1023}};
-/// Same shapes at each size, then broadcasting in every direction.
-const std::vector<std::pair<Dims, Dims>> kBinaryShapes = {
-    {{1}, {1}},         {{7}, {7}},           {{1023}, {1023}}, {{7, 1023}, {1023}}, {{1023}, {7, 1023}},
-    {{7, 1}, {1, 1023}}, {{1, 1023}, {7, 1}}, {{}, {7, 1023}},  {{7, 1023}, {}},     {{1023, 1}, {7}},
-    {{1}, {1023}}};
-/// Same-shape losses and their operands.
-const std::vector<Dims> kLossShapes = {{1}, {7}, {1023}, {7, 1023}};
-/// [N, C] scores for the class losses.
-const std::vector<Dims> kClassShapes = {{1, 1}, {7, 1023}, {1023, 7}, {7, 7}};
-
-Sweep unary(double lo, double hi) {
-  Sweep s;
-  for (const Dims& d : kUnaryShapes) s.cases.push_back({{real(d, lo, hi)}});
-  return s;
-}
-
-using OperandFn = std::function<Operand(Dims)>;
-Sweep binary(const OperandFn& a, const OperandFn& b) {
-  Sweep s;
-  for (const auto& [da, db] : kBinaryShapes) s.cases.push_back({{a(da), b(db)}});
-  return s;
-}
-OperandFn reals(double lo = -2, double hi = 2) {
-  return [=](Dims d) { return real(std::move(d), lo, hi); };
-}
-
-Sweep reductions() {
-  auto axes = [](Dims a, bool keep = false) { return Attrs{{"axes", attr_ints(a)}, {"keepdims", attr_b(keep)}}; };
-  return {{{{real({1})}},
-           {{real({7})}},
-           {{real({1023})}},
-           {{real({7, 1023})}},  // every axis
-           {{real({7, 1023})}, axes({1})},
-           {{real({7, 1023})}, axes({0})},
-           {{real({1023, 7})}, axes({-1}, true)},
-           {{real({1023, 7})}, axes({0}, true)},
-           {{real({3, 7, 5})}, axes({0, 2})},
-           {{real({1, 7})}, axes({0})}}};
-}
-
-Sweep matmuls() {
-  Sweep s;
-  for (auto [m, k, n] : std::vector<std::array<int64_t, 3>>{{1, 1, 1}, {7, 1023, 7}, {1023, 7, 1}, {1, 7, 1023}})
-    for (bool ta : {false, true})
-      for (bool tb : {false, true})
-        s.cases.push_back({{real(ta ? Dims{k, m} : Dims{m, k}, -1, 1), real(tb ? Dims{n, k} : Dims{k, n}, -1, 1)},
-                           {{"transpose_a", attr_b(ta)}, {"transpose_b", attr_b(tb)}}});
-  return s;
-}
-
-Sweep softmaxes() {
-  Attrs axis0{{"axis", attr_i(0)}}, axis1{{"axis", attr_i(1)}};
-  return {{{{real({1, 1}, -10, 10)}},
-           {{real({7, 1023}, -10, 10)}},
-           {{real({1023, 7}, -10, 10)}},
-           {{real({1023}, -10, 10)}},
-           {{real({7, 1023}, -10, 10)}, axis0},
-           {{real({3, 7, 5}, -10, 10)}, axis1}}};
-}
-
-Sweep class_loss(double lo, double hi) {
-  Sweep s;
-  s.loss = true;
-  for (const Dims& d : kClassShapes)
-    s.cases.push_back({{real(d, lo, hi), whole({d[0]}, 0, static_cast<double>(d[1]), d[0] == 7 ? DType::i32 : DType::i64)}});
-  return s;
-}
-
-Sweep pair_loss(const OperandFn& target) {
-  Sweep s;
-  s.loss = true;
-  for (const Dims& d : kLossShapes) s.cases.push_back({{real(d, -3, 3), target(d)}});
-  return s;
-}
-
-Attrs dtype_attr(DType t) { return {{"dtype", attr_dtype(t)}}; }
-
-/// Values for constant's `values` attribute, drawn once.
-proto::AttrValue random_values(int64_t n, uint64_t seed) {
-  return test::attr_floats(test::random_tensor({n}, seed, -3, 3).data);
-}
-
-std::map<std::string, Sweep> build_sweep_table() {
-  std::map<std::string, Sweep> t;
-  for (const char* op : {"neg", "abs", "relu", "sign", "square"}) t[op] = unary(-3, 3);
-  t["exp"] = unary(-20, 20);
-  // Past ±8 sigmoid, tanh and softplus saturate; their emitters switch forms there.
-  for (const char* op : {"sigmoid", "tanh", "softplus"}) {
-    t[op] = unary(-12, 12);
-    t[op].cases.push_back({{real({1023}, -0.01, 0.01)}});
+void expect_cpu_sweep_matches(const std::string& op, Direction d) {
+  for (const SweepGraph& sg : sweep_graphs(op, d)) {
+    SCOPED_TRACE(sg.entry.training ? "training" : "inference");
+    test::expect_cpu_matches_reference(sg.graph, sg.entry, sg.feeds, sg.tol);
   }
-  for (const char* op : {"log", "sqrt", "rsqrt"}) t[op] = unary(0.01, 100);
-  // The activations: both sides of 0, past the saturation of tanh and e^x, and near 0.
-  for (const char* op : {"leaky_relu", "elu", "gelu", "log_sigmoid"}) {
-    t[op] = unary(-12, 12);
-    t[op].cases.push_back({{real({1023}, -0.01, 0.01)}});
-  }
-  t["leaky_relu"].cases.push_back({{real({7, 1023}, -3, 3)}, {{"alpha", attr_f(0.2)}}});
-  t["elu"].cases.push_back({{real({7, 1023}, -3, 3)}, {{"alpha", attr_f(0.5)}}});
-
-  for (const char* op : {"add", "sub", "mul", "maximum", "minimum"}) {
-    t[op] = binary(reals(), reals());
-    t[op].cases.push_back({{whole({7, 1023}, -100, 100, DType::i32), whole({1023}, -100, 100, DType::i32)}});
-  }
-  t["div"] = binary(reals(), [](Dims d) { return away_from_zero(std::move(d), 0.5, 2); });
-  t["pow"] = binary(reals(0.1, 3), reals(-3, 3));  // a positive base: a ** b is real
-  // Few distinct values, so ties (where the three differ most) are common.
-  for (const char* op : {"greater", "less", "equal"}) {
-    t[op] = binary([](Dims d) { return whole(std::move(d), -2, 2, DType::f32); },
-                   [](Dims d) { return whole(std::move(d), -2, 2, DType::f32); });
-    t[op].cases.push_back({{whole({7, 1023}, -3, 3, DType::i64), whole({7, 1}, -3, 3, DType::i64)}});
-    t[op].cases.push_back({{big_ints({7, 1023}), big_ints({1023})}});
-  }
-  t["sub"].cases.push_back({{big_ints({7, 1023}), big_ints({1023})}});
-  t["where"] = {{{{bools({1}), real({1}), real({1})}},
-                 {{bools({7}), real({7}), real({7})}},
-                 {{bools({1023}), real({1023}), real({1023})}},
-                 {{bools({7, 1023}), real({1023}), real({})}},
-                 {{bools({7, 1}), real({1, 1023}), real({7, 1023})}},
-                 {{bools({}), real({7, 1023}), real({7, 1})}},
-                 {{bools({1023}), real({7, 1}), real({1023})}}}};
-  t["cast"] = {{{{real({7, 1023}, -50, 50)}, dtype_attr(DType::i32)},
-                {{real({1023}, -50, 50)}, dtype_attr(DType::i64)},
-                {{real({7})}, dtype_attr(DType::f64)},
-                {{real({7, 1023})}, dtype_attr(DType::f32)},
-                {{whole({1023}, -1, 2, DType::f32)}, dtype_attr(DType::boolean)},
-                {{whole({7}, -100, 100, DType::i32)}, dtype_attr(DType::f32)},
-                {{bools({1023})}, dtype_attr(DType::f32)},
-                {{whole({1}, 0, 1000, DType::i64)}, dtype_attr(DType::f64)}}};
-
-  t["reduce_sum"] = t["reduce_mean"] = t["reduce_max"] = t["reduce_min"] = t["logsumexp"] = reductions();
-  t["stop_gradient"] = {{{{real({1})}}, {{real({7})}}, {{real({7, 1023})}}, {{real({1023, 1})}}}};
-  auto iota = [](Dims dims, int64_t axis, DType dt) {
-    return Case{{}, {{"dims", attr_ints(dims)}, {"axis", attr_i(axis)}, {"dtype", attr_dtype(dt)}}};
-  };
-  t["iota"] = {{iota({1}, 0, DType::i64), iota({7}, 0, DType::f32), iota({1023}, -1, DType::i32),
-                iota({7, 1023}, 1, DType::f32), iota({7, 1023}, 0, DType::i64), iota({3, 7, 5}, 1, DType::f64)}};
-  t["matmul"] = matmuls();
-  // cblas_sgemm sums in float32 (the loop and row kernels sum in double).
-  // dB = op(A)^T dC for A[1023,7] sums 1023 products of up to 1.5 that
-  // cancel to about 0.3: measured error 1.9e-5 on the dev box, and the
-  // summation order is OpenBLAS's, which varies with the CPU's kernels.
-  t["matmul"].grad_tol = 4e-5;
-  t["softmax"] = t["log_softmax"] = softmaxes();
-  Attrs axis0{{"axis", attr_i(0)}}, axis1{{"axis", attr_i(1)}};
-  t["argmax"] = {{{{real({1})}},
-                  {{real({7})}},
-                  {{real({1023})}},
-                  {{real({7, 1023})}},
-                  {{real({7, 1023})}, axis0},
-                  {{real({1023, 7})}},
-                  {{real({3, 7, 5})}, axis1},
-                  {{whole({7, 1023}, -2, 2, DType::f32)}},  // ties: the first max wins
-                  {{whole({1023}, -5, 5, DType::i32)}}}};
-  t["one_hot"] = {{{{whole({1}, 0, 1, DType::i64)}, {{"depth", attr_i(1)}}},
-                   {{whole({7}, 0, 1023, DType::i32)}, {{"depth", attr_i(1023)}}},
-                   {{whole({1023}, 0, 7, DType::i64)}, {{"depth", attr_i(7)}}},
-                   {{whole({7, 3}, 0, 5, DType::i32)}, {{"depth", attr_i(5)}, {"dtype", attr_dtype(DType::f64)}}}}};
-
-  t["constant"] = {{{{}, {{"value", attr_f(2.5)}, {"dims", attr_ints({7, 1023})}}},
-                    {{}, {{"values", random_values(7, 1)}, {"dims", attr_ints({7})}}},
-                    {{}, {{"values", random_values(1023, 2)}, {"dims", attr_ints({1023})}}},
-                    {{}, {{"value", attr_f(-1)}, {"dims", attr_ints({1})}, {"dtype", attr_dtype(DType::f64)}}},
-                    {{}, {{"value", attr_f(7)}, {"dims", attr_ints({1023})}, {"dtype", attr_dtype(DType::i32)}}},
-                    {{}, {{"value", attr_f(3)}}}}};
-  auto dims = [](Dims d) { return Attrs{{"dims", attr_ints(d)}}; };
-  t["reshape"] = {{{{real({7, 1023})}, dims({1023, 7})},
-                   {{real({1023})}, dims({3, 341})},
-                   {{real({1})}, dims({})},
-                   {{real({})}, dims({1, 1})},
-                   {{real({7, 1, 1023})}, dims({7, 1023})}}};
-  auto perm = [](Dims p) { return Attrs{{"perm", attr_ints(p)}}; };
-  t["transpose"] = {{{{real({7, 1023})}},
-                     {{real({1023})}},
-                     {{real({7, 1})}},
-                     {{real({1, 7, 1023})}, perm({2, 0, 1})},
-                     {{real({3, 7, 5})}, perm({1, 0, 2})}}};
-  t["broadcast_to"] = {{{{real({1023})}, dims({7, 1023})},
-                        {{real({7, 1})}, dims({7, 1023})},
-                        {{real({})}, dims({1023})},
-                        {{real({1})}, dims({7})},
-                        {{real({1, 1023})}, dims({7, 1, 1023})},
-                        {{real({1023, 1})}, dims({1023, 7})}}};
-  auto rate = [](double r) { return Attrs{{"rate", attr_f(r)}}; };
-  t["dropout"] = {{{{real({7, 1023})}, rate(0.5), true},
-                   {{real({1})}, rate(0.3), true},
-                   {{real({1023})}, {{"rate", attr_f(0.5)}, {"key", attr_i(42)}}, true},
-                   {{real({7})}, rate(0), true},
-                   {{real({7, 1023})}, rate(0.5), false}}};  // inference: the identity
-
-  t["softmax_cross_entropy"] = class_loss(-10, 10);
-  t["multiclass_hinge"] = class_loss(-2, 2);
-  t["mse"] = t["l1"] = pair_loss(reals(-3, 3));
-  t["sigmoid_binary_cross_entropy"] = pair_loss([](Dims d) { return fixed(real(std::move(d), 0, 1)); });
-  t["sigmoid_binary_cross_entropy"].cases.push_back({{real({1023}, -10, 10), whole({1023}, 0, 2, DType::i32)}});
-  t["logistic"] = pair_loss([](Dims d) { return signs(std::move(d), DType::f32); });
-  t["logistic"].cases.push_back({{real({7, 1023}, -5, 5), signs({7, 1023}, DType::i64)}});
-  return t;
 }
-
-const std::map<std::string, Sweep>& sweep_table() {
-  static const std::map<std::string, Sweep> table = build_sweep_table();
-  return table;
-}
-
-// --- running a sweep -------------------------------------------------------------
-
-Tensor draw(const Operand& o, uint64_t seed) {
-  Tensor t(TensorType{o.dtype, o.dims});
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(o.lo, o.hi);
-  for (double& v : t.data) {
-    double x = u(rng);
-    if (o.draw == Operand::Draw::magnitude && rng() % 2) x = -x;
-    if (o.draw == Operand::Draw::integers) x = std::floor(x);
-    if (o.draw == Operand::Draw::signs) x = rng() % 2 ? 1.0 : -1.0;
-    v = o.dtype == DType::f32 ? static_cast<double>(static_cast<float>(x)) : x;
-  }
-  return t;
-}
-
-/// "y3_7x1023_1023": case index and operand shapes ("s" for a scalar).
-std::string value_name(size_t i, const Case& c) {
-  std::string s = "y" + std::to_string(i);
-  for (const Operand& o : c.operands) {
-    s += "_";
-    if (o.dims.empty()) s += "s";
-    for (size_t k = 0; k < o.dims.size(); ++k) s += (k ? "x" : "") + std::to_string(o.dims[k]);
-  }
-  return s;
-}
-
-uint64_t operand_seed(const std::string& op, size_t i, size_t j) { return fnv1a64(op) + 97 * i + j; }
-
-std::vector<TensorType> operand_types(const Case& c) {
-  std::vector<TensorType> types;
-  for (const Operand& o : c.operands) types.push_back({o.dtype, o.dims});
-  return types;
-}
-
-/// Forward: every case of `op` in `training` mode as one graph.
-void sweep_forward(const std::string& op, const Sweep& s, bool training) {
-  Graph g;
-  GraphBuilder b(g);
-  std::map<std::string, Tensor> feeds;
-  std::vector<std::string> outputs;
-  for (size_t i = 0; i < s.cases.size(); ++i) {
-    const Case& c = s.cases[i];
-    if (c.training != training) continue;
-    std::vector<std::string> ins;
-    for (size_t j = 0; j < c.operands.size(); ++j) {
-      std::string name = "c" + std::to_string(i) + "_x" + std::to_string(j);
-      ins.push_back(b.input(name, {c.operands[j].dtype, c.operands[j].dims}));
-      feeds[name] = draw(c.operands[j], operand_seed(op, i, j));
-    }
-    outputs.push_back(b.op(op, ins, c.attrs, value_name(i, c)));
-    b.output(outputs.back());
-  }
-  if (outputs.empty()) return;
-  verify_or_throw(g);
-  test::expect_cpu_matches_reference(g, {"predict", outputs, {}, training}, feeds, kTolerance);
-}
-
-/// A case the gradient sweep can use: a float output and an operand to differentiate.
-bool differentiable(const std::string& op, const Case& c) {
-  if (!is_float(test::infer_type(op, operand_types(c), c.attrs).dtype)) return false;
-  for (const Operand& o : c.operands)
-    if (o.trainable && is_float(o.dtype)) return true;
-  return false;
-}
-
-/// Gradients: the trainable operands of every differentiable case become
-/// parameters; loss = Σ_cases reduce_sum(y · w) with a random fixed w (or
-/// y itself, for every other case of a loss op). Compares the loss and every
-/// gradient in Model::gradients. Returns the number of cases used.
-int sweep_gradients(const std::string& op, const Sweep& s, bool training) {
-  Model m;
-  m.source = "sweep";
-  GraphBuilder b(m.graph);
-  std::map<std::string, Tensor> feeds;
-  std::string loss;
-  int used = 0;
-  for (size_t i = 0; i < s.cases.size(); ++i) {
-    const Case& c = s.cases[i];
-    if (c.training != training || !differentiable(op, c)) continue;
-    ++used;
-    std::vector<std::string> ins;
-    for (size_t j = 0; j < c.operands.size(); ++j) {
-      const Operand& o = c.operands[j];
-      std::string name = "c" + std::to_string(i) + "_x" + std::to_string(j);
-      TensorType type{o.dtype, o.dims};
-      proto::Initializer zeros;  // replaced by the feed
-      zeros.mutable_zeros();
-      ins.push_back(o.trainable && is_float(o.dtype) ? b.param(name, type, zeros) : b.input(name, type));
-      feeds[name] = draw(o, operand_seed(op, i, j));
-    }
-    std::string y = b.op(op, ins, c.attrs, value_name(i, c));
-    std::string term = y;
-    if (!s.loss || i % 2 == 1) {
-      std::string w = "c" + std::to_string(i) + "_w";
-      TensorType wt = b.type(y);
-      feeds[w] = draw(real(wt.dims, 0.5, 1.5), operand_seed(op, i, 99));
-      feeds[w].type.dtype = wt.dtype;
-      term = b.reduce_sum(b.mul(y, b.input(w, wt)), {});
-    }
-    if (b.type(term).dtype != DType::f32) term = b.cast(term, DType::f32);
-    loss = loss.empty() ? term : b.add(loss, term);
-  }
-  if (!used) return 0;
-  m.training.set_loss(loss);
-  m.training.mutable_optimizer()->set_kind("sgd");  // the verifier wants one; only autodiff runs
-  verify_or_throw(m);
-  EXPECT_TRUE(AutodiffPass().run(m));
-  verify_or_throw(m);
-  std::vector<std::string> outputs = {loss};
-  for (const auto& [param, grad] : m.gradients)
-    if (std::find(outputs.begin(), outputs.end(), grad) == outputs.end()) outputs.push_back(grad);
-  test::expect_cpu_matches_reference(m.graph, {"train_step", outputs, {}, training}, feeds, s.grad_tol);
-  return used;
-}
-
-// --- the tests -------------------------------------------------------------------
-
-std::vector<std::string> registered_ops(bool with_gradient_only) {
-  std::vector<std::string> names;
-  // A composite's gradient is its expansion's: swept like any rule. These
-  // pass no gradient at all: integer results or inputs, or "none" by design.
-  static const std::set<std::string> no_gradient = {"argmax", "one_hot", "stop_gradient"};
-  for (const auto& [name, def] : OpRegistry::get().all()) {
-    bool differentiable = (def.grad || def.lowering == Lowering::expansion) && !no_gradient.count(name);
-    if (!with_gradient_only || differentiable) names.push_back(name);
-  }
-  return names;
-}
-
-std::string param_name(const testing::TestParamInfo<std::string>& info) { return info.param; }
 
 class CpuOpForward : public testing::TestWithParam<std::string> {};
 class CpuOpGradient : public testing::TestWithParam<std::string> {};
 
-TEST_P(CpuOpForward, MatchesTheReference) {
-  const std::string& op = GetParam();
-  auto row = sweep_table().find(op);
-  ASSERT_NE(row, sweep_table().end()) << "op " << op << " has no sweep case";
-  for (bool training : {false, true}) {
-    SCOPED_TRACE(training ? "training" : "inference");
-    sweep_forward(op, row->second, training);
-  }
-}
+TEST_P(CpuOpForward, MatchesTheReference) { expect_cpu_sweep_matches(GetParam(), Direction::forward); }
+TEST_P(CpuOpGradient, MatchesTheReference) { expect_cpu_sweep_matches(GetParam(), Direction::gradient); }
 
-TEST_P(CpuOpGradient, MatchesTheReference) {
-  const std::string& op = GetParam();
-  auto row = sweep_table().find(op);
-  ASSERT_NE(row, sweep_table().end()) << "op " << op << " has no sweep case";
-  int used = 0;
-  for (bool training : {false, true}) {
-    SCOPED_TRACE(training ? "training" : "inference");
-    used += sweep_gradients(op, row->second, training);
-  }
-  EXPECT_GT(used, 0) << "op " << op << " has a gradient rule but no differentiable sweep case";
-}
+INSTANTIATE_TEST_SUITE_P(EveryOp, CpuOpForward, testing::ValuesIn(registered_ops(Direction::forward)), param_name);
+INSTANTIATE_TEST_SUITE_P(EveryGradient, CpuOpGradient, testing::ValuesIn(registered_ops(Direction::gradient)),
+                         param_name);
 
-INSTANTIATE_TEST_SUITE_P(EveryOp, CpuOpForward, testing::ValuesIn(registered_ops(false)), param_name);
-INSTANTIATE_TEST_SUITE_P(EveryGradient, CpuOpGradient, testing::ValuesIn(registered_ops(true)), param_name);
-
-TEST(CpuOpSweepTable, TheErrorMeasureNeverPassesNaNOrAnUnmatchedInfinity) {
+TEST(OpSweepTable, TheErrorMeasureNeverPassesNaNOrAnUnmatchedInfinity) {
   auto error = [](double got, double want) {
     return test::relative_error(Tensor::scalar(got), Tensor::scalar(want)).error;
   };
@@ -469,11 +51,11 @@ TEST(CpuOpSweepTable, TheErrorMeasureNeverPassesNaNOrAnUnmatchedInfinity) {
   EXPECT_EQ(test::relative_error(two, Tensor::scalar(1)).error, INFINITY);
 }
 
-TEST(CpuOpSweepTable, EveryRowIsARegisteredOp) {
+TEST(OpSweepTable, EveryRowIsARegisteredOp) {
   for (const auto& [op, sweep] : sweep_table()) EXPECT_NE(find_op(op), nullptr) << "sweep row for unknown op " << op;
 }
 
-TEST(CpuOpSweepTable, EveryOpMeetsSizes1And7And1023AndBinaryOpsBroadcast) {
+TEST(OpSweepTable, EveryOpMeetsSizes1And7And1023AndBinaryOpsBroadcast) {
   for (const auto& [op, sweep] : sweep_table()) {
     std::set<int64_t> sizes;
     bool broadcasts = false;

@@ -1,6 +1,6 @@
-// Helpers for the cpu backend suites: wrapping kernel programs into a cpu
-// executable, and running a lowered graph entry on the cpu executor against
-// the reference interpreter.
+// Helpers for the backend suites: wrapping kernel programs into a cpu
+// executable, the error measure, comparing a backend's results for a graph
+// entry with the reference interpreter, and doing so on the cpu executor.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -90,10 +90,37 @@ inline Mismatch relative_error(const Tensor& got, const Tensor& want) {
   return worst;
 }
 
+/// Runs entry `e` of `g` on the reference interpreter (EvalContext:
+/// e.training, seed 0, step 0) and expects a backend's results to agree
+/// within `tol` (relative_error): `outputs` by graph value, `state` (after
+/// the run) by parameter for e.updates. `p`, the backend's program, is
+/// printed with a mismatch.
+inline void expect_results_match_reference(const Graph& g, const EntrySpec& e,
+                                           const std::map<std::string, Tensor>& feeds, const Program& p,
+                                           const std::map<std::string, Tensor>& outputs,
+                                           const std::map<std::string, Tensor>& state, double tol) {
+  EvalContext ctx;
+  ctx.training = e.training;
+  std::vector<std::string> wanted = e.outputs;
+  for (const auto& [param, value] : e.updates) wanted.push_back(value);
+  auto want = RefInterpreter(g).run(feeds, wanted, ctx);
+  for (const auto& o : e.outputs) {
+    ASSERT_TRUE(outputs.count(o)) << "missing output " << o;
+    Mismatch m = relative_error(outputs.at(o), want.at(o));
+    EXPECT_LE(m.error, tol) << "output " << o << " " << g.type_of(o).str() << ": " << m.str() << "\n"
+                            << print_program(p);
+  }
+  for (const auto& [param, value] : e.updates) {
+    ASSERT_TRUE(state.count(param)) << "missing state " << param;
+    Mismatch m = relative_error(state.at(param), want.at(value));
+    EXPECT_LE(m.error, tol) << "state " << param << " := " << value << ": " << m.str() << "\n" << print_program(p);
+  }
+}
+
 /// Lowers entry `e` of `g` (build_program), runs it on the cpu executor and
-/// the graph on the reference interpreter; expects outputs and state
-/// updates to agree within `tol` (relative_error). Both sides see the same
-/// EvalContext: e.training, seed 0, step 0 (so dropout masks coincide).
+/// expects its outputs and state updates to match the reference interpreter
+/// (expect_results_match_reference). The executor runs with seed 0 and step 0 as
+/// the interpreter does, so dropout masks coincide.
 inline void expect_cpu_matches_reference(const Graph& g, const EntrySpec& e, const std::map<std::string, Tensor>& feeds,
                                          double tol = 1e-5, int threads = 2) {
   Program p = build_program(g, e);
@@ -105,22 +132,10 @@ inline void expect_cpu_matches_reference(const Graph& g, const EntrySpec& e, con
   auto cpu = make_cpu_executor(make_executable({p}, state), threads);
   std::map<std::string, HostTensor> outs;
   cpu->run(p.entry, to_host_map(inputs), &outs);
-
-  EvalContext ctx;
-  ctx.training = e.training;
-  std::vector<std::string> wanted = e.outputs;
-  for (const auto& [param, value] : e.updates) wanted.push_back(value);
-  auto want = RefInterpreter(g).run(feeds, wanted, ctx);
-  for (const auto& o : e.outputs) {
-    ASSERT_TRUE(outs.count(o)) << "missing output " << o;
-    Mismatch m = relative_error(to_tensor(outs.at(o)), want.at(o));
-    EXPECT_LE(m.error, tol) << "output " << o << " " << g.type_of(o).str() << ": " << m.str() << "\n"
-                            << print_program(p);
-  }
-  for (const auto& [param, value] : e.updates) {
-    Mismatch m = relative_error(to_tensor(cpu->get_state(param)), want.at(value));
-    EXPECT_LE(m.error, tol) << "state " << param << " := " << value << ": " << m.str() << "\n" << print_program(p);
-  }
+  std::map<std::string, Tensor> got, after;
+  for (const auto& [name, h] : outs) got[name] = to_tensor(h);
+  for (const auto& [param, value] : e.updates) after[param] = to_tensor(cpu->get_state(param));
+  expect_results_match_reference(g, e, feeds, p, got, after, tol);
 }
 
 }  // namespace dlc::test

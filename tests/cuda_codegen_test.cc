@@ -1,18 +1,17 @@
 // The CUDA code generator, checked without a GPU:
 // - every model and every optimizer compiles through NVRTC to a cubin and
 //   PTX holding every kernel the ABI (kernel/cuda_abi.h) expects;
-// - host emulation: the generated CUDA C, compiled as host C++ with
-//   tests/cuda_host_prelude.h (one thread walks every item), is run kernel
-//   by kernel on the inputs the float64 evaluator had before that step, and
-//   every value the step stores must match the evaluator's.
-#include <dlfcn.h>
+// - host emulation (tests/cuda_host_test_util.h): the generated CUDA C,
+//   compiled as host C++, is run kernel by kernel on the inputs the float64
+//   evaluator had before that step, and every value the step stores must
+//   match the evaluator's. (cuda_op_sweep_test runs whole programs of every
+//   op against the reference interpreter.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cmath>
-#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <limits>
@@ -30,7 +29,7 @@
 #include "ir/verifier.h"
 #include "kernel/cuda_abi.h"
 #include "kernel/executable.h"
-#include "tests/cpu_test_util.h"
+#include "tests/cuda_host_test_util.h"
 #include "tests/kernel_test_util.h"
 
 namespace dlc {
@@ -177,203 +176,12 @@ TEST(CudaCodegen, CompileErrorsAndUnknownArchitecturesAreClearErrors) {
 
 // --- host emulation -----------------------------------------------------------------
 
-using KernelFn = void (*)(char* const* buffers, long long items, unsigned long long seed, unsigned long long step);
-
-// The run the evaluator's context and the emulated kernels share (dropout masks).
-constexpr uint64_t kSeed = 7, kStep = 1;
-
-/// Generated CUDA C compiled by the system C++ compiler into a loaded library.
-class HostKernels {
- public:
-  explicit HostKernels(const std::string& source) {
-    std::string dir = test::temp_dir();
-    std::string cu = dir + "/model.cu", so = dir + "/model.so";
-    std::ofstream(cu) << source;
-    std::string cmd = "c++ -std=c++17 -O1 -shared -fPIC -Wall -Wextra -Werror -include " +
-                      test::source_path("tests/cuda_host_prelude.h") + " -x c++ " + cu + " -o " + so;
-    std::string output;
-    int status = test::run_command(cmd, &output);
-    if (status != 0) throw Error("host compile failed: " + cmd + "\n" + output);
-    handle_ = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (!handle_) throw Error(std::string("dlopen: ") + dlerror());
-  }
-  ~HostKernels() {
-    if (handle_) dlclose(handle_);
-  }
-  HostKernels(const HostKernels&) = delete;
-  HostKernels& operator=(const HostKernels&) = delete;
-
-  KernelFn get(const std::string& symbol) const {
-    void* f = dlsym(handle_, symbol.c_str());
-    if (!f) throw Error("no kernel " + symbol);
-    return reinterpret_cast<KernelFn>(f);
-  }
-
- private:
-  void* handle_ = nullptr;
-};
-
-/// Host memory laid out as the cuda executor lays out device memory: one
-/// allocation per non-temp buffer, temps in one arena at their offsets.
-/// Everything starts as 0xFF bytes (NaN as floats), so a kernel reading
-/// memory nobody wrote shows it.
-class HostMemory {
- public:
-  explicit HostMemory(const Program& p) : p_(p), table_(p.buffers.size()) {
-    arena_.assign(static_cast<size_t>(p.arena_bytes / 8 + 1), ~uint64_t{0});
-    own_.resize(p.buffers.size());
-    for (const Buffer& b : p.buffers) {
-      if (b.kind == BufferKind::temp) {
-        table_[b.id] = reinterpret_cast<char*>(arena_.data()) + b.offset;
-      } else {
-        own_[b.id].assign(static_cast<size_t>(b.bytes() / 8 + 1), ~uint64_t{0});
-        table_[b.id] = reinterpret_cast<char*>(own_[b.id].data());
-      }
-    }
-  }
-
-  void write(int id, const Tensor& t) {
-    const Buffer& b = p_.buffers[id];
-    char* at = table_[id];
-    for (int64_t i = 0; i < b.numel; ++i) {
-      double v = t[i];
-      switch (b.dtype) {
-        case DType::f32: put<float>(at, i, static_cast<float>(v)); break;
-        case DType::f64: put<double>(at, i, v); break;
-        case DType::i32: put<int32_t>(at, i, static_cast<int32_t>(v)); break;
-        case DType::i64: put<int64_t>(at, i, static_cast<int64_t>(v)); break;
-        case DType::boolean: put<uint8_t>(at, i, v != 0 ? 1 : 0); break;
-      }
-    }
-  }
-
-  Tensor read(int id) const {
-    const Buffer& b = p_.buffers[id];
-    Tensor t({b.dtype, b.dims});
-    const char* at = table_[id];
-    for (int64_t i = 0; i < b.numel; ++i) {
-      switch (b.dtype) {
-        case DType::f32: t[i] = get<float>(at, i); break;
-        case DType::f64: t[i] = get<double>(at, i); break;
-        case DType::i32: t[i] = get<int32_t>(at, i); break;
-        case DType::i64: t[i] = static_cast<double>(get<int64_t>(at, i)); break;
-        case DType::boolean: t[i] = get<uint8_t>(at, i); break;
-      }
-    }
-    return t;
-  }
-
-  char* const* table() const { return table_.data(); }
-
- private:
-  template <typename T>
-  static void put(char* base, int64_t i, T v) { std::memcpy(base + i * sizeof(T), &v, sizeof(T)); }
-  template <typename T>
-  static T get(const char* base, int64_t i) {
-    T v;
-    std::memcpy(&v, base + i * sizeof(T), sizeof(T));
-    return v;
-  }
-
-  const Program& p_;
-  std::vector<char*> table_;
-  std::vector<uint64_t> arena_;
-  std::vector<std::vector<uint64_t>> own_;
-};
-
-/// C = alpha * op(A) * op(B) + beta * C over the values in `now`, as the
-/// executor's cuBLAS call would leave it before the epilogue.
-Tensor host_gemm(const GemmCall& g, const std::vector<Tensor>& now) {
-  Tensor c = now[g.c.buffer];
-  auto elem = [&](const GemmOperand& o, int64_t b, int64_t i, int64_t j) {
-    return now[o.buffer][o.offset + b * o.batch_stride + (o.trans ? j * o.ld + i : i * o.ld + j)];
-  };
-  for (int64_t b = 0; b < g.batch; ++b)
-    for (int64_t i = 0; i < g.m; ++i)
-      for (int64_t j = 0; j < g.n; ++j) {
-        double acc = 0;
-        for (int64_t q = 0; q < g.k; ++q) acc += elem(g.a, b, i, q) * elem(g.b, b, q, j);
-        int64_t at = g.c.offset + b * g.c.batch_stride + i * g.c.ld + j;
-        c[at] = g.alpha * acc + (g.beta != 0 ? g.beta * c[at] : 0.0);
-      }
-  return c;
-}
-
-/// Runs step `s`'s generated kernel(s) on host memory holding `now` (every
-/// buffer's value before the step) for the buffers the step reads.
-void run_emulated(const Program& p, size_t s, const std::vector<Tensor>& now, const HostKernels& kernels,
-                  HostMemory& mem) {
-  const Step& st = p.steps[s];
-  auto feed_loads = [&](const LoopKernel& k) {
-    for (const auto& l : k.loads)
-      if (l.reads_memory()) mem.write(l.buffer, now[l.buffer]);
-  };
-  if (auto* k = st.loop()) feed_loads(*k);
-  if (auto* g = st.gemm()) {
-    feed_loads(g->epilogue);
-    mem.write(g->c.buffer, host_gemm(*g, now));
-  }
-  std::string symbol = cuda_abi::kernel_symbol(p.entry, s);
-  kernels.get(symbol)(mem.table(), cuda_abi::step_items(st), kSeed, kStep);
-}
-
-/// An input as the evaluator stores it (its buffer's dtype applied).
-Tensor eval_input(const Buffer& b, const Tensor& fed) {
-  Tensor t({b.dtype, b.dims}, fed.data);
-  if (is_integer(b.dtype))
-    for (double& v : t.data) v = std::trunc(v);
-  return t;
-}
-
-/// Runs `p` on the float64 evaluator; at each kernel step, runs the
-/// emulated kernel on the same inputs and expects every value the step
-/// stores within `tol` (test::relative_error: NaN never passes). Returns
-/// the number of kernel steps checked.
-int expect_kernels_match_evaluator(const Program& p, const HostKernels& kernels,
-                                   const std::map<std::string, Tensor>& feeds, double tol = 1e-5) {
-  ProgramEvaluator eval(p);
-  std::map<std::string, Tensor> inputs;
-  for (const auto& b : p.buffers) {
-    if (b.kind == BufferKind::state) eval.set_state(b.name, feeds.at(b.name));
-    if (b.kind == BufferKind::input) inputs[b.name] = feeds.at(b.name);
-  }
-  std::vector<Tensor> now(p.buffers.size());
-  auto snapshot = [&] {
-    for (const auto& b : p.buffers) now[b.id] = eval.buffer(b.id);
-  };
-  snapshot();
-  for (const auto& b : p.buffers)
-    if (b.kind == BufferKind::input) now[b.id] = eval_input(b, feeds.at(b.name));
-  int checked = 0;
-  eval.after_step = [&](int s) {
-    const Step& st = p.steps[s];
-    if (cuda_abi::has_kernel(st)) {
-      HostMemory mem(p);
-      run_emulated(p, static_cast<size_t>(s), now, kernels, mem);
-      for (const auto& [value, buffer] : st.values) {
-        test::Mismatch m = test::relative_error(mem.read(buffer), eval.buffer(buffer));
-        EXPECT_LE(m.error, tol) << p.entry << " step " << s << " (" << st.kind_name() << "), value " << value
-                                << ": " << m.str();
-      }
-      EXPECT_FALSE(st.values.empty()) << p.entry << " step " << s;
-      ++checked;
-    }
-    snapshot();
-  };
-  EvalContext ctx;
-  ctx.training = p.training;
-  ctx.seed = kSeed;
-  ctx.step = kStep;
-  eval.run(inputs, ctx);
-  return checked;
-}
-
-/// Steps with a generated kernel (GEMMs without an epilogue have none).
-int generated_kernels(const Program& p) {
-  int n = 0;
-  for (const auto& s : p.steps) n += cuda_abi::has_kernel(s) ? 1 : 0;
-  return n;
-}
+using test::expect_kernels_match_evaluator;
+using test::generated_kernels;
+using test::HostKernels;
+using test::HostMemory;
+using test::kSeed;
+using test::kStep;
 
 void expect_every_kernel_matches(const Built& b, uint64_t seed) {
   HostKernels kernels(cuda::emit_cuda_source(b.programs));

@@ -122,16 +122,24 @@ inline double worst_error(const Tensor& got, const Tensor& want) {
   return worst;
 }
 
+/// Hands `eval` the values in `feeds` of program `p`'s state buffers;
+/// returns those of its inputs, to run it with.
+inline std::map<std::string, Tensor> feed_evaluator(ProgramEvaluator& eval, const Program& p,
+                                                    const std::map<std::string, Tensor>& feeds) {
+  std::map<std::string, Tensor> inputs;
+  for (const auto& b : p.buffers) {
+    if (b.kind == BufferKind::state) eval.set_state(b.name, feeds.at(b.name));
+    if (b.kind == BufferKind::input) inputs[b.name] = feeds.at(b.name);
+  }
+  return inputs;
+}
+
 /// Runs `prog` on `feeds` with the evaluator and the graph through the
 /// reference interpreter; expects every output and state update to agree.
 inline void expect_matches_reference(const Graph& g, const EntrySpec& e, const Program& prog,
                                      const std::map<std::string, Tensor>& feeds, double tol = 1e-9) {
   ProgramEvaluator eval(prog);
-  std::map<std::string, Tensor> inputs;
-  for (const auto& b : prog.buffers) {
-    if (b.kind == BufferKind::state) eval.set_state(b.name, feeds.at(b.name));
-    if (b.kind == BufferKind::input) inputs[b.name] = feeds.at(b.name);
-  }
+  std::map<std::string, Tensor> inputs = feed_evaluator(eval, prog, feeds);
   EvalContext ctx;
   ctx.training = e.training;
   ctx.seed = 7;
