@@ -27,10 +27,10 @@ void configure_module(llvm::Module& m, llvm::TargetMachine& tm);
 /// Which optional transforms the O3 pipeline runs. Neither changes results:
 /// without fast-math flags LLVM vectorizes only lane-wise-exact code.
 struct PipelineOptions {
-  /// The loop vectorizer. On a kernel of ~100k instructions (a 256-deep
-  /// training chain) it copies the body into a vector loop beside the scalar
-  /// remainder loop, which triples instruction selection and register
-  /// allocation time; see cpu_codegen.cc for when it is turned off.
+  /// The loop vectorizer. On a large kernel (a 256-deep element-wise chain)
+  /// it copies the body into a vector loop beside the scalar remainder loop,
+  /// which more than triples LLVM's time; cpu_codegen.cc turns it off above
+  /// a size no shipped model's kernel comes near.
   bool vectorize_loops = true;
 };
 
