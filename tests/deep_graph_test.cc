@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 
+#include "compiler/codegen/cpu/cpu_codegen.h"
 #include "compiler/fusion_limits.h"
 #include "reference/kernel_ir_eval.h"
 #include "compiler/lower_to_kernels.h"
@@ -155,6 +156,21 @@ TEST(DeepGraph, ChainCompilesForCpuAndRunsAsTheInterpreter) {
       test::expect_cpu_matches_reference(m.graph, spec, feeds, 1e-4);
     }
   }
+}
+
+// Kernels are optimized and emitted on a thread pool, each in its own LLVM
+// module; the shared object must not depend on how many threads ran.
+TEST(DeepGraph, CpuSharedObjectIsTheSameWithOneOrSeveralCodegenThreads) {
+  Model m = passed(1000, true);
+  std::vector<Program> programs;
+  for (const EntrySpec& spec : entry_specs(m)) programs.push_back(build_program(m.graph, spec));
+  cpu::CpuCodegenOptions one, several;
+  one.threads = 1;
+  several.threads = 3;
+  std::string a = cpu::compile_programs(programs, one);
+  std::string b = cpu::compile_programs(programs, several);
+  EXPECT_FALSE(a.empty());
+  EXPECT_TRUE(a == b) << "shared objects of " << a.size() << " and " << b.size() << " bytes differ";
 }
 
 #ifdef DLC_WITH_CUDA

@@ -13,14 +13,20 @@ struct CpuCodegenOptions {
   std::string cpu = "x86-64-v2";
   /// When set, receives the module's LLVM IR before optimization (--emit-llvm).
   std::string* llvm_ir = nullptr;
-  /// When set, receives the IR after the O3 pipeline.
+  /// When set, receives the IR after the O3 pipeline: one module per
+  /// kernel (the first also holds the fingerprint), their texts in order.
   std::string* optimized_llvm_ir = nullptr;
+  /// Threads that optimize and emit kernels (0: $DLC_CODEGEN_THREADS when
+  /// set, else one per core, at most 16).
+  /// The shared object's bytes do not depend on it.
+  int threads = 0;
 };
 
 /// Generates one kernel function per loop step, row step and GEMM epilogue
-/// of every program (symbols and ABI in runtime/cpu_executor.h), optimizes
-/// them at O3 for `opts.cpu`, and links them into a shared object whose
-/// bytes go into Executable::code. Throws dlc::Error for an unknown CPU or
+/// of every program (symbols and ABI in runtime/cpu_executor.h), each in an
+/// LLVM module of its own, optimizes them at O3 for `opts.cpu` on
+/// `opts.threads` threads, and links them into a shared object whose bytes
+/// go into Executable::code. Throws dlc::Error for an unknown CPU or
 /// a program check_program rejects.
 std::string compile_programs(const std::vector<Program>& programs, const CpuCodegenOptions& opts = {});
 

@@ -70,7 +70,7 @@ void configure_module(llvm::Module& m, llvm::TargetMachine& tm) {
   m.setDataLayout(tm.createDataLayout());
 }
 
-std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm) {
+std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm, const PipelineOptions& pipeline) {
   configure_module(m, tm);
   std::string problems;
   llvm::raw_string_ostream problem_stream(problems);
@@ -83,6 +83,7 @@ std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm) {
   // vectorizer's own interleaving already gives the loops their ILP.
   llvm::PipelineTuningOptions tuning;
   tuning.LoopUnrolling = false;
+  tuning.LoopVectorization = pipeline.vectorize_loops;
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;

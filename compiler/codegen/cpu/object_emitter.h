@@ -24,8 +24,20 @@ std::unique_ptr<llvm::TargetMachine> make_target_machine(const std::string& cpu)
 /// whose vectorization depends on the layout.
 void configure_module(llvm::Module& m, llvm::TargetMachine& tm);
 
+/// Which optional transforms the O3 pipeline runs. Neither changes results:
+/// without fast-math flags LLVM vectorizes only lane-wise-exact code.
+struct PipelineOptions {
+  /// The loop vectorizer. On a large kernel (a 256-deep element-wise chain)
+  /// it copies the body into a vector loop beside the scalar remainder loop,
+  /// which more than triples LLVM's time; cpu_codegen.cc turns it off above
+  /// a size no shipped model's kernel comes near.
+  bool vectorize_loops = true;
+};
+
 /// Runs the O3 pipeline on `m` (verified first; a broken module is an
 /// internal error naming the problem), then returns the object bytes.
-std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm);
+/// Thread-safe for distinct modules (each in its own LLVMContext) and
+/// distinct target machines.
+std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm, const PipelineOptions& pipeline = {});
 
 }  // namespace dlc::cpu

@@ -33,7 +33,7 @@ class TempDir {
     std::error_code ignored;
     std::filesystem::remove_all(path_, ignored);
   }
-  std::string file(const char* name) const { return (path_ / name).string(); }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
 
  private:
   std::filesystem::path path_;
@@ -54,12 +54,21 @@ std::string read_file(const std::string& path) {
 }  // namespace
 
 std::string link_shared_object(const std::string& object) {
+  return link_shared_object(std::vector<std::string>{object});
+}
+
+std::string link_shared_object(const std::vector<std::string>& objects) {
   TempDir dir;
-  std::string in = dir.file("kernels.o");
   std::string out = dir.file("kernels.so");
-  write_file(in, object);
-  const char* args[] = {"ld.lld", "-shared", "--build-id=none", "-z", "noexecstack",
-                        "-z", "now", "-o", out.c_str(), in.c_str()};
+  std::vector<std::string> inputs;
+  for (size_t i = 0; i < objects.size(); ++i) {
+    // The first keeps its old name: a one-object link gives the same bytes as before.
+    inputs.push_back(dir.file(i == 0 ? "kernels.o" : ("kernels" + std::to_string(i) + ".o").c_str()));
+    write_file(inputs.back(), objects[i]);
+  }
+  std::vector<const char*> args = {"ld.lld", "-shared", "--build-id=none", "-z", "noexecstack",
+                                   "-z", "now", "-o", out.c_str()};
+  for (const auto& in : inputs) args.push_back(in.c_str());
   std::string diagnostics;
   llvm::raw_string_ostream diag_stream(diagnostics);
   lld::Result result;

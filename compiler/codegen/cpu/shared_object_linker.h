@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace dlc::cpu {
 
@@ -11,5 +12,9 @@ namespace dlc::cpu {
 /// uses a private temporary folder that it removes before returning.
 /// Throws dlc::Error with LLD's diagnostics when the link fails.
 std::string link_shared_object(const std::string& object);
+
+/// Links several objects, in the order given (the output's layout follows
+/// it, so a fixed order gives the same bytes), into one shared object.
+std::string link_shared_object(const std::vector<std::string>& objects);
 
 }  // namespace dlc::cpu
