@@ -94,7 +94,9 @@ std::vector<std::string> emit_cuda_modules(const std::vector<Program>& programs,
   for (auto& m : out) m = std::string(kHeader) + kDevicePrelude;
   out[0] += fingerprint_text(programs);
   // Contiguous runs: kernel k goes to the unit its starting offset falls in,
-  // so every unit gets about total / modules bytes (and at least one kernel).
+  // so every unit gets about total / modules bytes; the last units get at
+  // least one kernel each (a unit before a kernel larger than a share may
+  // get none, and then holds just the prelude).
   size_t offset = 0, unit = 0;
   for (size_t k = 0; k < texts.size(); ++k) {
     size_t want = std::min(modules - 1, offset * modules / std::max<size_t>(total, 1));

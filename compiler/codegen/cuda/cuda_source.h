@@ -1,4 +1,5 @@
-// Kernel programs -> one readable CUDA C translation unit: the device
+// Kernel programs -> readable CUDA C (one translation unit, or several for
+// large models: emit_cuda_modules): the device
 // prelude (cuda_text.h), the programs' fingerprint, and for each step with
 // a kernel (cuda_abi::has_kernel) a comment naming the step, its kind and
 // graph nodes, then the kernel under cuda_abi::kernel_symbol.
