@@ -327,6 +327,11 @@ proto::Executable compile_model(Model m, const CompileOptions& opts) {
     if (opts.target == "cuda") {
       exe.set_gpu_arch(opts.gpu_arch);
       exe.set_ptx(std::move(c.ptx));
+      for (auto& [cubin, ptx] : c.more_modules) {
+        auto* m = exe.add_more_modules();
+        m->set_code(std::move(cubin));
+        m->set_ptx(std::move(ptx));
+      }
     }
     if (opts.on_programs) opts.on_programs(c.programs);
   }

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "compiler/fusion.h"
@@ -35,6 +36,8 @@ struct Compilation {
   std::vector<Program> programs;   // lower, plan_memory: one per entry
   /// codegen: the target code and its readable form (LLVM IR or CUDA C).
   std::string code, ptx, code_text;
+  /// cuda: the modules after the first (code, ptx), as (cubin, ptx).
+  std::vector<std::pair<std::string, std::string>> more_modules;
 };
 
 /// The IR levels, for messages and for which checker runs.

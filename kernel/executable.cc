@@ -207,7 +207,7 @@ proto::Executable parse_executable(const std::string& bytes, const std::string& 
     throw Error(source + ": truncated dlc executable (" + std::to_string(bytes.size()) +
                 " bytes; the end marker is missing)");
   if (exe.format_version() == kFormatVersion) {
-    bool has_code = !exe.code().empty() || !exe.ptx().empty();
+    bool has_code = !exe.code().empty() || !exe.ptx().empty() || exe.more_modules_size() > 0;
     if (has_code && !exe.has_code_checksum())
       throw Error(source + ": the native code has no checksum (written by an older dlc? compile the model again)");
     if (exe.has_code_checksum() && exe.code_checksum() != code_checksum(exe))
@@ -219,8 +219,15 @@ proto::Executable parse_executable(const std::string& bytes, const std::string& 
 
 uint32_t code_checksum(const proto::Executable& exe) {
   uLong crc = crc32(0L, Z_NULL, 0);
-  for (const std::string* part : {&exe.code(), &exe.ptx()})
-    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(part->data()), part->size());
+  auto add = [&](const std::string& part) {
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(part.data()), part.size());
+  };
+  add(exe.code());
+  add(exe.ptx());
+  for (const auto& m : exe.more_modules()) {
+    add(m.code());
+    add(m.ptx());
+  }
   return static_cast<uint32_t>(crc);
 }
 

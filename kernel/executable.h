@@ -12,7 +12,7 @@ namespace dlc {
 
 /// The executable format version this runtime reads and the compiler writes.
 /// Bump it on any change that an older runtime would misread.
-constexpr uint32_t kFormatVersion = 3;  // 3: dropout mask loads, no reference calls; 2: no row kernels
+constexpr uint32_t kFormatVersion = 4;  // 4: several cuda modules (more_modules); 3: dropout mask loads, no reference calls; 2: no row kernels
 
 /// The value of Executable.end_marker in every file written by
 /// serialize_executable; its absence means the file was cut short.
@@ -36,7 +36,7 @@ proto::Executable parse_executable(const std::string& bytes, const std::string& 
 /// Throws dlc::Error listing every fault, one "<source>: <fault>" per line.
 void validate_executable(const proto::Executable& exe, const std::string& source);
 
-/// CRC-32 of exe's native code (code, then ptx).
+/// CRC-32 of exe's native code (code, then ptx, then each of more_modules' code and ptx).
 uint32_t code_checksum(const proto::Executable& exe);
 
 /// Validates `exe` and serializes it with the end marker and the code

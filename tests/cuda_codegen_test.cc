@@ -154,6 +154,117 @@ TEST(CudaCodegen, OtherArchitecturesCompile) {
   EXPECT_NE(code.ptx.find(".target sm_80"), std::string::npos);
 }
 
+// --- several modules ---------------------------------------------------------------
+
+/// The modules of `code` that hold `symbol`: its PTX entry and its name in the cubin.
+std::vector<size_t> modules_with(const cuda::CudaCode& code, const std::string& symbol) {
+  std::vector<std::pair<const std::string*, const std::string*>> modules = {{&code.cubin, &code.ptx}};
+  for (const auto& m : code.more_modules) modules.push_back({&m.cubin, &m.ptx});
+  std::vector<size_t> found;
+  for (size_t i = 0; i < modules.size(); ++i) {
+    bool in_ptx = modules[i].second->find(".entry " + symbol + "(") != std::string::npos;
+    // NUL-terminated in the ELF string table: dlc_x_1 does not match dlc_x_11.
+    bool in_cubin = modules[i].first->find(symbol + std::string(1, '\0')) != std::string::npos;
+    EXPECT_EQ(in_ptx, in_cubin) << symbol << " in module " << i;
+    if (in_ptx) found.push_back(i);
+  }
+  return found;
+}
+
+/// The bytes of the kernels' source (comments and kernels, without the prelude).
+size_t kernel_source_bytes(const std::vector<Program>& programs) {
+  std::string whole = cuda::emit_cuda_source(programs);
+  size_t first = whole.find("\n// " + programs.front().entry + " step ");
+  EXPECT_NE(first, std::string::npos);
+  return whole.size() - first;
+}
+
+TEST(CudaCodegen, SmallModelsStayOneModule) {
+  Built b = build("mlp_mnist");
+  std::vector<std::string> units = cuda::emit_cuda_modules(b.programs);
+  ASSERT_EQ(units.size(), 1u);
+  EXPECT_EQ(units[0], cuda::emit_cuda_source(b.programs));
+  cuda::CudaCode code = cuda::compile_programs(b.programs);
+  EXPECT_TRUE(code.more_modules.empty());
+  expect_complete_code(code, b.programs);
+}
+
+TEST(CudaCodegen, LargeSourceSplitsIntoModulesEachKernelInExactlyOne) {
+  Built b = build("mlp_mnist", "adam");
+  std::vector<std::string> symbols = expected_symbols(b.programs);
+  ASSERT_GE(symbols.size(), 4u);
+  // A threshold a quarter of the source: as a graph four times the size would split.
+  cuda::CudaCodegenOptions opts;
+  opts.split_bytes = kernel_source_bytes(b.programs) / 4;
+  opts.threads = 3;
+  std::string source;
+  opts.source = &source;
+  cuda::CudaCode code = cuda::compile_programs(b.programs, opts);
+  ASSERT_GE(code.more_modules.size(), 2u);
+  std::vector<std::string> units = cuda::emit_cuda_modules(b.programs, opts.split_bytes);
+  ASSERT_EQ(units.size(), code.more_modules.size() + 1);
+  std::string joined;
+  for (const auto& u : units) joined += u;
+  EXPECT_EQ(source, joined);  // --emit-cuda: the units one after another
+  for (const auto& s : symbols) EXPECT_EQ(modules_with(code, s).size(), 1u) << s;
+  // Every kernel is somewhere; the fingerprint only in the first module.
+  EXPECT_NE(code.ptx.find(cuda_abi::kFingerprintSymbol), std::string::npos);
+  for (const auto& m : code.more_modules) {
+    EXPECT_EQ(m.cubin.substr(0, 4), "\x7f" "ELF");
+    EXPECT_EQ(m.ptx.find(cuda_abi::kFingerprintSymbol), std::string::npos);
+  }
+  // The same code whatever the thread count.
+  opts.threads = 1;
+  opts.source = nullptr;
+  cuda::CudaCode serial = cuda::compile_programs(b.programs, opts);
+  EXPECT_EQ(serial.ptx, code.ptx);
+  ASSERT_EQ(serial.more_modules.size(), code.more_modules.size());
+  for (size_t i = 0; i < code.more_modules.size(); ++i) EXPECT_EQ(serial.more_modules[i].ptx, code.more_modules[i].ptx);
+}
+
+TEST(CudaCodegen, SeveralModulesRoundTripWithEveryModuleChecksummed) {
+  CompileOptions copts;
+  copts.target = "cuda";
+  copts.batch = 32;
+  proto::Executable exe = compile_model(load_model(test::source_path("models/mlp_mnist.pbtxt")), copts);
+  EXPECT_EQ(exe.more_modules_size(), 0);
+  std::vector<Program> programs;
+  for (const auto& kp : exe.programs()) programs.push_back(program_from_proto(kp));
+  cuda::CudaCodegenOptions opts;
+  opts.split_bytes = kernel_source_bytes(programs) / 4;
+  cuda::CudaCode code = cuda::compile_programs(programs, opts);
+  ASSERT_GE(code.more_modules.size(), 2u);
+  exe.set_code(code.cubin);
+  exe.set_ptx(code.ptx);
+  for (const auto& m : code.more_modules) {
+    auto* pm = exe.add_more_modules();
+    pm->set_code(m.cubin);
+    pm->set_ptx(m.ptx);
+  }
+  std::string bytes = serialize_executable(exe, "split.dlc");
+  proto::Executable back = parse_executable(bytes, "split.dlc");
+  ASSERT_EQ(back.more_modules_size(), exe.more_modules_size());
+  for (int i = 0; i < exe.more_modules_size(); ++i) {
+    EXPECT_EQ(back.more_modules(i).code(), exe.more_modules(i).code());
+    EXPECT_EQ(back.more_modules(i).ptx(), exe.more_modules(i).ptx());
+  }
+  EXPECT_EQ(back.code_checksum(), code_checksum(exe));
+  // A flipped byte in the second module's cubin, then in the last module's PTX.
+  for (const std::string* part : {&exe.more_modules(0).code(), &exe.more_modules(exe.more_modules_size() - 1).ptx()}) {
+    size_t at = bytes.find(*part);
+    ASSERT_NE(at, std::string::npos);
+    ASSERT_EQ(bytes.rfind(*part), at);
+    std::string bad = bytes;
+    bad[at + part->size() / 2] ^= 0x10;
+    try {
+      parse_executable(bad, "split.dlc");
+      FAIL() << "a corrupt module was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("corrupt"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(CudaCodegen, CompileErrorsAndUnknownArchitecturesAreClearErrors) {
   try {
     cuda::nvrtc_compile("__global__ void k() { undeclared_thing(); }", "bad.cu", "sm_90");

@@ -376,6 +376,50 @@ TEST(CudaExecutor, PtxRunsWhenTheCubinIsNotForThisGpu) {
   for (const auto& [name, value] : out_a) EXPECT_EQ(value.bytes, out_b.at(name).bytes) << name;
 }
 
+TEST(CudaExecutor, AnEmptyFurtherModuleIsRefusedWithoutADevice) {
+  proto::Executable exe = compile(model_path("perceptron.pbtxt"), "cuda", 4);
+  exe.add_more_modules();
+  try {
+    make_cuda_executor(exe);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("module 1 has no code"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CudaExecutor, SeveralModulesRunLikeOne) {
+  SKIP_WITHOUT_GPU();
+  proto::Executable exe = compile(model_path("mlp_mnist.pbtxt"), "cuda", 6);
+  std::vector<Program> programs;
+  for (const auto& kp : exe.programs()) programs.push_back(program_from_proto(kp));
+  cuda::CudaCodegenOptions opts;
+  opts.split_bytes = 1;  // every kernel in a module of its own
+  cuda::CudaCode code = cuda::compile_programs(programs, opts);
+  ASSERT_GE(code.more_modules.size(), 2u);
+  proto::Executable split = exe;
+  split.set_code(code.cubin);
+  split.set_ptx(code.ptx);
+  for (const auto& m : code.more_modules) {
+    auto* pm = split.add_more_modules();
+    pm->set_code(m.cubin);
+    pm->set_ptx(m.ptx);
+  }
+  split = parse_executable(serialize_executable(split, "split.dlc"), "split.dlc");
+  Session a(exe, "a.dlc"), b(split, "split.dlc");
+  for (int i = 0; i < 2; ++i) {
+    auto in = random_inputs(a, "train_step", 20 + i, /*step=*/i + 1);
+    std::map<std::string, HostTensor> out_a, out_b;
+    a.run("train_step", in, &out_a);
+    b.run("train_step", in, &out_b);
+    for (const auto& [name, value] : out_a) EXPECT_EQ(value.bytes, out_b.at(name).bytes) << name;
+  }
+  auto in = random_inputs(a, "predict", 7);
+  std::map<std::string, HostTensor> out_a, out_b;
+  a.run("predict", in, &out_a);
+  b.run("predict", in, &out_b);
+  for (const auto& [name, value] : out_a) EXPECT_EQ(value.bytes, out_b.at(name).bytes) << name;
+}
+
 // --- with a GPU: hand-built kernel programs against the evaluator --------------
 
 /// `programs` as a cuda executable (test::make_executable's, recompiled).

@@ -36,6 +36,8 @@ class CodegenStage : public Stage {
       cuda::CudaCode code = cuda::compile_programs(c.programs, cg);
       c.code = std::move(code.cubin);
       c.ptx = std::move(code.ptx);
+      c.more_modules.clear();
+      for (auto& m : code.more_modules) c.more_modules.emplace_back(std::move(m.cubin), std::move(m.ptx));
       if (o.cuda_source && want_text) c.code_text = *o.cuda_source;
     }
 #endif
@@ -51,7 +53,11 @@ class CodegenStage : public Stage {
     return "code: " + std::to_string(c.code.size()) + " bytes for target " + c.opts.target + "\n";
   }
 
-  uint64_t fingerprint(const Compilation& c) const override { return fnv1a(c.ptx, fnv1a(c.code)); }
+  uint64_t fingerprint(const Compilation& c) const override {
+    uint64_t h = fnv1a(c.ptx, fnv1a(c.code));
+    for (const auto& [cubin, ptx] : c.more_modules) h = fnv1a(ptx, fnv1a(cubin, h));
+    return h;
+  }
 };
 
 }  // namespace

@@ -35,7 +35,8 @@ const char* kUsage =
     "  --print-kernels       print the kernel programs\n"
     "  --emit-llvm DIR       write the generated LLVM IR to DIR/model.ll\n"
     "  --gpu-arch ARCH       GPU architecture for target cuda: sm_90 (default), sm_80, ... (PTX comes too)\n"
-    "  --emit-cuda DIR       write the generated CUDA C to DIR/model.cu (target cuda)\n";
+    "  --emit-cuda DIR       write the generated CUDA C to DIR/model.cu (target cuda;\n"
+    "                        a large model's modules, each a whole unit, one after another)\n";
 
 std::string human_bytes(int64_t b) {
   char buf[32];

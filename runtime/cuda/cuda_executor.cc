@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,7 +54,10 @@ class CudaExecutor : public ObservableExecutor {
  public:
   /// `programs` are exe's, already read and checked.
   CudaExecutor(const proto::Executable& exe, std::vector<Program> programs)
-      : blas_(stream_.get()), module_(exe.code(), exe.ptx()), seed_(exe.seed()) {
+      : blas_(stream_.get()), seed_(exe.seed()) {
+    // The first module holds the fingerprint; kernels may be in any.
+    modules_.push_back(std::make_unique<cuda::Module>(exe.code(), exe.ptx()));
+    for (const auto& m : exe.more_modules()) modules_.push_back(std::make_unique<cuda::Module>(m.code(), m.ptx()));
     for (const auto& in : exe.graph().inputs())
       if (in.role() == proto::STEP) step_input_ = in.name();
     check_fingerprint(programs);
@@ -140,7 +144,7 @@ class CudaExecutor : public ObservableExecutor {
   /// sizes and index maps, and would run over wrong buffers otherwise.
   void check_fingerprint(const std::vector<Program>& programs) {
     size_t bytes = 0;
-    CUdeviceptr where = module_.global(cuda_abi::kFingerprintSymbol, &bytes);
+    CUdeviceptr where = modules_.front()->global(cuda_abi::kFingerprintSymbol, &bytes);
     uint64_t fingerprint = 0;
     if (bytes != sizeof(fingerprint))
       throw Error("the cuda code's " + std::string(cuda_abi::kFingerprintSymbol) + " has " + std::to_string(bytes) +
@@ -207,10 +211,22 @@ class CudaExecutor : public ObservableExecutor {
       }
       if (!cuda_abi::has_kernel(s)) continue;
       std::string sym = cuda_abi::kernel_symbol(entry, i);
-      l.fn = module_.function(sym);
+      l.fn = find_function(sym);
       l.items = cuda_abi::step_items(s);
     }
     lp.program = std::move(p);
+  }
+
+  /// The kernel `symbol` from the module that holds it.
+  CUfunction find_function(const std::string& symbol) {
+    for (size_t n = 0; n < modules_.size(); ++n) {
+      size_t i = (last_module_ + n) % modules_.size();
+      if (CUfunction fn = modules_[i]->find_function(symbol)) {
+        last_module_ = i;
+        return fn;
+      }
+    }
+    return modules_.front()->function(symbol);  // throws, naming the symbol
   }
 
   /// True when the bytes a copy reads and writes overlap (the same buffer,
@@ -318,7 +334,8 @@ class CudaExecutor : public ObservableExecutor {
   cuda::PrimaryContext context_;
   cuda::Stream stream_;
   cuda::CublasHandle blas_;
-  cuda::Module module_;
+  std::vector<std::unique_ptr<cuda::Module>> modules_;
+  size_t last_module_ = 0;  // where the previous kernel was: kernels are in program order
   uint64_t seed_ = 0;
   uint64_t step_ = 0;
   std::string step_input_;
@@ -337,6 +354,9 @@ std::unique_ptr<Executor> make_cuda_executor(const proto::Executable& exe) {
   // A file without code is wrong on every machine: say so before the driver
   // (which may be missing) is involved.
   if (exe.code().empty() && exe.ptx().empty()) throw Error("the cuda executable has no code (neither cubin nor PTX)");
+  for (int i = 0; i < exe.more_modules_size(); ++i)
+    if (exe.more_modules(i).code().empty() && exe.more_modules(i).ptx().empty())
+      throw Error("the cuda executable's module " + std::to_string(i + 1) + " has no code (neither cubin nor PTX)");
   std::vector<Program> programs;
   for (const auto& p : exe.programs()) programs.push_back(program_from_proto(p));
   return std::make_unique<CudaExecutor>(exe, std::move(programs));

@@ -128,6 +128,11 @@ CUfunction Module::function(const std::string& symbol) const {
   return fn;
 }
 
+CUfunction Module::find_function(const std::string& symbol) const {
+  CUfunction fn = nullptr;
+  return driver().cuModuleGetFunction(&fn, module_, symbol.c_str()) == CUDA_SUCCESS ? fn : nullptr;
+}
+
 CUdeviceptr Module::global(const std::string& symbol, size_t* bytes) const {
   CUdeviceptr ptr = 0;
   size_t size = 0;

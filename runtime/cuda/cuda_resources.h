@@ -90,6 +90,8 @@ class Module {
   bool from_ptx() const { return from_ptx_; }
   /// The kernel `symbol`; throws dlc::Error naming it when missing.
   CUfunction function(const std::string& symbol) const;
+  /// The kernel `symbol`, or nullptr when this module lacks it.
+  CUfunction find_function(const std::string& symbol) const;
   /// The __device__ variable `symbol`: its address and size in bytes.
   CUdeviceptr global(const std::string& symbol, size_t* bytes) const;
 

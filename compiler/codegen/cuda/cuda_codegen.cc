@@ -1,15 +1,60 @@
 #include "compiler/codegen/cuda/cuda_codegen.h"
 
-#include "compiler/codegen/cuda/cuda_source.h"
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <exception>
+#include <thread>
+
 #include "compiler/codegen/cuda/nvrtc_compiler.h"
 
 namespace dlc::cuda {
+namespace {
+
+unsigned default_threads() {
+  if (const char* env = std::getenv("DLC_CODEGEN_THREADS"); env && std::atoi(env) > 0) return std::atoi(env);
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : std::min(n, 16u);
+}
+
+}  // namespace
 
 CudaCode compile_programs(const std::vector<Program>& programs, const CudaCodegenOptions& opts) {
-  std::string source = emit_cuda_source(programs);
-  if (opts.source) *opts.source = source;
-  NvrtcOutput compiled = nvrtc_compile(source, "model.cu", opts.gpu_arch);
-  return {std::move(compiled.cubin), std::move(compiled.ptx)};
+  std::vector<std::string> sources = emit_cuda_modules(programs, opts.split_bytes);
+  if (opts.source) {
+    opts.source->clear();
+    for (const auto& s : sources) *opts.source += s;
+  }
+  const size_t modules = sources.size();
+  const size_t threads =
+      std::min<size_t>(modules, opts.threads > 0 ? static_cast<unsigned>(opts.threads) : default_threads());
+  // Each unit is a program of its own (NVRTC is thread-safe across
+  // programs), with the same options: the code does not depend on threads.
+  std::vector<NvrtcOutput> compiled(modules);
+  std::vector<std::exception_ptr> errors(modules);
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < modules;) {
+      try {
+        std::string name = modules == 1 ? "model.cu" : "model_" + std::to_string(i) + ".cu";
+        compiled[i] = nvrtc_compile(sources[i], name, opts.gpu_arch);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+      sources[i] = {};
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+  // The first failing module in order, whatever the thread count.
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+  CudaCode code{std::move(compiled[0].cubin), std::move(compiled[0].ptx), {}};
+  for (size_t i = 1; i < modules; ++i)
+    code.more_modules.push_back({std::move(compiled[i].cubin), std::move(compiled[i].ptx)});
+  return code;
 }
 
 }  // namespace dlc::cuda
