@@ -159,6 +159,7 @@ class Builder {
   struct RowSpace {
     std::vector<int64_t> dims, outer, input_dims, result_dims;
     int reduce_dims = 0;
+    bool trailing = false;  // the reduced axes are the input's last ones: rows are contiguous
     double count = 1;  // elements reduced into each result
     DimMap input_map, result_map;
   };
@@ -182,6 +183,9 @@ class Builder {
       rs.count *= static_cast<double>(xd[a]);
     }
     rs.reduce_dims = static_cast<int>(axes.size());
+    rs.trailing = true;
+    for (size_t i = 0; i < axes.size(); ++i)
+      rs.trailing &= axes[i] == static_cast<int64_t>(xd.size() - axes.size() + i);
     bool keep = n.attr_bool("keepdims");
     for (size_t j = 0, pos = 0; j < xd.size(); ++j) {
       if (!contains(axes, static_cast<int64_t>(j))) rs.result_map.push_back(static_cast<int>(pos++));
@@ -253,6 +257,11 @@ class Builder {
       // passes cover every composite (a max, then a sum of exp relative to
       // it); a third would recompute the first two per element, where
       // storing the row once is cheaper.
+      // Several passes pay off over contiguous rows; over strided columns
+      // (a bias gradient's sum over the batch) each pass would stride through
+      // memory where one column-order reduction walks it once.
+      if (!k_.reductions.empty() && !space_.trailing)
+        throw Refusal{"'" + root + "' would be a second pass over strided rows (the reduced axes are not the last)"};
       int depth = 1;
       for (int a : accumulators_read(body)) depth = std::max(depth, depth_[a] + 1);
       if (depth > kMaxDependentPasses)

@@ -262,7 +262,7 @@ TEST_F(DlrunTrainMlp, VerifyFusionReportsEveryEntryPoint) {
                               " --epochs 1 --limit-train 64 --limit-test 32 --verify-fusion",
                           &rc);
   ASSERT_EQ(rc, 0) << out;
-  EXPECT_NE(out.find("--verify-fusion: train_step: 13 steps"), std::string::npos) << out;
+  EXPECT_NE(out.find("--verify-fusion: train_step: 14 steps"), std::string::npos) << out;
   EXPECT_NE(out.find("--verify-fusion: predict: 4 steps"), std::string::npos) << out;
   out = dlrun("train " + model() + " --data " + kFashion + " --epochs 1 --limit-train 64 --verify-fusion", &rc);
   EXPECT_EQ(rc, 1) << out;

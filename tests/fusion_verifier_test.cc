@@ -49,7 +49,7 @@ TEST(FusionVerifier, EveryKernelOfTheMlpMatchesTheReference) {
   s.run("train_step", random_inputs(s, "train_step", 1), &out);
   s.run("predict", random_inputs(s, "predict", 2), &out);
   ASSERT_EQ(s.fusion_reports().size(), 2u);
-  EXPECT_NE(s.fusion_reports()[0].find("train_step: 13 steps"), std::string::npos) << s.fusion_reports()[0];
+  EXPECT_NE(s.fusion_reports()[0].find("train_step: 14 steps"), std::string::npos) << s.fusion_reports()[0];
   EXPECT_NE(s.fusion_reports()[1].find("values match the reference"), std::string::npos) << s.fusion_reports()[1];
   EXPECT_EQ(out.count("probs"), 1u);
   // Only the first run of an entry point is verified.
