@@ -506,13 +506,9 @@ TEST(CudaHostEmulation, DropoutMasksAreTheReferenceMasksBitForBit) {
   // is read in order (y), transposed (yt) and inside a row sum (rows).
   const int64_t r = 37, c = 53;
   const float rate = 0.3f;
-  Graph g;
-  GraphBuilder b(g);
-  auto x = b.input("x", {DType::f32, {r, c}});
-  auto y = b.op("dropout", {b.op("relu", {x})}, {{"rate", attr_f(rate)}}, "drop1");
-  auto yt = b.op("transpose", {y});
-  auto rows = b.op("reduce_sum", {y}, {{"axes", attr_ints({1})}});
-  Program p = build_program(g, {"train_step", {y, yt, rows}, {}, true});
+  test::DropoutViews views = test::dropout_views(r, c, rate);
+  const Program& p = views.p;
+  const std::string &y = views.y, &yt = views.yt;
   HostKernels kernels(cuda::emit_cuda_source({p}));
   Tensor xs = test::random_tensor({r, c}, 3, 0.5, 2);  // all kept values stay non-zero
   EXPECT_EQ(expect_kernels_match_evaluator(p, kernels, {{"x", xs}}), generated_kernels(p));

@@ -166,13 +166,10 @@ TEST(DropoutKernels, CpuMaskIsTheReferenceMaskBitForBit) {
   const int64_t r = 37, c = 53;
   const float rate = 0.3f;
   const uint64_t seed = 12345;
-  Graph g;
-  GraphBuilder b(g);
-  auto x = b.input("x", {DType::f32, {r, c}});
-  auto y = b.op("dropout", {b.op("relu", {x})}, {{"rate", attr_f(rate)}}, "drop1");
-  auto yt = b.op("transpose", {y});
-  auto rows = b.op("reduce_sum", {y}, {{"axes", attr_ints({1})}});
-  Program p = build_program(g, {"train_step", {y, yt, rows}, {}, true});
+  test::DropoutViews views = test::dropout_views(r, c, rate);
+  const Graph& g = views.g;
+  const Program& p = views.p;
+  const std::string &y = views.y, &yt = views.yt, &rows = views.rows;
   EXPECT_GE(mask_loads(p), 1) << print_program(p);
   auto cpu = cpu_with_step(p, seed);
   Tensor xs = test::random_tensor({r, c}, 3, 0.5, 2);  // kept values stay non-zero

@@ -13,6 +13,7 @@
 #include "reference/kernel_ir_eval.h"
 #include "compiler/lower_to_kernels.h"
 #include "compiler/memory_plan.h"
+#include "ir/builder.h"
 #include "ir/graph.h"
 #include "reference/ref_interpreter.h"
 #include "tests/test_util.h"
@@ -78,6 +79,25 @@ inline Program row_kernel_program(const std::string& entry, int64_t rows, int64_
   st.values = {{"lse", lse}, {"lo", lo}, {"softmax", sm}, {"at_min", at_min}};
   p.steps.push_back(st);
   return p;
+}
+
+/// train_step of y = dropout(relu(x), rate) named "drop1" over x[r,c],
+/// returning y, its transpose and its row sums: one mask read in order,
+/// transposed and inside a reduction (the backends' mask tests).
+struct DropoutViews {
+  Graph g;
+  std::string y, yt, rows;
+  Program p;
+};
+inline DropoutViews dropout_views(int64_t r, int64_t c, float rate) {
+  DropoutViews d;
+  GraphBuilder b(d.g);
+  auto x = b.input("x", {DType::f32, {r, c}});
+  d.y = b.op("dropout", {b.op("relu", {x})}, {{"rate", attr_f(rate)}}, "drop1");
+  d.yt = b.op("transpose", {d.y});
+  d.rows = b.op("reduce_sum", {d.y}, {{"axes", attr_ints({1})}});
+  d.p = build_program(d.g, {"train_step", {d.y, d.yt, d.rows}, {}, true});
+  return d;
 }
 
 /// Random values for every input and parameter of `g`: floats in [-1, 1],
