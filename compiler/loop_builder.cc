@@ -237,11 +237,12 @@ class Builder {
       }
     }
     // Accumulators are the arguments after the last load, and later parts
-    // may still add loads: placeholders stand in until the end.
+    // may still add loads: accumulator j is arg(kUnplacedAccumulator + j)
+    // until every load is known, then arg(loads + j).
     std::map<const ScalarNode*, SExpr> memo;
     int first_acc = static_cast<int>(k_.loads.size());
-    for (auto& red : k_.reductions) red.body = replace_placeholders(red.body, first_acc, &memo);
-    for (auto& st : k_.stores) st.expr = replace_placeholders(st.expr, first_acc, &memo);
+    for (auto& red : k_.reductions) red.body = place_accumulators(red.body, first_acc, &memo);
+    for (auto& st : k_.stores) st.expr = place_accumulators(st.expr, first_acc, &memo);
   }
 
   void add_reduction(const std::string& root, const Node& n) {
@@ -268,14 +269,14 @@ class Builder {
         throw Refusal{"'" + root + "' would be the " + std::to_string(depth) +
                       "th dependent pass over the rows of this kernel"};
       depth_.push_back(depth);
-      SExpr acc = arg(kAccPlaceholder + static_cast<int>(k_.reductions.size()));
+      SExpr acc = arg(kUnplacedAccumulator + static_cast<int>(k_.reductions.size()));
       k_.reductions.push_back({op, body});
       value = kind == ReduceKind::mean ? acc / space_.count : acc;
     }
     reduced_[root] = value;
   }
 
-  static constexpr int kAccPlaceholder = 1 << 30;
+  static constexpr int kUnplacedAccumulator = 1 << 30;
   static constexpr int kMaxDependentPasses = 2;
 
   /// The accumulators (by index) an expression reads.
@@ -287,23 +288,23 @@ class Builder {
       const ScalarNode* n = stack.back();
       stack.pop_back();
       if (!seen.insert(n).second) continue;
-      if (n->op == ScalarOp::arg && n->index >= kAccPlaceholder) out.insert(n->index - kAccPlaceholder);
+      if (n->op == ScalarOp::arg && n->index >= kUnplacedAccumulator) out.insert(n->index - kUnplacedAccumulator);
       for (const auto& a : n->args) stack.push_back(a.get());
     }
     return out;
   }
 
-  static SExpr replace_placeholders(const SExpr& e, int first_acc, std::map<const ScalarNode*, SExpr>* memo) {
+  static SExpr place_accumulators(const SExpr& e, int first_acc, std::map<const ScalarNode*, SExpr>* memo) {
     auto it = memo->find(e.get());
     if (it != memo->end()) return it->second;
     SExpr out = e;
-    if (e->op == ScalarOp::arg && e->index >= kAccPlaceholder) {
-      out = arg(first_acc + (e->index - kAccPlaceholder));
+    if (e->op == ScalarOp::arg && e->index >= kUnplacedAccumulator) {
+      out = arg(first_acc + (e->index - kUnplacedAccumulator));
     } else if (!e->args.empty()) {
       std::vector<SExpr> args;
       bool changed = false;
       for (const auto& a : e->args) {
-        args.push_back(replace_placeholders(a, first_acc, memo));
+        args.push_back(place_accumulators(a, first_acc, memo));
         changed |= args.back().get() != a.get();
       }
       if (changed) out = make(e->op, std::move(args));

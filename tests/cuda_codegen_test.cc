@@ -109,7 +109,7 @@ TEST(CudaCodegen, EveryModelCompilesThroughNvrtcWithEveryKernel) {
     ASSERT_EQ(b.programs.size(), 2u);
     std::string source = cuda::emit_cuda_source(b.programs);
     cuda::NvrtcOutput out = cuda::nvrtc_compile(source, "model.cu", "sm_90");
-    expect_complete_code({out.cubin, out.ptx}, b.programs);
+    expect_complete_code({out.cubin, out.ptx, {}}, b.programs);
     EXPECT_EQ(out.log, "") << "NVRTC warnings";
     EXPECT_NE(source.find("const unsigned long long dlc_programs_fingerprint = " +
                           std::to_string(program_fingerprint(b.programs)) + "ULL;"),
@@ -234,13 +234,7 @@ TEST(CudaCodegen, SeveralModulesRoundTripWithEveryModuleChecksummed) {
   opts.split_bytes = kernel_source_bytes(programs) / 4;
   cuda::CudaCode code = cuda::compile_programs(programs, opts);
   ASSERT_GE(code.more_modules.size(), 2u);
-  exe.set_code(code.cubin);
-  exe.set_ptx(code.ptx);
-  for (const auto& m : code.more_modules) {
-    auto* pm = exe.add_more_modules();
-    pm->set_code(m.cubin);
-    pm->set_ptx(m.ptx);
-  }
+  test::set_cuda_code(exe, code);
   std::string bytes = serialize_executable(exe, "split.dlc");
   proto::Executable back = parse_executable(bytes, "split.dlc");
   ASSERT_EQ(back.more_modules_size(), exe.more_modules_size());

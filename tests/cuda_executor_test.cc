@@ -35,6 +35,7 @@
 #include "runtime/ref_executor.h"
 #include "runtime/session.h"
 #include "tests/cpu_test_util.h"
+#include "tests/cuda_host_test_util.h"
 #include "tests/kernel_test_util.h"
 #include "tests/ops_test_util.h"
 #include "tests/runtime_test_util.h"
@@ -397,13 +398,7 @@ TEST(CudaExecutor, SeveralModulesRunLikeOne) {
   cuda::CudaCode code = cuda::compile_programs(programs, opts);
   ASSERT_GE(code.more_modules.size(), 2u);
   proto::Executable split = exe;
-  split.set_code(code.cubin);
-  split.set_ptx(code.ptx);
-  for (const auto& m : code.more_modules) {
-    auto* pm = split.add_more_modules();
-    pm->set_code(m.cubin);
-    pm->set_ptx(m.ptx);
-  }
+  test::set_cuda_code(split, code);
   split = parse_executable(serialize_executable(split, "split.dlc"), "split.dlc");
   Session a(exe, "a.dlc"), b(split, "split.dlc");
   for (int i = 0; i < 2; ++i) {

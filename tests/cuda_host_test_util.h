@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/codegen/cuda/cuda_codegen.h"
 #include "compiler/codegen/cuda/cuda_source.h"
 #include "ir/error.h"
 #include "kernel/cuda_abi.h"
@@ -220,6 +221,19 @@ inline int expect_kernels_match_evaluator(const Program& p, const HostKernels& k
   };
   eval.run(inputs, ctx);
   return checked;
+}
+
+/// `exe` with its native code replaced by `code` (first module in
+/// code/ptx, the rest in more_modules), as dlc compile stores it.
+inline void set_cuda_code(proto::Executable& exe, const cuda::CudaCode& code) {
+  exe.set_code(code.cubin);
+  exe.set_ptx(code.ptx);
+  exe.clear_more_modules();
+  for (const auto& m : code.more_modules) {
+    auto* pm = exe.add_more_modules();
+    pm->set_code(m.cubin);
+    pm->set_ptx(m.ptx);
+  }
 }
 
 /// Steps with a generated kernel (GEMMs without an epilogue have none).
