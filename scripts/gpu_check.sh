@@ -1,51 +1,105 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the repository root, with .gpu/pack.tar.xz
-# made by scripts/gpu_pack.sh: the cuda target against the reference (every
-# kernel of a step, --verify-fusion) and against the cpu target (the same
-# model, weights and data order), then timings. Writes logs under $OUT.
+# made by scripts/gpu_pack.sh (issue 10): the cuda target against the
+# reference (every kernel of the first train_step and predict of every model,
+# --verify-fusion), against the cpu target (one epoch, same weights and
+# order; ten epochs' accuracy), under compute-sanitizer, then the side-by-side
+# benchmark (bench/cuda_mlp/run.sh). The last lines printed are the summary
+# and the benchmark table; $OUT gets summary.txt, results.md and every log in
+# logs.tar.gz (the device tool brings back at most 8 files).
 set -uo pipefail
-OUT=${OUT:-/tmp/dlc-gpu-out}
-mkdir -p "$OUT"
+RESULTS=${OUT:-/tmp/dlc-gpu-out}
+OUT=/tmp/dlc-gpu-logs
+rm -rf "$OUT" && mkdir -p "$OUT" "$RESULTS"
+finish() {
+  cp "$OUT/summary.txt" "$RESULTS/" 2>/dev/null
+  cp "$OUT/bench/results.md" "$RESULTS/" 2>/dev/null
+  tar -C "$OUT" -czf "$RESULTS/logs.tar.gz" .
+}
+trap finish EXIT
 W=/tmp/dlc-gpu
 rm -rf "$W" && mkdir -p "$W" && tar -C "$W" -xJf .gpu/pack.tar.xz
 # cuBLAS: the toolkit's, else the one PyTorch's wheels bring.
 CUBLAS_DIR=$(python3 -c 'import nvidia.cublas, os; print(os.path.join(nvidia.cublas.__path__[0], "lib"))' 2>/dev/null || true)
-export LD_LIBRARY_PATH="$W/lib:/usr/local/cuda/lib64:${CUBLAS_DIR}:${LD_LIBRARY_PATH:-}"
+export LD_LIBRARY_PATH="$W/lib:/usr/local/cuda/lib64:${CUBLAS_DIR}:/usr/local/nvidia/lib64:${LD_LIBRARY_PATH:-}"
 DLRUN="$W/bin/dlrun"
 M=$W/models
 D=$W/data
-step() { echo; echo "== $*"; }
+C=$W/csv
+SUMMARY=$OUT/summary.txt
+: >"$SUMMARY"
+started=$(date +%s)
+step() { echo; echo "== [$(($(date +%s) - started))s] $*"; }
+result() { echo "$*" | tee -a "$SUMMARY"; }
 nvidia-smi -L
-step "dlrun info"
-"$DLRUN" info "$M/mlp_cuda_b128.dlc" 2>&1 | tee "$OUT/info.txt"
-step "every kernel of train_step and predict against the reference (--verify-fusion)"
-for m in mlp_cuda_b128 softmax_regression_cuda logistic_regression_cuda; do
-  "$DLRUN" train "$M/$m.dlc" --data "$D" --epochs 1 --limit-train 2048 --limit-test 512 --verify-fusion --json \
-    2>&1 | tail -3 | tee "$OUT/verify_$m.txt"
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv
+
+# Ten epochs on the cpu target for the accuracy comparison, in the
+# background on 8 of the 16 cores while the GPU checks run.
+DLC_NUM_THREADS=8 "$DLRUN" train "$M/mlp_cpu_b128.dlc" --data "$D" --epochs 10 --seed 1 --json \
+  >"$OUT/ten_epochs_cpu.json" 2>"$OUT/ten_epochs_cpu.err" &
+CPU_PID=$!
+
+step "every kernel of train_step and predict against the reference (--verify-fusion), every model"
+verify() {  # name, data arguments...
+  local name=$1; shift
+  if timeout 120 "$DLRUN" train "$M/${name}_cuda.dlc" "$@" --epochs 1 --verify-fusion --json >"$OUT/verify_$name.txt" 2>&1
+  then result "PASS verify-fusion $name: $(tail -1 "$OUT/verify_$name.txt")"
+  else result "FAIL verify-fusion $name: $(tail -3 "$OUT/verify_$name.txt" | tr '\n' ' ')"; fi
+}
+for name in mlp_mnist mlp_dropout softmax_regression; do verify "$name" --data "$D" --limit-train 2048 --limit-test 512; done
+for name in logistic_regression perceptron; do
+  verify "$name" --train-x "$C/x2.csv" --train-y "$C/y2.csv" --test-x "$C/x2.csv" --test-y "$C/y2.csv"
 done
+verify linear_regression --train-x "$C/x3.csv" --train-y "$C/y3.csv" --test-x "$C/x3.csv" --test-y "$C/y3.csv"
+
+step "compute-sanitizer memcheck: one train_step and one predict"
+SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+if [ -n "$SAN" ]; then
+  timeout 180 "$SAN" --tool memcheck --error-exitcode 9 "$DLRUN" bench "$M/mlp_dropout_cuda.dlc" --steps 1 --warmup 0 \
+    >"$OUT/memcheck.txt" 2>&1
+  rc=$?
+  result "$([ $rc = 0 ] && echo PASS || echo FAIL) compute-sanitizer memcheck (rc $rc): $(grep -E 'ERROR SUMMARY' "$OUT/memcheck.txt" | tail -1)"
+else
+  result "SKIP compute-sanitizer: not found"
+fi
+
 step "one epoch, cuda vs cpu (same weights, same order)"
-for t in cuda cpu; do
-  "$DLRUN" train "$M/mlp_${t}_b128.dlc" --data "$D" --epochs 1 --seed 1 --json --metrics "$OUT/epoch_$t.csv" \
-    2>&1 | tail -1 | tee "$OUT/epoch_$t.json"
-done
-python3 - "$OUT/epoch_cuda.json" "$OUT/epoch_cpu.json" <<'PY'
-import json, sys
-cuda, cpu = (json.load(open(f)) for f in sys.argv[1:3])
-rel = abs(cuda["train_loss"] - cpu["train_loss"]) / abs(cpu["train_loss"])
-ok = rel <= 1e-3 and abs(cuda["test_accuracy"] - cpu["test_accuracy"]) <= 0.005
-print(f"{'PASS' if ok else 'FAIL'}: epoch train loss cuda {cuda['train_loss']:.6f} cpu {cpu['train_loss']:.6f} "
-      f"(relative {rel:.2e}); test accuracy cuda {cuda['test_accuracy']:.4f} cpu {cpu['test_accuracy']:.4f}")
+"$DLRUN" train "$M/mlp_cuda_b128.dlc" --data "$D" --epochs 1 --seed 1 --json 2>/dev/null | tail -1 >"$OUT/epoch_cuda.json"
+DLC_NUM_THREADS=8 "$DLRUN" train "$M/mlp_cpu_b128.dlc" --data "$D" --epochs 1 --seed 1 --json 2>/dev/null | tail -1 \
+  >"$OUT/epoch_cpu.json"
+step "ten epochs on cuda"
+"$DLRUN" train "$M/mlp_cuda_b128.dlc" --data "$D" --epochs 10 --seed 1 --json 2>"$OUT/ten_epochs_cuda.err" | tail -1 \
+  >"$OUT/ten_epochs_cuda.json"
+wait "$CPU_PID"
+python3 - "$OUT" <<'PY' | tee -a "$SUMMARY"
+import json, os, sys
+out = sys.argv[1]
+def load(name):
+    try:
+        return json.loads(open(os.path.join(out, name)).read().strip().splitlines()[-1])
+    except Exception as e:
+        return {"error": f"{name}: {e}"}
+cuda, cpu = load("epoch_cuda.json"), load("epoch_cpu.json")
+if "error" in cuda or "error" in cpu:
+    print(f"FAIL one epoch: {cuda.get('error', '')} {cpu.get('error', '')}")
+else:
+    rel = abs(cuda["train_loss"] - cpu["train_loss"]) / abs(cpu["train_loss"])
+    ok = rel <= 1e-3 and abs(cuda["test_accuracy"] - cpu["test_accuracy"]) <= 0.005
+    print(f"{'PASS' if ok else 'FAIL'} one epoch: train loss cuda {cuda['train_loss']:.6f} cpu {cpu['train_loss']:.6f} "
+          f"(relative {rel:.2e}); test accuracy cuda {cuda['test_accuracy']:.4f} cpu {cpu['test_accuracy']:.4f}")
+cuda, cpu = load("ten_epochs_cuda.json"), load("ten_epochs_cpu.json")
+if "error" in cuda or "error" in cpu:
+    print(f"FAIL ten epochs: {cuda.get('error', '')} {cpu.get('error', '')}")
+else:
+    ok = abs(cuda["test_accuracy"] - cpu["test_accuracy"]) <= 0.005
+    print(f"{'PASS' if ok else 'FAIL'} ten epochs: test accuracy cuda {cuda['test_accuracy']:.4f} cpu "
+          f"{cpu['test_accuracy']:.4f} ({cuda['seconds']:.1f} s on cuda, {cpu['seconds']:.1f} s on 8 cpu threads)")
 PY
-step "10 epochs on cuda"
-"$DLRUN" train "$M/mlp_cuda_b128.dlc" --data "$D" --epochs 10 --seed 1 --json 2>&1 | tail -1 | tee "$OUT/ten_epochs_cuda.json"
-step "train step timings: dlc cuda, dlc cpu (16 threads), PyTorch cuda (fused Adam), same initial weights"
-"$DLRUN" bench "$M/mlp_cpu_b128.dlc" --entry predict --steps 1 --warmup 0 --save-initial "$OUT/initial.safetensors" >/dev/null
-for b in 32 128 1024; do
-  for t in cuda cpu; do
-    echo "dlc $t batch $b: $("$DLRUN" bench "$M/mlp_${t}_b$b.dlc" --steps 200 --warmup 20 --json 2>&1 | tail -1)"
-  done
-done | tee "$OUT/bench_dlc.txt"
-python3 bench/cpu_mlp/torch_mlp.py --device cuda --weights "$OUT/initial.safetensors" --mode steps --threads 16 \
-  --out "$OUT/bench_torch_cuda.json" | tail -c 2000
-python3 bench/cpu_mlp/torch_mlp.py --device cuda --weights "$OUT/initial.safetensors" --mode epoch --data "$D" \
-  --out "$OUT/epoch_torch_cuda.json"
+
+step "benchmark: dlc cuda, PyTorch eager, torch.compile, JAX (bench/cuda_mlp/run.sh)"
+if [ "${GPU_CHECK_BENCH:-1}" = 1 ]; then
+  bash bench/cuda_mlp/run.sh "$DLRUN" "$M" "$D" "$OUT/bench" 2>&1 | tail -60
+fi
+step "summary"
+cat "$SUMMARY"

@@ -15,6 +15,7 @@ STAGE=$(mktemp -d /tmp/dlc-gpu-tests.XXXXXX)
 trap 'rm -rf "$STAGE"' EXIT
 mkdir -p "$STAGE/bin" "$STAGE/lib"
 cp "$BUILD/cuda_executor_test" "$STAGE/bin/"
+strip "$STAGE/bin/cuda_executor_test"
 ldd "$BUILD/cuda_executor_test" | awk '/=> \//{print $3}' |
   grep -vE '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*|libnvrtc[^/]*)\.so' |
   while read -r lib; do cp -L "$lib" "$STAGE/lib/"; done

@@ -149,6 +149,8 @@ def parse_args(framework):
     p.add_argument("--scale", type=float, default=1.0, help="multiply every step count (quick runs: 0.1)")
     p.add_argument("--out", help="write the JSON here as well as to stdout")
     p.add_argument("--device", default="cpu", help="PyTorch only: cpu, or cuda (the peer of dlc's cuda target)")
+    p.add_argument("--compile", metavar="MODE", help="PyTorch only: torch.compile the step with this mode "
+                   "(e.g. reduce-overhead)")
     return p.parse_args()
 
 

@@ -27,8 +27,10 @@ class MLP(torch.nn.Module):
         return torch.addmm(self.b3, h2, self.W3)
 
 
-def make_trainer(weights, device):
+def make_trainer(weights, device, compile_mode=None):
     model = MLP(weights).to(device)
+    if compile_mode:
+        return model, compiled_trainer(model, compile_mode)
     # fused: PyTorch's fastest Adam on the CPU (the for-loop default is
     # about 2x slower at batch 32 here) and on the GPU, so dlc is measured
     # against its best.
@@ -44,25 +46,46 @@ def make_trainer(weights, device):
     return model, step
 
 
+def compiled_trainer(model, mode):
+    """The step under torch.compile as its tutorials write it: the forward
+    and loss compiled (AOTAutograd compiles the backward with them), and
+    the optimizer step compiled on its own (Adam with capturable state, so
+    "reduce-overhead" can replay it as a CUDA graph)."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, capturable=True)
+    loss_of = torch.compile(lambda x, y: F.cross_entropy(model(x), y), mode=mode)
+    opt_step = torch.compile(opt.step, mode=mode)
+
+    def step(x, y):
+        opt.zero_grad(set_to_none=False)  # gradients keep their addresses from step to step
+        loss = loss_of(x, y)
+        loss.backward()
+        opt_step()
+        return loss.item()
+
+    return step
+
+
 def on(device, arrays):
     return (torch.from_numpy(a).to(device) for a in arrays)
 
 
 def run_steps(args, weights):
-    out = {"framework": "pytorch", "version": torch.__version__, "adam": "fused", "threads": torch.get_num_threads(),
-           "device": args.device, "compile_ms": None, "train": [], "predict": []}
+    out = {"framework": "pytorch", "version": torch.__version__, "adam": "capturable" if args.compile else "fused",
+           "compile": args.compile, "threads": torch.get_num_threads(), "device": args.device, "compile_ms": None,
+           "train": [], "predict": []}
     for batch in common.TRAIN_BATCHES:
-        _, step = make_trainer(weights, args.device)
+        _, step = make_trainer(weights, args.device, args.compile)
         x, y = on(args.device, common.random_batch(batch, seed=batch))
         ms = common.time_calls(lambda: step(x, y), common.scaled(common.steps_for(batch, "train_step"), args), 10)
         out["train"].append(common.summary(ms, batch))
     model = MLP(weights).to(args.device)
+    forward = torch.compile(model, mode=args.compile) if args.compile else model
     for batch in common.PREDICT_BATCHES:
         x, = on(args.device, common.random_batch(batch, seed=batch)[:1])
 
         def predict():
             with torch.inference_mode():
-                probs = torch.softmax(model(x), dim=-1)
+                probs = torch.softmax(forward(x), dim=-1)
             if args.device != "cpu":
                 torch.cuda.synchronize()  # dlc's predict hands back finished outputs
             return probs
@@ -77,8 +100,12 @@ def run_epoch(args, weights):
     x_train, y_train = on(args.device, common.load_split(args.data, "train"))
     x_test, y_test = on(args.device, common.load_split(args.data, "t10k"))
     order = torch.from_numpy(common.shuffled_indices(len(x_train), common.epoch_seed(args.seed, 0))).to(args.device)
-    model, step = make_trainer(weights, args.device)
+    model, step = make_trainer(weights, args.device, args.compile)
     b = common.EPOCH_BATCH
+    if args.compile:  # compile and record the graphs outside the timed epoch, then start over
+        for i in range(3):
+            step(x_train[order[:b]], y_train[order[:b]])
+        model, step = make_trainer(weights, args.device, args.compile)
     batches = len(x_train) // b  # dlrun drops the last partial batch
     loss_sum = 0.0
     start = time.perf_counter()
@@ -89,7 +116,8 @@ def run_epoch(args, weights):
     with torch.inference_mode():
         probs = torch.softmax(model(x_test), dim=-1).double()
     picked = probs[torch.arange(len(y_test)), y_test].clamp_min(1e-12)
-    return {"framework": "pytorch", "threads": torch.get_num_threads(), "batch": b, "batches": batches,
+    return {"framework": "pytorch", "compile": args.compile, "threads": torch.get_num_threads(), "batch": b,
+            "batches": batches,
             "epoch_s": seconds, "train_loss": loss_sum / batches, "test_loss": float(-picked.log().mean()),
             "test_accuracy": float((probs.argmax(1) == y_test).double().mean()),
             "peak_rss_bytes": common.peak_rss_bytes()}
