@@ -4,19 +4,24 @@
 // on kernel names, parameters and how many items each kernel covers.
 //
 // Every generated kernel is
-//   extern "C" __global__ void SYMBOL(char* const* buffers, long long items,
-//                                     unsigned long long seed, unsigned long long step)
+//   extern "C" __global__ void SYMBOL(char* const* buffers, long long threads,
+//                                     unsigned long long seed, const unsigned long long* step)
 // where `buffers[i]` is the device address of the program's buffer i (the
 // executor keeps one such table per program in device memory; buffers never
-// move, so the table is written once), `seed` and `step` are the run's (the
-// executable's seed, the call's step number: dropout masks are drawn from
-// them, Access::mask; arguments, so a new step costs no copy), and each
-// thread handles items
-//   for (long long t = blockIdx.x * blockDim.x + threadIdx.x; t < items;
+// move, so the table is written once), `seed` is the executable's and `*step`
+// the call's step number (dropout masks are drawn from them, Access::mask).
+// The step is read from device memory, not passed by value, so a step
+// captured once into a CUDA graph replays with each call's step number: the
+// executor writes it next to the inputs. Each thread handles the threads
+//   for (long long t = blockIdx.x * blockDim.x + threadIdx.x; t < threads;
 //        t += gridDim.x * blockDim.x)
-// One item never depends on another (no shared memory, no atomics), so a
-// kernel's result does not depend on the launch shape, and reductions keep
-// the fixed order the kernel IR prescribes: results are bitwise reproducible.
+// of the kernel's items: one thread per item, or for a reduction over at
+// least kLanes elements (lanes_per_item) a warp of kLanes threads per item
+// (item t / kLanes, lane t % kLanes), the lanes taking every kLanes-th
+// element and combining their partial results in a fixed butterfly. Items
+// never depend on one another (no shared memory, no atomics), and lanes
+// combine in a fixed order, so a kernel's result does not depend on the
+// launch shape: results are bitwise reproducible on one GPU.
 #pragma once
 
 #include <algorithm>
@@ -65,7 +70,27 @@ inline int64_t step_items(const Step& s) {
 /// True for steps that have a generated kernel (loop, GEMM epilogue).
 inline bool has_kernel(const Step& s) { return s.loop() || (s.gemm() && s.gemm()->has_epilogue()); }
 
-/// Blocks of a launch over `items` items.
+/// Threads of a warp, which work on one item together in reductions of at
+/// least this many elements. The generated code's DLC_LANES.
+constexpr int64_t kLanes = 32;
+
+/// Threads per item of loop kernel `k`: kLanes for a reduction over at least
+/// kLanes elements per item (one thread would walk them one after another,
+/// a latency-bound chain: a bias gradient over a batch of 1024 rows took
+/// about 0.2 ms so on an H200), else 1.
+inline int64_t lanes_per_item(const LoopKernel& k) {
+  return k.reduces() && k.outer_numel() > 0 && k.reduce_numel() >= kLanes ? kLanes : 1;
+}
+
+/// The threads a step's kernel is launched with: its items times the lanes
+/// per item.
+inline int64_t step_threads(const Step& s) {
+  if (auto* k = s.loop()) return loop_items(*k) * lanes_per_item(*k);
+  if (auto* g = s.gemm(); g && g->has_epilogue()) return loop_items(g->epilogue) * lanes_per_item(g->epilogue);
+  return 0;
+}
+
+/// Blocks of a launch over `items` threads.
 inline int64_t blocks_for(int64_t items) {
   return std::clamp<int64_t>((items + kThreadsPerBlock - 1) / kThreadsPerBlock, 1, kMaxBlocks);
 }

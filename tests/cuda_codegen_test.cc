@@ -393,7 +393,7 @@ TEST(CudaHostEmulation, EveryScalarOpMatchesEvalScalarIncludingNaN) {
     std::vector<float> x[3] = {special_inputs(1, n), special_inputs(2, n), special_inputs(3, n)};
     for (int k = 0; k < 3; ++k) mem.write(in[k], Tensor({DType::f32, {n}}, std::vector<double>(x[k].begin(), x[k].end())));
     for (size_t i = 0; i < cases.size(); ++i) {
-      kernels.get(cuda_abi::kernel_symbol("ops", i))(mem.table(), n, kSeed, kStep);
+      test::call_host_kernel(kernels.get(cuda_abi::kernel_symbol("ops", i)), mem.table(), n, kSeed, kStep);
       Tensor got = mem.read(p.steps[i].values[0].second);
       for (int64_t e = 0; e < n; ++e) {
         double operands[3] = {x[0][e], x[1][e], x[2][e]};
@@ -460,7 +460,7 @@ TEST(CudaHostEmulation, StoresSaturateAndEmptyReductionsStoreTheirInitialValue) 
   HostMemory mem(p);
   mem.write(x, Tensor({DType::f32, {n}}, values));
   for (size_t s = 0; s < p.steps.size(); ++s)
-    kernels.get(cuda_abi::kernel_symbol("edge", s))(mem.table(), cuda_abi::step_items(p.steps[s]), kSeed, kStep);
+    test::call_host_kernel(kernels.get(cuda_abi::kernel_symbol("edge", s)), mem.table(), cuda_abi::step_items(p.steps[s]), kSeed, kStep);
   // Saturating float -> int (llvm.fptosi.sat): truncation, the type's bounds, NaN -> 0.
   auto sat = [](double v, double lo, double hi) { return std::isnan(v) ? 0.0 : std::clamp(std::trunc(v), lo, hi); };
   Tensor got32 = mem.read(i32), got64 = mem.read(i64), gotb = mem.read(flag);
@@ -490,7 +490,7 @@ TEST(CudaHostEmulation, RowKernelsWithSeveralReductionsAndPerElementStores) {
   xs[7] = std::numeric_limits<double>::quiet_NaN();  // row 1: NaN propagates through max and min
   HostMemory mem(p);
   mem.write(x, xs);
-  kernels.get(cuda_abi::kernel_symbol("rows", 0))(mem.table(), rows, kSeed, kStep);
+  test::call_host_kernel(kernels.get(cuda_abi::kernel_symbol("rows", 0)), mem.table(), rows, kSeed, kStep);
   EXPECT_TRUE(std::isnan(mem.read(lse)[1]) && std::isnan(mem.read(lo)[1]));
   EXPECT_TRUE(std::isfinite(mem.read(lse)[0]) && std::isfinite(mem.read(lse)[2]));
 }
@@ -511,7 +511,7 @@ TEST(CudaHostEmulation, DropoutMasksAreTheReferenceMasksBitForBit) {
     mem.write(p.find_buffer(BufferKind::input, "x"), xs);
     for (size_t s = 0; s < p.steps.size(); ++s)
       if (cuda_abi::has_kernel(p.steps[s]))
-        kernels.get(cuda_abi::kernel_symbol(p.entry, s))(mem.table(), cuda_abi::step_items(p.steps[s]), kSeed, step);
+        test::call_host_kernel(kernels.get(cuda_abi::kernel_symbol(p.entry, s)), mem.table(), cuda_abi::step_items(p.steps[s]), kSeed, step);
     Tensor got = mem.read(p.find_buffer(BufferKind::output, y));
     Tensor got_t = mem.read(p.find_buffer(BufferKind::output, yt));
     for (int64_t i = 0; i < r * c; ++i) {

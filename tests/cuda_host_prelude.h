@@ -27,3 +27,10 @@ inline double __longlong_as_double(long long bits) {
   memcpy(&d, &bits, sizeof d);
   return d;
 }
+
+// One lane per item on the host: the warp-per-item reductions walk their
+// elements on the one thread, and combining lanes returns the value as is.
+#define DLC_LANES 1
+template <typename T> inline T __shfl_xor_sync(unsigned, T v, int, int) { return v; }
+template <typename T> inline T __shfl_sync(unsigned, T v, int, int) { return v; }
+inline void __syncwarp() {}

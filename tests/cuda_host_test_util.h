@@ -31,7 +31,15 @@
 
 namespace dlc::test {
 
-using KernelFn = void (*)(char* const* buffers, long long items, unsigned long long seed, unsigned long long step);
+using KernelFn = void (*)(char* const* buffers, long long threads, unsigned long long seed,
+                          const unsigned long long* step);
+
+/// Runs host-compiled kernel `fn` over `items` items (one lane each on the
+/// host), with the step number in memory as the cuda ABI passes it.
+inline void call_host_kernel(KernelFn fn, char* const* table, long long items, uint64_t seed, uint64_t step) {
+  const unsigned long long in_memory = step;
+  fn(table, items, seed, &in_memory);
+}
 
 // The run the evaluator's context and the emulated kernels share (dropout masks).
 constexpr uint64_t kSeed = 7, kStep = 1;
@@ -144,7 +152,8 @@ inline void run_host_step(const Program& p, size_t s, const HostKernels& kernels
                  static_cast<size_t>(cp->numel * size));
   }
   if (cuda_abi::has_kernel(st))
-    kernels.get(cuda_abi::kernel_symbol(p.entry, s))(mem.table(), cuda_abi::step_items(st), ctx.seed, ctx.step);
+    call_host_kernel(kernels.get(cuda_abi::kernel_symbol(p.entry, s)), mem.table(), cuda_abi::step_items(st), ctx.seed,
+                     ctx.step);
 }
 
 /// What a program run on the host leaves: outputs by value, state by parameter.

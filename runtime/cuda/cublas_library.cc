@@ -80,7 +80,7 @@ const CublasApi& cublas() {
   return *loaded;
 }
 
-CublasHandle::CublasHandle(CUstream stream) {
+CublasHandle::CublasHandle(CUstream stream, CUdeviceptr workspace, size_t workspace_bytes) {
   const CublasApi& api = cublas();
   check(api.cublasCreate(&handle_), "cublasCreate");
   try {
@@ -89,6 +89,8 @@ CublasHandle::CublasHandle(CUstream stream) {
     // CUBLAS_TF32_TENSOR_OP_MATH); set explicitly so a changed default
     // cannot loosen the results.
     check(api.cublasSetMathMode(handle_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+    check(api.cublasSetWorkspace(handle_, reinterpret_cast<void*>(static_cast<uintptr_t>(workspace)), workspace_bytes),
+          "cublasSetWorkspace");
   } catch (...) {
     api.cublasDestroy(handle_);
     handle_ = nullptr;

@@ -15,7 +15,7 @@ namespace dlc::cuda {
 struct CublasApi {
 #define DLC_CUBLAS_FUNCTIONS(X)                                                                   \
   X(cublasCreate) X(cublasDestroy) X(cublasSetStream) X(cublasSetMathMode) X(cublasSgemm)         \
-  X(cublasSgemmStridedBatched) X(cublasGetStatusName) X(cublasGetStatusString)
+  X(cublasSgemmStridedBatched) X(cublasGetStatusName) X(cublasGetStatusString) X(cublasSetWorkspace)
 #define DLC_CUBLAS_DECLARE_POINTER(name) decltype(&::name) name = nullptr;
   DLC_CUBLAS_FUNCTIONS(DLC_CUBLAS_DECLARE_POINTER)
 #undef DLC_CUBLAS_DECLARE_POINTER
@@ -28,10 +28,13 @@ const CublasApi& cublas();
 
 /// One cuBLAS handle bound to `stream` in the current context, in plain
 /// FP32 math (no TF32), so products match the reference within float32
-/// rounding and repeat bitwise on the same GPU.
+/// rounding and repeat bitwise on the same GPU. `workspace` (device memory
+/// of `workspace_bytes`, which must outlive the handle) is cuBLAS's scratch:
+/// given up front, cuBLAS allocates nothing while a step is captured into a
+/// CUDA graph.
 class CublasHandle {
  public:
-  explicit CublasHandle(CUstream stream);
+  CublasHandle(CUstream stream, CUdeviceptr workspace, size_t workspace_bytes);
   ~CublasHandle();
   CublasHandle(const CublasHandle&) = delete;
   CublasHandle& operator=(const CublasHandle&) = delete;

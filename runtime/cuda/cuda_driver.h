@@ -22,7 +22,8 @@ struct DriverApi {
   X(cuModuleUnload) X(cuModuleGetFunction) X(cuModuleGetGlobal) X(cuMemAlloc) X(cuMemFree) X(cuMemcpyHtoD) \
   X(cuMemcpyDtoH) X(cuMemcpyHtoDAsync) X(cuMemcpyDtoHAsync) X(cuMemcpyDtoDAsync) X(cuMemsetD8)              \
   X(cuLaunchKernel) X(cuStreamCreate) X(cuStreamDestroy) X(cuStreamSynchronize) X(cuGetErrorName)          \
-  X(cuGetErrorString)
+  X(cuGetErrorString) X(cuMemHostAlloc) X(cuMemFreeHost) X(cuStreamBeginCapture) X(cuStreamEndCapture)       \
+  X(cuGraphInstantiate) X(cuGraphLaunch) X(cuGraphDestroy) X(cuGraphExecDestroy)
 #define DLC_CUDA_DECLARE_POINTER(name) decltype(&::name) name = nullptr;
   DLC_CUDA_DRIVER_FUNCTIONS(DLC_CUDA_DECLARE_POINTER)
 #undef DLC_CUDA_DECLARE_POINTER

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -20,13 +22,24 @@
 namespace dlc {
 namespace {
 
+using cuda::CapturedGraph;
 using cuda::DeviceBuffer;
+using cuda::PinnedBuffer;
 
-/// What a step issues besides its body: its kernels and their items.
+/// cuBLAS's scratch, given to it up front (cuda_resources.h CublasHandle).
+constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
+
+/// What a step issues besides its body: its kernel and its threads.
 struct StepLaunch {
   CUfunction fn = nullptr;
-  int64_t items = 0;
+  int64_t threads = 0;  // cuda_abi::step_threads
   bool staged = false;  // a copy whose source and destination bytes overlap
+};
+
+/// An input or output buffer and where its bytes sit in the pinned staging.
+struct Staged {
+  int buffer = -1;
+  size_t offset = 0, bytes = 0;
 };
 
 struct LoadedProgram {
@@ -36,7 +49,24 @@ struct LoadedProgram {
   std::vector<DeviceBuffer> owned;    // inputs, outputs and constants
   DeviceBuffer table;                 // `pointers` on the device: the kernels' `buffers`
   std::vector<StepLaunch> launches;   // per step
+  // Inputs are copied into `staging` (pinned) and from there to the device,
+  // outputs back the same way: copies from pinned memory are asynchronous
+  // and can be part of a CUDA graph.
+  PinnedBuffer staging;
+  std::vector<Staged> inputs, outputs;
+  // The whole call (input copies, every step, output copies) as one CUDA
+  // graph, captured after the first call; replayed by every later one.
+  CapturedGraph graph;
+  bool capturable = true;     // false when a step needs the host mid-way
+  std::string graph_refused;  // why capture failed; the steps then run one by one
 };
+
+/// DLC_CUDA_GRAPHS=0 runs every call step by step (to compare, or to rule
+/// the graphs out when looking for a fault).
+bool graphs_wanted() {
+  const char* env = std::getenv("DLC_CUDA_GRAPHS");
+  return !(env && std::string(env) == "0");
+}
 
 
 /// Host -> device on `stream`. The driver has taken its own copy of pageable
@@ -54,7 +84,12 @@ class CudaExecutor : public ObservableExecutor {
  public:
   /// `programs` are exe's, already read and checked.
   CudaExecutor(const proto::Executable& exe, std::vector<Program> programs)
-      : blas_(stream_.get()), seed_(exe.seed()) {
+      : blas_workspace_(kCublasWorkspaceBytes, "cuBLAS's workspace"),
+        blas_(stream_.get(), blas_workspace_.ptr(), kCublasWorkspaceBytes),
+        seed_(exe.seed()),
+        step_word_(sizeof(uint64_t), "the step number"),
+        step_staging_(sizeof(uint64_t), "the step number"),
+        graphs_wanted_(graphs_wanted()) {
     // The first module holds the fingerprint; kernels may be in any.
     modules_.push_back(std::make_unique<cuda::Module>(exe.code(), exe.ptx()));
     for (const auto& m : exe.more_modules()) modules_.push_back(std::make_unique<cuda::Module>(m.code(), m.ptx()));
@@ -94,29 +129,24 @@ class CudaExecutor : public ObservableExecutor {
     if (it == programs_.end()) throw Error("the executable has no entry point '" + entry + "'");
     LoadedProgram& lp = it->second;
     context_.make_current();
-    bind_inputs(lp, inputs);
-    BufferReader read = [&](int id) {
-      if (id < 0 || id >= static_cast<int>(lp.program.buffers.size()))
-        throw Error("buffer " + std::to_string(id) + " is not in program '" + lp.program.entry + "'");
-      return read_buffer(lp, id);
-    };
-    for (size_t i = 0; i < lp.program.steps.size(); ++i) {
-      run_step(lp, i);
-      if (after_step) {
-        stream_.synchronize();
-        after_step(static_cast<int>(i), read);
-      }
-    }
-    std::map<std::string, HostTensor> result;
-    for (const auto& name : lp.entry->outputs()) {
-      const Buffer& b = lp.program.buffers[lp.program.find_buffer(BufferKind::output, name)];
-      HostTensor h;
-      h.type = TensorType{b.dtype, b.dims};
-      h.bytes.resize(static_cast<size_t>(b.bytes()));  // overwritten by the copy: no fill needed
-      download(h.bytes.data(), lp.pointers[b.id], h.bytes.size(), stream_.get());
-      result[name] = std::move(h);
+    stage_inputs(lp, inputs);
+    if (after_step) {
+      run_observing(lp, after_step);
+    } else if (!lp.graph.empty()) {
+      lp.graph.launch(stream_.get());
+    } else {
+      issue_call(lp);
+      if (graphs_wanted_ && lp.capturable && lp.graph_refused.empty()) capture(lp);
     }
     stream_.synchronize();
+    std::map<std::string, HostTensor> result;
+    for (const Staged& o : lp.outputs) {
+      const Buffer& b = lp.program.buffers[o.buffer];
+      HostTensor h;
+      h.type = TensorType{b.dtype, b.dims};
+      h.bytes.assign(lp.staging.data() + o.offset, lp.staging.data() + o.offset + o.bytes);
+      result[b.name] = std::move(h);
+    }
     if (outputs) *outputs = std::move(result);
   }
 
@@ -209,12 +239,28 @@ class CudaExecutor : public ObservableExecutor {
         l.staged = copy_overlaps(lp, p, *cp);
         if (l.staged) staging_bytes_ = std::max(staging_bytes_, cp->numel * dtype_size(p.buffers[cp->src].dtype));
       }
+      if (auto* g = s.gemm(); g && g->k == 0) lp.capturable = false;  // scale_c_on_host
       if (!cuda_abi::has_kernel(s)) continue;
       std::string sym = cuda_abi::kernel_symbol(entry, i);
       l.fn = find_function(sym);
-      l.items = cuda_abi::step_items(s);
+      l.threads = cuda_abi::step_threads(s);
     }
+    stage_layout(lp, p);
     lp.program = std::move(p);
+  }
+
+  /// Where each input and output sits in the pinned staging, 16-byte aligned.
+  static void stage_layout(LoadedProgram& lp, const Program& p) {
+    size_t end = 0;
+    auto place = [&](const Buffer& b) {
+      Staged s{b.id, end, static_cast<size_t>(b.bytes())};
+      end += (s.bytes + 15) / 16 * 16;
+      return s;
+    };
+    for (const Buffer& b : p.buffers)
+      if (b.kind == BufferKind::input) lp.inputs.push_back(place(b));
+    for (const auto& name : lp.entry->outputs()) lp.outputs.push_back(place(p.buffers[p.find_buffer(BufferKind::output, name)]));
+    lp.staging = PinnedBuffer(end, "the inputs and outputs of '" + p.entry + "'");
   }
 
   /// The kernel `symbol` from the module that holds it.
@@ -244,15 +290,64 @@ class CudaExecutor : public ObservableExecutor {
     stream_.synchronize();  // `h` goes away at the return
   }
 
-  void bind_inputs(LoadedProgram& lp, const std::map<std::string, HostTensor>& inputs) {
-    // Every input is checked before any is copied: a refused call changes nothing.
+  /// Checks every input (a refused call changes nothing), then copies them
+  /// and the step number into pinned staging; issue_call takes them from there.
+  void stage_inputs(LoadedProgram& lp, const std::map<std::string, HostTensor>& inputs) {
     check_program_inputs(lp.program, *lp.entry, inputs);
-    for (const Buffer& b : lp.program.buffers)
-      if (b.kind == BufferKind::input) {
-        const HostTensor& h = inputs.at(b.name);
-        upload(lp.pointers[b.id], h.bytes.data(), h.bytes.size(), stream_.get());
-      }
+    for (const Staged& in : lp.inputs) {
+      const HostTensor& h = inputs.at(lp.program.buffers[in.buffer].name);
+      if (in.bytes > 0) std::memcpy(lp.staging.data() + in.offset, h.bytes.data(), in.bytes);
+    }
     step_ = step_from_inputs(inputs, step_input_, step_);
+    std::memcpy(step_staging_.data(), &step_, sizeof(step_));
+  }
+
+  /// The inputs and the step number to the device, every step, the outputs
+  /// back to staging: a whole call, all of it on the stream (so it can be
+  /// captured as is).
+  void issue_call(const LoadedProgram& lp) {
+    issue_inputs(lp);
+    for (size_t i = 0; i < lp.program.steps.size(); ++i) run_step(lp, i);
+    issue_outputs(lp);
+  }
+
+  void issue_inputs(const LoadedProgram& lp) {
+    for (const Staged& in : lp.inputs) upload(lp.pointers[in.buffer], lp.staging.data() + in.offset, in.bytes, stream_.get());
+    upload(step_word_.ptr(), step_staging_.data(), sizeof(uint64_t), stream_.get());
+  }
+
+  void issue_outputs(const LoadedProgram& lp) {
+    for (const Staged& o : lp.outputs) download(lp.staging.data() + o.offset, lp.pointers[o.buffer], o.bytes, stream_.get());
+  }
+
+  /// A call step by step, `after_step` seeing the buffers after each (--verify-fusion).
+  void run_observing(const LoadedProgram& lp, const StepObserver& after_step) {
+    BufferReader read = [&](int id) {
+      if (id < 0 || id >= static_cast<int>(lp.program.buffers.size()))
+        throw Error("buffer " + std::to_string(id) + " is not in program '" + lp.program.entry + "'");
+      return read_buffer(lp, id);
+    };
+    issue_inputs(lp);
+    for (size_t i = 0; i < lp.program.steps.size(); ++i) {
+      run_step(lp, i);
+      stream_.synchronize();
+      after_step(static_cast<int>(i), read);
+    }
+    issue_outputs(lp);
+  }
+
+  /// Captures a call into lp.graph after the first one has run (cuBLAS has
+  /// picked and loaded its kernels by then). When the driver refuses, says
+  /// so once and runs this program's calls step by step from then on.
+  void capture(LoadedProgram& lp) {
+    stream_.synchronize();
+    try {
+      lp.graph = CapturedGraph::capture(stream_.get(), [&](CUstream) { issue_call(lp); });
+    } catch (const Error& e) {
+      lp.graph_refused = e.what();
+      std::fprintf(stderr, "dlc cuda: '%s' runs step by step: capturing it as a CUDA graph failed: %s\n",
+                   lp.program.entry.c_str(), e.what());
+    }
   }
 
   /// Buffer `id` as it is on the device now (after the work issued so far).
@@ -264,13 +359,14 @@ class CudaExecutor : public ObservableExecutor {
     return h;
   }
 
-  void launch(const LoadedProgram& lp, CUfunction fn, int64_t items) {
-    if (items <= 0) return;
+  void launch(const LoadedProgram& lp, CUfunction fn, int64_t threads) {
+    if (threads <= 0) return;
     CUdeviceptr table = lp.table.ptr();
-    long long count = items;
-    unsigned long long seed = seed_, step = step_;  // dropout masks
+    long long count = threads;
+    unsigned long long seed = seed_;        // dropout masks: the seed, and
+    CUdeviceptr step = step_word_.ptr();    // the step number, read on the device
     void* args[] = {&table, &count, &seed, &step};
-    DLC_CU(cuLaunchKernel, fn, static_cast<unsigned>(cuda_abi::blocks_for(items)), 1, 1,
+    DLC_CU(cuLaunchKernel, fn, static_cast<unsigned>(cuda_abi::blocks_for(threads)), 1, 1,
            static_cast<unsigned>(cuda_abi::kThreadsPerBlock), 1, 1, 0, stream_.get(), args, nullptr);
   }
 
@@ -278,10 +374,10 @@ class CudaExecutor : public ObservableExecutor {
     const Step& s = lp.program.steps[index];
     const StepLaunch& l = lp.launches[index];
     if (s.loop()) {
-      launch(lp, l.fn, l.items);
+      launch(lp, l.fn, l.threads);
     } else if (auto* g = s.gemm()) {
       run_gemm(lp, *g);
-      if (l.fn) launch(lp, l.fn, l.items);
+      if (l.fn) launch(lp, l.fn, l.threads);
     } else if (auto* cp = s.copy()) {
       run_copy(lp, *cp, l.staged);
     }
@@ -333,11 +429,15 @@ class CudaExecutor : public ObservableExecutor {
   // Declaration order is construction order: the context first, and last to go.
   cuda::PrimaryContext context_;
   cuda::Stream stream_;
+  DeviceBuffer blas_workspace_;
   cuda::CublasHandle blas_;
   std::vector<std::unique_ptr<cuda::Module>> modules_;
   size_t last_module_ = 0;  // where the previous kernel was: kernels are in program order
   uint64_t seed_ = 0;
   uint64_t step_ = 0;
+  DeviceBuffer step_word_;     // the step number the kernels read (cuda_abi.h)
+  PinnedBuffer step_staging_;  // ...copied from here with each call's inputs
+  bool graphs_wanted_ = true;
   std::string step_input_;
   std::map<std::string, DeviceBuffer> state_;
   std::map<std::string, TensorType> state_types_;

@@ -8,8 +8,14 @@
 // optimizer state), one arena for the temps of every program (the largest
 // arena_bytes), and per program a buffer per input, output and constant
 // plus the table of buffer addresses the kernels take (cuda_abi.h); all of
-// it is allocated once, at load. A run copies the inputs in, issues the
-// steps in order on one stream, and copies the outputs out.
+// it is allocated once, at load, with pinned host staging for each
+// program's inputs and outputs. A call copies the inputs into the staging,
+// then issues on one stream the copies to the device, the steps in order and
+// the copies back. The first call of an entry point runs so; then that
+// sequence is captured once into a CUDA graph, and every later call is one
+// graph launch (no per-step host work: the step number and learning rate
+// are read from device memory). DLC_CUDA_GRAPHS=0 turns the graphs off;
+// --verify-fusion's step-by-step runs never use them.
 //
 // Results are bitwise reproducible on one GPU: every kernel's items are
 // independent and reduce in a fixed order, and cuBLAS is deterministic on

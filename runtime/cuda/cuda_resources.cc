@@ -86,6 +86,77 @@ void DeviceBuffer::release() noexcept {
   size_ = 0;
 }
 
+PinnedBuffer::PinnedBuffer(size_t bytes, const std::string& what) {
+  size_t n = bytes > 0 ? bytes : 1;
+  void* p = nullptr;
+  CUresult r = driver().cuMemHostAlloc(&p, n, 0);
+  if (r != CUDA_SUCCESS)
+    throw Error("cuda target: cannot allocate " + std::to_string(n) + " bytes of pinned host memory for " + what +
+                " (cuMemHostAlloc failed: " + error_text(r) + ")");
+  data_ = static_cast<char*>(p);
+  size_ = n;
+}
+
+PinnedBuffer::~PinnedBuffer() { release(); }
+
+PinnedBuffer::PinnedBuffer(PinnedBuffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+PinnedBuffer& PinnedBuffer::operator=(PinnedBuffer&& other) noexcept {
+  if (this != &other) {
+    release();
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+void PinnedBuffer::release() noexcept {
+  if (data_) driver().cuMemFreeHost(data_);
+  data_ = nullptr;
+  size_ = 0;
+}
+
+CapturedGraph::~CapturedGraph() {
+  if (exec_) driver().cuGraphExecDestroy(exec_);
+}
+
+CapturedGraph::CapturedGraph(CapturedGraph&& other) noexcept : exec_(std::exchange(other.exec_, nullptr)) {}
+
+CapturedGraph& CapturedGraph::operator=(CapturedGraph&& other) noexcept {
+  if (this != &other) {
+    if (exec_) driver().cuGraphExecDestroy(exec_);
+    exec_ = std::exchange(other.exec_, nullptr);
+  }
+  return *this;
+}
+
+void CapturedGraph::begin(CUstream stream) {
+  // Relaxed: cuBLAS may query or set up things while it is captured; only
+  // what is issued on `stream` goes into the graph either way.
+  DLC_CU(cuStreamBeginCapture, stream, CU_STREAM_CAPTURE_MODE_RELAXED);
+}
+
+void CapturedGraph::abandon(CUstream stream) noexcept {
+  CUgraph graph = nullptr;
+  if (driver().cuStreamEndCapture(stream, &graph) == CUDA_SUCCESS && graph) driver().cuGraphDestroy(graph);
+}
+
+CapturedGraph CapturedGraph::end(CUstream stream) {
+  CUgraph graph = nullptr;
+  DLC_CU(cuStreamEndCapture, stream, &graph);
+  CapturedGraph g;
+  CUresult r = driver().cuGraphInstantiate(&g.exec_, graph, 0);
+  driver().cuGraphDestroy(graph);  // the instance keeps what it needs
+  if (r != CUDA_SUCCESS) {
+    g.exec_ = nullptr;
+    check(r, "cuGraphInstantiate");
+  }
+  return g;
+}
+
+void CapturedGraph::launch(CUstream stream) const { DLC_CU(cuGraphLaunch, exec_, stream); }
+
 namespace {
 
 /// Loads `image` (a cubin, or NUL-terminated PTX); returns the driver's result.

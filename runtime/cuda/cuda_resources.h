@@ -1,5 +1,5 @@
-// Owners of driver objects: the primary context, a stream, device memory
-// and a loaded module. Each releases its object in its destructor, which
+// Owners of driver objects: the primary context, a stream, device memory,
+// pinned host memory, a loaded module and an instantiated CUDA graph. Each releases its object in its destructor, which
 // never throws (a failure there is ignored: the process may be exiting
 // after a device error, and there is nobody left to tell).
 //
@@ -74,6 +74,66 @@ class DeviceBuffer {
   void release() noexcept;
   CUdeviceptr ptr_ = 0;
   size_t size_ = 0;
+};
+
+/// Page-locked host memory (cuMemHostAlloc), at least one byte: copies from
+/// and to it run asynchronously and can be captured into CUDA graphs, which
+/// pageable memory cannot.
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  /// `what` names the allocation in an error.
+  PinnedBuffer(size_t bytes, const std::string& what);
+  ~PinnedBuffer();
+  PinnedBuffer(PinnedBuffer&& other) noexcept;
+  PinnedBuffer& operator=(PinnedBuffer&& other) noexcept;
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+
+  char* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  void release() noexcept;
+  char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+/// The work issued on a stream between begin and end, captured once
+/// (cuStreamBeginCapture) and instantiated; launch() replays all of it with
+/// one call. Nothing captured runs until the first launch.
+class CapturedGraph {
+ public:
+  CapturedGraph() = default;
+  ~CapturedGraph();
+  CapturedGraph(CapturedGraph&& other) noexcept;
+  CapturedGraph& operator=(CapturedGraph&& other) noexcept;
+  CapturedGraph(const CapturedGraph&) = delete;
+  CapturedGraph& operator=(const CapturedGraph&) = delete;
+
+  /// Calls `issue(stream)` under capture and instantiates what it issued.
+  /// Throws dlc::Error when the driver refuses (the stream is then out of
+  /// capture mode again, with nothing issued on it).
+  template <typename Issue> static CapturedGraph capture(CUstream stream, Issue&& issue) {
+    begin(stream);
+    try {
+      issue(stream);
+    } catch (...) {
+      abandon(stream);
+      throw;
+    }
+    return end(stream);
+  }
+
+  bool empty() const { return exec_ == nullptr; }
+  /// Replays the graph on `stream`.
+  void launch(CUstream stream) const;
+
+ private:
+  static void begin(CUstream stream);
+  static void abandon(CUstream stream) noexcept;
+  static CapturedGraph end(CUstream stream);
+  CUgraphExec exec_ = nullptr;
 };
 
 /// Generated code loaded into the current context: the cubin, or the PTX

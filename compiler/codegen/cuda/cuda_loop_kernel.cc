@@ -6,6 +6,7 @@
 #include "compiler/codegen/cuda/cuda_kernel_frame.h"
 #include "compiler/codegen/cuda/cuda_scalar.h"
 #include "compiler/codegen/cuda/cuda_text.h"
+#include "kernel/cuda_abi.h"
 
 namespace dlc::cuda {
 namespace {
@@ -13,7 +14,7 @@ namespace {
 class LoopEmitter {
  public:
   LoopEmitter(std::string* out, const Program& p, const LoopKernel& k)
-      : out_(out), p_(p), k_(k), shape_(cpu::canonical_shape(k)) {
+      : out_(out), p_(p), k_(k), shape_(cpu::canonical_shape(k)), lanes_(cuda_abi::lanes_per_item(k) > 1) {
     // Float holds integers exactly only up to 2^24: a kernel that touches an
     // integer or f64 buffer computes in double (as the cpu target).
     for (const auto& l : k_.loads)
@@ -104,9 +105,26 @@ class LoopEmitter {
     }
   }
 
-  /// Opens loops over the reduced dims (row-major), extending `idx`.
+  /// Opens loops over the reduced dims (row-major), extending `idx`. With
+  /// lanes, one loop over the flattened reduced dims, each lane taking every
+  /// DLC_LANES-th element from its own: the indices are unflattened from it.
   void open_reduced_loops(std::vector<std::string>* idx) {
     size_t outer = static_cast<size_t>(shape_.outer_dims()), rank = shape_.dims.size();
+    if (lanes_) {
+      int64_t inner = 1;
+      for (size_t d = outer; d < rank; ++d) inner *= shape_.dims[d];
+      line("for (long long f = lane; f < " + std::to_string(inner) + "LL; f += DLC_LANES) {");
+      indent_ += "  ";
+      if (rank - outer > 1) line("long long rest = f;");
+      for (size_t d = rank - 1; d > outer; --d) {
+        std::string n = std::to_string(shape_.dims[d]) + "LL";
+        line("const long long r" + std::to_string(d - outer) + " = rest % " + n + ";");
+        line("rest /= " + n + ";");
+      }
+      line(std::string("const long long r0 = ") + (rank - outer > 1 ? "rest;" : "f;"));
+      for (size_t d = outer; d < rank; ++d) idx->push_back("r" + std::to_string(d - outer));
+      return;
+    }
     for (size_t d = outer; d < rank; ++d) {
       std::string r = "r" + std::to_string(d - outer);
       line("for (long long " + r + " = 0; " + r + " < " + std::to_string(shape_.dims[d]) + "LL; ++" + r + ") {");
@@ -116,7 +134,7 @@ class LoopEmitter {
   }
   void close_reduced_loops(std::vector<std::string>* idx) {
     size_t outer = static_cast<size_t>(shape_.outer_dims()), rank = shape_.dims.size();
-    for (size_t d = outer; d < rank; ++d) {
+    for (size_t d = outer; d < (lanes_ ? outer + 1 : rank); ++d) {
       indent_.resize(indent_.size() - 2);
       line("}");
     }
@@ -126,6 +144,10 @@ class LoopEmitter {
   /// The item computes its accumulators one after another, each over the
   /// inner dims in row-major order (sums in double, max/min propagate NaN),
   /// then its row stores, then its per-element stores over the inner dims.
+  /// With lanes, each lane accumulates its share and the lanes combine
+  /// (dlc_lanes_*: every lane gets lane 0's result); lane 0 alone writes the
+  /// row stores (others may still read what they overwrite in place), and
+  /// the per-element stores are shared out like the elements.
   void emit_reductions(std::vector<std::string> idx) {
     std::vector<std::string> accs;
     for (size_t j = 0; j < k_.reductions.size(); ++j) {
@@ -148,6 +170,7 @@ class LoopEmitter {
       close_reduced_loops(&idx);
       indent_.resize(indent_.size() - 2);
       line("}");
+      if (lanes_) line(acc + " = dlc_lanes_" + reduce_op_name(r.op) + "(" + acc + ");");
       std::string value = "reduced" + std::to_string(j);
       line("const " + std::string(c_type(t_)) + " " + value + " = (" + c_type(t_) + ")" + acc + ";");
       accs.push_back(value);
@@ -155,12 +178,14 @@ class LoopEmitter {
     // Row stores read their loads at reduced index 0 (stride 0 there).
     std::vector<std::string> at_zero = idx;
     for (size_t d = idx.size(); d < shape_.dims.size(); ++d) at_zero.push_back("0LL");
-    line("{");
+    line(lanes_ ? "if (lane == 0) {" : "{");
     indent_ += "  ";
     emit_stores(at_zero, accs, false);
     indent_.resize(indent_.size() - 2);
     line("}");
     if (!k_.has_per_element_stores()) return;
+    // Per-element stores read after the row stores, as on one thread.
+    if (lanes_) line("__syncwarp();");
     open_reduced_loops(&idx);
     emit_stores(idx, accs, true);
     close_reduced_loops(&idx);
@@ -173,6 +198,7 @@ class LoopEmitter {
   ComputeType t_ = ComputeType::f32;
   std::string indent_ = "  ";
   int counter_ = 0;
+  bool lanes_ = false;  // DLC_LANES threads per item (cuda_abi::lanes_per_item)
 };
 
 bool draws_masks(const LoopKernel& k) {
@@ -184,10 +210,11 @@ bool draws_masks(const LoopKernel& k) {
 }  // namespace
 
 void emit_loop_kernel(std::string* out, const Program& p, const LoopKernel& k, const std::string& symbol) {
-  *out += item_function_begin(symbol, draws_masks(k));
+  const bool lanes = cuda_abi::lanes_per_item(k) > 1;
+  *out += item_function_begin(symbol, draws_masks(k), lanes);
   LoopEmitter(out, p, k).emit_item_body();
   *out += "}\n";
-  *out += grid_stride_kernel(symbol);
+  *out += grid_stride_kernel(symbol, draws_masks(k), lanes);
 }
 
 }  // namespace dlc::cuda

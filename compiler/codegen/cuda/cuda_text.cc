@@ -111,6 +111,25 @@ __device__ inline float dlc_max(float a, float b) { return (a != a || b != b) ? 
 __device__ inline double dlc_max(double a, double b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
 __device__ inline float dlc_min(float a, float b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
 __device__ inline double dlc_min(double a, double b) { return (a != a || b != b) ? a + b : (a < b ? a : b); }
+// Reductions with a warp per item (kernel/cuda_abi.h lanes_per_item): the
+// lanes' partial results combined in a fixed butterfly, then lane 0's result
+// given to every lane, so all lanes go on with the same bits.
+#ifndef DLC_LANES
+#define DLC_LANES 32
+#endif
+#define DLC_LANES_COMBINE(name, T, combine)                                \
+  __device__ inline T name(T v) {                                          \
+    for (int o = DLC_LANES / 2; o > 0; o /= 2)                             \
+      v = combine(v, __shfl_xor_sync(0xffffffffu, v, o, DLC_LANES));       \
+    return __shfl_sync(0xffffffffu, v, 0, DLC_LANES);                      \
+  }
+__device__ inline double dlc_add(double a, double b) { return a + b; }
+DLC_LANES_COMBINE(dlc_lanes_sum, double, dlc_add)
+DLC_LANES_COMBINE(dlc_lanes_max, float, dlc_max)
+DLC_LANES_COMBINE(dlc_lanes_max, double, dlc_max)
+DLC_LANES_COMBINE(dlc_lanes_min, float, dlc_min)
+DLC_LANES_COMBINE(dlc_lanes_min, double, dlc_min)
+#undef DLC_LANES_COMBINE
 __device__ inline float dlc_sign(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f); }
 __device__ inline double dlc_sign(double x) { return x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : 0.0); }
 // Dropout's keep bit as ir/philox.h draws it: Philox 4x32-10 of counter
