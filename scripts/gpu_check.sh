@@ -56,13 +56,22 @@ verify linear_regression --train-x "$C/x3.csv" --train-y "$C/y3.csv" --test-x "$
 step "compute-sanitizer memcheck: one train_step and one predict"
 SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 if [ -n "$SAN" ]; then
-  timeout 180 "$SAN" --tool memcheck --error-exitcode 9 "$DLRUN" bench "$M/mlp_dropout_cuda.dlc" --steps 1 --warmup 0 \
+  # Three calls each: the first runs step by step, then the call is
+  # captured as a CUDA graph and replayed.
+  timeout 180 "$SAN" --tool memcheck --error-exitcode 9 "$DLRUN" bench "$M/mlp_dropout_cuda.dlc" --steps 2 --warmup 1 \
     >"$OUT/memcheck.txt" 2>&1
   rc=$?
   result "$([ $rc = 0 ] && echo PASS || echo FAIL) compute-sanitizer memcheck (rc $rc): $(grep -E 'ERROR SUMMARY' "$OUT/memcheck.txt" | tail -1)"
 else
   result "SKIP compute-sanitizer: not found"
 fi
+
+step "CUDA graphs: every entry point of every model captured (no 'step by step' notice)"
+for f in "$M"/*_cuda*.dlc; do
+  "$DLRUN" bench "$f" --steps 3 --warmup 1 --json >/dev/null 2>>"$OUT/graphs.txt" || echo "$f: bench failed" >>"$OUT/graphs.txt"
+done
+if grep -q . "$OUT/graphs.txt"; then result "FAIL CUDA graph capture: $(head -3 "$OUT/graphs.txt" | tr '\n' ' ')"
+else result "PASS CUDA graph capture: every entry point of $(ls "$M"/*_cuda*.dlc | wc -l) executables replays as one graph"; fi
 
 step "one epoch, cuda vs cpu (same weights, same order)"
 "$DLRUN" train "$M/mlp_cuda_b128.dlc" --data "$D" --epochs 1 --seed 1 --json 2>/dev/null | tail -1 >"$OUT/epoch_cuda.json"

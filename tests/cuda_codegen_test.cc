@@ -487,6 +487,12 @@ TEST(CudaHostEmulation, RowKernelsWithSeveralReductionsAndPerElementStores) {
   HostKernels kernels(cuda::emit_cuda_source({p}));
   Tensor xs = test::random_tensor({rows, cols}, 5, -20, 20);
   EXPECT_EQ(expect_kernels_match_evaluator(p, kernels, {{"x", xs}}), 1);
+  // Rows of 32 or more elements take a warp per row on the GPU
+  // (lanes_per_item); on the host the same code runs with one lane.
+  Program wide = test::row_kernel_program("rows", 3, 70);
+  ASSERT_EQ(cuda_abi::lanes_per_item(*wide.steps[0].loop()), cuda_abi::kLanes);
+  HostKernels wide_kernels(cuda::emit_cuda_source({wide}));
+  EXPECT_EQ(expect_kernels_match_evaluator(wide, wide_kernels, {{"x", test::random_tensor({3, 70}, 6, -20, 20)}}), 1);
   xs[7] = std::numeric_limits<double>::quiet_NaN();  // row 1: NaN propagates through max and min
   HostMemory mem(p);
   mem.write(x, xs);

@@ -282,6 +282,39 @@ TEST(CudaExecutor, TwoRunsAreBitwiseIdentical) {
   for (const auto& [name, value] : p1) EXPECT_EQ(value.bytes, p2.at(name).bytes) << name;
 }
 
+TEST(CudaExecutor, GraphReplaysMatchStepByStepRunsBitwise) {
+  // From the second call on, a call is one replay of a CUDA graph; it must
+  // compute what issuing the steps one by one computes, bit for bit, with
+  // each call's step number (dropout masks) and inputs. Batch 64: the bias
+  // gradients take a warp per item (cuda_abi::lanes_per_item).
+  SKIP_WITHOUT_GPU();
+  for (const char* model : {"mlp_mnist.pbtxt", "mlp_dropout.pbtxt"}) {
+    SCOPED_TRACE(model);
+    proto::Executable exe = compile(model_path(model), "cuda", 64);
+    Session graphs(exe, "graphs.dlc");
+    setenv("DLC_CUDA_GRAPHS", "0", 1);
+    Session steps(exe, "steps.dlc");
+    unsetenv("DLC_CUDA_GRAPHS");
+    Trained a = train(graphs, 4), b = train(steps, 4);
+    for (size_t i = 0; i < a.losses.size(); ++i) EXPECT_EQ(a.losses[i].bytes, b.losses[i].bytes) << "loss " << i;
+    for (const auto& [name, value] : a.state) EXPECT_EQ(value.bytes, b.state.at(name).bytes) << name;
+    EXPECT_NE(a.losses[1].bytes, a.losses[2].bytes) << "the replays saw the same inputs";
+  }
+}
+
+TEST(CudaExecutor, WarpReductionsFollowRefAtLargeBatches) {
+  SKIP_WITHOUT_GPU();
+  const std::string mlp = model_path("mlp_mnist.pbtxt");
+  for (int64_t batch : {64, 1024}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    Session cuda(compile(mlp, "cuda", batch), "cuda.dlc"), ref(compile(mlp, "ref", batch), "ref.dlc");
+    Trained on_cuda = train(cuda, 3), on_ref = train(ref, 3);
+    for (size_t i = 0; i < on_ref.losses.size(); ++i)
+      expect_close({{"loss", on_cuda.losses[i]}}, {{"loss", on_ref.losses[i]}}, 1e-4, "cuda vs ref");
+    expect_close(on_cuda.state, on_ref.state, 1e-4, "state, cuda vs ref");
+  }
+}
+
 TEST(CudaExecutor, StateRoundTripsAndSetStateIsUsedByTheNextRun) {
   SKIP_WITHOUT_GPU();
   const std::string mlp = model_path("mlp_mnist.pbtxt");

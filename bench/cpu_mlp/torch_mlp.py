@@ -79,13 +79,14 @@ def run_steps(args, weights):
         ms = common.time_calls(lambda: step(x, y), common.scaled(common.steps_for(batch, "train_step"), args), 10)
         out["train"].append(common.summary(ms, batch))
     model = MLP(weights).to(args.device)
-    forward = torch.compile(model, mode=args.compile) if args.compile else model
-    for batch in common.PREDICT_BATCHES:
+    # Under torch.compile only the train step is timed: each inference batch
+    # size would cost another compile of about as long.
+    for batch in common.PREDICT_BATCHES if not args.compile else ():
         x, = on(args.device, common.random_batch(batch, seed=batch)[:1])
 
         def predict():
             with torch.inference_mode():
-                probs = torch.softmax(forward(x), dim=-1)
+                probs = torch.softmax(model(x), dim=-1)
             if args.device != "cpu":
                 torch.cuda.synchronize()  # dlc's predict hands back finished outputs
             return probs

@@ -30,8 +30,8 @@ def main():
     out = sys.argv[1]
     rounds = sorted(glob.glob(os.path.join(out, "round*")))
 
-    def dlc(entry, batch):
-        runs = [load(os.path.join(r, f"dlc_{entry}_{batch}.json")) for r in rounds]
+    def dlc(entry, batch, variant="dlc"):
+        runs = [load(os.path.join(r, f"{variant}_{entry}_{batch}.json")) for r in rounds]
         return best(e["median_ms"] for run in runs if run for e in run["entries"] if e["entry"] == entry)
 
     def peer(name, kind, batch):
@@ -43,6 +43,7 @@ def main():
     m = re.search(r"train_step: (\d+) kernels", info)
     launches = int(m.group(1)) if m else None
     contenders = [("dlc cuda", lambda k, b: dlc("train_step" if k == "train" else "predict", b)),
+                  ("dlc cuda, no CUDA graph", lambda k, b: dlc("train_step", b, "dlc_nograph") if k == "train" else None),
                   ("PyTorch eager (fused Adam)", lambda k, b: peer("torch", k, b)),
                   ("torch.compile reduce-overhead", lambda k, b: peer("torch_compile", k, b)),
                   ("JAX jit", lambda k, b: peer("jax", k, b))]

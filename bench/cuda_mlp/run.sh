@@ -41,6 +41,11 @@ for r in $(seq 1 "$ROUNDS"); do
     "$DLRUN" bench "$M/mlp_cuda_b$b.dlc" --entry predict --steps 200 --warmup 20 --json >"$R/dlc_predict_$b.json" ||
       say "dlc predict $b failed"
   done
+  say "round $r: dlc without CUDA graphs (DLC_CUDA_GRAPHS=0)"
+  for b in 32 128 1024; do
+    DLC_CUDA_GRAPHS=0 "$DLRUN" bench "$M/mlp_cuda_b$b.dlc" --entry train_step --steps 200 --warmup 20 --json \
+      >"$R/dlc_nograph_train_step_$b.json" || say "dlc (no graphs) train_step $b failed"
+  done
   say "round $r: PyTorch eager"
   timeout 120 "$PY" "$PEER/torch_mlp.py" --device cuda --mode steps --weights "$OUT/initial.safetensors" \
     --threads 16 --scale "$SCALE" --out "$R/torch_steps.json" >/dev/null || say "torch eager failed"
