@@ -302,16 +302,22 @@ TEST(CudaExecutor, GraphReplaysMatchStepByStepRunsBitwise) {
   }
 }
 
-TEST(CudaExecutor, WarpReductionsFollowRefAtLargeBatches) {
+TEST(CudaExecutor, WarpReductionsMatchTheReferenceKernelByKernel) {
+  // At these batches the bias gradients and the loss take a warp per item
+  // (cuda_abi::lanes_per_item). Compared kernel by kernel: after whole Adam
+  // steps, a gradient element within rounding of 0 may take either sign and
+  // move its weight by a whole learning rate (seen on an H200: W2 1.1e-3 off
+  // the reference after 3 steps at batch 1024), which says nothing about the
+  // reductions.
   SKIP_WITHOUT_GPU();
-  const std::string mlp = model_path("mlp_mnist.pbtxt");
   for (int64_t batch : {64, 1024}) {
     SCOPED_TRACE("batch " + std::to_string(batch));
-    Session cuda(compile(mlp, "cuda", batch), "cuda.dlc"), ref(compile(mlp, "ref", batch), "ref.dlc");
-    Trained on_cuda = train(cuda, 3), on_ref = train(ref, 3);
-    for (size_t i = 0; i < on_ref.losses.size(); ++i)
-      expect_close({{"loss", on_cuda.losses[i]}}, {{"loss", on_ref.losses[i]}}, 1e-4, "cuda vs ref");
-    expect_close(on_cuda.state, on_ref.state, 1e-4, "state, cuda vs ref");
+    Session s(compile(model_path("mlp_mnist.pbtxt"), "cuda", batch), "mlp.dlc");
+    s.verify_fusion(1e-4);
+    std::map<std::string, HostTensor> out;
+    s.run("train_step", random_inputs(s, "train_step", 1), &out);
+    ASSERT_EQ(s.fusion_reports().size(), 1u);
+    EXPECT_NE(s.fusion_reports()[0].find("values match the reference"), std::string::npos) << s.fusion_reports()[0];
   }
 }
 

@@ -56,6 +56,9 @@ def compiled_trainer(model, mode):
     opt_step = torch.compile(opt.step, mode=mode)
 
     def step(x, y):
+        # A new iteration for the CUDA-graph trees: the last step's graph
+        # outputs (saved activations) may be overwritten now.
+        torch.compiler.cudagraph_mark_step_begin()
         opt.zero_grad(set_to_none=False)  # gradients keep their addresses from step to step
         loss = loss_of(x, y)
         loss.backward()

@@ -5,6 +5,8 @@ as one JSON object:
 - gemm_tflops: plain-FP32 matrix rate (TF32 off, as dlc's cuBLAS handle),
   an 8192^3 product on random data;
 - copy_gbps: device-to-device copy bandwidth, bytes read plus written;
+- h2d_pinned_gbps, h2d_pageable_gbps: host-to-device copy of a 3.2 MB
+  batch from pinned and from pageable memory;
 - graph_node_us: time per kernel node of a replayed CUDA graph of tiny kernels
   (what each launch of a captured step costs at least);
 - per batch: the step's FLOPs and fewest bytes over those rates, and the 8
@@ -86,14 +88,24 @@ def main():
     nodes = 200
     replay = graph_of(lambda: [tiny.add_(1) for _ in range(nodes)])
     graph_node_us = median_ms(replay, repeat=50) * 1e3 / nodes
+    # Inputs come from the host in dlc's step (the peers' step timings keep
+    # the batch on the GPU): the rates a batch crosses to the device at.
+    x_host = torch.rand(1024, IN)
+    x_pinned = x_host.pin_memory()
+    x_dev = torch.empty(1024, IN, device="cuda")
+    bytes_1024 = x_host.numel() * 4
+    h2d_pinned_gbps = bytes_1024 / (median_ms(lambda: x_dev.copy_(x_pinned, non_blocking=True), repeat=50) * 1e-3) / 1e9
+    h2d_pageable_gbps = bytes_1024 / (median_ms(lambda: x_dev.copy_(x_host), repeat=50) * 1e-3) / 1e9
     batches = []
     for batch in (32, 128, 1024):
         gemms_us = median_ms(graph_of(gemms_of_step(batch)), repeat=100) * 1e3
         batches.append({"batch": batch, "flops": step_flops(batch), "bytes": step_bytes(batch),
                         "compute_us": step_flops(batch) / (gemm_tflops * 1e12) * 1e6,
-                        "memory_us": step_bytes(batch) / (copy_gbps * 1e9) * 1e6, "gemms_graph_us": gemms_us})
+                        "memory_us": step_bytes(batch) / (copy_gbps * 1e9) * 1e6, "gemms_graph_us": gemms_us,
+                        "input_pinned_us": batch * IN * 4 / (h2d_pinned_gbps * 1e9) * 1e6})
     out = {"device": torch.cuda.get_device_name(), "gemm_tflops": gemm_tflops, "copy_gbps": copy_gbps,
-           "graph_node_us": graph_node_us, "batches": batches}
+           "graph_node_us": graph_node_us, "h2d_pinned_gbps": h2d_pinned_gbps, "h2d_pageable_gbps": h2d_pageable_gbps,
+           "batches": batches}
     text = json.dumps(out)
     print(text)
     if len(sys.argv) > 1:

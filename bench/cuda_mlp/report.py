@@ -59,11 +59,17 @@ def main():
         print("| floor: bytes / copy bandwidth | " + " | ".join(fmt(fb[b]["memory_us"] / 1e3) for b in (32, 128, 1024)) + " |")
         print("| floor: the 8 GEMMs alone, one CUDA graph | " +
               " | ".join(fmt(fb[b]["gemms_graph_us"] / 1e3) for b in (32, 128, 1024)) + " |")
+        if "input_pinned_us" in fb[32]:
+            print("| floor: the batch from host to GPU (pinned) | " +
+                  " | ".join(fmt(fb[b]["input_pinned_us"] / 1e3) for b in (32, 128, 1024)) + " |")
         if launches:
             print(f"| floor: {launches} launches x graph node latency | " +
                   " | ".join(fmt(launches * node / 1e3) for _ in (32, 128, 1024)) + " |")
         print(f"\nMeasured: FP32 GEMM {floor['gemm_tflops']:.1f} TFLOP/s (TF32 off), copy {floor['copy_gbps']:.0f} GB/s, "
-              f"{node:.2f} us per kernel node of a replayed CUDA graph.")
+              f"{node:.2f} us per kernel node of a replayed CUDA graph" +
+              (f"; host to device {floor['h2d_pinned_gbps']:.1f} GB/s from pinned, "
+               f"{floor['h2d_pageable_gbps']:.1f} GB/s from pageable memory (3.2 MB)" if "h2d_pinned_gbps" in floor else "") +
+              ".\ndlc's step takes its batch from host memory; the peers' step timings keep it on the GPU.")
     print("\nInference, samples/s (median)\n")
     print("| | b1 | b128 | b10000 |\n|---|---|---|---|")
     for name, get in contenders:
