@@ -11,7 +11,8 @@
 # BENCH_ROUNDS (default 2): rounds of the step timings, the contenders taking
 # turns; the best median counts. torch.compile runs in the first round only
 # (its compile takes minutes). BENCH_SCALE multiplies the timed steps.
-# BENCH_COMPILE=0 leaves torch.compile out, BENCH_EPOCHS=0 the epochs.
+# BENCH_COMPILE=0 leaves torch.compile out, BENCH_EPOCHS=0 the epochs;
+# BENCH_COMPILE_TIMEOUT (default 300) limits each torch.compile process.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 DLRUN=$1 M=$2 DATA=$3 OUT=$4
@@ -54,7 +55,7 @@ for r in $(seq 1 "$ROUNDS"); do
     --out "$R/jax_steps.json" >/dev/null || say "jax failed"
   if [ "$r" = 1 ] && [ "${BENCH_COMPILE:-1}" = 1 ]; then
     say "round $r: torch.compile reduce-overhead"
-    timeout 300 "$PY" "$PEER/torch_mlp.py" --device cuda --compile reduce-overhead --mode steps \
+    timeout "${BENCH_COMPILE_TIMEOUT:-300}" "$PY" "$PEER/torch_mlp.py" --device cuda --compile reduce-overhead --mode steps \
       --weights "$OUT/initial.safetensors" --threads 16 --scale "$SCALE" --out "$R/torch_compile_steps.json" \
       >"$OUT/torch_compile.log" 2>&1 || say "torch.compile failed (log: torch_compile.log)"
   fi
@@ -68,7 +69,7 @@ timeout 120 "$PY" "$PEER/torch_mlp.py" --device cuda --mode epoch --weights "$OU
 timeout 120 "$PY" "$PEER/jax_mlp.py" --mode epoch --weights "$OUT/initial.safetensors" --data "$DATA" \
   --out "$OUT/jax_epoch.json" >/dev/null || say "jax epoch failed"
 if [ "${BENCH_COMPILE:-1}" = 1 ]; then
-  timeout 240 "$PY" "$PEER/torch_mlp.py" --device cuda --compile reduce-overhead --mode epoch \
+  timeout "${BENCH_COMPILE_TIMEOUT:-300}" "$PY" "$PEER/torch_mlp.py" --device cuda --compile reduce-overhead --mode epoch \
     --weights "$OUT/initial.safetensors" --data "$DATA" --out "$OUT/torch_compile_epoch.json" \
     >>"$OUT/torch_compile.log" 2>&1 || say "torch.compile epoch failed"
 fi
