@@ -12,7 +12,8 @@
 # turns; the best median counts. torch.compile runs in the first round only
 # (its compile takes minutes). BENCH_SCALE multiplies the timed steps.
 # BENCH_COMPILE=0 leaves torch.compile out, BENCH_EPOCHS=0 the epochs;
-# BENCH_COMPILE_TIMEOUT (default 300) limits each torch.compile process.
+# BENCH_COMPILE_TIMEOUT (default 300) limits each torch.compile process;
+# BENCH_PEERS=0 leaves PyTorch eager and JAX out (a rerun for torch.compile).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 DLRUN=$1 M=$2 DATA=$3 OUT=$4
@@ -47,12 +48,14 @@ for r in $(seq 1 "$ROUNDS"); do
     DLC_CUDA_GRAPHS=0 "$DLRUN" bench "$M/mlp_cuda_b$b.dlc" --entry train_step --steps 200 --warmup 20 --json \
       >"$R/dlc_nograph_train_step_$b.json" || say "dlc (no graphs) train_step $b failed"
   done
+  if [ "${BENCH_PEERS:-1}" = 1 ]; then
   say "round $r: PyTorch eager"
   timeout 120 "$PY" "$PEER/torch_mlp.py" --device cuda --mode steps --weights "$OUT/initial.safetensors" \
     --threads 16 --scale "$SCALE" --out "$R/torch_steps.json" >/dev/null || say "torch eager failed"
   say "round $r: JAX"
   timeout 120 "$PY" "$PEER/jax_mlp.py" --mode steps --weights "$OUT/initial.safetensors" --scale "$SCALE" \
     --out "$R/jax_steps.json" >/dev/null || say "jax failed"
+  fi
   if [ "$r" = 1 ] && [ "${BENCH_COMPILE:-1}" = 1 ]; then
     say "round $r: torch.compile reduce-overhead"
     timeout "${BENCH_COMPILE_TIMEOUT:-300}" "$PY" "$PEER/torch_mlp.py" --device cuda --compile reduce-overhead --mode steps \
@@ -64,9 +67,9 @@ if [ "${BENCH_EPOCHS:-1}" = 1 ]; then
 say "one Fashion-MNIST epoch each (batch 128)"
 "$DLRUN" train "$M/mlp_cuda_b128.dlc" --data "$DATA" --epochs 1 --seed 1 --json 2>/dev/null | tail -1 \
   >"$OUT/dlc_epoch.json"
-timeout 120 "$PY" "$PEER/torch_mlp.py" --device cuda --mode epoch --weights "$OUT/initial.safetensors" --data "$DATA" \
+[ "${BENCH_PEERS:-1}" = 1 ] && timeout 120 "$PY" "$PEER/torch_mlp.py" --device cuda --mode epoch --weights "$OUT/initial.safetensors" --data "$DATA" \
   --out "$OUT/torch_epoch.json" >/dev/null || say "torch eager epoch failed"
-timeout 120 "$PY" "$PEER/jax_mlp.py" --mode epoch --weights "$OUT/initial.safetensors" --data "$DATA" \
+[ "${BENCH_PEERS:-1}" = 1 ] && timeout 120 "$PY" "$PEER/jax_mlp.py" --mode epoch --weights "$OUT/initial.safetensors" --data "$DATA" \
   --out "$OUT/jax_epoch.json" >/dev/null || say "jax epoch failed"
 if [ "${BENCH_COMPILE:-1}" = 1 ]; then
   timeout "${BENCH_COMPILE_TIMEOUT:-300}" "$PY" "$PEER/torch_mlp.py" --device cuda --compile reduce-overhead --mode epoch \
