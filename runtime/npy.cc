@@ -207,7 +207,7 @@ HostTensor parse_npy(const std::string& bytes, const std::string& source) {
     for (int64_t i = 0; i < numel; ++i) t.set(i, static_cast<unsigned char>(data[i]));
   } else if (info.dtype == DType::boolean) {
     for (int64_t i = 0; i < numel; ++i) t.bytes[static_cast<size_t>(i)] = data[i] != 0 ? 1 : 0;
-  } else {
+  } else if (want > 0) {  // an empty array's buffer may be null, and memcpy's never may
     std::memcpy(t.bytes.data(), data, static_cast<size_t>(want));
   }
   return t;

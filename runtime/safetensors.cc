@@ -16,6 +16,8 @@ constexpr uint64_t kMaxHeaderBytes = 100u << 20;
 constexpr int kMaxJsonDepth = 16;
 constexpr int64_t kMaxElements = int64_t{1} << 40;
 
+struct JsonMember;
+
 /// A parsed JSON value; just enough of JSON for safetensors headers.
 struct Json {
   enum Kind { null, boolean, number, string, array, object } kind = null;
@@ -24,7 +26,14 @@ struct Json {
   uint64_t integer = 0;  // valid when is_integer (non-negative integers only)
   std::string str;
   std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> members;
+  // Not std::pair<std::string, Json>: clang with libstdc++ refuses that pair
+  // of a type still being defined (the fuzz build, tests/fuzz/, uses clang).
+  std::vector<JsonMember> members;
+};
+
+struct JsonMember {
+  std::string key;
+  Json value;
 };
 
 class JsonParser {
@@ -73,7 +82,7 @@ class JsonParser {
         skip_space();
         if (peek() != ':') fail("expected ':'");
         ++pos_;
-        v.members.emplace_back(std::move(key), parse_value(depth + 1));
+        v.members.push_back(JsonMember{std::move(key), parse_value(depth + 1)});
         skip_space();
         if (peek() == ',') { ++pos_; continue; }
         if (peek() == '}') { ++pos_; return v; }
@@ -403,7 +412,8 @@ Checkpoint decode_safetensors(const std::string& bytes, const std::string& sourc
 
   for (const auto& e : entries) {
     HostTensor t(e.type);
-    std::memcpy(t.bytes.data(), data + e.begin, t.bytes.size());
+    // An empty tensor's buffer may be null, and memcpy's never may.
+    if (!t.bytes.empty()) std::memcpy(t.bytes.data(), data + e.begin, t.bytes.size());
     c.tensors[e.name] = std::move(t);
   }
   return c;
