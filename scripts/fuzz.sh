@@ -49,10 +49,12 @@ mkdir -p "$out/crashes" "$out/logs"
 export UBSAN_OPTIONS=print_stacktrace=1
 
 run_target() {
-  local t=$1
+  local t=$1 dict=()
   mkdir -p "$out/corpus/$t"
+  # A target's dictionary (tests/fuzz/<target>.dict) holds the words its format is made of.
+  [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
   # The first folder gets the new inputs; the seeds are only read.
-  "$out/$t" "$out/corpus/$t" "tests/fuzz/corpus/$t" -max_total_time="$seconds" -timeout=10 \
+  "$out/$t" "$out/corpus/$t" "tests/fuzz/corpus/$t" "${dict[@]}" -max_total_time="$seconds" -timeout=10 \
     -rss_limit_mb=2048 -artifact_prefix="$out/crashes/$t-" -print_final_stats=1 >"$out/logs/$t.log" 2>&1
 }
 
