@@ -1,10 +1,13 @@
 #include "ir/verifier.h"
 
+#include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
 #include "ir/error.h"
 #include "ir/label_dependence.h"
+#include "ir/printer.h"
 
 namespace dlc {
 namespace {
@@ -66,14 +69,46 @@ std::string check_declared_type(const TensorType& t) {
   return "";
 }
 
-/// A parameter's inline data must fill its type exactly.
+/// An initializer's numbers: finite (a NaN or infinite weight would train
+/// into NaN and the learning rate would get the blame), std >= 0, lo <= hi,
+/// and inline data that fills the type exactly. "" when it is fine.
 std::string check_initializer(const Parameter& p) {
-  if (p.init.kind_case() != proto::Initializer::kData) return "";
-  int64_t want = p.type.numel();
-  int64_t got = p.init.data().values_size();
-  if (got == want) return "";
-  return "data initializer has " + std::to_string(got) + " value(s), but " + p.type.str() + " needs " +
-         std::to_string(want);
+  // An f32 parameter is rounded to float32, where 1e300 becomes inf.
+  const double limit = p.type.dtype == DType::f32 ? std::numeric_limits<float>::max() : std::numeric_limits<double>::max();
+  const std::string finite_number = p.type.dtype == DType::f32 ? "a finite f32 number" : "a finite number";
+  auto finite = [&](const std::string& what, double v) -> std::string {
+    return std::fabs(v) <= limit ? "" : what + " must be " + finite_number + ", got " + format_number(v);
+  };
+  const proto::Initializer& init = p.init;
+  switch (init.kind_case()) {
+    case proto::Initializer::kConstant: return finite("constant initializer's value", init.constant().value());
+    case proto::Initializer::kNormal: {
+      if (std::string e = finite("normal initializer's mean", init.normal().mean()); !e.empty()) return e;
+      double std = init.normal().std();
+      if (!(std::fabs(std) <= limit && std >= 0))
+        return "normal initializer's std must be " + finite_number + " >= 0, got " + format_number(std);
+      return "";
+    }
+    case proto::Initializer::kUniform: {
+      double lo = init.uniform().lo(), hi = init.uniform().hi();
+      if (std::string e = finite("uniform initializer's lo", lo); !e.empty()) return e;
+      if (std::string e = finite("uniform initializer's hi", hi); !e.empty()) return e;
+      if (lo > hi) return "uniform initializer has lo " + format_number(lo) + " > hi " + format_number(hi);
+      return "";
+    }
+    case proto::Initializer::kData: {
+      int64_t want = p.type.numel();
+      int64_t got = init.data().values_size();
+      if (got != want)
+        return "data initializer has " + std::to_string(got) + " value(s), but " + p.type.str() + " needs " +
+               std::to_string(want);
+      for (int i = 0; i < got; ++i)
+        if (std::string e = finite("data initializer's value " + std::to_string(i), init.data().values(i)); !e.empty())
+          return e;
+      return "";
+    }
+    default: return "";
+  }
 }
 
 }  // namespace
