@@ -9,6 +9,7 @@
 #include "compiler/validate_model.h"
 #include "frontend/model_loader.h"
 #include "ir/printer.h"
+#include "ir/verifier.h"
 #include "tests/test_util.h"
 
 namespace dlc {
@@ -203,6 +204,13 @@ TEST(ModelValidation, ValidateModelListsErrorsInMemoryToo) {
   EXPECT_EQ(errors[1],
             "m.pbtxt: training: optimizer adamw: rho 0.5 is set, but adamw does not use it (it uses learning_rate, "
             "beta1, beta2, epsilon, weight_decay)");
+}
+
+TEST(ModelValidation, TheVerifierKnowsExactlyTheKindsOfTheTable) {
+  // ir/ cannot read the compiler's table, so it keeps its own list of names.
+  std::vector<std::string> kinds;
+  for (const auto& spec : optimizer_specs()) kinds.push_back(spec.kind);
+  EXPECT_EQ(kinds, known_optimizers());
 }
 
 TEST(ModelValidation, TheDocumentationStatesEveryOptimizersDefaults) {
