@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "ir/error.h"
+#include "ir/size_limits.h"
 
 namespace dlc {
 namespace {
@@ -38,8 +39,12 @@ std::string read_file_bytes(const std::string& path) {
   struct stat st;
   if (::fstat(fd, &st) != 0) throw Error(path + ": cannot stat: " + reason());
   if (S_ISDIR(st.st_mode)) throw Error(path + ": is a folder, not a file");
+  // Everything read from a file is at least as large as the file, so the
+  // file's size is checked before a byte of it is held.
+  check_size(path + ": the file", static_cast<int64_t>(st.st_size));
   std::string bytes;
-  if (st.st_size > 0) bytes.reserve(static_cast<size_t>(st.st_size));
+  if (st.st_size > 0)
+    allocating(path + ": the file", st.st_size, [&] { bytes.reserve(static_cast<size_t>(st.st_size)); });
   char buf[1 << 16];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);

@@ -6,7 +6,9 @@
 
 namespace dlc {
 
-/// The bytes of `path`; throws dlc::Error naming the file and the reason.
+/// The bytes of `path`; throws dlc::Error naming the file and the reason,
+/// and before reading anything when the file is larger than the memory
+/// limit (ir/size_limits.h).
 std::string read_file_bytes(const std::string& path);
 
 /// Replaces `path` with `bytes` so that a crash at any moment leaves either

@@ -8,6 +8,7 @@
 #include "ir/error.h"
 #include "ir/label_dependence.h"
 #include "ir/printer.h"
+#include "ir/size_limits.h"
 
 namespace dlc {
 namespace {
@@ -111,6 +112,15 @@ std::string check_initializer(const Parameter& p) {
   }
 }
 
+/// "" when a value of type `t` fits the memory limit even at the smallest
+/// batch (1 while unbound: the verifier runs before and after bind_batch,
+/// so a bound graph is checked at its real batch), else the fault.
+std::string check_value_size(const TensorType& t) {
+  std::string fault = size_fault(type_bytes(t));
+  if (fault.empty()) return "";
+  return t.str() + (t.has_batch() ? " at batch 1" : "") + " takes " + fault;
+}
+
 }  // namespace
 
 std::string check_attrs(const Node& n, const OpDef& def) {
@@ -160,6 +170,8 @@ std::vector<std::string> verify_graph(Graph& g, const std::string& source) {
       g.types[i.name] = i.type;
       std::string bad = check_declared_type(i.type);
       if (!bad.empty()) errors.push_back(where(source, i.line) + "input '" + i.name + "' " + i.type.str() + ": " + bad);
+      else if (std::string big = check_value_size(i.type); !big.empty())
+        errors.push_back(where(source, i.line) + "input '" + i.name + "' " + big);
     }
   for (const auto& p : g.params)
     if (define(p.name, "parameter '" + p.name + "'", p.line)) {
@@ -170,6 +182,8 @@ std::vector<std::string> verify_graph(Graph& g, const std::string& source) {
         errors.push_back(where(source, p.line) + "parameter '" + p.name + "' cannot have the batch dimension");
       else if (!bad.empty())
         errors.push_back(where(source, p.line) + "parameter '" + p.name + "' " + p.type.str() + ": " + bad);
+      else if (std::string big = check_value_size(p.type); !big.empty())
+        errors.push_back(where(source, p.line) + "parameter '" + p.name + "' " + big);
       else if (std::string init = check_initializer(p); !init.empty())
         errors.push_back(where(source, p.line) + "parameter '" + p.name + "': " + init);
     }
@@ -252,7 +266,15 @@ std::vector<std::string> verify_graph(Graph& g, const std::string& source) {
       errors.push_back(prefix + err);
       continue;
     }
-    for (size_t i = 0; i < node.outputs.size(); ++i) g.types[node.outputs[i]] = out_types.at(i);
+    // Only where a size first goes over the limit: what follows from an
+    // oversized value would repeat the same fault.
+    bool input_oversized = false;
+    for (const auto& t : in_types) input_oversized = input_oversized || !check_value_size(t).empty();
+    for (size_t i = 0; i < node.outputs.size(); ++i) {
+      g.types[node.outputs[i]] = out_types.at(i);
+      if (std::string big = check_value_size(out_types.at(i)); !big.empty() && !input_oversized)
+        errors.push_back(prefix + "output '" + node.outputs[i] + "' " + big);
+    }
   }
 
   for (const auto& o : g.outputs)
