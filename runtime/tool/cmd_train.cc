@@ -52,6 +52,8 @@ constexpr const char* kUsage =
     "                        loss and restore the best weights\n"
     "  --checkpoint FILE     save weights and optimizer state after every epoch (safetensors);\n"
     "                        with --patience also FILE.best, the best validation epoch's weights\n"
+    "                        (checked writable before training; FILE.tmp.* files that an\n"
+    "                        interrupted save left are removed)\n"
     "  --resume FILE         continue from a checkpoint written by --checkpoint\n"
     "  --metrics FILE        write a CSV row per epoch\n"
     "  --json                print a one-line JSON summary instead of the final lines\n"
