@@ -21,7 +21,14 @@ namespace dlc {
 
 class ThreadPool {
  public:
-  /// A pool of `threads` (>= 1) threads: the caller plus threads-1 workers.
+  /// The most threads a pool takes (DLC_NUM_THREADS, dlrun bench --threads).
+  static constexpr int kMaxThreads = 1024;
+
+  /// A pool of `threads` (1..kMaxThreads) threads: the caller plus
+  /// threads-1 workers. Throws dlc::Error naming the count when it is out of
+  /// range or the system cannot start that many threads (an address-space or
+  /// process limit); the workers already started are stopped and joined
+  /// first, so a failed pool neither hangs nor leaks threads.
   explicit ThreadPool(int threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -42,12 +49,15 @@ class ThreadPool {
   /// most one, the larger ones first.
   static std::pair<int64_t, int64_t> chunk_range(int64_t n, int parts, int index);
 
-  /// Threads to use by default: DLC_NUM_THREADS when set, else the hardware
-  /// thread count.
+  /// Threads to use by default: DLC_NUM_THREADS when set (a whole number in
+  /// 1..kMaxThreads, else dlc::Error naming it), else the hardware thread
+  /// count, at most kMaxThreads.
   static int default_threads();
 
  private:
   void worker_loop();
+  /// Tells the workers to return and joins them.
+  void stop_workers();
   /// Claims and runs chunks of the job posted as `generation` until none is left.
   void run_chunks(uint32_t generation);
 
