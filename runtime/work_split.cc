@@ -1,7 +1,6 @@
 #include "runtime/work_split.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 namespace dlc::work_split {
 namespace {
@@ -11,18 +10,13 @@ namespace {
 constexpr int64_t kLoopItemsPerChunk = 16384;  // loop iterations
 constexpr int64_t kGemmMacsPerChunk = 1 << 20;  // multiply-adds
 
-int64_t env_or(const char* name, int64_t v) {
-  const char* e = std::getenv(name);
-  return e ? std::atoll(e) : v;
-}
-
 // Loops: many small chunks; claiming one is an atomic increment, and they
 // balance any thread count up to the cap.
-const int64_t kMaxLoopChunks = env_or("DLC_SPLIT_LOOP_MAX", 64);
+constexpr int64_t kMaxLoopChunks = 64;
 // GEMMs: every block repacks its share of the other operand, so blocks stay
 // few and large: up to kMaxGemmChunks, of at least kMinGemmBlock rows or
 // columns (a BLAS micro-kernel's width).
-const int64_t kMaxGemmChunks = env_or("DLC_SPLIT_GEMM_MAX", 4);
+constexpr int64_t kMaxGemmChunks = 4;
 constexpr int64_t kMinGemmBlock = 16;
 
 /// The largest power of two <= n (n >= 1): chunk counts that two, four or
