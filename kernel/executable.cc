@@ -14,6 +14,7 @@
 #include "ir/verifier.h"
 #include "kernel/kernel_ir.h"
 #include "ir/file_io.h"
+#include "ir/proto_bytes.h"
 
 namespace dlc {
 namespace {
@@ -272,7 +273,7 @@ std::string serialize_executable(const proto::Executable& exe, const std::string
   marked.set_end_marker(kEndMarker);
   marked.set_code_checksum(code_checksum(marked));
   std::string bytes;
-  if (!marked.SerializeToString(&bytes)) throw Error(source + ": cannot serialize the executable");
+  if (!serialize_deterministic(marked, &bytes)) throw Error(source + ": cannot serialize the executable");
   return bytes;
 }
 

@@ -96,9 +96,13 @@ void ThreadPool::run_chunks(uint32_t generation) {
 
 void ThreadPool::parallel_for(int64_t n, int parts, const RangeFn& fn) {
   if (n <= 0) return;
-  parts = static_cast<int>(std::clamp<int64_t>(std::min<int64_t>(parts, n), 1, threads_));
-  if (parts == 1) {
-    fn(0, n);
+  // Not clamped to threads_: the chunks, and so the bits, stay the same.
+  parts = static_cast<int>(std::clamp<int64_t>(std::min<int64_t>(parts, n), 1, kMaxParts));
+  if (parts == 1 || threads_ == 1) {
+    for (int i = 0; i < parts; ++i) {
+      auto [begin, end] = chunk_range(n, parts, i);
+      fn(begin, end);
+    }
     return;
   }
   fn_ = &fn;

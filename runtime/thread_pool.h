@@ -1,8 +1,9 @@
-// A small fixed thread pool that splits a loop range across threads.
+// A small fixed thread pool that runs a loop range cut into chunks.
 //
-// Chunk boundaries depend only on (n, parts), never on timing, and each
-// chunk's work is independent of which thread runs it, so a kernel run over
-// the pool produces the same bits every time for a given thread count.
+// How a range is cut depends only on (n, parts), never on the pool's size or
+// on timing, and each chunk's work is independent of which thread runs it,
+// so a kernel run over the pool produces the same bits every time and for
+// every thread count (runtime/work_split.h picks `parts` from the work).
 // Threads claim chunks as they arrive: when the machine is oversubscribed
 // and a worker is descheduled, the others take its share instead of waiting.
 #pragma once
@@ -39,8 +40,9 @@ class ThreadPool {
   /// The fn type: handles the half-open range [begin, end).
   using RangeFn = std::function<void(int64_t begin, int64_t end)>;
 
-  /// Runs fn over [0, n) cut into min(parts, size(), n) contiguous chunks
-  /// (chunk_range); the caller works too. Returns when every chunk is done;
+  /// Runs fn over [0, n) cut into min(parts, n) contiguous chunks
+  /// (chunk_range), whatever size() is: a pool of one thread runs them one
+  /// after another; the caller works too. Returns when every chunk is done;
   /// the first exception a chunk throws is rethrown here. Not reentrant:
   /// one parallel_for at a time, from one thread.
   void parallel_for(int64_t n, int parts, const RangeFn& fn);
