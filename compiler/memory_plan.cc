@@ -4,6 +4,8 @@
 #include <map>
 #include <numeric>
 
+#include "ir/size_limits.h"
+
 namespace dlc {
 namespace {
 
@@ -13,7 +15,10 @@ void loop_buffers(const LoopKernel& k, std::vector<int>* reads, std::vector<int>
   for (const auto& s : k.stores) writes->push_back(s.at.buffer);
 }
 
-int64_t align_up(int64_t x) { return (x + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment; }
+// Sizes add up with saturation: every buffer is within the memory limit
+// (the verifier checks each value), but their sum need not fit int64, and a
+// wrapped sum would plan a tiny arena for a model that cannot run.
+int64_t align_up(int64_t x) { return saturating_add(x, kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment; }
 
 bool same_map(const Access& a, const Access& b) {
   return a.offset == b.offset && a.strides == b.strides && a.reads_memory() && b.reads_memory();
@@ -120,7 +125,7 @@ MemoryStats plan_memory(Program& p) {
   std::map<int, Slot> by_root;
   for (const auto& b : p.buffers) {
     if (b.kind != BufferKind::temp) continue;
-    stats.unplanned_bytes += b.bytes();
+    stats.unplanned_bytes = saturating_add(stats.unplanned_bytes, b.bytes());
     int r = slots.find(b.id);
     Slot& sl = by_root.try_emplace(r, Slot{r, 0, {}}).first->second;
     sl.bytes = std::max(sl.bytes, b.bytes());
@@ -148,12 +153,12 @@ MemoryStats plan_memory(Program& p) {
     std::sort(clash.begin(), clash.end(), [](const Placed& a, const Placed& b) { return a.offset < b.offset; });
     int64_t offset = 0;
     for (const auto& q : clash) {
-      if (offset + sl.bytes <= q.offset) break;
-      offset = std::max(offset, align_up(q.offset + q.bytes));
+      if (saturating_add(offset, sl.bytes) <= q.offset) break;
+      offset = std::max(offset, align_up(saturating_add(q.offset, q.bytes)));
     }
     placed.push_back({offset, sl.bytes, sl.life});
     offset_of[sl.root] = offset;
-    arena = std::max(arena, align_up(offset + sl.bytes));
+    arena = std::max(arena, align_up(saturating_add(offset, sl.bytes)));
   }
   for (auto& b : p.buffers)
     if (b.kind == BufferKind::temp) b.offset = offset_of.at(slots.find(b.id));

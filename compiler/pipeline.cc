@@ -27,6 +27,7 @@
 #include "compiler/passes/regularize.h"
 #include "compiler/passes/simplify.h"
 #include "compiler/stage.h"
+#include "compiler/validate_model.h"
 #include "ir/error.h"
 #include "ir/initializers.h"
 #include "ir/printer.h"
@@ -36,15 +37,17 @@
 namespace dlc {
 namespace {
 
-/// "verify" as a pass, so --dump-after=verify and --after verify work. The
-/// verifier sorts the nodes topologically, so a model written out of order
-/// comes out changed, and the pass says so.
+/// "verify" as a pass, so --dump-after=verify and --after verify work. It
+/// runs the whole model validation (validate_model.h), the same as `dlc
+/// check`, so every error is reported here at once rather than one by one
+/// from later passes. The verifier sorts the nodes topologically, so a model
+/// written out of order comes out changed, and the pass says so.
 class VerifyPass : public Pass {
  public:
   std::string name() const override { return "verify"; }
   bool run(Model& m) override {
     uint64_t before = model_fingerprint(m);
-    verify_or_throw(m);
+    validate_or_throw(m);
     return model_fingerprint(m) != before;
   }
 };

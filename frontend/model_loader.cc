@@ -9,6 +9,7 @@
 #include <google/protobuf/text_format.h>
 
 #include "ir/error.h"
+#include "ir/proto_bytes.h"
 
 namespace dlc {
 namespace {
@@ -113,7 +114,7 @@ Model load_model(const std::string& path) {
 void save_model(const Model& m, const std::string& path) {
   proto::Model pm = model_to_proto(m);
   std::string bytes;
-  bool ok = ends_with(path, ".pb") ? pm.SerializeToString(&bytes)
+  bool ok = ends_with(path, ".pb") ? serialize_deterministic(pm, &bytes)
                                    : google::protobuf::TextFormat::PrintToString(pm, &bytes);
   if (!ok) throw Error(path + ": cannot serialize model");
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

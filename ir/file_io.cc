@@ -1,5 +1,6 @@
 #include "ir/file_io.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <cstring>
 
 #include "ir/error.h"
+#include "ir/size_limits.h"
 
 namespace dlc {
 namespace {
@@ -29,6 +31,19 @@ std::string parent_dir(const std::string& path) {
   return path.substr(0, slash);
 }
 
+std::string base_name(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+/// The temporary beside `path` that write_file_atomic writes first: mkstemp
+/// fills in the six X's.
+constexpr const char* kTemporarySuffix = ".tmp.";
+constexpr size_t kTemporaryRandomChars = 6;
+std::string temporary_template(const std::string& path) {
+  return path + kTemporarySuffix + std::string(kTemporaryRandomChars, 'X');
+}
+
 }  // namespace
 
 std::string read_file_bytes(const std::string& path) {
@@ -38,8 +53,12 @@ std::string read_file_bytes(const std::string& path) {
   struct stat st;
   if (::fstat(fd, &st) != 0) throw Error(path + ": cannot stat: " + reason());
   if (S_ISDIR(st.st_mode)) throw Error(path + ": is a folder, not a file");
+  // Everything read from a file is at least as large as the file, so the
+  // file's size is checked before a byte of it is held.
+  check_size(path + ": the file", static_cast<int64_t>(st.st_size));
   std::string bytes;
-  if (st.st_size > 0) bytes.reserve(static_cast<size_t>(st.st_size));
+  if (st.st_size > 0)
+    allocating(path + ": the file", st.st_size, [&] { bytes.reserve(static_cast<size_t>(st.st_size)); });
   char buf[1 << 16];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
@@ -54,7 +73,7 @@ std::string read_file_bytes(const std::string& path) {
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
-  std::string tmp = path + ".tmp.XXXXXX";
+  std::string tmp = temporary_template(path);
   int fd = ::mkstemp(tmp.data());
   if (fd < 0) throw Error(path + ": cannot create a temporary file beside it: " + reason());
   bool renamed = false;
@@ -91,6 +110,33 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
     ::fsync(dir);
     ::close(dir);
   }
+}
+
+void check_writable_atomically(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw Error(path + ": is a folder, not a file");
+  std::string tmp = temporary_template(path);
+  int fd = ::mkstemp(tmp.data());
+  if (fd < 0) throw Error(path + ": cannot be written: cannot create a temporary file beside it: " + reason());
+  ::close(fd);
+  ::unlink(tmp.c_str());
+}
+
+std::vector<std::string> remove_stale_temporaries(const std::string& path) {
+  std::vector<std::string> removed;
+  std::string dir = parent_dir(path), prefix = base_name(path) + kTemporarySuffix;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return removed;  // no folder, no temporaries; writing will say what is wrong
+  while (const dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.size() != prefix.size() + kTemporaryRandomChars || name.compare(0, prefix.size(), prefix) != 0) continue;
+    std::string full = dir + "/" + name;
+    struct stat st;
+    if (::lstat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::unlink(full.c_str()) == 0) removed.push_back(full);
+  }
+  ::closedir(d);
+  return removed;
 }
 
 }  // namespace dlc

@@ -108,6 +108,12 @@ Tensor initialize_parameter(const Parameter& p, uint64_t seed) {
   }
   if (p.type.dtype == DType::f32)
     for (auto& x : t.data) x = static_cast<double>(static_cast<float>(x));
+  // The verifier refuses such numbers first; this guards callers that skip it.
+  if (is_float(p.type.dtype))
+    for (size_t e = 0; e < t.data.size(); ++e)
+      if (!std::isfinite(t.data[e]))
+        throw param_error(p, "initial value " + std::to_string(e) + " is not finite (" + std::to_string(t.data[e]) +
+                                 "); check the initializer's numbers");
   round_to_dtype(t);
   return t;
 }

@@ -1,10 +1,14 @@
 #include "ir/verifier.h"
 
+#include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
 #include "ir/error.h"
 #include "ir/label_dependence.h"
+#include "ir/printer.h"
+#include "ir/size_limits.h"
 
 namespace dlc {
 namespace {
@@ -66,14 +70,55 @@ std::string check_declared_type(const TensorType& t) {
   return "";
 }
 
-/// A parameter's inline data must fill its type exactly.
+/// An initializer's numbers: finite (a NaN or infinite weight would train
+/// into NaN and the learning rate would get the blame), std >= 0, lo <= hi,
+/// and inline data that fills the type exactly. "" when it is fine.
 std::string check_initializer(const Parameter& p) {
-  if (p.init.kind_case() != proto::Initializer::kData) return "";
-  int64_t want = p.type.numel();
-  int64_t got = p.init.data().values_size();
-  if (got == want) return "";
-  return "data initializer has " + std::to_string(got) + " value(s), but " + p.type.str() + " needs " +
-         std::to_string(want);
+  // An f32 parameter is rounded to float32, where 1e300 becomes inf.
+  const double limit = p.type.dtype == DType::f32 ? std::numeric_limits<float>::max() : std::numeric_limits<double>::max();
+  const std::string finite_number = p.type.dtype == DType::f32 ? "a finite f32 number" : "a finite number";
+  auto finite = [&](const std::string& what, double v) -> std::string {
+    return std::fabs(v) <= limit ? "" : what + " must be " + finite_number + ", got " + format_number(v);
+  };
+  const proto::Initializer& init = p.init;
+  switch (init.kind_case()) {
+    case proto::Initializer::kConstant: return finite("constant initializer's value", init.constant().value());
+    case proto::Initializer::kNormal: {
+      if (std::string e = finite("normal initializer's mean", init.normal().mean()); !e.empty()) return e;
+      double std = init.normal().std();
+      if (!(std::fabs(std) <= limit && std >= 0))
+        return "normal initializer's std must be " + finite_number + " >= 0, got " + format_number(std);
+      return "";
+    }
+    case proto::Initializer::kUniform: {
+      double lo = init.uniform().lo(), hi = init.uniform().hi();
+      if (std::string e = finite("uniform initializer's lo", lo); !e.empty()) return e;
+      if (std::string e = finite("uniform initializer's hi", hi); !e.empty()) return e;
+      if (lo > hi) return "uniform initializer has lo " + format_number(lo) + " > hi " + format_number(hi);
+      return "";
+    }
+    case proto::Initializer::kData: {
+      int64_t want = p.type.numel();
+      int64_t got = init.data().values_size();
+      if (got != want)
+        return "data initializer has " + std::to_string(got) + " value(s), but " + p.type.str() + " needs " +
+               std::to_string(want);
+      for (int i = 0; i < got; ++i)
+        if (std::string e = finite("data initializer's value " + std::to_string(i), init.data().values(i)); !e.empty())
+          return e;
+      return "";
+    }
+    default: return "";
+  }
+}
+
+/// "" when a value of type `t` fits the memory limit even at the smallest
+/// batch (1 while unbound: the verifier runs before and after bind_batch,
+/// so a bound graph is checked at its real batch), else the fault.
+std::string check_value_size(const TensorType& t) {
+  std::string fault = size_fault(type_bytes(t));
+  if (fault.empty()) return "";
+  return t.str() + (t.has_batch() ? " at batch 1" : "") + " takes " + fault;
 }
 
 }  // namespace
@@ -125,6 +170,8 @@ std::vector<std::string> verify_graph(Graph& g, const std::string& source) {
       g.types[i.name] = i.type;
       std::string bad = check_declared_type(i.type);
       if (!bad.empty()) errors.push_back(where(source, i.line) + "input '" + i.name + "' " + i.type.str() + ": " + bad);
+      else if (std::string big = check_value_size(i.type); !big.empty())
+        errors.push_back(where(source, i.line) + "input '" + i.name + "' " + big);
     }
   for (const auto& p : g.params)
     if (define(p.name, "parameter '" + p.name + "'", p.line)) {
@@ -135,6 +182,8 @@ std::vector<std::string> verify_graph(Graph& g, const std::string& source) {
         errors.push_back(where(source, p.line) + "parameter '" + p.name + "' cannot have the batch dimension");
       else if (!bad.empty())
         errors.push_back(where(source, p.line) + "parameter '" + p.name + "' " + p.type.str() + ": " + bad);
+      else if (std::string big = check_value_size(p.type); !big.empty())
+        errors.push_back(where(source, p.line) + "parameter '" + p.name + "' " + big);
       else if (std::string init = check_initializer(p); !init.empty())
         errors.push_back(where(source, p.line) + "parameter '" + p.name + "': " + init);
     }
@@ -217,7 +266,15 @@ std::vector<std::string> verify_graph(Graph& g, const std::string& source) {
       errors.push_back(prefix + err);
       continue;
     }
-    for (size_t i = 0; i < node.outputs.size(); ++i) g.types[node.outputs[i]] = out_types.at(i);
+    // Only where a size first goes over the limit: what follows from an
+    // oversized value would repeat the same fault.
+    bool input_oversized = false;
+    for (const auto& t : in_types) input_oversized = input_oversized || !check_value_size(t).empty();
+    for (size_t i = 0; i < node.outputs.size(); ++i) {
+      g.types[node.outputs[i]] = out_types.at(i);
+      if (std::string big = check_value_size(out_types.at(i)); !big.empty() && !input_oversized)
+        errors.push_back(prefix + "output '" + node.outputs[i] + "' " + big);
+    }
   }
 
   for (const auto& o : g.outputs)

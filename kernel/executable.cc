@@ -12,7 +12,9 @@
 #include "ir/error.h"
 #include "ir/label_dependence.h"
 #include "ir/verifier.h"
+#include "kernel/kernel_ir.h"
 #include "ir/file_io.h"
+#include "ir/proto_bytes.h"
 
 namespace dlc {
 namespace {
@@ -53,6 +55,7 @@ class Validator {
     for (const auto& out : graph_.outputs)
       if (!graph_.types.count(out)) faults_.push_back("graph output '" + out + "' is not a value of the graph");
     check_entry_points();
+    check_programs();
     check_initial_params();
     if (!exe_.loss().empty() && !graph_.types.count(exe_.loss()))
       faults_.push_back("loss '" + exe_.loss() + "' is not a value of the graph");
@@ -134,6 +137,37 @@ class Validator {
       for (const auto& need : inputs_needed(graph_, wanted))
         if (!inputs.count(need))
           faults_.push_back(where + " needs input '" + need + "' but does not list it");
+    }
+  }
+
+  /// The kernel programs and native code as the cpu and cuda executors read
+  /// them (program_from_proto checks every index, size and expression), so
+  /// that `dlrun info` and the C API's inspect refuse what loading to run
+  /// refuses, without making an executor or needing a GPU. The one check
+  /// left to the executors needs the code loaded: that it was generated from
+  /// these programs (the fingerprint).
+  void check_programs() {
+    std::set<std::string> have_program;
+    for (const auto& p : exe_.programs()) {
+      have_program.insert(p.entry());
+      try {
+        program_from_proto(p);
+      } catch (const Error& e) {
+        faults_.push_back("kernel program for '" + p.entry() + "': " + e.what());
+      }
+    }
+    const std::string& target = exe_.target();
+    if (target != "cpu" && target != "cuda") return;  // ref runs the graph
+    for (const auto& e : exe_.entry_points())
+      if (!have_program.count(e.name()))
+        faults_.push_back("the " + target + " executable has no kernel program for entry point '" + e.name() + "'");
+    if (target == "cpu" && exe_.code().empty()) faults_.push_back("the cpu executable has no code");
+    if (target == "cuda") {
+      if (exe_.code().empty() && exe_.ptx().empty())
+        faults_.push_back("the cuda executable has no code (neither cubin nor PTX)");
+      for (int i = 0; i < exe_.more_modules_size(); ++i)
+        if (exe_.more_modules(i).code().empty() && exe_.more_modules(i).ptx().empty())
+          faults_.push_back("the cuda executable's module " + std::to_string(i + 1) + " has no code (neither cubin nor PTX)");
     }
   }
 
@@ -239,7 +273,7 @@ std::string serialize_executable(const proto::Executable& exe, const std::string
   marked.set_end_marker(kEndMarker);
   marked.set_code_checksum(code_checksum(marked));
   std::string bytes;
-  if (!marked.SerializeToString(&bytes)) throw Error(source + ": cannot serialize the executable");
+  if (!serialize_deterministic(marked, &bytes)) throw Error(source + ": cannot serialize the executable");
   return bytes;
 }
 

@@ -8,6 +8,7 @@
 
 #include "ir/error.h"
 #include "ir/scalar_walk.h"
+#include "ir/size_limits.h"
 
 namespace dlc {
 
@@ -258,6 +259,11 @@ class Checker {
   explicit Checker(const Program& p) : p_(p) {}
 
   void run() {
+    // Executors allocate the arena and every output and constant buffer as
+    // the file says: check those sizes before they do.
+    where_ = "program '" + p_.entry + "'";
+    if (p_.arena_bytes < 0) fail("arena of " + std::to_string(p_.arena_bytes) + " bytes");
+    if (std::string big = size_fault(p_.arena_bytes); !big.empty()) fail("the temp arena takes " + big);
     for (size_t i = 0; i < p_.buffers.size(); ++i) check_buffer(static_cast<int>(i));
     for (size_t i = 0; i < p_.steps.size(); ++i) {
       where_ = "program '" + p_.entry + "' step " + std::to_string(i) + " (" + p_.steps[i].kind_name() + ")";
@@ -275,12 +281,14 @@ class Checker {
     int64_t n = 1;
     for (int64_t d : b.dims) {
       if (d < 0) fail("negative dimension");
-      n *= d;
+      n = saturating_mul(n, d);
     }
     if (n != b.numel) fail("numel " + std::to_string(b.numel) + " does not match its dims");
+    if (std::string big = size_fault(saturating_mul(n, dtype_size(b.dtype))); !big.empty())
+      fail(TensorType{b.dtype, b.dims}.str() + " takes " + big);
     if (b.kind == BufferKind::constant && static_cast<int64_t>(b.data.size()) != b.numel)
       fail("constant holds " + std::to_string(b.data.size()) + " values, expected " + std::to_string(b.numel));
-    if (b.kind == BufferKind::temp && (b.offset < 0 || b.offset + b.bytes() > p_.arena_bytes))
+    if (b.kind == BufferKind::temp && (b.offset < 0 || saturating_add(b.offset, b.bytes()) > p_.arena_bytes))
       fail("arena offset " + std::to_string(b.offset) + " outside the arena of " + std::to_string(p_.arena_bytes) +
            " bytes");
   }
@@ -310,7 +318,7 @@ class Checker {
     for (size_t d = 0; d < dims.size(); ++d) {
       if (dims[d] == 0) return;  // nothing is accessed
       if (a.strides[d] < 0) fail("negative stride");
-      last += (dims[d] - 1) * a.strides[d];
+      last = saturating_add(last, saturating_mul(dims[d] - 1, a.strides[d]));
     }
     if (last >= b.numel)
       fail("access reaches element " + std::to_string(last) + " of b" + std::to_string(a.buffer) + " '" + b.name +
@@ -392,7 +400,8 @@ class Checker {
     if (b.dtype != DType::f32) fail(std::string("GEMM operand ") + role + " is not f32");
     if (x.ld < c || x.offset < 0 || x.batch_stride < 0) fail(std::string("GEMM operand ") + role + " has a bad layout");
     if (r == 0 || c == 0 || batch == 0) return;
-    int64_t last = x.offset + (batch - 1) * x.batch_stride + (r - 1) * x.ld + c - 1;
+    int64_t last = saturating_add(saturating_add(x.offset, saturating_mul(batch - 1, x.batch_stride)),
+                                  saturating_add(saturating_mul(r - 1, x.ld), c - 1));
     if (last >= b.numel) fail(std::string("GEMM operand ") + role + " reaches past its buffer");
   }
 
@@ -409,8 +418,8 @@ class Checker {
     const Buffer& s = buffer(c.src, false);
     const Buffer& d = buffer(c.dst, true);
     if (s.dtype != d.dtype) fail("copy between different dtypes");
-    if (c.numel < 0 || c.src_offset < 0 || c.dst_offset < 0 || c.src_offset + c.numel > s.numel ||
-        c.dst_offset + c.numel > d.numel)
+    if (c.numel < 0 || c.src_offset < 0 || c.dst_offset < 0 || saturating_add(c.src_offset, c.numel) > s.numel ||
+        saturating_add(c.dst_offset, c.numel) > d.numel)
       fail("copy out of range");
   }
 

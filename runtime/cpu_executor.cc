@@ -13,14 +13,10 @@
 #include "runtime/memfd_loader.h"
 #include "runtime/program_io.h"
 #include "runtime/thread_pool.h"
+#include "runtime/work_split.h"
 
 namespace dlc {
 namespace {
-
-// Chunk sizes below which splitting a step costs more than it saves (a
-// worker wake-up is a few microseconds).
-constexpr int64_t kLoopItemsPerThread = 16384;   // loop iterations
-constexpr int64_t kGemmMacsPerThread = 1 << 20;  // multiply-adds
 
 /// Zeroed, 64-byte aligned bytes (vector loads, no false sharing).
 class AlignedBytes {
@@ -269,14 +265,12 @@ class CpuExecutor : public ObservableExecutor {
     step_ = step_from_inputs(inputs, step_input_, step_);
   }
 
-  int parts_for(int64_t range, int64_t work) const {
-    int64_t total = range * work;
-    return static_cast<int>(std::clamp<int64_t>(total / kLoopItemsPerThread, 1, pool_.size()));
-  }
-
+  // Every cut below comes from work_split, which never looks at the thread
+  // count: results are the same bits on any number of threads.
   void run_kernel(const LoadedProgram& lp, cpu_abi::KernelFn fn, int64_t range, int64_t work) {
     void* const* ptrs = lp.pointers.data();
-    pool_.parallel_for(range, parts_for(range, work), [&](int64_t b, int64_t e) { fn(ptrs, b, e, seed_, step_); });
+    pool_.parallel_for(range, work_split::loop_chunks(range, work),
+                       [&](int64_t b, int64_t e) { fn(ptrs, b, e, seed_, step_); });
   }
 
   void run_step(LoadedProgram& lp, size_t index) {
@@ -310,8 +304,9 @@ class CpuExecutor : public ObservableExecutor {
   // Blocks of C's rows, each an sgemm followed by the epilogue on the same
   // rows (epilogue_items_per_row has checked that this is the same result).
   void run_gemm_with_epilogue(const LoadedProgram& lp, const GemmCall& g, const StepCode& c) {
-    int gemm_parts = static_cast<int>(std::clamp<int64_t>(g.m * g.n * g.k / kGemmMacsPerThread, 1, pool_.size()));
-    int parts = std::max(gemm_parts, parts_for(c.range, c.work_per_item));
+    // The GEMM's cut (rows: epilogue_items_per_row is 0 where gemm_split
+    // would cut columns); the epilogue is the smaller part of the work.
+    const int parts = work_split::gemm_split(g.m, g.n, g.k).chunks;
     void* const* ptrs = lp.pointers.data();
     const int64_t per_row = c.epilogue_items_per_row;
     pool_.parallel_for(g.m, parts, [&](int64_t lo, int64_t hi) {
@@ -334,9 +329,9 @@ class CpuExecutor : public ObservableExecutor {
           }
       return;
     }
-    int parts = static_cast<int>(std::clamp<int64_t>(g.m * g.n * std::max<int64_t>(g.k, 1) / kGemmMacsPerThread, 1,
-                                                     pool_.size()));
-    bool split_rows = g.m >= g.n;
+    const work_split::GemmSplit split = work_split::gemm_split(g.m, g.n, g.k);
+    const bool split_rows = split.by_rows;
+    const int parts = split.chunks;
     for (int64_t bi = 0; bi < g.batch; ++bi) {
       const float* a = base(g.a) + bi * g.a.batch_stride;
       const float* b = base(g.b) + bi * g.b.batch_stride;

@@ -6,8 +6,10 @@
 // column) blocks over the same pool, and every block is a single-threaded
 // OpenBLAS call. OpenBLAS's own threads are switched off
 // (openblas_set_num_threads(1)), so BLAS threads and pool threads never
-// compete for the cores. Splitting never changes a reduction's order, so
-// results are bitwise identical run to run for a given thread count.
+// compete for the cores. Splitting never changes a reduction's order, and
+// where the splits fall depends on each step's shape alone
+// (runtime/work_split.h), so results are bitwise identical run to run and
+// for every thread count.
 #pragma once
 
 #include <cctype>

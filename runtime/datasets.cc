@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "ir/error.h"
+#include "ir/size_limits.h"
 #include "runtime/npy.h"
 
 namespace dlc {
@@ -44,6 +45,36 @@ void read_exact(gzFile f, void* out, size_t n, const std::string& path, const ch
   if (got != n)
     throw Error(path + ": truncated: " + what + " needs " + std::to_string(n) + " bytes, the file has " +
                 std::to_string(got));
+}
+
+/// Reads the `n` bytes an IDX header claims, growing the buffer only as
+/// bytes arrive: a gzipped file's decompressed size is unknown up front, so
+/// a header that lies costs no more memory than the data really there.
+std::vector<unsigned char> read_claimed(gzFile f, size_t n, const std::string& path, const char* what) {
+  constexpr size_t kChunk = size_t{16} << 20;
+  std::vector<unsigned char> out;
+  while (out.size() < n) {
+    size_t got = out.size();
+    size_t want = std::min(n - got, kChunk);
+    allocating(path + ": " + what, static_cast<int64_t>(got + want), [&] { out.resize(got + want); });
+    int r = gzread(f, out.data() + got, static_cast<unsigned>(want));
+    if (r < 0) {
+      int err = 0;
+      throw Error(path + ": cannot read " + what + ": " + gzerror(f, &err));
+    }
+    out.resize(got + static_cast<size_t>(r));
+    if (r == 0) break;
+  }
+  if (out.size() != n)
+    throw Error(path + ": truncated: " + what + " needs " + std::to_string(n) + " bytes, the file has " +
+                std::to_string(out.size()));
+  return out;
+}
+
+/// The size of the file at `path` in bytes, or -1.
+int64_t file_size(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
 }
 
 size_t element_size(int code) {
@@ -129,6 +160,7 @@ void load_examples(const std::string& path, Dataset* d) {
     if (t.type.dims.empty()) throw Error(path + ": holds a single value, not rows of examples");
     d->rows = t.type.dims[0];
     d->sample_dims.assign(t.type.dims.begin() + 1, t.type.dims.end());
+    check_size(path + ": the examples as floats", saturating_mul(t.numel(), int64_t{sizeof(float)}));
     d->x.resize(static_cast<size_t>(t.numel()));
     for (int64_t i = 0; i < t.numel(); ++i) d->x[static_cast<size_t>(i)] = static_cast<float>(t.get(i));
   } else {
@@ -189,17 +221,30 @@ IdxArray read_idx(const std::string& path, int64_t max_rows) {
     read_exact(f.f, b, 4, path, "the dimensions");
     int64_t dim = (int64_t{b[0]} << 24) | (int64_t{b[1]} << 16) | (int64_t{b[2]} << 8) | b[3];
     a.dims.push_back(dim);
-    total *= dim;
-    if (total > (int64_t{1} << 34)) throw Error(path + ": dimensions " + std::to_string(total) + "+ elements is too large");
+    total = saturating_mul(total, dim);
   }
   a.rows_in_file = a.dims[0];
   if (max_rows >= 0 && max_rows < a.dims[0]) {
     total = a.dims[0] == 0 ? 0 : total / a.dims[0] * max_rows;
     a.dims[0] = max_rows;
   }
-  std::vector<unsigned char> raw(static_cast<size_t>(total) * esize);
-  read_exact(f.f, raw.data(), raw.size(), path, "the data");
-  a.values.resize(static_cast<size_t>(total));
+  // What the header claims is checked before anything is allocated: against
+  // the limit (as raw data and as the floats it becomes), and for a raw file
+  // against the bytes the file holds after its header.
+  const std::string claim = path + ": the header's " + dims_str(a.dims) + " (" + std::to_string(esize) + "-byte elements)";
+  const int64_t raw_bytes = saturating_mul(total, static_cast<int64_t>(esize));
+  check_size(claim, raw_bytes);
+  check_size(claim + " as floats", saturating_mul(total, int64_t{sizeof(float)}));
+  const int64_t header_bytes = 4 + 4 * int64_t{magic[3]};
+  if (gzdirect(f.f)) {
+    int64_t have = file_size(path) - header_bytes;
+    if (have < raw_bytes)
+      throw Error(path + ": truncated: the data needs " + std::to_string(raw_bytes) + " bytes, the file has " +
+                  std::to_string(std::max<int64_t>(have, 0)));
+  }
+  std::vector<unsigned char> raw = read_claimed(f.f, static_cast<size_t>(raw_bytes), path, "the data");
+  allocating(path + ": the data as floats", total * int64_t{sizeof(float)},
+             [&] { a.values.resize(static_cast<size_t>(total)); });
   for (size_t i = 0; i < a.values.size(); ++i) a.values[i] = idx_element(raw.data() + i * esize, a.type_code);
   return a;
 }
@@ -257,6 +302,10 @@ Dataset load_mnist_split(const std::string& dir, const std::string& split, int64
 CsvTable read_csv(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
+  // The file bounds the line buffer; the table is checked as it grows (a
+  // float per number of at least two characters, so up to twice the file).
+  check_size(path + ": the file", file_size(path));
+  const int64_t limit = max_memory_bytes();
   CsvTable t;
   std::string line;
   std::vector<float> row;
@@ -272,6 +321,9 @@ CsvTable read_csv(const std::string& path) {
     if (static_cast<int64_t>(row.size()) != t.cols)
       throw Error(path + ":" + std::to_string(line_no) + ": " + std::to_string(row.size()) + " values, earlier rows have " +
                   std::to_string(t.cols));
+    if (static_cast<int64_t>((t.values.size() + row.size()) * sizeof(float)) > limit)
+      check_size(path + ":" + std::to_string(line_no) + ": the table so far as floats",
+                 static_cast<int64_t>((t.values.size() + row.size()) * sizeof(float)));
     t.values.insert(t.values.end(), row.begin(), row.end());
     ++t.rows;
   }

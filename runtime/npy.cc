@@ -8,6 +8,7 @@
 
 #include "ir/error.h"
 #include "ir/file_io.h"
+#include "ir/size_limits.h"
 
 namespace dlc {
 namespace {
@@ -201,7 +202,10 @@ HostTensor parse_npy(const std::string& bytes, const std::string& source) {
     throw Error(source + ": .npy file has " + std::to_string(have - want) + " bytes beyond its " + dims_str(*shape) +
                 " data");
 
-  HostTensor t(TensorType{info.dtype, *shape});
+  // u1 widens to i32: the tensor may be four times the data in the file.
+  TensorType type{info.dtype, *shape};
+  check_size(source + ": the " + type.str() + " array", type_bytes(type));
+  HostTensor t = allocating(source + ": the " + type.str() + " array", type_bytes(type), [&] { return HostTensor(type); });
   const char* data = bytes.data() + data_start;
   if (info.widen_u8) {
     for (int64_t i = 0; i < numel; ++i) t.set(i, static_cast<unsigned char>(data[i]));

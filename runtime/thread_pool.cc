@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <system_error>
+
+#include "ir/error.h"
+#include "ir/number_text.h"
 
 namespace dlc {
 
@@ -27,26 +31,42 @@ int next_of(uint64_t job) { return static_cast<int>(job & 0xffff); }
 
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) : threads_(std::clamp(threads, 1, kMaxParts)) {
+static_assert(ThreadPool::kMaxThreads <= kMaxParts, "a chunk index must fit the job word");
+
+ThreadPool::ThreadPool(int threads) : threads_(threads) {
+  if (threads < 1 || threads > kMaxThreads)
+    throw Error("thread pool: " + std::to_string(threads) + " threads, outside 1.." + std::to_string(kMaxThreads));
   workers_.reserve(threads_ - 1);
-  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  try {
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  } catch (const std::system_error& e) {
+    // A constructor that throws runs no destructor: without this the members
+    // would be destroyed under running workers (joinable std::threads, and
+    // a condition variable that workers wait on, whose destruction blocks).
+    size_t started = workers_.size();
+    stop_workers();
+    throw Error("cannot start a pool of " + std::to_string(threads_) + " threads: thread " +
+                std::to_string(started + 2) + " failed (" + e.what() +
+                "); set DLC_NUM_THREADS to fewer, or raise the address-space or process limit");
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop_workers(); }
+
+void ThreadPool::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_.store(true);
   }
   wake_.notify_all();
   for (auto& w : workers_) w.join();
+  workers_.clear();
 }
 
 int ThreadPool::default_threads() {
-  if (const char* env = std::getenv("DLC_NUM_THREADS")) {
-    int n = std::atoi(env);
-    if (n >= 1) return n;
-  }
-  return std::max(1u, std::thread::hardware_concurrency());
+  if (const char* env = std::getenv("DLC_NUM_THREADS"))
+    return static_cast<int>(parse_whole_number("DLC_NUM_THREADS", env, 1, kMaxThreads));
+  return static_cast<int>(std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, kMaxThreads));
 }
 
 std::pair<int64_t, int64_t> ThreadPool::chunk_range(int64_t n, int parts, int index) {
@@ -76,9 +96,13 @@ void ThreadPool::run_chunks(uint32_t generation) {
 
 void ThreadPool::parallel_for(int64_t n, int parts, const RangeFn& fn) {
   if (n <= 0) return;
-  parts = static_cast<int>(std::clamp<int64_t>(std::min<int64_t>(parts, n), 1, threads_));
-  if (parts == 1) {
-    fn(0, n);
+  // Not clamped to threads_: the chunks, and so the bits, stay the same.
+  parts = static_cast<int>(std::clamp<int64_t>(std::min<int64_t>(parts, n), 1, kMaxParts));
+  if (parts == 1 || threads_ == 1) {
+    for (int i = 0; i < parts; ++i) {
+      auto [begin, end] = chunk_range(n, parts, i);
+      fn(begin, end);
+    }
     return;
   }
   fn_ = &fn;

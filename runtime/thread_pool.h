@@ -1,8 +1,9 @@
-// A small fixed thread pool that splits a loop range across threads.
+// A small fixed thread pool that runs a loop range cut into chunks.
 //
-// Chunk boundaries depend only on (n, parts), never on timing, and each
-// chunk's work is independent of which thread runs it, so a kernel run over
-// the pool produces the same bits every time for a given thread count.
+// How a range is cut depends only on (n, parts), never on the pool's size or
+// on timing, and each chunk's work is independent of which thread runs it,
+// so a kernel run over the pool produces the same bits every time and for
+// every thread count (runtime/work_split.h picks `parts` from the work).
 // Threads claim chunks as they arrive: when the machine is oversubscribed
 // and a worker is descheduled, the others take its share instead of waiting.
 #pragma once
@@ -21,7 +22,14 @@ namespace dlc {
 
 class ThreadPool {
  public:
-  /// A pool of `threads` (>= 1) threads: the caller plus threads-1 workers.
+  /// The most threads a pool takes (DLC_NUM_THREADS, dlrun bench --threads).
+  static constexpr int kMaxThreads = 1024;
+
+  /// A pool of `threads` (1..kMaxThreads) threads: the caller plus
+  /// threads-1 workers. Throws dlc::Error naming the count when it is out of
+  /// range or the system cannot start that many threads (an address-space or
+  /// process limit); the workers already started are stopped and joined
+  /// first, so a failed pool neither hangs nor leaks threads.
   explicit ThreadPool(int threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -32,8 +40,9 @@ class ThreadPool {
   /// The fn type: handles the half-open range [begin, end).
   using RangeFn = std::function<void(int64_t begin, int64_t end)>;
 
-  /// Runs fn over [0, n) cut into min(parts, size(), n) contiguous chunks
-  /// (chunk_range); the caller works too. Returns when every chunk is done;
+  /// Runs fn over [0, n) cut into min(parts, n) contiguous chunks
+  /// (chunk_range), whatever size() is: a pool of one thread runs them one
+  /// after another; the caller works too. Returns when every chunk is done;
   /// the first exception a chunk throws is rethrown here. Not reentrant:
   /// one parallel_for at a time, from one thread.
   void parallel_for(int64_t n, int parts, const RangeFn& fn);
@@ -42,12 +51,15 @@ class ThreadPool {
   /// most one, the larger ones first.
   static std::pair<int64_t, int64_t> chunk_range(int64_t n, int parts, int index);
 
-  /// Threads to use by default: DLC_NUM_THREADS when set, else the hardware
-  /// thread count.
+  /// Threads to use by default: DLC_NUM_THREADS when set (a whole number in
+  /// 1..kMaxThreads, else dlc::Error naming it), else the hardware thread
+  /// count, at most kMaxThreads.
   static int default_threads();
 
  private:
   void worker_loop();
+  /// Tells the workers to return and joins them.
+  void stop_workers();
   /// Claims and runs chunks of the job posted as `generation` until none is left.
   void run_chunks(uint32_t generation);
 

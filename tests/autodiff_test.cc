@@ -107,6 +107,31 @@ TEST(Autodiff, NeededGradientOfOpWithoutRuleIsAnError) {
   EXPECT_NE(err.find("node 's' (sign) is not differentiable"), std::string::npos) << err;
 }
 
+TEST(Autodiff, EveryNonDifferentiableNodeIsNamedWithItsParameters) {
+  // Two branches, each through its own sign, and one sign behind another:
+  // one error lists all three, each with the parameters behind it.
+  Graph g;
+  GraphBuilder b(g);
+  auto a = b.param("a", {DType::f32, {3}}, zeros_init());
+  auto c = b.param("c", {DType::f32, {3}}, zeros_init());
+  auto x = b.input("x", {DType::f32, {3}});
+  auto t = b.op("sign", {b.mul(a, x)}, {}, "t");
+  auto u = b.op("sign", {b.op("sign", {b.add(a, c)}, {}, "inner")}, {}, "u");
+  auto loss = sum_all(b, b.add(t, u));
+  std::string err = error_of([&] { append_gradients(g, loss, {a, c}); });
+  EXPECT_NE(err.find("node 't' (sign) is not differentiable; the loss depends on parameter 'a' through it"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("node 'inner' (sign) is not differentiable; the loss depends on parameter 'a' and parameter "
+                     "'c' through it"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("node 'u' (sign) is not differentiable; the loss depends on parameter 'a' and parameter 'c' "
+                     "through it"),
+            std::string::npos)
+      << err;
+}
+
 TEST(Autodiff, ConditionOfWhereNeedsNoGradient) {
   // w reaches the loss through both where's condition (no gradient, fine)
   // and its first branch (differentiated): d/dw Σ where(w > 0, w·x, 0).

@@ -2,9 +2,11 @@
 // save/restore through a Session (bit-exact, and resuming bit-identically).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <dirent.h>
+#include <sys/stat.h>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -208,6 +210,41 @@ TEST(Checkpoint, FailedSaveLeavesThePreviousFileIntact) {
   EXPECT_THROW(save_checkpoint(dir + "/missing/c.safetensors", sample_checkpoint()), Error);
   EXPECT_EQ(read_file_bytes(path), before);
   EXPECT_EQ(files_in(dir), std::vector<std::string>{"c.safetensors"});
+}
+
+// A run killed between mkstemp and rename leaves PATH.tmp.XXXXXX behind;
+// nothing else would ever remove it. Only this path's six-character
+// temporaries go: not another file's, not a longer name, not a folder.
+TEST(Checkpoint, StaleTemporariesOfThePathAreRemovedAndNothingElse) {
+  std::string dir = test::temp_dir();
+  std::string path = dir + "/c.safetensors";
+  for (const char* name : {"c.safetensors.tmp.a1B2c3", "c.safetensors.tmp.zzzzzz", "c.safetensors.tmp.long123",
+                           "d.safetensors.tmp.a1B2c3", "c.safetensors"})
+    std::ofstream(dir + "/" + name) << "x";
+  mkdir((dir + "/c.safetensors.tmp.folder").c_str(), 0755);
+  std::vector<std::string> removed = remove_stale_temporaries(path);
+  std::sort(removed.begin(), removed.end());
+  EXPECT_EQ(removed, (std::vector<std::string>{path + ".tmp.a1B2c3", path + ".tmp.zzzzzz"}));
+  std::vector<std::string> left = files_in(dir);
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"c.safetensors", "c.safetensors.tmp.folder",
+                                                     "c.safetensors.tmp.long123", "d.safetensors.tmp.a1B2c3"}));
+}
+
+// Checked before a long run: a missing folder or a folder in the file's
+// place is an error naming the path; a writable path is left as it was.
+TEST(Checkpoint, WritableCheckNamesThePathAndLeavesNothingBehind) {
+  std::string dir = test::temp_dir();
+  check_writable_atomically(dir + "/new.safetensors");
+  EXPECT_TRUE(files_in(dir).empty());
+  for (const std::string& bad : {dir + "/missing/c.safetensors", dir}) {
+    try {
+      check_writable_atomically(bad);
+      ADD_FAILURE() << bad << " was taken as writable";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(bad + ": ", 0), 0u) << e.what();
+    }
+  }
 }
 
 TEST(Checkpoint, TruncatedFileIsRefusedAndTheGoodOneStillLoads) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "tests/test_util.h"
 
@@ -50,6 +51,31 @@ TEST(DlcTool, CheckSummarizesTheMlp) {
   EXPECT_TRUE(contains(r.output, "W1 f32[784,256] 200704 he\n")) << r.output;
   EXPECT_TRUE(contains(r.output, "probs f32[batch,10]\n")) << r.output;
   EXPECT_TRUE(contains(r.output, "with adam {learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-08}")) << r.output;
+}
+
+TEST(DlcTool, CheckSaysWhatTheOptimizerComputes) {
+  // The values compile will use, defaults filled in and marked, and the rule.
+  ToolRun r = dlc("check " + model("mlp_mnist"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "  hyper-parameters: learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-08, "
+                                 "weight_decay=0 (default)"))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "  update of each trainable parameter w: m = beta1*m + (1-beta1)*g;")) << r.output;
+  EXPECT_TRUE(contains(r.output, "torch.optim.Adam(")) << r.output;
+  std::string path = write_temp("reg.pbtxt", [&] {
+    std::ifstream in(model("softmax_regression"));
+    std::stringstream buf;
+    buf << in.rdbuf();
+    std::string text = buf.str();
+    text.replace(text.find("optimizer {"), 0, "regularization { l2: 0.25 }\n  ");
+    return text;
+  }());
+  r = dlc("check " + path);
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "  hyper-parameters: learning_rate=0.1, weight_decay=0 (default)")) << r.output;
+  // The L2 convention: no 1/2.
+  EXPECT_TRUE(contains(r.output, "regularize l2=0.25 on every trainable parameter: the loss gets + 0.25*sum(w^2)"))
+      << r.output;
 }
 
 TEST(DlcTool, CheckListsEveryErrorAndExitsOne) {

@@ -7,9 +7,12 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <sys/stat.h>
 
+#include "dlrt.hpp"
+#include "runtime/npy.h"
 #include "tests/test_util.h"
 
 namespace dlc {
@@ -52,6 +55,12 @@ class DlrunTrain : public ::testing::Test {
   static std::string dlrun(const std::string& args, int* rc) {
     std::string out;
     *rc = test::run_command(test::tool_path("dlrun") + " " + args, &out);
+    return out;
+  }
+  /// dlrun under `timeout`: a run the old code would not end cannot hang the test.
+  static std::string dlrun_limited(const std::string& args, int* rc) {
+    std::string out;
+    *rc = test::run_command("timeout 60 " + test::tool_path("dlrun") + " " + args, &out);
     return out;
   }
   static std::string* dir_;
@@ -177,6 +186,131 @@ TEST_F(DlrunTrain, RefusesWrongShapeAndMissingFiles) {
 
   out = dlrun("train " + model() + " --data " + *dir_, &rc);
   EXPECT_EQ(rc, 2) << out;  // no --epochs: a usage error
+}
+
+/// 64 CSV rows of 784 zeros and labels 0..9: one update of the softmax
+/// regression per epoch. Returns the --train/--test flags for them.
+std::string tiny_csv_flags(const std::string& dir) {
+  std::vector<int> labels;
+  for (int i = 0; i < 64; ++i) labels.push_back(i % 10);
+  write_csv_data(dir, 64, 784, labels);
+  return " --train-x " + dir + "/x.csv --train-y " + dir + "/y.csv --test-x " + dir + "/x.csv --test-y " + dir +
+         "/y.csv";
+}
+
+// Each was once accepted: --epochs 99999999999999999999 clamped to INT64_MAX
+// (training forever), --lr -1 (gradient ascent), --limit-train -5 (ignored),
+// a negative --seed wrapped around. `timeout` keeps the old behaviour from
+// hanging the test.
+TEST_F(DlrunTrain, RefusesNumbersOutOfRangeNamingFlagAndValue) {
+  std::string files = tiny_csv_flags(*dir_);
+  const std::pair<const char*, const char*> cases[] = {
+      {"--epochs 99999999999999999999", "--epochs: '99999999999999999999' is out of range: must be in 1..1000000"},
+      {"--epochs 0", "--epochs: '0' is out of range"},
+      {"--epochs 2x", "--epochs: '2x' is not a whole number"},
+      {"--epochs 1 --lr -1", "--lr: '-1' is out of range: must be > 0"},
+      {"--epochs 1 --lr inf", "--lr: 'inf' is not finite"},
+      {"--epochs 1 --limit-train -5", "--limit-train: '-5' is out of range: must be >= 1"},
+      {"--epochs 1 --limit-test 0", "--limit-test: '0' is out of range: must be >= 1"},
+      {"--epochs 1 --seed -1", "--seed: '-1' is not a whole number >= 0"},
+      {"--epochs 1 --gamma 0", "--gamma: '0' is out of range: must be > 0"},
+      {"--epochs 1 --warmup -1", "--warmup: '-1' is out of range: must be >= 0"},
+      {"--epochs 1 --step-every 0", "--step-every: '0' is out of range"},
+      {"--epochs 1 --val-split 0.5 --patience 0", "--patience: '0' is out of range"},
+      {"--epochs 1 --verify-fusion=0", "--verify-fusion: '0' is out of range: must be > 0"},
+  };
+  for (const auto& [args, message] : cases) {
+    int rc = 0;
+    std::string out = dlrun_limited("train " + model() + " " + args + files, &rc);
+    EXPECT_EQ(rc, 2) << args << "\n" << out;
+    EXPECT_NE(out.find(std::string("dlrun train: ") + message), std::string::npos) << args << "\n" << out;
+    EXPECT_EQ(out.find("epoch 1/"), std::string::npos) << args << ": training started\n" << out;
+  }
+  int rc = 0;
+  std::string out = dlrun_limited("eval " + model() + " --limit-test -5" + files, &rc);
+  EXPECT_EQ(rc, 2) << out;
+  EXPECT_NE(out.find("dlrun eval: --limit-test: '-5' is out of range: must be >= 1"), std::string::npos) << out;
+}
+
+// Resume metadata read strictly: epoch "-3" once trained epochs -2..2,
+// step "-1" gave Adam a zero bias correction (NaN weights), and a missing
+// best_val_loss beside best_epoch was an internal error.
+TEST_F(DlrunTrain, RefusesCorruptResumeMetadataBeforeTraining) {
+  std::string files = tiny_csv_flags(*dir_);
+  const std::string ckpt = *dir_ + "/meta.st";
+  using Meta = std::map<std::string, std::string>;
+  const std::pair<Meta, const char*> cases[] = {
+      {{{"epoch", "-3"}, {"step", "3"}}, "metadata 'epoch': '-3' is out of range: must be in 0..1000000"},
+      {{{"epoch", "1"}, {"step", "-1"}}, "metadata 'step': '-1' is out of range"},
+      {{{"epoch", "1x"}, {"step", "1"}}, "metadata 'epoch': '1x' is not a whole number"},
+      {{{"epoch", "1"}, {"step", "99999999999999999999"}}, "metadata 'step': '99999999999999999999' is out of range"},
+      {{{"epoch", "2"}, {"step", "0"}}, "metadata 'step' is 0, fewer than its 2 epochs"},
+      {{{"step", "1"}}, "checkpoint has no 'epoch' metadata"},
+      {{{"epoch", "1"}, {"step", "1"}, {"stopped_early", "yes"}}, "metadata 'stopped_early': 'yes' is not 1"},
+      {{{"epoch", "1"}, {"step", "1"}, {"best_epoch", "1"}}, "checkpoint has only some of the early-stopping metadata"},
+      {{{"epoch", "1"}, {"step", "1"}, {"best_epoch", "1"}, {"bad_epochs", "0"}, {"best_val_loss", "nan"}},
+       "metadata 'best_val_loss': 'nan' is not finite"},
+      {{{"epoch", "1"}, {"step", "1"}, {"best_epoch", "5"}, {"bad_epochs", "0"}, {"best_val_loss", "0x1p-1"}},
+       "metadata 'best_epoch': '5' is out of range: must be in -1..1"},
+  };
+  for (const auto& [meta, message] : cases) {
+    {
+      dlrt::Model m(model());
+      m.save_checkpoint(ckpt, meta);
+    }
+    int rc = 0;
+    std::string out = dlrun_limited("train " + model() + " --epochs 2 --resume " + ckpt + files, &rc);
+    EXPECT_EQ(rc, 1) << message << "\n" << out;
+    EXPECT_NE(out.find(ckpt + ": " + message), std::string::npos) << out;
+    EXPECT_EQ(out.find("train loss"), std::string::npos) << message << ": training started\n" << out;
+  }
+}
+
+// A class label of 1e300 in a float64 .npy file is a whole number, but no
+// class: it was reported as -9223372036854775808, the cast of 1e300.
+TEST_F(DlrunTrain, RefusesHugeFloatLabelNamingFileRowAndValue) {
+  std::string files = tiny_csv_flags(*dir_);
+  HostTensor y(TensorType{DType::f64, {64}});
+  for (int64_t i = 0; i < 64; ++i) y.set(i, static_cast<double>(i % 10));
+  y.set(5, 1e300);
+  write_npy(*dir_ + "/y.npy", y);
+  int rc = 0;
+  std::string out = dlrun_limited("train " + model() + " --epochs 1 --train-x " + *dir_ + "/x.csv --train-y " +
+                                      *dir_ + "/y.npy --test-x " + *dir_ + "/x.csv --test-y " + *dir_ + "/y.npy",
+                                  &rc);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("y.npy: label 5 is 1e+300, outside the model's 10 classes"), std::string::npos) << out;
+}
+
+// The checkpoint path is checked before the first epoch, not after it.
+TEST_F(DlrunTrain, UnwritableCheckpointIsRefusedBeforeTraining) {
+  std::string files = tiny_csv_flags(*dir_);
+  for (const std::string& bad : {*dir_ + "/no/such/folder/c.st", *dir_}) {
+    int rc = 0;
+    std::string out = dlrun_limited("train " + model() + " --epochs 1 --checkpoint " + bad + files, &rc);
+    EXPECT_EQ(rc, 1) << out;
+    EXPECT_NE(out.find(bad + ": "), std::string::npos) << out;
+    EXPECT_EQ(out.find("train loss"), std::string::npos) << "trained before finding " << bad << "\n" << out;
+  }
+}
+
+// What killed runs left beside the checkpoint (mkstemp's PATH.tmp.XXXXXX) is
+// removed when the next run starts; other files stay.
+TEST_F(DlrunTrain, StaleCheckpointTemporariesAreRemovedAtStart) {
+  std::string files = tiny_csv_flags(*dir_);
+  const std::string ckpt = *dir_ + "/stale.st";
+  for (const std::string& name : {ckpt + ".tmp.Ab12Cd", ckpt + ".tmp.zzzzzz", ckpt + ".tmp.keepme1", ckpt + ".keep"})
+    std::ofstream(name) << "partial";
+  int rc = 0;
+  std::string out = dlrun_limited("train " + model() + " --epochs 1 --checkpoint " + ckpt + files, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  struct stat st;
+  EXPECT_NE(stat((ckpt + ".tmp.Ab12Cd").c_str(), &st), 0) << out;
+  EXPECT_NE(stat((ckpt + ".tmp.zzzzzz").c_str(), &st), 0) << out;
+  EXPECT_EQ(stat((ckpt + ".tmp.keepme1").c_str(), &st), 0);
+  EXPECT_EQ(stat((ckpt + ".keep").c_str(), &st), 0);
+  EXPECT_EQ(stat(ckpt.c_str(), &st), 0);
+  EXPECT_NE(out.find("removed " + ckpt + ".tmp.Ab12Cd"), std::string::npos) << out;
 }
 
 /// The per-epoch train losses of a --metrics CSV (second column).

@@ -7,6 +7,7 @@
 
 #include "compiler/passes/autodiff.h"
 #include "compiler/passes/lower_optimizer.h"
+#include "compiler/passes/optimizers.h"
 #include "ir/builder.h"
 #include "ir/error.h"
 #include "ir/initializers.h"
@@ -164,6 +165,32 @@ TEST(Optimizer, Rmsprop) {
                }));
 }
 
+TEST(Optimizer, RmspropDefaultsArePyTorchs) {
+  // torch.optim.RMSprop: alpha (our rho) 0.99, eps 1e-8; dlc used rho 0.9.
+  Model m = make_model(kind("rmsprop"));
+  std::vector<double> s(3, 0.0);
+  expect_close(run_two_steps(m), by_hand([&](auto& w, auto& g, double lr, int) {
+                 for (int i = 0; i < 3; ++i) {
+                   s[i] = 0.99 * s[i] + 0.01 * g[i] * g[i];
+                   w[i] -= lr * g[i] / (std::sqrt(s[i]) + 1e-8);
+                 }
+               }));
+}
+
+TEST(Optimizer, HyperParametersAreCheckedFromTheTable) {
+  // One range check per field, and a field the kind does not use is named.
+  proto::Optimizer o = kind("adagrad");
+  o.set_epsilon(std::nan(""));
+  o.set_beta2(0.9);
+  std::vector<std::string> errors = check_hyper_parameters(o, "m.pbtxt: training: ");
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0],
+            "m.pbtxt: training: optimizer adagrad: beta2 0.9 is set, but adagrad does not use it (it uses "
+            "learning_rate, epsilon, weight_decay)");
+  EXPECT_EQ(errors[1], "m.pbtxt: training: optimizer adagrad: epsilon must be a finite number >= 0, got nan");
+  for (const auto& spec : optimizer_specs()) EXPECT_TRUE(check_hyper_parameters(kind(spec.kind), "").empty());
+}
+
 TEST(Optimizer, Adadelta) {
   Model m = make_model(kind("adadelta"));
   std::vector<double> eg(3, 0.0), edx(3, 0.0);
@@ -254,8 +281,12 @@ TEST(Optimizer, MissingGradientsAndBadHyperParametersAreErrors) {
 }
 
 TEST(Optimizer, DefaultLearningRates) {
+  // PyTorch's (torch.optim 2.x): SGD 1e-3, Adagrad and RMSprop 1e-2, Adadelta 1.0, Adam(W) 1e-3.
   EXPECT_EQ(default_learning_rate(kind("adam")), 0.001);
-  EXPECT_EQ(default_learning_rate(kind("sgd")), 0.01);
+  EXPECT_EQ(default_learning_rate(kind("sgd")), 0.001);
+  EXPECT_EQ(default_learning_rate(kind("nesterov")), 0.001);
+  EXPECT_EQ(default_learning_rate(kind("adagrad")), 0.01);
+  EXPECT_EQ(default_learning_rate(kind("rmsprop")), 0.01);
   proto::Optimizer o = kind("adadelta");
   o.set_learning_rate(0.5);
   EXPECT_EQ(default_learning_rate(o), 0.5);

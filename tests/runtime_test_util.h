@@ -95,6 +95,17 @@ inline proto::Executable tiny_executable(int64_t batch = 4) {
 }
 
 /// f32 bytes of `values`, as a HostTensor of `dims`.
+/// `exe` retargeted to cuda with bytes no GPU loads as its code and an
+/// empty kernel program per entry point: a file that validates (so any
+/// machine can describe it) but that no machine runs.
+inline proto::Executable tiny_cuda_executable() {
+  proto::Executable exe = tiny_executable();
+  exe.set_target("cuda");
+  exe.set_code("not a cubin");
+  for (const auto& e : exe.entry_points()) exe.add_programs()->set_entry(e.name());
+  return exe;
+}
+
 inline HostTensor host_f32(const std::vector<int64_t>& dims, const std::vector<float>& values) {
   HostTensor t(TensorType{DType::f32, dims});
   std::memcpy(t.bytes.data(), values.data(), values.size() * sizeof(float));

@@ -2,6 +2,7 @@
 
 #include "compiler/passes/expand_composites.h"
 
+#include <algorithm>
 #include <set>
 
 #include "ir/builder.h"
@@ -28,6 +29,14 @@ std::string describe(const Graph& g, const std::string& v) {
   return "value '" + v + "'";
 }
 
+/// "parameter 'w'", or "parameter 'a' and parameter 'b'" for several.
+std::string describe_all(const Graph& g, const std::vector<std::string>& values) {
+  std::string s;
+  for (size_t i = 0; i < values.size(); ++i)
+    s += (i == 0 ? "" : i + 1 == values.size() ? " and " : ", ") + describe(g, values[i]);
+  return s;
+}
+
 /// The differentiation of one loss: the state shared by its steps.
 class Differentiator {
  public:
@@ -38,6 +47,13 @@ class Differentiator {
   std::map<std::string, std::string> run() {
     check_arguments();
     find_paths();
+    // Every node without a gradient rule at once, not the first one backward finds.
+    std::vector<std::string> missing = non_differentiable_nodes(g_, loss_, wrt_, source_);
+    if (!missing.empty()) {
+      std::string all;
+      for (const auto& e : missing) all += (all.empty() ? "" : "\n") + e;
+      throw Error(all);
+    }
     backward();
     std::map<std::string, std::string> result;
     for (const auto& w : wrt_) {
@@ -245,6 +261,67 @@ class Differentiator {
 };
 
 }  // namespace
+
+std::vector<std::string> non_differentiable_nodes(const Graph& g, const std::string& loss,
+                                                  const std::vector<std::string>& wrt, const std::string& source) {
+  std::map<std::string, size_t> producer;
+  for (size_t k = 0; k < g.nodes.size(); ++k)
+    for (const auto& o : g.nodes[k].outputs) producer[o] = k;
+  auto is_float_value = [&](const std::string& v) {
+    auto it = g.types.find(v);
+    return it != g.types.end() && is_float(it->second.dtype);
+  };
+  // Forward: the values that depend on some wrt value.
+  std::set<std::string> from_wrt(wrt.begin(), wrt.end());
+  for (const auto& n : g.nodes)
+    for (const auto& in : n.inputs)
+      if (from_wrt.count(in)) {
+        from_wrt.insert(n.outputs.begin(), n.outputs.end());
+        break;
+      }
+  // Backward: the values a gradient could flow to from the loss. Integer and
+  // bool values carry none (the differentiator drops them), so a node
+  // reached only through one is not asked for a gradient.
+  std::set<std::string> to_loss;
+  std::vector<std::string> stack{loss};
+  while (!stack.empty()) {
+    std::string v = stack.back();
+    stack.pop_back();
+    if (!to_loss.insert(v).second) continue;
+    if (auto p = producer.find(v); p != producer.end())
+      for (const auto& in : g.nodes[p->second].inputs)
+        if (is_float_value(in)) stack.push_back(in);
+  }
+  std::set<std::string> wrt_set(wrt.begin(), wrt.end());
+  std::vector<std::string> errors;
+  std::set<std::string> reported;  // a composite's primitives are reported as the composite, once
+  for (const auto& n : g.nodes) {
+    const OpDef* def = find_op(n.op);
+    if (def && def->grad) continue;
+    bool feeds_loss = false, fed = false;
+    for (const auto& o : n.outputs) feeds_loss = feeds_loss || to_loss.count(o);
+    for (const auto& in : n.inputs) fed = fed || (from_wrt.count(in) && is_float_value(in));
+    if (!feeds_loss || !fed) continue;
+    // The parameters behind it: the wrt values among its ancestors.
+    std::set<std::string> seen;
+    std::vector<std::string> behind, todo(n.inputs.begin(), n.inputs.end());
+    while (!todo.empty()) {
+      std::string v = todo.back();
+      todo.pop_back();
+      if (!from_wrt.count(v) || !seen.insert(v).second) continue;
+      if (wrt_set.count(v)) behind.push_back(v);
+      if (auto p = producer.find(v); p != producer.end())
+        todo.insert(todo.end(), g.nodes[p->second].inputs.begin(), g.nodes[p->second].inputs.end());
+    }
+    std::sort(behind.begin(), behind.end(), [&](const std::string& a, const std::string& b) {
+      return std::find(wrt.begin(), wrt.end(), a) < std::find(wrt.begin(), wrt.end(), b);
+    });
+    std::string e = node_where(source, n) + " is not differentiable; the loss depends on " + describe_all(g, behind) +
+                    " through it";
+    if (reported.insert(e).second) errors.push_back(e);
+  }
+  return errors;
+}
 
 std::map<std::string, std::string> append_gradients(Graph& g, const std::string& loss,
                                                     const std::vector<std::string>& wrt,

@@ -28,14 +28,26 @@ namespace dlc {
 /// loss does not depend on gets a zeros constant of its type. The gradient
 /// of `w` is named `w.grad` when that name is free and the value is new.
 ///
-/// Throws dlc::Error naming the node and op when a node whose gradient is
-/// needed has no gradient rule, or when the loss depends on a wrt value only
+/// Throws dlc::Error naming every node and op whose gradient is needed but
+/// has no gradient rule (non_differentiable_nodes), or when the loss depends on a wrt value only
 /// through such a node ("node 'am' (argmax) is not differentiable; the loss
 /// depends on parameter 'w' through it"). `source` prefixes messages with
 /// "file:line: " when the node's line is known.
 std::map<std::string, std::string> append_gradients(Graph& g, const std::string& loss,
                                                     const std::vector<std::string>& wrt,
                                                     const std::string& source = "");
+
+/// Every node on a path from a value in `wrt` to `loss` whose op has no
+/// gradient rule, one message each, in graph order, naming the node, its
+/// line and the wrt values behind it:
+///   "model.pbtxt:12: node 't' (sign) is not differentiable; the loss
+///    depends on parameter 'W' through it"
+/// A path counts only through float values (integers carry no gradient).
+/// `g` must be verified and its composites expanded (append_gradients does
+/// both; validate_model runs this on an expanded copy).
+std::vector<std::string> non_differentiable_nodes(const Graph& g, const std::string& loss,
+                                                  const std::vector<std::string>& wrt,
+                                                  const std::string& source = "");
 
 /// For a model with a training section: differentiates the loss with respect
 /// to every trainable (non-frozen, float) parameter and fills

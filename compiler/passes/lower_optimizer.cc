@@ -1,24 +1,19 @@
-// The update rules, with g the gradient, lr the learning rate input, t the
-// step input (1-based), and every state starting at zero:
-//   sgd       w -= lr·g
-//   momentum  v = μv + g;                 w -= lr·v
-//   nesterov  v = μv + g;                 w -= lr·(g + μv)
-//   adagrad   G += g²;                    w -= lr·g / (sqrt(G) + ε)
-//   rmsprop   s = ρs + (1-ρ)g²;           w -= lr·g / (sqrt(s) + ε)
-//   adadelta  Eg = ρEg + (1-ρ)g²;  Δ = sqrt(Edx + ε) / sqrt(Eg + ε) · g;
-//             Edx = ρEdx + (1-ρ)Δ²;       w -= lr·Δ
-//   adam      m = β1·m + (1-β1)g;  v = β2·v + (1-β2)g²;
-//             m̂ = m / (1-β1^t);  v̂ = v / (1-β2^t);   w -= lr·m̂ / (sqrt(v̂) + ε)
-//             computed as w -= α·m / (sqrt(v) + ε̂) with the per-step scalars
-//             α = lr·sqrt(1-β2^t) / (1-β1^t) and ε̂ = ε·sqrt(1-β2^t) (the same
-//             value; one division and one square root per element, not three
-//             divisions: the update kernels are bound by them)
-//   adamw     adam, and w -= lr·wd·w with the pre-update w (decoupled decay)
-// Right-hand sides use the new state where it appears on the left above.
+// The update rules, their defaults and PyTorch equivalents are the table in
+// compiler/passes/optimizers.cc (docs/optimizers.md shows them); every state
+// starts at zero, and right-hand sides use the new state where it appears on
+// the left. One implementation note, Adam's:
+//   w -= lr·m̂ / (sqrt(v̂) + ε) with m̂ = m / (1-β1^t), v̂ = v / (1-β2^t) is
+//   computed as w -= α·m / (sqrt(v) + ε̂) with the per-step scalars
+//   α = lr·sqrt(1-β2^t) / (1-β1^t) and ε̂ = ε·sqrt(1-β2^t) (the same value;
+//   one division and one square root per element, not three divisions: the
+//   update kernels are bound by them).
 #include "compiler/passes/lower_optimizer.h"
 
+#include <algorithm>
 #include <map>
+#include <optional>
 
+#include "compiler/passes/optimizers.h"
 #include "ir/builder.h"
 #include "ir/error.h"
 
@@ -26,29 +21,22 @@ namespace dlc {
 namespace {
 
 struct Hyper {
-  double momentum, beta1, beta2, epsilon, rho, weight_decay;
+  double momentum = 0, beta1 = 0, beta2 = 0, epsilon = 0, rho = 0, weight_decay = 0;
 };
 
+/// The values the kind uses (optimizers.h); the others stay 0 and are never read.
 Hyper read_hyper(const proto::Optimizer& o, const std::string& source) {
-  const std::string& k = o.kind();
+  std::vector<std::string> errors = check_hyper_parameters(o, (source.empty() ? "" : source + ": ") + "training: ");
+  if (!errors.empty()) throw Error(errors[0]);
   Hyper h;
-  h.momentum = o.has_momentum() ? o.momentum() : 0.9;
-  h.beta1 = o.has_beta1() ? o.beta1() : 0.9;
-  h.beta2 = o.has_beta2() ? o.beta2() : 0.999;
-  double eps = k == "adagrad" ? 1e-10 : k == "adadelta" ? 1e-6 : 1e-8;
-  h.epsilon = o.has_epsilon() ? o.epsilon() : eps;
-  h.rho = o.has_rho() ? o.rho() : 0.9;
-  h.weight_decay = o.has_weight_decay() ? o.weight_decay() : (k == "adamw" ? 0.01 : 0.0);
-  auto check = [&](const char* field, double v, bool ok, const char* range) {
-    if (!ok)
-      throw Error(source + ": optimizer " + k + ": " + field + " must be " + range + ", got " + std::to_string(v));
-  };
-  check("momentum", h.momentum, h.momentum >= 0 && h.momentum < 1, "in [0, 1)");
-  check("beta1", h.beta1, h.beta1 >= 0 && h.beta1 < 1, "in [0, 1)");
-  check("beta2", h.beta2, h.beta2 >= 0 && h.beta2 < 1, "in [0, 1)");
-  check("rho", h.rho, h.rho >= 0 && h.rho < 1, "in [0, 1)");
-  check("epsilon", h.epsilon, h.epsilon >= 0, ">= 0");
-  check("weight_decay", h.weight_decay, h.weight_decay >= 0, ">= 0");
+  for (const auto& v : resolve_hyper_parameters(o)) {
+    if (v.name == "momentum") h.momentum = v.value;
+    else if (v.name == "beta1") h.beta1 = v.value;
+    else if (v.name == "beta2") h.beta2 = v.value;
+    else if (v.name == "epsilon") h.epsilon = v.value;
+    else if (v.name == "rho") h.rho = v.value;
+    else if (v.name == "weight_decay") h.weight_decay = v.value;
+  }
   return h;
 }
 
@@ -64,6 +52,7 @@ class Lowering {
 
   void lower(const std::string& kind, const std::string& w, const std::string& grad) {
     dtype_ = g_.type_of(w).dtype;
+    kind_ = kind;
     std::string g = grad;
     if (kind != "adamw" && h_.weight_decay != 0) g = b_.add(g, mul(c(h_.weight_decay), w));
     if (kind == "sgd") {
@@ -164,6 +153,10 @@ class Lowering {
 
   /// A zero-initialized frozen parameter `<w>.<suffix>` shaped like w.
   std::string state(const std::string& w, const std::string& suffix) {
+    const OptimizerSpec* spec = find_optimizer_spec(kind_);
+    if (!spec || std::find(spec->state.begin(), spec->state.end(), suffix) == spec->state.end())
+      throw Error("internal error: optimizer " + kind_ + " keeps state '" + suffix +
+                  "', which its entry in optimizers.cc does not list (validation checks names from it)");
     std::string name = w + "." + suffix;
     if (g_.types.count(name) || g_.find_param(name) || g_.find_input(name))
       throw Error(m_.source + ": optimizer state '" + name + "' clashes with an existing value");
@@ -183,6 +176,7 @@ class Lowering {
   GraphBuilder b_;
   Hyper h_;
   DType dtype_ = DType::f32;
+  std::string kind_;
   std::string lr_, step_;
   std::map<std::pair<int, double>, std::string> consts_, bias_;
   std::map<std::pair<std::string, int>, std::string> casts_;
@@ -193,10 +187,59 @@ class Lowering {
 
 double default_learning_rate(const proto::Optimizer& opt) {
   if (opt.has_learning_rate()) return opt.learning_rate();
-  const std::string& k = opt.kind();
-  if (k == "adadelta") return 1.0;
-  if (k == "adam" || k == "adamw" || k == "rmsprop") return 0.001;
-  return 0.01;
+  const OptimizerSpec* spec = find_optimizer_spec(opt.kind().empty() ? "sgd" : opt.kind());
+  return spec ? spec->hyper.at(0).default_value : 1e-3;
+}
+
+namespace {
+
+std::string at(const std::string& source, int line) {
+  if (line <= 0) return source.empty() ? "" : source + ": ";
+  return (source.empty() ? "line " : source + ":") + std::to_string(line) + ": ";
+}
+
+/// What defines `name` in `g` ("parameter 'w'", "node 'h' (relu)") and its line.
+std::optional<std::pair<std::string, int>> definition(const Graph& g, const std::string& name) {
+  if (const Input* i = g.find_input(name)) return std::make_pair("input '" + name + "'", i->line);
+  if (const Parameter* p = g.find_param(name)) return std::make_pair("parameter '" + name + "'", p->line);
+  for (const auto& n : g.nodes)
+    for (const auto& o : n.outputs)
+      if (o == name) return std::make_pair("node '" + n.name + "' (" + n.op + ") output '" + name + "'", n.line);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<std::string> optimizer_name_clashes(const Model& m) {
+  std::vector<std::string> errors;
+  if (!m.has_training()) return errors;
+  const Graph& g = m.graph;
+  const TensorType scalar{DType::f32, {}};
+  for (auto [name, role] : {std::make_pair(kLearningRateInput, proto::LEARNING_RATE),
+                            std::make_pair(kStepInput, proto::STEP)}) {
+    if (const Input* in = g.find_input(name)) {
+      if (in->role != role || in->type != scalar)
+        errors.push_back(at(m.source, in->line) + "input '" + name + "' is " + in->type.str() + " of role " +
+                         proto::InputRole_Name(in->role) + ", but the name is reserved for the optimizer's " +
+                         scalar.str() + " input of role " + proto::InputRole_Name(role));
+    } else if (auto d = definition(g, name)) {
+      errors.push_back(at(m.source, d->second) + d->first + " clashes with the optimizer's input '" + name +
+                       "'; rename it");
+    }
+  }
+  const std::string& kind = m.training.optimizer().kind();
+  const OptimizerSpec* spec = find_optimizer_spec(kind);
+  if (!spec) return errors;
+  for (const auto& p : g.params) {
+    if (p.frozen || !is_float(p.type.dtype)) continue;
+    for (const auto& suffix : spec->state) {
+      std::string name = p.name + "." + suffix;
+      if (auto d = definition(g, name))
+        errors.push_back(at(m.source, d->second) + d->first + " clashes with the state '" + name +
+                         "' that optimizer " + kind + " keeps for parameter '" + p.name + "'; rename it");
+    }
+  }
+  return errors;
 }
 
 bool LowerOptimizerPass::run(Model& m) {
@@ -205,6 +248,7 @@ bool LowerOptimizerPass::run(Model& m) {
     throw Error(m.source + ": lower_optimizer: no gradients; autodiff must run first");
   const proto::Optimizer& opt = m.training.optimizer();
   const std::string kind = opt.kind().empty() ? "sgd" : opt.kind();
+  if (std::vector<std::string> clashes = optimizer_name_clashes(m); !clashes.empty()) throw Error(clashes[0]);
   Lowering lowering(m, read_hyper(opt, m.source));
   lowering.add_inputs();
   // Parameter order, not gradient-map order, so the emitted graph reads like the model.

@@ -1,6 +1,9 @@
 #include "compiler/passes/regularize.h"
 
+#include <cmath>
+
 #include "ir/builder.h"
+#include "ir/printer.h"
 #include "ir/error.h"
 
 namespace dlc {
@@ -36,19 +39,45 @@ std::string penalty(GraphBuilder& b, const std::string& w, const std::string& f,
 
 }  // namespace
 
+std::vector<std::string> check_regularization(const Model& m) {
+  std::vector<std::string> errors;
+  if (!m.has_training()) return errors;
+  std::string prefix = (m.source.empty() ? "" : m.source + ": ") + "training: regularization ";
+  for (int k = 0; k < m.training.regularization_size(); ++k) {
+    const proto::Regularizer& reg = m.training.regularization(k);
+    std::string where = prefix + std::to_string(k + 1) + ": ";
+    for (auto [field, v] : {std::make_pair("l1", reg.l1()), std::make_pair("l2", reg.l2())})
+      if (!(std::isfinite(v) && v >= 0))
+        errors.push_back(where + field + " must be a finite number >= 0, got " + format_number(v));
+    if (reg.l1() == 0 && reg.l2() == 0) continue;  // the pass skips it
+    std::vector<const Parameter*> params;
+    if (reg.params().empty()) {
+      for (const auto& p : m.graph.params)
+        if (!p.frozen) params.push_back(&p);
+    }
+    for (const auto& name : reg.params())
+      if (const Parameter* p = m.graph.find_param(name)) params.push_back(p);  // the verifier names a missing one
+    for (const Parameter* p : params) {
+      const std::string& name = p->name;
+      if (!is_float(p->type.dtype))
+        errors.push_back(where + "parameter '" + name + "' is " + p->type.str() + ", not a float tensor");
+    }
+  }
+  return errors;
+}
+
 bool RegularizePass::run(Model& m) {
   if (!m.has_training()) return false;
   Graph& g = m.graph;
   GraphBuilder b(g);
   const std::string loss = m.training.loss();
   DType loss_dtype = g.type_of(loss).dtype;
+  if (std::vector<std::string> errors = check_regularization(m); !errors.empty()) throw Error(errors[0]);
   std::string total_penalty;
   auto accumulate = [&](const std::string& term) {
     total_penalty = total_penalty.empty() ? term : b.add(total_penalty, term);
   };
   for (const auto& reg : m.training.regularization()) {
-    if (reg.l1() < 0 || reg.l2() < 0)
-      throw Error(m.source + ": regularization: l1 and l2 must not be negative");
     if (reg.l1() == 0 && reg.l2() == 0) continue;
     for (const auto& w : regularized_params(m, reg)) {
       if (!is_float(g.type_of(w).dtype))

@@ -2,6 +2,7 @@
 // (compiler/memory_plan.h); after it each program passes check_program.
 #include "compiler/memory_plan.h"
 #include "compiler/stage.h"
+#include "ir/size_limits.h"
 
 namespace dlc {
 namespace {
@@ -12,7 +13,12 @@ class PlanMemoryStage : public Stage {
   IrLevel level() const override { return IrLevel::kernel; }
 
   bool run(Compilation& c) override {
-    for (auto& p : c.programs) plan_memory(p);
+    for (auto& p : c.programs) {
+      plan_memory(p);
+      // The arena is one allocation at load: a model whose every tensor fits
+      // may still need more at once than the limit allows.
+      check_size("entry point '" + p.entry + "': the planned temp arena", p.arena_bytes);
+    }
     return !c.programs.empty();
   }
 

@@ -4,11 +4,12 @@
 #include <string>
 #include <vector>
 
+#include "compiler/passes/optimizers.h"
 #include "compiler/tool/commands.h"
+#include "compiler/validate_model.h"
 #include "frontend/model_loader.h"
 #include "ir/label_dependence.h"
 #include "ir/printer.h"
-#include "ir/verifier.h"
 
 namespace dlc {
 namespace {
@@ -16,10 +17,15 @@ namespace {
 constexpr const char* kUsage =
     "usage: dlc check MODEL\n"
     "\n"
-    "Loads MODEL (.pbtxt text or .pb binary), checks its structure, infers every\n"
-    "value's shape and checks the training section. Prints `ok` and a summary\n"
+    "Loads MODEL (.pbtxt text or .pb binary) and runs the validation `dlc compile`\n"
+    "starts with: structure, every value's shape, initializer values, the\n"
+    "optimizer's hyper-parameters (a value out of range, or one the kind does not\n"
+    "use), regularization, names the optimizer reserves, and that every op between\n"
+    "a trainable parameter and the loss has a gradient. Prints `ok` and a summary\n"
     "(inputs with their roles, parameters and their element count, outputs,\n"
-    "training loss and optimizer), or every error, one per line, and exits 1.\n"
+    "training loss, the optimizer's hyper-parameter values with defaults filled\n"
+    "in, its update rule and the regularization penalty), or every error, one per\n"
+    "line, and exits 1. docs/optimizers.md describes the optimizers.\n"
     "An output that needs a LABEL input (the loss, say) is marked \"train_step\n"
     "only\": the compiled predict entry point, fed no labels, leaves it out.\n";
 
@@ -50,6 +56,32 @@ const char* role_name(proto::InputRole role) {
     case proto::LEARNING_RATE: return "learning rate";
     case proto::STEP: return "step";
     default: return "data";
+  }
+}
+
+/// The values the optimizer will use, its update rule and the penalties,
+/// from the same table and passes the compiler uses.
+void print_what_is_computed(const Model& m) {
+  const proto::Optimizer& opt = m.training.optimizer();
+  const OptimizerSpec* spec = find_optimizer_spec(opt.kind());
+  if (!spec) return;  // validation refused it already
+  std::string uses;
+  double weight_decay = 0;
+  for (const auto& v : resolve_hyper_parameters(opt)) {
+    uses += (uses.empty() ? "" : ", ") + v.name + "=" + format_number(v.value) + (v.given ? "" : " (default)");
+    if (v.name == "weight_decay") weight_decay = v.value;
+  }
+  std::printf("  hyper-parameters: %s; dlrun train --lr overrides learning_rate\n", uses.c_str());
+  std::printf("  update of each trainable parameter w: %s\n", spec->rule.c_str());
+  if (spec->kind != "adamw")
+    std::printf("  g = %s\n", weight_decay != 0 ? "the loss's gradient + weight_decay*w" : "the loss's gradient");
+  std::printf("  the same update and defaults as %s\n", spec->pytorch.c_str());
+  for (const auto& r : m.training.regularization()) {
+    std::string penalty;
+    if (r.l1() != 0) penalty = format_number(r.l1()) + "*sum(|w|)";
+    if (r.l2() != 0) penalty += (penalty.empty() ? "" : " + ") + format_number(r.l2()) + "*sum(w^2)";
+    std::printf("  %s: the loss gets + %s per parameter\n", print_regularizer(r).c_str(),
+                penalty.empty() ? "0" : penalty.c_str());
   }
 }
 
@@ -86,9 +118,9 @@ void print_summary(const Model& m) {
     std::printf("training: none (inference only)\n");
     return;
   }
-  std::printf("training: minimize '%s' with %s\n", m.training.loss().c_str(),
-              print_optimizer(m.training.optimizer()).c_str());
-  for (const auto& r : m.training.regularization()) std::printf("  %s\n", print_regularizer(r).c_str());
+  const proto::Optimizer& opt = m.training.optimizer();
+  std::printf("training: minimize '%s' with %s\n", m.training.loss().c_str(), print_optimizer(opt).c_str());
+  print_what_is_computed(m);
 }
 
 }  // namespace
@@ -112,7 +144,8 @@ int cmd_check(int argc, char** argv) {
     return 2;
   }
   Model m = load_model(files[0]);  // dlc::Error (parse errors) is printed by the dispatcher
-  std::vector<std::string> errors = verify_model(m);
+  // The same validation as compile's first stage, so the two never disagree.
+  std::vector<std::string> errors = validate_model(m);
   if (!errors.empty()) {
     for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.c_str());
     return 1;

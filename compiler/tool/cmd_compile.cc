@@ -12,6 +12,7 @@
 #include "compiler/tool/commands.h"
 #include "frontend/model_loader.h"
 #include "ir/error.h"
+#include "ir/number_text.h"
 #include "kernel/executable.h"
 
 namespace dlc {
@@ -59,18 +60,13 @@ int cmd_compile(int argc, char** argv) {
       if (i + 1 >= argc) throw Error("dlc compile: " + a + " needs a value");
       return argv[++i];
     };
-    auto number = [&]() -> int64_t {
-      std::string v = value();
-      char* end = nullptr;
-      long long n = strtoll(v.c_str(), &end, 10);
-      if (v.empty() || *end) throw Error("dlc compile: " + a + " takes a whole number, got '" + v + "'");
-      return n;
-    };
+    auto batch = [&] { return parse_whole_number("dlc compile: " + a, value(), 1, kMaxBatch); };
+    auto seed = [&] { return parse_unsigned_number("dlc compile: " + a, value()); };
     if (a == "--help" || a == "-h") { std::cout << kUsage; return 0; }
     else if (a == "-o") out_path = value();
     else if (a == "--target") opts.target = value();
-    else if (a == "--batch") opts.batch = number();
-    else if (a == "--seed") opts.seed = static_cast<uint64_t>(number());
+    else if (a == "--batch") opts.batch = batch();
+    else if (a == "--seed") opts.seed = seed();
     else if (a == "--no-train") opts.training = false;
     else if (a == "--cpu") opts.cpu = value();
     else if (a == "--dump-after") opts.dump_after = value();

@@ -9,6 +9,8 @@
 #include "compiler/gradcheck.h"
 #include "compiler/tool/commands.h"
 #include "frontend/model_loader.h"
+#include "ir/error.h"
+#include "ir/number_text.h"
 
 namespace dlc {
 namespace {
@@ -40,15 +42,6 @@ struct GradcheckArgs {
   int64_t elements = 20;
   double eps = kGradcheckEps;
 };
-
-/// Parses a non-negative integer; false when `v` is not one.
-bool parse_count(const std::string& v, long long* out) {
-  char* end = nullptr;
-  long long n = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end != '\0' || n < 0) return false;
-  *out = n;
-  return true;
-}
 
 /// Parses the options; returns -1 to go on, else the exit status.
 int parse_args(int argc, char** argv, GradcheckArgs* args) {
@@ -83,29 +76,19 @@ int parse_args(int argc, char** argv, GradcheckArgs* args) {
       args->model = a;
       continue;
     }
-    long long n = 0;
     if (flag != "--batch" && flag != "--seed" && flag != "--elements" && flag != "--eps") {
       std::fprintf(stderr, "dlc gradcheck: unknown option '%s'\n%s", flag.c_str(), kUsage);
       return 2;
     }
-    if (flag == "--eps") {
-      char* end = nullptr;
-      double e = std::strtod(value.c_str(), &end);
-      if (value.empty() || *end != '\0' || !(e > 0 && e < 1)) {
-        std::fprintf(stderr, "dlc gradcheck: --eps needs a number in (0, 1), got '%s'\n", value.c_str());
-        return 2;
-      }
-      args->eps = e;
-      continue;
-    }
-    if (!parse_count(value, &n) || (flag == "--batch" && n == 0)) {
-      std::fprintf(stderr, "dlc gradcheck: %s needs a %s integer, got '%s'\n", flag.c_str(),
-                   flag == "--batch" ? "positive" : "non-negative", value.c_str());
+    try {
+      if (flag == "--eps") args->eps = parse_real_number(flag, value, {0, true, 1, true});
+      else if (flag == "--batch") args->batch = parse_whole_number(flag, value, 1, kMaxBatch);
+      else if (flag == "--seed") args->seed = parse_unsigned_number(flag, value);
+      else args->elements = parse_whole_number(flag, value, 0);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "dlc gradcheck: %s\n", e.what());
       return 2;
     }
-    if (flag == "--batch") args->batch = n;
-    else if (flag == "--seed") args->seed = static_cast<uint64_t>(n);
-    else args->elements = n;
   }
   if (args->model.empty()) {
     std::fprintf(stderr, "dlc gradcheck: no model given\n%s", kUsage);

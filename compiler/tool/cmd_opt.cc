@@ -10,6 +10,7 @@
 #include "compiler/tool/commands.h"
 #include "frontend/model_loader.h"
 #include "ir/error.h"
+#include "ir/number_text.h"
 #include "ir/printer.h"
 
 namespace dlc {
@@ -85,13 +86,12 @@ int cmd_opt(int argc, char** argv) {
       passes = v;
       passes_given = true;
     } else if (value("--batch")) {
-      char* end = nullptr;
-      long long n = std::strtoll(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || n <= 0) {
-        std::fprintf(stderr, "dlc opt: --batch needs a positive integer, got '%s'\n", v.c_str());
+      try {
+        opts.batch = parse_whole_number("--batch", v, 1, kMaxBatch);
+      } catch (const Error& e) {
+        std::fprintf(stderr, "dlc opt: %s\n", e.what());
         return 2;
       }
-      opts.batch = n;
     } else if (value("--dump-after")) {
       opts.dump_after = v;
     } else if (a.size() > 1 && a[0] == '-') {

@@ -7,6 +7,8 @@
 #include "compiler/pipeline.h"
 #include "compiler/tool/commands.h"
 #include "frontend/model_loader.h"
+#include "ir/error.h"
+#include "ir/number_text.h"
 #include "ir/printer.h"
 #include "ir/verifier.h"
 
@@ -63,13 +65,12 @@ int parse_args(int argc, char** argv, PrintArgs* args) {
     } else if (value_of(i, "--after", &v)) {
       args->after = v;
     } else if (value_of(i, "--batch", &v)) {
-      char* end = nullptr;
-      long long n = std::strtoll(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || n <= 0) {
-        std::fprintf(stderr, "dlc print: --batch needs a positive integer, got '%s'\n", v.c_str());
+      try {
+        args->batch = parse_whole_number("--batch", v, 1, kMaxBatch);
+      } catch (const Error& e) {
+        std::fprintf(stderr, "dlc print: %s\n", e.what());
         return 2;
       }
-      args->batch = n;
     } else if (a == "--no-training") {
       args->training = false;
     } else if (a.size() > 1 && a[0] == '-') {

@@ -7,7 +7,13 @@
 // A dlc::Error escaping a command is printed by the dispatcher (exit 1).
 #pragma once
 
+#include <cstdint>
+
 namespace dlc {
+
+/// The largest --batch a dlc command takes (numbers are parsed strictly,
+/// ir/number_text.h): a batch dimension beyond an int32 is a typo.
+constexpr int64_t kMaxBatch = 2147483647;
 
 /// `dlc check MODEL`: verifies a model and summarizes it, or lists every error.
 int cmd_check(int argc, char** argv);

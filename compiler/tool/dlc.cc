@@ -3,11 +3,13 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "compiler/tool/commands.h"
 #include "ir/error.h"
+#include "ir/size_limits.h"
 
 namespace {
 
@@ -39,7 +41,10 @@ void print_usage(FILE* out) {
   for (const auto& c : commands()) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
   std::fprintf(out,
                "\n"
-               "`dlc COMMAND --help` (or `dlc help COMMAND`) describes a command's options.\n");
+               "`dlc COMMAND --help` (or `dlc help COMMAND`) describes a command's options.\n"
+               "\n"
+               "--max-memory BYTES (any command; or the environment variable DLC_MAX_MEMORY): the\n"
+               "most one tensor, file or temp arena may take, e.g. 32G (default 16G).\n");
 }
 
 const Command* find_command(const char* name) {
@@ -54,6 +59,11 @@ int run_command(const Command& c, int argc, char** argv) {
   } catch (const dlc::Error& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
+  } catch (const std::bad_alloc&) {
+    // Sizes from files and models are checked against the limit first, so
+    // this is a size within the limit that this machine cannot provide.
+    std::fprintf(stderr, "dlc %s: out of memory (a lower --max-memory has such sizes refused before allocating)\n", c.name);
+    return 1;
   } catch (const std::exception& e) {
     // Not a user error: a bug in dlc. Say so rather than blame the model.
     std::fprintf(stderr, "dlc %s: internal error: %s\n", c.name, e.what());
@@ -64,6 +74,11 @@ int run_command(const Command& c, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Valid with every command, so no command's parser needs to know it.
+  if (std::string bad = dlc::take_max_memory_option(&argc, argv); !bad.empty()) {
+    std::fprintf(stderr, "dlc: %s\n", bad.c_str());
+    return 2;
+  }
   if (argc < 2) {
     print_usage(stderr);
     return 2;

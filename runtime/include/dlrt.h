@@ -133,7 +133,10 @@ uint32_t dlrt_format_version(void);
 /** Loads and validates an executable and prepares its target's executor;
  *  persistent state starts as the executable's initial parameters.
  *  DLRT_FILE_ERROR for a bad file, DLRT_RUNTIME_ERROR when this build cannot
- *  run its target. */
+ *  run its target. The cpu target starts DLC_NUM_THREADS threads (a whole
+ *  number in 1..1024; default: one per core, at most 1024); an invalid value,
+ *  or threads the system will not start (an address-space or process limit),
+ *  is an error naming the variable or the count. */
 dlrt_status dlrt_model_load(const char* path, dlrt_model** model);
 /** Loads and validates an executable only to describe it (target, batch,
  *  signature, persistent tensors, peak memory): no executor is prepared, so

@@ -75,29 +75,30 @@ int parse_options(int argc, char** argv, Options* o) {
                                     "--save-initial"},
                                    "bench", kUsage, &args))
     return status;
-  for (const Argument& a : args) {
-    const std::string &flag = a.flag, &value = a.value;
-    if (flag == "--entry") {
-      if (value != "train_step" && value != "predict")
-        return usage_error("bench", "--entry takes train_step or predict, not '" + value + "'", "");
-      if (std::find(o->entries.begin(), o->entries.end(), value) == o->entries.end()) o->entries.push_back(value);
-    } else if (flag == "--steps") o->steps = parse_int_option(flag, value);
-    else if (flag == "--warmup") o->warmup = parse_int_option(flag, value);
-    else if (flag == "--threads") o->threads = parse_int_option(flag, value);
-    else if (flag == "--seed") o->seed = static_cast<uint64_t>(parse_int_option(flag, value));
-    else if (flag == "--lr") o->lr = parse_real_option(flag, value), o->has_lr = true;
-    else if (flag == "--save-initial") o->save_initial = value;
-    else if (flag == "--input") o->inputs.push_back(parse_binding(value));
-    else if (flag == "--profile") o->profile = true;
-    else if (flag == "--json") o->json = true;
-    else if (a.is_option() || !o->model.empty()) return unexpected_argument("bench", a, kUsage);
-    else o->model = a.text;
+  try {  // a bad number is a usage error
+    for (const Argument& a : args) {
+      const std::string &flag = a.flag, &value = a.value;
+      if (flag == "--entry") {
+        if (value != "train_step" && value != "predict")
+          return usage_error("bench", "--entry takes train_step or predict, not '" + value + "'", "");
+        if (std::find(o->entries.begin(), o->entries.end(), value) == o->entries.end()) o->entries.push_back(value);
+      } else if (flag == "--steps") o->steps = parse_int_option(flag, value, 1);
+      else if (flag == "--warmup") o->warmup = parse_int_option(flag, value, 0);
+      else if (flag == "--threads") o->threads = parse_int_option(flag, value, 1, ThreadPool::kMaxThreads);
+      else if (flag == "--seed") o->seed = parse_seed_option(flag, value);
+      else if (flag == "--lr") o->lr = parse_real_option(flag, value, RealRange::positive()), o->has_lr = true;
+      else if (flag == "--save-initial") o->save_initial = value;
+      else if (flag == "--input") o->inputs.push_back(parse_binding(value));
+      else if (flag == "--profile") o->profile = true;
+      else if (flag == "--json") o->json = true;
+      else if (a.is_option() || !o->model.empty()) return unexpected_argument("bench", a, kUsage);
+      else o->model = a.text;
+    }
+  } catch (const Error& e) {
+    return usage_error("bench", e.what(), "");
   }
   const char* problem = nullptr;
   if (o->model.empty()) problem = "needs MODEL.dlc";
-  else if (o->steps < 1) problem = "--steps must be at least 1";
-  else if (o->warmup < 0) problem = "--warmup must be >= 0";
-  else if (o->threads < 0 || o->threads > 1024) problem = "--threads takes 1..1024";
   if (problem) return usage_error("bench", problem, kUsage);
   return 0;
 }

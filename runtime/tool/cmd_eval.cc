@@ -44,16 +44,20 @@ int parse_options(int argc, char** argv, Options* o) {
   if (int status = split_arguments(argc, argv, {"--data", "--weights", "--test-x", "--test-y", "--limit-test"}, "eval",
                                    kUsage, &args))
     return status;
-  for (const Argument& a : args) {
-    const std::string &flag = a.flag, &value = a.value;
-    if (flag == "--data") o->data = value;
-    else if (flag == "--weights") o->weights = value;
-    else if (flag == "--test-x") o->test_x = value;
-    else if (flag == "--test-y") o->test_y = value;
-    else if (flag == "--limit-test") o->limit_test = parse_int_option(flag, value);
-    else if (flag == "--json") o->json = true;
-    else if (a.is_option() || !o->model.empty()) return unexpected_argument("eval", a, kUsage);
-    else o->model = a.text;
+  try {  // a bad number is a usage error
+    for (const Argument& a : args) {
+      const std::string &flag = a.flag, &value = a.value;
+      if (flag == "--data") o->data = value;
+      else if (flag == "--weights") o->weights = value;
+      else if (flag == "--test-x") o->test_x = value;
+      else if (flag == "--test-y") o->test_y = value;
+      else if (flag == "--limit-test") o->limit_test = parse_int_option(flag, value, 1);
+      else if (flag == "--json") o->json = true;
+      else if (a.is_option() || !o->model.empty()) return unexpected_argument("eval", a, kUsage);
+      else o->model = a.text;
+    }
+  } catch (const Error& e) {
+    return usage_error("eval", e.what(), "");
   }
   if (o->model.empty()) return usage_error("eval", "needs MODEL.dlc", kUsage);
   return 0;

@@ -10,6 +10,8 @@
 
 #include "dlrt.hpp"
 #include "ir/error.h"
+#include "ir/number_text.h"
+#include "ir/printer.h"  // format_number
 #include "runtime/npy.h"
 #include "runtime/tool/commands.h"
 #include "runtime/tool/train_loop.h"
@@ -52,16 +54,26 @@ const dlrt::TensorInfo* find_info(const std::vector<dlrt::TensorInfo>& list, con
 
 DType to_dtype(dlrt_dtype d) { return from_proto(static_cast<proto::DType>(d)); }
 
+/// Whether `v` converts to a `want` value unchanged: a whole number within
+/// the integer type's range (casting 1e300 to an integer is undefined and
+/// gives garbage), 0 or 1 for a bool, anything for a float.
+bool fits_dtype(double v, DType want) {
+  if (is_float(want)) return true;
+  if (want == DType::boolean) return v == 0 || v == 1;
+  // 2^31 and 2^63 are exact doubles; the ranges are [-2^31, 2^31) and [-2^63, 2^63).
+  double limit = want == DType::i32 ? 0x1p31 : 0x1p63;
+  return std::trunc(v) == v && v >= -limit && v < limit;
+}
+
 /// `t` converted to `want`; float values become integers or bools only when
-/// they are whole numbers (or 0/1), so no label is silently truncated.
+/// they are whole numbers in range (or 0/1), so no label is silently truncated.
 HostTensor convert(const HostTensor& t, DType want, const std::string& file, const std::string& input) {
   if (t.type.dtype == want) return t;
   HostTensor out(TensorType{want, t.type.dims});
   for (int64_t i = 0; i < t.numel(); ++i) {
     double v = t.get(i);
-    bool fits = is_float(want) || (want == DType::boolean ? (v == 0 || v == 1) : std::trunc(v) == v);
-    if (!fits)
-      throw Error(file + ": element " + std::to_string(i) + " is " + std::to_string(v) + ", which input '" + input +
+    if (!fits_dtype(v, want))
+      throw Error(file + ": element " + std::to_string(i) + " is " + format_number(v) + ", which input '" + input +
                   "' (" + dtype_name(want) + ") cannot hold");
     out.set(i, v);
   }
@@ -79,15 +91,20 @@ int parse_options(int argc, char** argv, Options* o) {
   std::vector<Argument> args;
   if (int status = split_arguments(argc, argv, {"--input", "--output", "--weights"}, "predict", kUsage, &args))
     return status;
-  for (const Argument& a : args) {
-    const std::string &flag = a.flag, &value = a.value;
-    if (flag == "--input") o->inputs.push_back(parse_binding(value));
-    else if (flag == "--output") o->outputs.push_back(parse_binding(value));
-    else if (flag == "--weights") o->weights = value;
-    else if (flag == "--verify-fusion")
-      o->fusion_tolerance = value.empty() ? kDefaultFusionTolerance : parse_real_option(flag, value);
-    else if (a.is_option() || !o->model.empty()) return unexpected_argument("predict", a, kUsage);
-    else o->model = a.text;
+  try {  // a bad number is a usage error
+    for (const Argument& a : args) {
+      const std::string &flag = a.flag, &value = a.value;
+      if (flag == "--input") o->inputs.push_back(parse_binding(value));
+      else if (flag == "--output") o->outputs.push_back(parse_binding(value));
+      else if (flag == "--weights") o->weights = value;
+      else if (flag == "--verify-fusion")
+        o->fusion_tolerance =
+            value.empty() ? kDefaultFusionTolerance : parse_real_option(flag, value, RealRange::positive());
+      else if (a.is_option() || !o->model.empty()) return unexpected_argument("predict", a, kUsage);
+      else o->model = a.text;
+    }
+  } catch (const Error& e) {
+    return usage_error("predict", e.what(), "");
   }
   if (o->model.empty() || o->inputs.empty() || o->outputs.empty())
     return usage_error("predict", "needs MODEL.dlc, --input and --output", kUsage);

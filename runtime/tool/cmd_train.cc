@@ -8,14 +8,15 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <map>
 #include <string>
 #include <vector>
 
 #include "dlrt.hpp"
 #include "ir/error.h"
+#include "ir/file_io.h"
 #include "runtime/datasets.h"
 #include "runtime/tool/commands.h"
+#include "runtime/tool/resume_state.h"
 #include "runtime/tool/train_loop.h"
 
 namespace dlc {
@@ -51,6 +52,8 @@ constexpr const char* kUsage =
     "                        loss and restore the best weights\n"
     "  --checkpoint FILE     save weights and optimizer state after every epoch (safetensors);\n"
     "                        with --patience also FILE.best, the best validation epoch's weights\n"
+    "                        (checked writable before training; FILE.tmp.* files that an\n"
+    "                        interrupted save left are removed)\n"
     "  --resume FILE         continue from a checkpoint written by --checkpoint\n"
     "  --metrics FILE        write a CSV row per epoch\n"
     "  --json                print a one-line JSON summary instead of the final lines\n"
@@ -81,43 +84,47 @@ int parse_options(int argc, char** argv, Options* o) {
                                     "--test-y"},
                                    "train", kUsage, &args))
     return status;
-  for (const Argument& a : args) {
-    const std::string &flag = a.flag, &value = a.value;
-    if (flag == "--data") o->data = value;
-    else if (flag == "--epochs") o->epochs = parse_int_option(flag, value);
-    else if (flag == "--lr") o->lr = parse_real_option(flag, value), o->has_lr = true;
-    else if (flag == "--seed") o->seed = static_cast<uint64_t>(parse_int_option(flag, value)), o->has_seed = true;
-    else if (flag == "--limit-train") o->limit_train = parse_int_option(flag, value);
-    else if (flag == "--limit-test") o->limit_test = parse_int_option(flag, value);
-    else if (flag == "--checkpoint") o->checkpoint = value;
-    else if (flag == "--resume") o->resume = value;
-    else if (flag == "--metrics") o->metrics = value;
-    else if (flag == "--val-split") o->val_split = parse_real_option(flag, value);
-    else if (flag == "--patience") o->patience = parse_int_option(flag, value);
-    else if (flag == "--warmup") o->schedule.warmup = parse_int_option(flag, value);
-    else if (flag == "--step-every") o->schedule.step_every = parse_int_option(flag, value);
-    else if (flag == "--gamma") o->schedule.gamma = parse_real_option(flag, value);
-    else if (flag == "--train-x") o->train_x = value;
-    else if (flag == "--train-y") o->train_y = value;
-    else if (flag == "--test-x") o->test_x = value;
-    else if (flag == "--test-y") o->test_y = value;
-    else if (flag == "--schedule") {
-      if (value == "constant") o->schedule.kind = LrSchedule::kConstant;
-      else if (value == "step") o->schedule.kind = LrSchedule::kStep;
-      else if (value == "cosine") o->schedule.kind = LrSchedule::kCosine;
-      else return usage_error("train", "--schedule takes constant, step or cosine, not '" + value + "'", kUsage);
-    } else if (flag == "--json") o->json = true;
-    else if (flag == "--verify-fusion")
-      o->fusion_tolerance = value.empty() ? kDefaultFusionTolerance : parse_real_option(flag, value);
-    else if (a.is_option() || !o->model.empty()) return unexpected_argument("train", a, kUsage);
-    else o->model = a.text;
+  // A number out of range is a usage error like a missing one.
+  try {
+    for (const Argument& a : args) {
+      const std::string &flag = a.flag, &value = a.value;
+      if (flag == "--data") o->data = value;
+      else if (flag == "--epochs") o->epochs = parse_int_option(flag, value, 1, kMaxEpochs);
+      else if (flag == "--lr") o->lr = parse_real_option(flag, value, RealRange::positive()), o->has_lr = true;
+      else if (flag == "--seed") o->seed = parse_seed_option(flag, value), o->has_seed = true;
+      else if (flag == "--limit-train") o->limit_train = parse_int_option(flag, value, 1);
+      else if (flag == "--limit-test") o->limit_test = parse_int_option(flag, value, 1);
+      else if (flag == "--checkpoint") o->checkpoint = value;
+      else if (flag == "--resume") o->resume = value;
+      else if (flag == "--metrics") o->metrics = value;
+      else if (flag == "--val-split") o->val_split = parse_real_option(flag, value, {0, false, 1, true});
+      else if (flag == "--patience") o->patience = parse_int_option(flag, value, 1, kMaxEpochs);
+      else if (flag == "--warmup") o->schedule.warmup = parse_int_option(flag, value, 0);
+      else if (flag == "--step-every") o->schedule.step_every = parse_int_option(flag, value, 1, kMaxEpochs);
+      else if (flag == "--gamma") o->schedule.gamma = parse_real_option(flag, value, RealRange::positive());
+      else if (flag == "--train-x") o->train_x = value;
+      else if (flag == "--train-y") o->train_y = value;
+      else if (flag == "--test-x") o->test_x = value;
+      else if (flag == "--test-y") o->test_y = value;
+      else if (flag == "--schedule") {
+        if (value == "constant") o->schedule.kind = LrSchedule::kConstant;
+        else if (value == "step") o->schedule.kind = LrSchedule::kStep;
+        else if (value == "cosine") o->schedule.kind = LrSchedule::kCosine;
+        else return usage_error("train", "--schedule takes constant, step or cosine, not '" + value + "'", kUsage);
+      } else if (flag == "--json") o->json = true;
+      else if (flag == "--verify-fusion")
+        o->fusion_tolerance =
+            value.empty() ? kDefaultFusionTolerance : parse_real_option(flag, value, RealRange::positive());
+      else if (a.is_option() || !o->model.empty()) return unexpected_argument("train", a, kUsage);
+      else o->model = a.text;
+    }
+  } catch (const Error& e) {
+    return usage_error("train", e.what(), "");
   }
   const char* problem = nullptr;
   if (o->model.empty()) problem = "needs MODEL.dlc";
   else if (o->epochs < 0) problem = "needs --epochs N";
-  else if (o->val_split < 0 || o->val_split >= 1) problem = "--val-split takes a fraction in [0,1)";
   else if (o->patience >= 0 && o->val_split <= 0) problem = "--patience needs --val-split";
-  else if (o->schedule.warmup < 0 || o->schedule.step_every < 1) problem = "--warmup must be >= 0, --step-every >= 1";
   if (problem) return usage_error("train", problem, kUsage);
   return 0;
 }
@@ -210,11 +217,14 @@ struct Snapshot {
 /// (with --patience), so a resumed run can still restore them.
 std::string best_weights_path(const std::string& checkpoint) { return checkpoint + ".best"; }
 
-/// `v` in C's hex float notation: strtod reads back the same double.
-std::string exact(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%a", v);
-  return buf;
+/// Readies a file the run will save after every epoch: removes what a killed
+/// run left of earlier saves (PATH.tmp.*, which nothing else cleans), and
+/// checks that it can be written, so a bad path stops the run before the
+/// first epoch rather than after it.
+void prepare_output(const std::string& path) {
+  for (const std::string& stale : remove_stale_temporaries(path))
+    std::fprintf(stderr, "removed %s, left by an interrupted save\n", stale.c_str());
+  check_writable_atomically(path);
 }
 
 std::string fmt(double v) {
@@ -229,6 +239,10 @@ int cmd_train(int argc, char** argv) {
   Options opt;
   if (int status = parse_options(argc, argv, &opt); status != 0) return status < 0 ? 0 : status;
   const auto run_start = Clock::now();
+  if (!opt.checkpoint.empty()) {
+    prepare_output(opt.checkpoint);
+    if (opt.patience >= 0) prepare_output(best_weights_path(opt.checkpoint));
+  }
 
   dlrt::Model m(opt.model);
   if (opt.fusion_tolerance > 0) m.verify_fusion(opt.fusion_tolerance);
@@ -260,18 +274,12 @@ int cmd_train(int argc, char** argv) {
   opt.schedule.total_steps = batches * opt.epochs;
 
   int64_t first_epoch = 0, step = 0;
-  std::map<std::string, std::string> resumed_meta;
+  ResumeState resumed;
   if (!opt.resume.empty()) {
-    auto meta = m.load_checkpoint(opt.resume);
-    auto need = [&](const char* key) {
-      auto it = meta.find(key);
-      if (it == meta.end()) throw Error(opt.resume + ": checkpoint has no '" + key + "' metadata to resume from");
-      return parse_int_option(opt.resume + " " + key, it->second);
-    };
-    first_epoch = need("epoch");
-    step = need("step");
-    resumed_meta = meta;
-    if (meta.count("stopped_early")) first_epoch = std::max(first_epoch, opt.epochs);  // it ended there
+    resumed = parse_resume_state(m.load_checkpoint(opt.resume), opt.resume);
+    first_epoch = resumed.epoch;
+    step = resumed.step;
+    if (resumed.stopped_early) first_epoch = std::max(first_epoch, opt.epochs);  // it ended there
   }
 
   const bool regression = learner.task() == Task::kRegression;
@@ -296,12 +304,12 @@ int cmd_train(int argc, char** argv) {
   double train_loss = NAN, train_seconds = 0, best_val = INFINITY;
   int64_t trained_samples = 0, bad_epochs = 0, best_epoch = -1, epochs_done = first_epoch;
   Snapshot best;
-  if (opt.val_split > 0 && resumed_meta.count("best_epoch")) {
+  if (opt.val_split > 0 && resumed.has_best) {
     // Early stopping goes on where it was: the best loss, its epoch, the
     // epochs since, and (with --patience) that epoch's weights.
-    best_val = std::strtod(resumed_meta.at("best_val_loss").c_str(), nullptr);
-    best_epoch = parse_int_option(opt.resume + " best_epoch", resumed_meta.at("best_epoch"));
-    bad_epochs = parse_int_option(opt.resume + " bad_epochs", resumed_meta.at("bad_epochs"));
+    best_val = resumed.best_val_loss;
+    best_epoch = resumed.best_epoch;
+    bad_epochs = resumed.bad_epochs;
     if (opt.patience >= 0 && best_epoch > 0) {
       if (!std::ifstream(best_weights_path(opt.resume)))
         throw Error(opt.resume + ": resuming --patience needs " + best_weights_path(opt.resume) +
@@ -315,15 +323,16 @@ int cmd_train(int argc, char** argv) {
   }
   // The state after `epochs` epochs, with what resuming needs to go on.
   auto save_checkpoint = [&](int64_t epochs, bool stopped_early) {
-    std::map<std::string, std::string> meta = {
-        {"epoch", std::to_string(epochs)}, {"step", std::to_string(step)}, {"seed", std::to_string(seed)}};
-    if (opt.val_split > 0) {
-      meta["best_val_loss"] = exact(best_val);
-      meta["best_epoch"] = std::to_string(best_epoch);
-      meta["bad_epochs"] = std::to_string(bad_epochs);
-    }
-    if (stopped_early) meta["stopped_early"] = "1";
-    m.save_checkpoint(opt.checkpoint, meta);
+    ResumeState state;
+    state.epoch = epochs;
+    state.step = step;
+    state.seed = seed;
+    state.stopped_early = stopped_early;
+    state.has_best = opt.val_split > 0;
+    state.best_val_loss = best_val;
+    state.best_epoch = best_epoch;
+    state.bad_epochs = bad_epochs;
+    m.save_checkpoint(opt.checkpoint, resume_metadata(state));
   };
   EvalResult result;
   bool evaluated = false;

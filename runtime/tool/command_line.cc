@@ -1,9 +1,7 @@
 #include "runtime/tool/command_line.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
 
 #include "ir/error.h"
 
@@ -49,18 +47,16 @@ Binding parse_binding(const std::string& value) {
   return {"", value};
 }
 
-int64_t parse_int_option(const std::string& flag, const std::string& value) {
-  char* end = nullptr;
-  long long v = std::strtoll(value.c_str(), &end, 10);
-  if (value.empty() || *end != '\0') throw Error(flag + ": '" + value + "' is not a whole number");
-  return v;
+int64_t parse_int_option(const std::string& flag, const std::string& value, int64_t min, int64_t max) {
+  return parse_whole_number(flag, value, min, max);
 }
 
-double parse_real_option(const std::string& flag, const std::string& value) {
-  char* end = nullptr;
-  double v = std::strtod(value.c_str(), &end);
-  if (value.empty() || *end != '\0' || !std::isfinite(v)) throw Error(flag + ": '" + value + "' is not a number");
-  return v;
+uint64_t parse_seed_option(const std::string& flag, const std::string& value) {
+  return parse_unsigned_number(flag, value);
+}
+
+double parse_real_option(const std::string& flag, const std::string& value, RealRange range) {
+  return parse_real_number(flag, value, range);
 }
 
 }  // namespace dlc

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "ir/number_text.h"
+
 namespace dlc {
 
 /// One argument: an option ("--flag", "--flag=value", or "--flag value" for
@@ -38,9 +40,16 @@ struct Binding {
 /// before the first '=' counts as a name.
 Binding parse_binding(const std::string& value);
 
-/// Parses a whole number or a real number for option `flag`; throws
-/// dlc::Error naming the option on anything else.
-int64_t parse_int_option(const std::string& flag, const std::string& value);
-double parse_real_option(const std::string& flag, const std::string& value);
+/// Option values, parsed strictly (ir/number_text.h): the whole value, no
+/// clamping of an overflow, and within the range the option accepts. Each
+/// throws dlc::Error naming the option and the value.
+int64_t parse_int_option(const std::string& flag, const std::string& value, int64_t min,
+                         int64_t max = std::numeric_limits<int64_t>::max());
+uint64_t parse_seed_option(const std::string& flag, const std::string& value);
+double parse_real_option(const std::string& flag, const std::string& value, RealRange range);
+
+/// The most epochs a run may ask for: far beyond any real run, and small
+/// enough that epochs x updates per epoch cannot overflow a step count.
+constexpr int64_t kMaxEpochs = 1000000;
 
 }  // namespace dlc

@@ -3,11 +3,13 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
 #include "dlrt.hpp"
 #include "ir/error.h"
+#include "ir/size_limits.h"
 #include "runtime/tool/commands.h"
 
 namespace {
@@ -37,7 +39,10 @@ void print_usage(FILE* out) {
                "\n"
                "commands:\n");
   for (const auto& c : commands()) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
-  std::fprintf(out, "\n`dlrun COMMAND --help` (or `dlrun help COMMAND`) describes a command's options.\n");
+  std::fprintf(out, "\n`dlrun COMMAND --help` (or `dlrun help COMMAND`) describes a command's options.\n"
+               "\n"
+               "--max-memory BYTES (any command; or the environment variable DLC_MAX_MEMORY): the\n"
+               "most one tensor, file or temp arena may take, e.g. 32G (default 16G).\n");
 }
 
 const Command* find_command(const char* name) {
@@ -55,6 +60,11 @@ int run_command(const Command& c, int argc, char** argv) {
   } catch (const dlc::Error& e) {
     std::fprintf(stderr, "%s\n", e.what());
     return 1;
+  } catch (const std::bad_alloc&) {
+    // Sizes from files and models are checked against the limit first, so
+    // this is a size within the limit that this machine cannot provide.
+    std::fprintf(stderr, "dlrun %s: out of memory (a lower --max-memory has such sizes refused before allocating)\n", c.name);
+    return 1;
   } catch (const std::exception& e) {
     // Not a user error: a bug in dlrun. Say so rather than blame the model.
     std::fprintf(stderr, "dlrun %s: internal error: %s\n", c.name, e.what());
@@ -65,6 +75,11 @@ int run_command(const Command& c, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Valid with every command, so no command's parser needs to know it.
+  if (std::string bad = dlc::take_max_memory_option(&argc, argv); !bad.empty()) {
+    std::fprintf(stderr, "dlrun: %s\n", bad.c_str());
+    return 2;
+  }
   if (argc < 2) {
     print_usage(stderr);
     return 2;

@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include "ir/error.h"
+#include "ir/number_text.h"
+#include "ir/printer.h"  // format_number
 
 namespace dlc {
 namespace {
@@ -131,7 +133,7 @@ void SupervisedModel::check(const Dataset& d) const {
   if (task_ == Task::kRegression) return;
   for (size_t i = 0; i < d.y.size(); ++i)
     if (d.y[i] < 0 || d.y[i] >= static_cast<double>(classes_))
-      throw Error(d.y_source + ": label " + std::to_string(i) + " is " + std::to_string(static_cast<int64_t>(d.y[i])) +
+      throw Error(d.y_source + ": label " + std::to_string(i) + " is " + format_number(d.y[i]) +
                   ", outside the model's " + std::to_string(classes_) + " classes (0.." + std::to_string(classes_ - 1) +
                   ")");
 }

@@ -12,11 +12,13 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <system_error>
 #include <thread>
 
 #include "compiler/codegen/cpu/loop_emitter.h"
 #include "compiler/codegen/cpu/object_emitter.h"
 #include "compiler/codegen/cpu/shared_object_linker.h"
+#include "ir/number_text.h"
 #include "kernel/cpu_abi.h"
 
 namespace dlc::cpu {
@@ -99,7 +101,9 @@ CompiledModule compile_module(const std::vector<Program>& programs, const std::v
 }
 
 unsigned default_threads() {
-  if (const char* env = std::getenv("DLC_CODEGEN_THREADS"); env && std::atoi(env) > 0) return std::atoi(env);
+  // Read strictly: atoi took "8x" as 8 and "abc" as the default.
+  if (const char* env = std::getenv("DLC_CODEGEN_THREADS"))
+    return static_cast<unsigned>(parse_whole_number("DLC_CODEGEN_THREADS", env, 1, 1024));
   unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : std::min(n, 16u);
 }
@@ -148,7 +152,15 @@ std::string compile_programs(const std::vector<Program>& programs, const CpuCode
     }
   };
   std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker, nullptr);
+  for (unsigned t = 1; t < threads; ++t) {
+    // Fewer helpers when the system starts no more (an address-space or
+    // process limit): they share one queue, so the code is the same.
+    try {
+      pool.emplace_back(worker, nullptr);
+    } catch (const std::system_error&) {
+      break;
+    }
+  }
   worker(tm.get());
   for (auto& th : pool) th.join();
   // The first failing kernel in program order, whatever the thread count.

@@ -4,15 +4,19 @@
 #include <atomic>
 #include <cstdlib>
 #include <exception>
+#include <system_error>
 #include <thread>
 
 #include "compiler/codegen/cuda/nvrtc_compiler.h"
+#include "ir/number_text.h"
 
 namespace dlc::cuda {
 namespace {
 
 unsigned default_threads() {
-  if (const char* env = std::getenv("DLC_CODEGEN_THREADS"); env && std::atoi(env) > 0) return std::atoi(env);
+  // Read strictly: atoi took "8x" as 8 and "abc" as the default.
+  if (const char* env = std::getenv("DLC_CODEGEN_THREADS"))
+    return static_cast<unsigned>(parse_whole_number("DLC_CODEGEN_THREADS", env, 1, 1024));
   unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : std::min(n, 16u);
 }
@@ -45,7 +49,15 @@ CudaCode compile_programs(const std::vector<Program>& programs, const CudaCodege
     }
   };
   std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(worker);
+  for (size_t t = 1; t < threads; ++t) {
+    // Fewer helpers when the system starts no more (an address-space or
+    // process limit): they share one queue, so the code is the same.
+    try {
+      pool.emplace_back(worker);
+    } catch (const std::system_error&) {
+      break;
+    }
+  }
   worker();
   for (auto& th : pool) th.join();
   // The first failing module in order, whatever the thread count.
