@@ -101,6 +101,10 @@ def idx_seeds():
         # fuzz_idx_gzip gzips its input itself; fuzz_idx reads raw and gzip.
         put("fuzz_idx_gzip", name + ".idx", data)
         put("fuzz_idx", name + ".idx", data)
+    # Headers claiming gigabytes over a few bytes of data: found by fuzz_idx and
+    # fuzz_idx_gzip (out-of-memory before read_idx checked claims against the limit).
+    put("fuzz_idx", "huge_claim.idx", idx(0x08, [0x10020002, 3, 3], bytes(range(18))))
+    put("fuzz_idx_gzip", "huge_claim.idx", bytes.fromhex("00000b0200000024020000000000020000000200011300012402000113000124feed"))
     put("fuzz_idx", "images_u8.idx.gz", gzip.compress(images, mtime=0))
     put("fuzz_idx", "labels_u8_truncated.idx.gz", gzip.compress(labels, mtime=0)[:-6])
 
