@@ -42,6 +42,9 @@ TEST(ConstantOp, Errors) {
                            {"'bad'", "3 value(s)", "[2,2]", "need 4"}));
   EXPECT_TRUE(contains_all(shape_error("constant", {}, {{"value", attr_f(1)}, {"dims", attr_ints({2, 0})}}),
                            {"'bad'", "[2,0]"}));
+  const int64_t huge = int64_t{1} << 40;
+  EXPECT_TRUE(contains_all(shape_error("constant", {}, {{"values", test::attr_floats({1})}, {"dims", attr_ints({huge, huge})}}),
+                           {"'bad'", "more elements than int64 counts"}));
 }
 
 TEST(ReshapeOp, ShapeRule) {
@@ -59,6 +62,10 @@ TEST(ReshapeOp, ErrorsShowBothShapes) {
   EXPECT_TRUE(contains_all(shape_error("reshape", {f32({8})}, {{"dims", attr_ints({-1, 4})}}),
                            {"'bad'", "f32[8]", "[batch,4]"}));
   EXPECT_NE(shape_error("reshape", {f32({2, 3})}, {}), "") << "dims is required";
+  // Dims whose product overflows int64 (from fuzz_model_binary) are refused, not multiplied.
+  const int64_t huge = int64_t{1} << 40;
+  EXPECT_TRUE(contains_all(shape_error("reshape", {f32({huge, huge})}, {{"dims", attr_ints({huge, huge})}}),
+                           {"'bad'", "more elements than int64 counts"}));
 }
 
 TEST(ReshapeOp, KeepsRowMajorOrder) {

@@ -20,10 +20,12 @@ std::string check_dims(const std::vector<int64_t>& dims) {
   return "";
 }
 
-/// Product of the static dims; the batch dimension counts as 1.
+/// Product of the static dims (the batch dimension counts as 1), or -1 when
+/// it does not fit int64: dims come from model files (found by fuzz_model_binary).
 int64_t static_numel(const std::vector<int64_t>& dims) {
   int64_t n = 1;
-  for (int64_t d : dims) n *= d == kBatch ? 1 : d;
+  for (int64_t d : dims)
+    if (__builtin_mul_overflow(n, d == kBatch ? 1 : d, &n)) return -1;
   return n;
 }
 
@@ -41,6 +43,7 @@ std::string infer_constant(const Node& n, const std::vector<TensorType>&, std::v
   if (has_values) {
     int64_t count = n.attrs.at("values").floats().values_size();
     if (batch_count(dims) > 0) return "a 'values' constant cannot have the batch dimension: dims " + dims_str(dims);
+    if (static_numel(dims) < 0) return "dims " + dims_str(dims) + " hold more elements than int64 counts";
     if (count != static_numel(dims))
       return "'values' has " + std::to_string(count) + " value(s), but dims " + dims_str(dims) + " need " +
              std::to_string(static_numel(dims));
@@ -88,6 +91,7 @@ std::string infer_reshape(const Node& n, const std::vector<TensorType>& in, std:
   if (batch_count(dims) > 1) return "reshape to more than one batch dimension: " + shapes;
   if (batch_count(x.dims) != batch_count(dims))
     return "the batch dimension (-1) must appear in both input and dims, or in neither: " + shapes;
+  if (static_numel(x.dims) < 0 || static_numel(dims) < 0) return "more elements than int64 counts: " + shapes;
   if (static_numel(x.dims) != static_numel(dims)) return "element counts differ: " + shapes;
   out->push_back({x.dtype, dims});
   return "";

@@ -8,6 +8,7 @@ repository; rerun this only to change them.
     python3 tests/fuzz/make_corpus.py [--dlc build/dlc]
 """
 import argparse
+import base64
 import gzip
 import json
 import os
@@ -125,6 +126,11 @@ def model_seeds(tmp):
         pb = subprocess.run(["protoc", "--encode=dlc.proto.Model", "-I" + ROOT, os.path.join(ROOT, "ir", "dlc.proto")],
                             input=src, check=True, capture_output=True).stdout
         put("fuzz_model_binary", name + ".pb", pb)
+    # A reshape whose dims multiply past int64 (found by fuzz_model_binary: signed overflow).
+    put("fuzz_model_binary", "reshape_overflow.pb", base64.b64decode(
+        "Cr4BChQKAXgSDwgBEgv///////////0BAwoVCgF5Eg4IARIK////////////ABgBEg8KAXcSBggBEgIDARoCCgASDgoBYhIFCAES"
+        "AQEaAgoAGhISBm1hdG11bBoBeBoBdyICeHcaDxIDYWRkGgJ4dxoBYiIBehorEgdyZXNoYXBlGgF6IgV5X2hhdCoWCgRkaW1zEg4i"
+        "DAoKf///////////ARoVEgNtc2UaBXlfaGF0GgF5IgRsb3NzIgV5X2hhdBIWCgRsb3NzEg4KA3NnZBF7FK5H4XqEPw=="))
     put("fuzz_model_text", "unknown_op.pbtxt",
         'graph { inputs { name: "x" type { dtype: F32 dims: [-1, 2] } }\n'
         '  nodes { op: "frobnicate" inputs: "x" outputs: "y" }\n  outputs: "y" }\n')
