@@ -14,7 +14,9 @@ rm -rf "$OUT" && mkdir -p "$OUT" "$RESULTS"
 finish() {
   cp "$OUT/summary.txt" "$RESULTS/" 2>/dev/null
   cp "$OUT/bench/results.md" "$RESULTS/" 2>/dev/null
-  tar -C "$OUT" -czf "$RESULTS/logs.tar.gz" .
+  # Under a folder of its own name: a "./" entry would give the folder it is
+  # unpacked into this folder's mode (it made /tmp 0755 once).
+  tar -C "$(dirname "$OUT")" -czf "$RESULTS/logs.tar.gz" "$(basename "$OUT")"
 }
 trap finish EXIT
 W=/tmp/dlc-gpu
