@@ -304,14 +304,14 @@ std::vector<std::string> non_differentiable_nodes(const Graph& g, const std::str
     if (!feeds_loss || !fed) continue;
     // The parameters behind it: the wrt values among its ancestors.
     std::set<std::string> seen;
-    std::vector<std::string> behind, todo(n.inputs.begin(), n.inputs.end());
-    while (!todo.empty()) {
-      std::string v = todo.back();
-      todo.pop_back();
+    std::vector<std::string> behind, pending(n.inputs.begin(), n.inputs.end());
+    while (!pending.empty()) {
+      std::string v = pending.back();
+      pending.pop_back();
       if (!from_wrt.count(v) || !seen.insert(v).second) continue;
       if (wrt_set.count(v)) behind.push_back(v);
       if (auto p = producer.find(v); p != producer.end())
-        todo.insert(todo.end(), g.nodes[p->second].inputs.begin(), g.nodes[p->second].inputs.end());
+        pending.insert(pending.end(), g.nodes[p->second].inputs.begin(), g.nodes[p->second].inputs.end());
     }
     std::sort(behind.begin(), behind.end(), [&](const std::string& a, const std::string& b) {
       return std::find(wrt.begin(), wrt.end(), a) < std::find(wrt.begin(), wrt.end(), b);

@@ -18,7 +18,7 @@
 #include "compiler/codegen/cpu/loop_emitter.h"
 #include "compiler/codegen/cpu/object_emitter.h"
 #include "compiler/codegen/cpu/shared_object_linker.h"
-#include "ir/number_text.h"
+#include "compiler/codegen_threads.h"
 #include "kernel/cpu_abi.h"
 
 namespace dlc::cpu {
@@ -100,14 +100,6 @@ CompiledModule compile_module(const std::vector<Program>& programs, const std::v
   return out;
 }
 
-unsigned default_threads() {
-  // Read strictly: atoi took "8x" as 8 and "abc" as the default.
-  if (const char* env = std::getenv("DLC_CODEGEN_THREADS"))
-    return static_cast<unsigned>(parse_whole_number("DLC_CODEGEN_THREADS", env, 1, 1024));
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : std::min(n, 16u);
-}
-
 }  // namespace
 
 std::string compile_programs(const std::vector<Program>& programs, const CpuCodegenOptions& opts) {
@@ -126,7 +118,7 @@ std::string compile_programs(const std::vector<Program>& programs, const CpuCode
   }
 
   const unsigned modules = module_count(tasks);
-  const unsigned threads = std::min(modules, opts.threads > 0 ? static_cast<unsigned>(opts.threads) : default_threads());
+  const unsigned threads = std::min(modules, opts.threads > 0 ? static_cast<unsigned>(opts.threads) : codegen_threads());
   const bool want_ir = opts.optimized_llvm_ir != nullptr;
   std::vector<CompiledModule> compiled(modules);
   std::vector<std::exception_ptr> errors(modules);

@@ -8,20 +8,9 @@
 #include <thread>
 
 #include "compiler/codegen/cuda/nvrtc_compiler.h"
-#include "ir/number_text.h"
+#include "compiler/codegen_threads.h"
 
 namespace dlc::cuda {
-namespace {
-
-unsigned default_threads() {
-  // Read strictly: atoi took "8x" as 8 and "abc" as the default.
-  if (const char* env = std::getenv("DLC_CODEGEN_THREADS"))
-    return static_cast<unsigned>(parse_whole_number("DLC_CODEGEN_THREADS", env, 1, 1024));
-  unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : std::min(n, 16u);
-}
-
-}  // namespace
 
 CudaCode compile_programs(const std::vector<Program>& programs, const CudaCodegenOptions& opts) {
   std::vector<std::string> sources = emit_cuda_modules(programs, opts.split_bytes);
@@ -31,7 +20,7 @@ CudaCode compile_programs(const std::vector<Program>& programs, const CudaCodege
   }
   const size_t modules = sources.size();
   const size_t threads =
-      std::min<size_t>(modules, opts.threads > 0 ? static_cast<unsigned>(opts.threads) : default_threads());
+      std::min<size_t>(modules, opts.threads > 0 ? static_cast<unsigned>(opts.threads) : codegen_threads());
   // Each unit is a program of its own (NVRTC is thread-safe across
   // programs), with the same options: the code does not depend on threads.
   std::vector<NvrtcOutput> compiled(modules);
