@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "dlrt.hpp"
+#include "ir/size_limits.h"
 #include "runtime/tool/commands.h"
 
 namespace dlc {
@@ -55,18 +56,6 @@ std::string names(const std::vector<dlrt::TensorInfo>& list) {
   return s.empty() ? "none" : s;
 }
 
-std::string human_bytes(int64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[64];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
-}
 
 }  // namespace
 
