@@ -33,7 +33,7 @@ constexpr const char* kUsage =
     "  --seed S       seed of the data, the parameters and the sampled elements (default 0)\n"
     "  --elements K   check at most K elements per parameter, 0 for all (default 20)\n"
     "  --eps E        finite-difference step (default 1e-3; Richardson-extrapolated\n"
-    "                 central differences, retried at E/10 where a step crosses a kink)\n";
+    "                 central differences, retried at E/10, E/100 and E/1000 where a step crosses a kink)\n";
 
 struct GradcheckArgs {
   std::string model;
