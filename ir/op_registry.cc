@@ -14,6 +14,7 @@ const OpRegistry& OpRegistry::get() {
     register_loss_ops(r);
     register_random_ops(r);
     register_index_ops(r);
+    register_norm_ops(r);
     return r;
   }();
   return registry;
@@ -35,6 +36,7 @@ const char* lowering_name(Lowering l) {
     case Lowering::gemm: return "gemm";
     case Lowering::random: return "random";
     case Lowering::expansion: return "expansion";
+    case Lowering::training_switch: return "training_switch";
   }
   return "?";
 }

@@ -31,6 +31,7 @@ enum class Lowering {
   gemm,         // a library call (matmul of f32: BLAS or cuBLAS)
   random,       // identity outside training; in training inlined over a mask load (dropout)
   expansion,    // `expand`: rewritten into primitive ops before autodiff (composites)
+  training_switch,  // input 0 in train_step, input 1 otherwise; resolved per entry before fusion (ir/ops/norm.cc)
 };
 
 /// What a Lowering::reduction op combines.
@@ -131,6 +132,7 @@ void register_nn_ops(OpRegistry& r);
 void register_loss_ops(OpRegistry& r);
 void register_random_ops(OpRegistry& r);
 void register_index_ops(OpRegistry& r);
+void register_norm_ops(OpRegistry& r);
 
 // Shape rules shared by several families.
 /// Numpy broadcasting of all inputs; float or matching dtypes.
