@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <functional>
+#include <memory>
 #include <optional>
 
 #include "compiler/fusion_limits.h"
 #include "compiler/loop_builder.h"
 #include "compiler/memory_views.h"
+#include "compiler/training_switch.h"
 #include "ir/error.h"
 #include "ir/op_registry.h"
 
@@ -75,6 +77,7 @@ NodeKind classify(const Graph& g, const Node& n, bool training) {
       if (g.type_of(n.inputs[0]).dtype == DType::f32) return NodeKind::gemm;
       break;
     case Lowering::expansion: break;
+    case Lowering::training_switch: break;  // plan_fusion resolves every switch first
   }
   // Kernel programs have no fallback to the reference interpreter: a node
   // reaching here (expand_composites runs before fusion) is a pipeline bug.
@@ -447,6 +450,14 @@ class Planner {
 
 }  // namespace
 
-FusionPlan plan_fusion(const Graph& g, const EntrySpec& e) { return Planner(g, e).run(); }
+FusionPlan plan_fusion(const Graph& g, const EntrySpec& e) {
+  if (!has_training_switches(g)) return Planner(g, e).run();
+  std::vector<std::string> resolved;
+  auto own = std::make_shared<const Graph>(resolve_training_switches(g, e.training, &resolved));
+  FusionPlan p = Planner(*own, e).run();
+  p.explain.insert(p.explain.begin(), resolved.begin(), resolved.end());
+  p.own_graph = std::move(own);
+  return p;
+}
 
 }  // namespace dlc

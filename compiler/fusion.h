@@ -41,12 +41,17 @@
 //   its result is stored for its consumers.
 // - Dropout in training is inlined like an element-wise op: x * keep / (1 -
 //   rate), the keep bit a mask load (LoopKernel, Access::mask) drawn from
-//   the element's flat index, so it fuses with its neighbours. No node runs
+//   the element's flat index, so it fuses with its neighbours.
+// - A training switch (if_training: batch_norm's batch or running form) is
+//   resolved before planning: each entry is planned over its own copy of the
+//   graph where the switch is the identity of the form it reads
+//   (compiler/training_switch.h), so the other form is dead there. No node runs
 //   through the reference interpreter: one that cannot be lowered is a
 //   compile error naming it.
 #pragma once
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -95,6 +100,9 @@ struct Cluster {
 /// The analysis and every decision fusion made for one entry point.
 struct FusionPlan {
   const Graph* graph = nullptr;
+  /// The entry's own copy of the graph when it had training switches
+  /// (compiler/training_switch.h); `graph` points to it.
+  std::shared_ptr<const Graph> own_graph;
   EntrySpec entry;
   std::vector<NodeKind> kind;            // per node
   std::vector<bool> live;                // per node: needed by the entry

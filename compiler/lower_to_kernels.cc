@@ -553,9 +553,9 @@ Program lower_to_kernels(const Graph& g, const EntrySpec& e) {
   if (has_composites(g)) {  // a graph straight from a builder, not from the pipeline
     Graph expanded = g;
     expand_composites(expanded);
-    return Lowerer(expanded, plan_fusion(expanded, e)).run();
+    return lower_to_kernels(plan_fusion(expanded, e));
   }
-  return Lowerer(g, plan_fusion(g, e)).run();
+  return lower_to_kernels(plan_fusion(g, e));  // the plan's graph: training switches resolved
 }
 
 Program lower_to_kernels(const FusionPlan& plan) {

@@ -55,7 +55,7 @@ class VerifyPass : public Pass {
 std::unique_ptr<Pass> make_graph_pass(const std::string& name, const CompileOptions& opts) {
   if (name == "verify") return std::make_unique<VerifyPass>();
   if (name == "bind_batch") return std::make_unique<BindBatchPass>(opts.batch);
-  if (name == "expand_composites") return std::make_unique<ExpandCompositesPass>();
+  if (name == "expand_composites") return std::make_unique<ExpandCompositesPass>(opts.training);
   if (name == "regularize") return std::make_unique<RegularizePass>();
   if (name == "autodiff") return std::make_unique<AutodiffPass>();
   if (name == "lower_optimizer") return std::make_unique<LowerOptimizerPass>();
@@ -191,7 +191,7 @@ const std::vector<GraphPassInfo>& graph_pass_infos() {
   static const std::vector<GraphPassInfo> infos = {
       {"verify", "check the model and infer every value's type", false, {}, {}},
       {"bind_batch", "replace the symbolic batch dimension by --batch", false, {}, {}},
-      {"expand_composites", "rewrite softmax, the losses, one_hot, argmax ... into primitive ops", false, {}, {}},
+      {"expand_composites", "rewrite softmax, the losses, batch_norm, argmax ... into primitive ops", false, {}, {}},
       {"regularize", "add the training section's weight penalties to the loss", true, {}, {"autodiff"}},
       {"autodiff", "append the gradient of the loss for every trainable parameter", true, {}, {}},
       {"lower_optimizer", "the optimizer's update as element-wise ops on state", true, {"autodiff"}, {}},

@@ -24,7 +24,15 @@ std::vector<std::string> differentiability_errors(const Model& m) {
   Model bound = m;
   BindBatchPass(2).run(bound);
   Graph& g = bound.graph;
-  expand_composites(g);
+  // With the state updates recorded, as the pipeline expands a training
+  // model: a batch_norm whose running statistics are not frozen parameters
+  // is refused here.
+  std::vector<std::pair<std::string, std::string>> updates;
+  try {
+    expand_composites(g, &updates);
+  } catch (const Error& e) {
+    return {(m.source.empty() ? "" : m.source + ": ") + e.what()};
+  }
   if (!verify_graph(g, m.source).empty()) return {};  // an expansion bug; the pipeline names it
   std::vector<std::string> wrt;
   for (const auto& p : g.params)

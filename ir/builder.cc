@@ -1,5 +1,7 @@
 #include "ir/builder.h"
 
+#include <stdexcept>
+
 #include "ir/error.h"
 #include "ir/op_registry.h"
 #include "ir/verifier.h"
@@ -54,6 +56,20 @@ std::string GraphBuilder::op(const std::string& op, const std::vector<std::strin
   std::vector<std::string> names;
   if (!out_name.empty()) names.push_back(out_name);
   return emit(op, inputs, attrs, names)[0];
+}
+
+void GraphBuilder::update_state(const std::string& param, const std::string& value) {
+  if (!state_updates_) throw std::logic_error("GraphBuilder::update_state: nothing records state updates");
+  const Parameter* p = g_.find_param(param);
+  if (!p) throw Error("'" + param + "' is updated in training, so it must be a parameter (frozen: true); it is " +
+                      (g_.find_input(param) ? "a graph input" : "computed by a node"));
+  if (!p->frozen)
+    throw Error("parameter '" + param + "' is updated in training, so it must be frozen (frozen: true); "
+                "otherwise the optimizer would update it too");
+  for (const auto& [state, old_value] : *state_updates_)
+    if (state == param) throw Error("parameter '" + param + "' is updated twice in one train step (by %" +
+                                    old_value + " and %" + value + "); give each user its own state");
+  state_updates_->emplace_back(param, value);
 }
 
 std::string GraphBuilder::scalar(double v, DType dtype) {

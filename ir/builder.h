@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/graph.h"
@@ -49,8 +50,20 @@ class GraphBuilder {
   std::string broadcast_to(const std::string& x, const std::vector<int64_t>& dims);
   std::string cast(const std::string& x, DType dtype);
 
+  /// Persistent state that an expansion updates in a train step
+  /// (batch_norm's running statistics). expand_composites points the builder
+  /// at Model::updates when the model trains; otherwise nothing records, and
+  /// expansions emit no update (they check records_state_updates()).
+  void record_state_updates(std::vector<std::pair<std::string, std::string>>* to) { state_updates_ = to; }
+  bool records_state_updates() const { return state_updates_ != nullptr; }
+  /// Records `param := value` after each train step. Throws dlc::Error when
+  /// `param` is not a frozen parameter (the optimizer would also write a
+  /// trainable one) or already has an update.
+  void update_state(const std::string& param, const std::string& value);
+
  private:
   Graph& g_;
+  std::vector<std::pair<std::string, std::string>>* state_updates_ = nullptr;
 };
 
 }  // namespace dlc

@@ -51,9 +51,17 @@ void parameter_fans(const std::vector<int64_t>& dims, int64_t* fan_in, int64_t* 
     *fan_in = *fan_out = 1;
   } else if (r == 1) {
     *fan_in = *fan_out = dims[0];
+  } else if (r == 2) {
+    // dlc's matmul weights are [in, out] (PyTorch's Linear keeps [out, in]).
+    *fan_in = dims[0];
+    *fan_out = dims[1];
   } else {
-    *fan_in = dims[r - 2];
-    *fan_out = dims[r - 1];
+    // A convolution weight [out_channels, in_channels, kh, kw, ...]: each
+    // output sums in_channels x kernel inputs (PyTorch's rule).
+    int64_t receptive = 1;
+    for (size_t i = 2; i < r; ++i) receptive *= dims[i];
+    *fan_in = dims[1] * receptive;
+    *fan_out = dims[0] * receptive;
   }
 }
 

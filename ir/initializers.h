@@ -17,7 +17,9 @@ namespace dlc {
 ///   xavier: U(-a, a), a = sqrt(6 / (fan_in + fan_out)),
 ///   he:     N(0, 2 / fan_in),
 ///   data:   the inline values, which must number exactly numel.
-/// Fans come from the last two dims ([in, out] for a matmul weight); a
+/// Fans: a rank-2 parameter is a matmul weight [in, out] (fan_in = dims[0],
+/// fan_out = dims[1]); rank 3 and more is a convolution weight [O, C, kh,
+/// kw, ...] as in PyTorch (fan_in = C·kh·kw..., fan_out = O·kh·kw...); a
 /// rank-1 parameter has fan_in = fan_out = dims[0]; a scalar has fans of 1.
 /// Element e draws from Philox keyed by `seed` with counter
 /// (e, fnv1a64(p.name)). f32 parameters are rounded to float32 so that every

@@ -15,6 +15,7 @@ const OpRegistry& OpRegistry::get() {
     register_random_ops(r);
     register_index_ops(r);
     register_conv_ops(r);
+    register_norm_ops(r);
     return r;
   }();
   return registry;
@@ -37,6 +38,7 @@ const char* lowering_name(Lowering l) {
     case Lowering::random: return "random";
     case Lowering::expansion: return "expansion";
     case Lowering::window: return "window";
+    case Lowering::training_switch: return "training_switch";
   }
   return "?";
 }

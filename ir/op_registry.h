@@ -33,6 +33,7 @@ enum class Lowering {
   window,       // `window`: loop kernels reading the input at coordinates affine in the loop
                 // index, out-of-range reads yielding a pad (patches of a convolution, their sum back)
   expansion,    // `expand`: rewritten into primitive ops before autodiff (composites)
+  training_switch,  // input 0 in train_step, input 1 otherwise; resolved per entry before fusion (ir/ops/norm.cc)
 };
 
 /// What a Lowering::reduction op combines.
@@ -160,6 +161,7 @@ void register_loss_ops(OpRegistry& r);
 void register_random_ops(OpRegistry& r);
 void register_index_ops(OpRegistry& r);
 void register_conv_ops(OpRegistry& r);
+void register_norm_ops(OpRegistry& r);
 
 // Shape rules shared by several families.
 /// Numpy broadcasting of all inputs; float or matching dtypes.

@@ -114,6 +114,28 @@ TEST(Initializers, FansOfEachRank) {
   EXPECT_EQ(out, 1);
 }
 
+TEST(Initializers, ConvolutionWeightFansCountTheKernelLikePyTorch) {
+  // torch.nn.init._calculate_fan_in_and_fan_out on a Conv2d(6, 16, 5) weight
+  // [16, 6, 5, 5]: fan_in = 6*25 = 150, fan_out = 16*25 = 400.
+  int64_t in, out;
+  parameter_fans({16, 6, 5, 5}, &in, &out);
+  EXPECT_EQ(in, 150);
+  EXPECT_EQ(out, 400);
+  parameter_fans({8, 3, 7}, &in, &out);  // Conv1d(3, 8, 7)
+  EXPECT_EQ(in, 21);
+  EXPECT_EQ(out, 56);
+}
+
+TEST(Initializers, HeOnAConvolutionWeightUsesChannelsTimesKernel) {
+  proto::Initializer init;
+  init.mutable_he();
+  Tensor t = initialize_parameter(make_param("conv", {64, 32, 3, 3}, init), 4);
+  double m, s;
+  moments(t, &m, &s);
+  EXPECT_NEAR(m, 0.0, 0.003);
+  EXPECT_NEAR(s, std::sqrt(2.0 / (32 * 9)), 0.001);  // the old rule gave sqrt(2 / 3)
+}
+
 TEST(Initializers, HeStdIsSqrtTwoOverFanIn) {
   proto::Initializer init;
   init.mutable_he();

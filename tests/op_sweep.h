@@ -169,6 +169,30 @@ inline Sweep pair_loss(const OperandFn& target) {
   return s;
 }
 
+/// batch_norm in train_step (the batch's statistics) and predict (the
+/// running ones, drawn with a positive variance). The running statistics
+/// are never differentiated, and inference cases not at all: gradients
+/// exist only in train_step.
+inline Sweep batch_norms() {
+  Sweep s;
+  auto case_of = [](Dims x, bool training, Attrs attrs = {}) {
+    Dims c{x[1]};
+    std::vector<Operand> ops = {real(x), real(c, 0.5, 1.5), real(c), fixed(real(c)), fixed(real(c, 0.1, 2))};
+    if (!training)
+      for (Operand& o : ops) o.trainable = false;
+    return Case{ops, std::move(attrs), training};
+  };
+  Attrs eps{{"epsilon", attr_f(1e-3)}, {"momentum", attr_f(0.3)}};
+  for (bool training : {true, false}) {
+    s.cases.push_back(case_of({7, 1023}, training));
+    s.cases.push_back(case_of({1023, 7}, training));
+    s.cases.push_back(case_of({7, 1}, training));
+    s.cases.push_back(case_of({3, 7, 5, 5}, training, eps));
+    s.cases.push_back(case_of({2, 3, 7}, training));
+  }
+  return s;
+}
+
 inline Attrs dtype_attr(DType t) { return {{"dtype", attr_dtype(t)}}; }
 
 /// Window attributes: any of kernel, strides, pads, dilations; empty ones are left out.
@@ -336,6 +360,21 @@ inline std::map<std::string, Sweep> build_sweep_table() {
                    {{real({1023})}, {{"rate", attr_f(0.5)}, {"key", attr_i(42)}}, true},
                    {{real({7})}, rate(0), true},
                    {{real({7, 1023})}, rate(0.5), false}}};  // inference: the identity
+
+  t["batch_norm"] = batch_norms();
+  // Both forms of a switch; inference cases are fixed: gradients exist only in train_step.
+  for (bool training : {true, false})
+    for (const Dims& d : kUnaryShapes) {
+      Operand a = real(d), b = fixed(real(d));  // the inference value never gets a gradient
+      a.trainable = training;
+      t["if_training"].cases.push_back({{a, b}, {}, training});
+    }
+  auto axis = [](int64_t a) { return Attrs{{"axis", attr_i(a)}}; };
+  t["flatten"] = {{{{real({7, 1023})}},
+                   {{real({3, 7, 5})}},
+                   {{real({1, 7, 1023})}, axis(0)},
+                   {{real({7, 3, 5})}, axis(-1)},
+                   {{real({1023})}, axis(0)}}};
 
   t["softmax_cross_entropy"] = class_loss(-10, 10);
   t["multiclass_hinge"] = class_loss(-2, 2);

@@ -27,7 +27,7 @@ constexpr double kTolerance = 1e-6;
 
 /// Gradient-checks `op` on `inputs` with respect to the inputs flagged in `wrt`.
 void check_op(const std::string& op, const std::vector<Tensor>& inputs, const std::vector<bool>& wrt,
-              const Attrs& attrs = {}) {
+              const Attrs& attrs = {}, bool training = false) {
   SCOPED_TRACE(op);
   Graph g;
   GraphBuilder b(g);
@@ -44,7 +44,9 @@ void check_op(const std::string& op, const std::vector<Tensor>& inputs, const st
   feeds["w"] = random_tensor(yt.dims, 99, 0.5, 1.5, yt.dtype);
   std::string loss = b.reduce_sum(b.mul(y, b.input("w", yt)), {});
   verify_or_throw(g);
-  std::vector<GradcheckEntry> result = gradcheck(g, loss, checked, feeds);
+  GradcheckOptions opts;
+  opts.ctx.training = training;  // batch_norm: the batch's statistics
+  std::vector<GradcheckEntry> result = gradcheck(g, loss, checked, feeds, kGradcheckEps, opts);
   ASSERT_EQ(result.size(), checked.size());
   for (const auto& e : result)
     EXPECT_LT(e.max_rel_error, kTolerance) << e.value << " at element " << e.worst_index << ": analytic "
@@ -71,6 +73,18 @@ TEST(OpGradients, BinaryElementwiseWithBroadcasting) {
   check_op("mul", {rnd({4}, 6), rnd({2, 3, 4}, 7)}, {true, true});
   check_op("sub", {rnd({2, 1, 4}, 8), rnd({3, 1}, 9)}, {true, true});
 }
+
+// In training the batch's mean and variance depend on every x of the
+// channel, so dx is not just gamma / sqrt(var + eps) times dy.
+TEST(OpGradients, BatchNormInTrainingThroughTheBatchStatistics) {
+  Tensor x = rnd({4, 3, 2, 2}, 11, -2, 2), gamma = rnd({3}, 12, 0.5, 1.5), beta = rnd({3}, 13);
+  Tensor mean = rnd({3}, 14), var = rnd({3}, 15, 0.5, 2);
+  check_op("batch_norm", {x, gamma, beta, mean, var}, {true, true, true, false, false}, {}, true);
+  check_op("batch_norm", {rnd({5, 3}, 16, -2, 2), gamma, beta, mean, var}, {true, true, true, false, false},
+           {{"epsilon", attr_f(0.1)}}, true);
+}
+
+TEST(OpGradients, FlattenIsAReshape) { check_op("flatten", {rnd({2, 3, 4}, 17)}, {true}, {{"axis", attr_i(1)}}); }
 
 TEST(OpGradients, MaximumAndMinimumAwayFromTies) {
   // Every pair differs by at least 0.1, far more than the difference step.

@@ -12,7 +12,9 @@ namespace {
 
 class Expander {
  public:
-  explicit Expander(Graph& g) : g_(g), b_(g) {}
+  Expander(Graph& g, std::vector<std::pair<std::string, std::string>>* state_updates) : g_(g), b_(g) {
+    b_.record_state_updates(state_updates);
+  }
 
   /// Appends `n`, or what it expands into, to the graph.
   bool add(Node n, int depth = 0) {
@@ -68,7 +70,9 @@ class Expander {
 
 }  // namespace
 
-bool ExpandCompositesPass::run(Model& m) { return expand_composites(m.graph); }
+bool ExpandCompositesPass::run(Model& m) {
+  return expand_composites(m.graph, training_ && m.has_training() ? &m.updates : nullptr);
+}
 
 bool has_composites(const Graph& g) {
   for (const auto& n : g.nodes) {
@@ -86,10 +90,10 @@ bool has_composites(const Graph& g) {
   return false;
 }
 
-bool expand_composites(Graph& g) {
+bool expand_composites(Graph& g, std::vector<std::pair<std::string, std::string>>* state_updates) {
   std::vector<Node> nodes = std::move(g.nodes);
   g.nodes.clear();
-  Expander x(g);
+  Expander x(g, state_updates);
   bool changed = false;
   for (Node& n : nodes) changed |= x.add(std::move(n));
   return changed;

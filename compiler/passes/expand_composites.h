@@ -3,6 +3,10 @@
 // primitives' rules and the backward graph fuses like any other.
 #pragma once
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "compiler/pass.h"
 
 namespace dlc {
@@ -12,16 +16,25 @@ namespace dlc {
 /// emits, expanding composites inside expansions too. The node's output
 /// names, and its name on the node computing its output, are kept, so
 /// everything that reads them (outputs, the loss, other nodes) is unchanged.
+/// When the model trains (and `training`: not `dlc compile --no-train`),
+/// state that expansions update in a train step (batch_norm's running
+/// statistics) joins Model::updates.
 class ExpandCompositesPass : public Pass {
  public:
+  explicit ExpandCompositesPass(bool training = true) : training_(training) {}
   std::string name() const override { return "expand_composites"; }
   bool run(Model& m) override;
+
+ private:
+  bool training_;
 };
 
 /// The pass on a graph alone; returns whether anything was expanded.
 /// Autodiff calls it first, and lowering on a copy of a graph that still
 /// has composites, so each stage can be run on its own (tests, gradcheck).
-bool expand_composites(Graph& g);
+/// State updates go to `state_updates` (GraphBuilder::update_state); when
+/// it is null, expansions emit none.
+bool expand_composites(Graph& g, std::vector<std::pair<std::string, std::string>>* state_updates = nullptr);
 
 /// True when some node of `g` has an expansion that applies to it.
 bool has_composites(const Graph& g);

@@ -48,7 +48,9 @@ bool FoldConstantsPass::run(Model& m) {
   for (Node& n : g.nodes) {
     const OpDef* def = find_op(n.op);
     if (!def) throw Error("node '" + n.name + "': unknown op '" + n.op + "'");
-    bool foldable = n.op != "constant" && !def->random && n.outputs.size() == 1 && !n.inputs.empty() &&
+    // if_training's value depends on the entry point, which is not known here.
+    bool foldable = n.op != "constant" && !def->random && def->lowering != Lowering::training_switch &&
+                    n.outputs.size() == 1 && !n.inputs.empty() &&
                     g.type_of(n.outputs[0]).numel() <= kMaxFoldedElements;
     for (const auto& in : n.inputs) foldable = foldable && known.count(in);
     if (foldable) {

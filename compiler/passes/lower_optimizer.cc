@@ -242,8 +242,19 @@ std::vector<std::string> optimizer_name_clashes(const Model& m) {
   return errors;
 }
 
+/// True once the optimizer is lowered: some update writes a trained
+/// parameter. Updates of frozen state alone (batch_norm's running
+/// statistics, recorded by expand_composites) come before the optimizer.
+bool optimizer_lowered(const Model& m) {
+  for (const auto& [state, value] : m.updates) {
+    const Parameter* p = m.graph.find_param(state);
+    if (p && !p->frozen) return true;
+  }
+  return false;
+}
+
 bool LowerOptimizerPass::run(Model& m) {
-  if (!m.has_training() || !m.updates.empty()) return false;
+  if (!m.has_training() || optimizer_lowered(m)) return false;
   if (m.gradients.empty())
     throw Error(m.source + ": lower_optimizer: no gradients; autodiff must run first");
   const proto::Optimizer& opt = m.training.optimizer();

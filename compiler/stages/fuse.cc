@@ -30,7 +30,8 @@ class FuseStage : public Stage {
     if (c.plans.size() != c.entries.size()) throw Error("fusion planned " + std::to_string(c.plans.size()) +
                                                         " entries of " + std::to_string(c.entries.size()));
     for (const auto& p : c.plans) {
-      if (p.graph != &c.model.graph || p.kind.size() != p.graph->nodes.size() || p.live.size() != p.kind.size())
+      bool own_graph = p.own_graph && p.graph == p.own_graph.get();  // training switches resolved
+      if ((p.graph != &c.model.graph && !own_graph) || p.kind.size() != p.graph->nodes.size() || p.live.size() != p.kind.size())
         throw Error("fusion plan of '" + p.entry.name + "' does not cover the graph's nodes");
       for (size_t k = 0; k < p.clusters.size(); ++k) {
         if (p.clusters[k].roots.empty()) throw Error("fusion plan of '" + p.entry.name + "': cluster " +

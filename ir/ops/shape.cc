@@ -227,9 +227,46 @@ OpDef broadcast_to_op() {
   return d;
 }
 
+// --- flatten ------------------------------------------------------------------
+
+/// Dims before `axis` kept, the rest multiplied into one (PyTorch's
+/// nn.Flatten(start_dim=axis)). The batch dim may only be among the kept ones.
+std::string infer_flatten(const Node& n, const std::vector<TensorType>& in, std::vector<TensorType>* out) {
+  const TensorType& x = in[0];
+  int64_t given = n.attr_int("axis", 1);
+  if (x.rank() == 0) return "cannot flatten a scalar " + x.str();
+  int64_t axis = normalize_axis(given, x.rank());
+  if (axis < 0) return "axis " + std::to_string(given) + " is out of range for " + x.str();
+  std::vector<int64_t> dims(x.dims.begin(), x.dims.begin() + axis);
+  std::vector<int64_t> merged(x.dims.begin() + axis, x.dims.end());
+  if (batch_count(merged) > 0)
+    return "axis " + std::to_string(given) + " would merge the batch dimension (-1) of " + x.str() +
+           " with other dims; flatten after it";
+  int64_t product = static_numel(merged);
+  if (product < 0) return "more elements than int64 counts: " + x.str();
+  dims.push_back(product);
+  out->push_back({x.dtype, dims});
+  return "";
+}
+
+OpDef flatten_op() {
+  OpDef d;
+  d.name = "flatten";
+  d.attrs = {{"axis", AttrKind::i}};
+  d.infer = infer_flatten;
+  d.eval = eval_copy;
+  d.lowering = Lowering::expansion;
+  d.expand = [](GraphBuilder& b, const Node& n) {
+    return std::vector<std::string>{b.reshape(n.inputs[0], b.type(n.outputs[0]).dims)};
+  };
+  d.doc = "[d0..d(axis-1), d(axis)*...*d(rank-1)]: the dims from axis (default 1) on as one; keeps a batch dim in front";
+  return d;
+}
+
 }  // namespace
 
 void register_shape_ops(OpRegistry& r) {
+  r.add(flatten_op());
   r.add(constant_op());
   r.add(reshape_op());
   r.add(transpose_op());
