@@ -186,9 +186,10 @@ int cmd_predict(int argc, char** argv) {
                   std::to_string(in.numel / batch) + " values");
     int64_t per_row = in.numel / batch;
     if (row_size(t.type.dims) != per_row)
-      throw Error(f->second + ": rows of shape " + dims_str({t.type.dims.begin() + 1, t.type.dims.end()}) + " (" +
-                  std::to_string(row_size(t.type.dims)) + " values), but input '" + in.name + "' " + in.type_str() +
-                  " takes rows of " + std::to_string(per_row) + " values");
+      throw Error(f->second + ": an array of shape " + dims_str(t.type.dims) + ", rows of shape " +
+                  dims_str({t.type.dims.begin() + 1, t.type.dims.end()}) + " (" + std::to_string(row_size(t.type.dims)) +
+                  " values), but input '" + in.name + "' " + in.type_str() + " takes rows of " +
+                  std::to_string(per_row) + " values");
     if (rows >= 0 && t.type.dims[0] != rows)
       throw Error(f->second + ": " + std::to_string(t.type.dims[0]) + " rows, but " + rows_from + " has " +
                   std::to_string(rows));
