@@ -23,6 +23,7 @@ const char* node_kind_name(NodeKind k) {
     case NodeKind::identity: return "identity";
     case NodeKind::reduction: return "reduction";
     case NodeKind::gemm: return "gemm";
+    case NodeKind::window: return "window";
     case NodeKind::random: return "random";
   }
   return "?";
@@ -32,14 +33,14 @@ bool FusionPlan::in_memory(const std::string& v) const {
   auto it = producer.find(v);
   if (it == producer.end() || stored.count(v)) return true;
   NodeKind k = kind[it->second];
-  return k == NodeKind::data || k == NodeKind::gemm;
+  return k == NodeKind::data || k == NodeKind::gemm || k == NodeKind::window;
 }
 
 bool FusionPlan::loopable(const std::string& v) const {
   auto it = producer.find(v);
   if (it == producer.end()) return false;
   NodeKind k = kind[it->second];
-  return k != NodeKind::data && k != NodeKind::gemm;
+  return k != NodeKind::data && k != NodeKind::gemm && k != NodeKind::window;
 }
 
 int FusionPlan::cluster_of(const std::string& v) const {
@@ -68,6 +69,7 @@ NodeKind classify(const Graph& g, const Node& n, bool training) {
     case Lowering::index_map: return NodeKind::view;
     case Lowering::reshape: return NodeKind::reshape;
     case Lowering::reduction: return NodeKind::reduction;
+    case Lowering::window: return NodeKind::window;
     case Lowering::random: return training && n.attr_float("rate") != 0.0 ? NodeKind::random : NodeKind::identity;
     case Lowering::gemm:
       if (g.type_of(n.inputs[0]).dtype == DType::f32) return NodeKind::gemm;
@@ -172,6 +174,8 @@ class Planner {
             if (!view || !gemm_layout(*view)) store(in, "operand of " + n.op + " '" + n.name + "' needs it in memory");
           }
         }
+        if (kind == NodeKind::window && !view_of(p_, n.inputs[0]))
+          store(n.inputs[0], "input of " + n.op + " '" + n.name + "' is read from memory");
         if (kind == NodeKind::reshape && !is_relabel(n)) {
           std::string base = n.inputs[0];
           while (!p_.in_memory(base) && (p_.kind[p_.producer.at(base)] == NodeKind::reshape ||

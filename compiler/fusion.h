@@ -35,6 +35,10 @@
 //   state in one kernel), when merging creates no cycle between kernels.
 // - matmul is a library call; a loop kernel reading its output element for
 //   element (bias + activation) becomes the GEMM's epilogue.
+// - A window op (the patches of a convolution, their sum back) is its own
+//   loop kernels: it reads its input through guarded affine indices from
+//   memory (any strided view of a buffer), so its producer is stored, and
+//   its result is stored for its consumers.
 // - Dropout in training is inlined like an element-wise op: x * keep / (1 -
 //   rate), the keep bit a mask load (LoopKernel, Access::mask) drawn from
 //   the element's flat index, so it fuses with its neighbours. No node runs
@@ -72,6 +76,7 @@ enum class NodeKind {
   identity,     // a random op outside training
   reduction,    // a reduction: the root of a (row) kernel
   gemm,         // matmul (f32): library call
+  window,       // window loops (extract_patches, fold_patches): kernels of their own over memory
   random,       // a random op in training: an element-wise expression over a mask load, inlined
 };
 

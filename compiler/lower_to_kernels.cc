@@ -16,8 +16,8 @@ namespace {
 
 /// One step before buffers exist.
 struct Unit {
-  enum Kind { loop, gemm } kind = loop;
-  int node = -1;     // gemm node
+  enum Kind { loop, gemm, window } kind = loop;
+  int node = -1;     // gemm or window node
   int cluster = -1;  // loop kernel, or the GEMM's epilogue
   SymKernel kern;    // loop kernel or epilogue
   std::vector<std::string> reads;   // values in memory it reads
@@ -123,6 +123,16 @@ class Lowerer {
           u.writes.insert(u.writes.end(), plan_.clusters[c].roots.begin(), plan_.clusters[c].roots.end());
           u.nodes.insert(u.nodes.end(), u.kern.nodes.begin(), u.kern.nodes.end());
         }
+      units_.push_back(std::move(u));
+    }
+    for (size_t k = 0; k < g_.nodes.size(); ++k) {
+      if (!plan_.live[k] || plan_.kind[k] != NodeKind::window) continue;
+      Unit u;
+      u.kind = Unit::window;
+      u.node = static_cast<int>(k);
+      u.writes = g_.nodes[k].outputs;
+      u.nodes = {u.node};
+      u.reads = {base_of(g_.nodes[k].inputs[0])};
       units_.push_back(std::move(u));
     }
     drop_internal_stores();
@@ -427,6 +437,67 @@ class Lowerer {
     throw std::logic_error("lower_to_kernels: unit of unknown kind");
   }
 
+  /// `c` over loop dims, through the element strides of the dims it indexes:
+  /// the offset and per-loop-dim strides of an affine access.
+  static void add_coord(const WindowCoord& c, int64_t stride, Access* a) {
+    a->offset += stride * c.offset;
+    for (size_t d = 0; d < c.coefs.size(); ++d) a->strides[d] += stride * c.coefs[d];
+  }
+
+  /// A window node's loops, each a loop kernel: a guarded load of the input
+  /// (through its memory view), summed over the reduced dims if any, stored
+  /// at the output coordinates. Several loops (fold_patches' phases) write
+  /// disjoint parts of one output; the last step lists the value.
+  std::vector<Step> window_steps(const Unit& u) {
+    const Node& n = g_.nodes[u.node];
+    const std::string &in = n.inputs[0], &out = n.outputs[0];
+    std::optional<MemoryView> view = view_of(plan_, in);
+    if (!view) throw std::logic_error("lower_to_kernels: window input '" + in + "' is not in memory");
+    const std::vector<int64_t>& in_dims = g_.type_of(in).dims;
+    const std::vector<int64_t>& out_dims = g_.type_of(out).dims;
+    std::vector<int64_t> out_strides = strides_of(out_dims);
+    std::vector<WindowLoop> loops = find_op(n.op)->window(n, in_dims, out_dims);
+    std::vector<Step> steps;
+    for (const WindowLoop& w : loops) {
+      LoopKernel k;
+      k.dims = w.dims;
+      k.reduce_dims = w.reduce_dims;
+      size_t rank = w.dims.size();
+      Access load;
+      load.buffer = home_.at(view->base);
+      load.offset = view->offset;
+      load.strides.assign(rank, 0);
+      load.pad = w.pad;
+      for (size_t d = 0; d < w.in.size(); ++d) {
+        add_coord(w.in[d], view->strides[d], &load);
+        load.guards.push_back({w.in[d].offset, w.in[d].coefs, in_dims[d], view->strides[d]});
+      }
+      k.loads.push_back(load);
+      Access at;
+      at.buffer = home_.at(out);
+      at.strides.assign(rank, 0);
+      for (size_t d = 0; d < w.out.size(); ++d) add_coord(w.out[d], out_strides[d], &at);
+      if (w.reduce_dims > 0) {
+        k.reductions.push_back({ReduceOp::sum, arg(0)});
+        k.stores.push_back({at, arg(1), false});
+      } else {
+        k.stores.push_back({at, arg(0), false});
+      }
+      Step st;
+      st.body = k;
+      st.nodes = {n.name};
+      steps.push_back(std::move(st));
+    }
+    if (steps.empty()) throw std::logic_error("lower_to_kernels: window node '" + n.name + "' has no loops");
+    steps.back().values.emplace_back(out, home_.at(out));
+    std::string label = "kernel " + std::to_string(prog_.steps.size());
+    if (steps.size() > 1) label += "-" + std::to_string(prog_.steps.size() + steps.size() - 1);
+    prog_.explain.push_back(label + ": " + n.op + " %" + out + " (window" +
+                            (steps.size() > 1 ? ", " + std::to_string(steps.size()) + " loops, one per output phase" : "") +
+                            "; reads %" + in + " through guarded indices)");
+    return steps;
+  }
+
   void copy(int src, int dst, const std::string& why) {
     Step st;
     st.body = CopyStep{src, dst, 0, 0, prog_.buffers[src].numel};
@@ -451,7 +522,13 @@ class Lowerer {
       copy(src, snap, "snapshot for the update of state '" + s + "'");
       snapshots.emplace_back(snap, s);
     }
-    for (int u : order_) prog_.steps.push_back(unit_step(units_[u]));
+    for (int u : order_) {
+      if (units_[u].kind != Unit::window) {
+        prog_.steps.push_back(unit_step(units_[u]));
+        continue;
+      }
+      for (Step& st : window_steps(units_[u])) prog_.steps.push_back(std::move(st));
+    }
     for (const auto& [v, s] : end_copies_) copy(home_.at(v), state_buffer(s), "new value of state '" + s + "'");
     for (const auto& [snap, s] : snapshots) copy(snap, state_buffer(s), "new value of state '" + s + "'");
   }

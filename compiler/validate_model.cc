@@ -1,6 +1,7 @@
 #include "compiler/validate_model.h"
 
 #include "compiler/passes/autodiff.h"
+#include "compiler/passes/bind_batch.h"
 #include "compiler/passes/expand_composites.h"
 #include "compiler/passes/lower_optimizer.h"
 #include "compiler/passes/optimizers.h"
@@ -17,8 +18,12 @@ void append(std::vector<std::string>& to, const std::vector<std::string>& more) 
 
 /// The nodes autodiff would refuse, found on a copy: differentiation
 /// expands composites first, and their primitives hold the gradient rules.
+/// The batch is bound first (to 2, any size does): some expansions need
+/// concrete dims (conv2d's GEMM rows count batch x positions).
 std::vector<std::string> differentiability_errors(const Model& m) {
-  Graph g = m.graph;
+  Model bound = m;
+  BindBatchPass(2).run(bound);
+  Graph& g = bound.graph;
   expand_composites(g);
   if (!verify_graph(g, m.source).empty()) return {};  // an expansion bug; the pipeline names it
   std::vector<std::string> wrt;

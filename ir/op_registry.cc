@@ -14,6 +14,7 @@ const OpRegistry& OpRegistry::get() {
     register_loss_ops(r);
     register_random_ops(r);
     register_index_ops(r);
+    register_conv_ops(r);
     return r;
   }();
   return registry;
@@ -35,6 +36,7 @@ const char* lowering_name(Lowering l) {
     case Lowering::gemm: return "gemm";
     case Lowering::random: return "random";
     case Lowering::expansion: return "expansion";
+    case Lowering::window: return "window";
   }
   return "?";
 }
@@ -47,6 +49,7 @@ void OpRegistry::add(OpDef def) {
     case Lowering::elementwise: complete = static_cast<bool>(def.expr); break;
     case Lowering::index_map: complete = static_cast<bool>(def.index_map); break;
     case Lowering::expansion: complete = static_cast<bool>(def.expand); break;
+    case Lowering::window: complete = static_cast<bool>(def.window); break;
     default: break;
   }
   if (!complete) throw std::logic_error("op " + def.name + " lacks the field its lowering needs");

@@ -30,6 +30,8 @@ enum class Lowering {
   constant,     // a `value` fill (inlined) or `values` data (a constant buffer)
   gemm,         // a library call (matmul of f32: BLAS or cuBLAS)
   random,       // identity outside training; in training inlined over a mask load (dropout)
+  window,       // `window`: loop kernels reading the input at coordinates affine in the loop
+                // index, out-of-range reads yielding a pad (patches of a convolution, their sum back)
   expansion,    // `expand`: rewritten into primitive ops before autodiff (composites)
 };
 
@@ -42,6 +44,31 @@ enum class ReduceKind { sum, mean, max, min };
 using IndexMapFn = std::function<std::vector<int>(const Node& n, const std::vector<int64_t>& in_dims,
                                                   const std::vector<int64_t>& out_dims,
                                                   const std::vector<int>& out_map)>;
+
+/// One coordinate of a window loop: offset + sum over the loop dims d of
+/// idx[d] * coefs[d].
+struct WindowCoord {
+  int64_t offset = 0;
+  std::vector<int64_t> coefs;
+};
+
+/// One loop kernel of a Lowering::window op over its single input: for every
+/// index of `dims` it reads the input element at coordinates `in` (one per
+/// input dim; where one leaves [0, dim) the read yields `pad`), sums over the
+/// innermost `reduce_dims` dims, and writes the output element at
+/// coordinates `out` (one per output dim, not moving along reduced dims).
+/// The loops of one node write every output element exactly once.
+struct WindowLoop {
+  std::vector<int64_t> dims;
+  int reduce_dims = 0;
+  std::vector<WindowCoord> in;
+  double pad = 0;
+  std::vector<WindowCoord> out;
+};
+
+/// For Lowering::window: the loops computing node `n`.
+using WindowFn = std::function<std::vector<WindowLoop>(const Node& n, const std::vector<int64_t>& in_dims,
+                                                       const std::vector<int64_t>& out_dims)>;
 
 enum class AttrKind { i, f, s, ints, dtype, b, floats };
 
@@ -95,6 +122,7 @@ struct OpDef {
   Lowering lowering = Lowering::expansion;
   ReduceKind reduction = ReduceKind::sum;  // Lowering::reduction only
   IndexMapFn index_map;                    // Lowering::index_map only
+  WindowFn window;                         // Lowering::window only
   /// Composites (Lowering::expansion) always; other ops where some of their
   /// uses are better as primitives (matmul of integers: a reduction).
   ExpandFn expand;
@@ -131,6 +159,7 @@ void register_nn_ops(OpRegistry& r);
 void register_loss_ops(OpRegistry& r);
 void register_random_ops(OpRegistry& r);
 void register_index_ops(OpRegistry& r);
+void register_conv_ops(OpRegistry& r);
 
 // Shape rules shared by several families.
 /// Numpy broadcasting of all inputs; float or matching dtypes.

@@ -153,7 +153,16 @@ std::string access_str(const Program& p, const Access& a) {
   std::string s = "b" + std::to_string(a.buffer);
   if (a.buffer >= 0 && a.buffer < static_cast<int>(p.buffers.size())) s += " " + p.buffers[a.buffer].name;
   if (a.offset) s += " +" + std::to_string(a.offset);
-  return s + " " + ints_str(a.strides);
+  s += " " + ints_str(a.strides);
+  if (a.guards.empty()) return s;
+  // Every bit of the pad is printed: the text is the fingerprint.
+  char pad[40];
+  std::snprintf(pad, sizeof pad, "%.17g", a.pad);
+  s += " guarded(pad " + std::string(pad);
+  for (const auto& g : a.guards)
+    s += ", " + std::to_string(g.offset) + "+" + ints_str(g.coefs) + " in [0," + std::to_string(g.extent) + ") x" +
+         std::to_string(g.stride);
+  return s + ")";
 }
 
 void print_loop(std::ostream& o, const Program& p, const LoopKernel& k, const std::string& indent) {
@@ -309,9 +318,11 @@ class Checker {
       if (write) fail("stores to an iota");
       if (a.iota_dim >= static_cast<int>(dims.size())) fail("iota dim out of range");
       if (a.mask) fail("a load is both an iota and a mask");
+      if (!a.guards.empty()) fail("an iota load has guards");
       return;
     }
     if (a.mask) return check_mask(a, write);
+    if (!a.guards.empty()) return check_guarded(a, dims, write);
     const Buffer& b = buffer(a.buffer, write);
     if (a.offset < 0) fail("negative offset");
     int64_t last = a.offset;
@@ -325,9 +336,43 @@ class Checker {
            "' which holds " + std::to_string(b.numel));
   }
 
+  /// A guarded load reads sum stride x coordinate over its guards, each
+  /// coordinate in [0, extent): in the buffer when the largest such sum is.
+  void check_guarded(const Access& a, const std::vector<int64_t>& dims, bool write) const {
+    if (write) fail("a store has guards");
+    if (a.iota_dim >= 0) fail("an iota load has guards");
+    const Buffer& b = buffer(a.buffer, write);
+    if (std::isnan(a.pad)) fail("guarded load pads with NaN");
+    // Coefficients and offsets may be negative: exact arithmetic, any
+    // overflow an error.
+    auto mul_add = [&](int64_t acc, int64_t x, int64_t y) {
+      int64_t p = 0;
+      if (__builtin_mul_overflow(x, y, &p) || __builtin_add_overflow(acc, p, &acc)) fail("guarded load overflows");
+      return acc;
+    };
+    int64_t offset = 0, last = 0;
+    std::vector<int64_t> strides(dims.size(), 0);
+    for (const auto& g : a.guards) {
+      if (g.coefs.size() != dims.size())
+        fail("guard has " + std::to_string(g.coefs.size()) + " coefficients for rank " + std::to_string(dims.size()));
+      if (g.extent < 1 || g.stride < 0) fail("guard of extent " + std::to_string(g.extent) + ", stride " + std::to_string(g.stride));
+      offset = mul_add(offset, g.stride, g.offset);
+      for (size_t d = 0; d < dims.size(); ++d) strides[d] = mul_add(strides[d], g.stride, g.coefs[d]);
+      last = mul_add(last, g.stride, g.extent - 1);
+    }
+    if (strides != a.strides) fail("guarded load's strides are not those of its guards");
+    int64_t base = mul_add(a.offset, -1, offset);  // where coordinate 0 of every guard sits
+    if (base < 0) fail("guarded load starts at element " + std::to_string(base));
+    last = mul_add(last, 1, base);
+    if (last >= b.numel)
+      fail("guarded load reaches element " + std::to_string(last) + " of b" + std::to_string(a.buffer) + " '" + b.name +
+           "' which holds " + std::to_string(b.numel));
+  }
+
   /// A mask reads no buffer; its flat indices are those of a dense tensor.
   void check_mask(const Access& a, bool write) const {
     if (write) fail("stores to a mask");
+    if (!a.guards.empty()) fail("a mask load has guards");
     if (a.buffer != -1) fail("a mask load names buffer " + std::to_string(a.buffer));
     if (!(a.mask->rate >= 0.0f && a.mask->rate < 1.0f)) fail("mask rate " + rate_str(a.mask->rate) + " outside [0, 1)");
     if (a.offset < 0) fail("negative offset");

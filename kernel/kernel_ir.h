@@ -74,6 +74,21 @@ struct DropoutMask {
   bool operator==(const DropoutMask&) const = default;
 };
 
+/// One coordinate of a guarded load (Access::guards): the value
+/// offset + sum over the iteration dims d of idx[d] * coefs[d], which must lie
+/// in [0, extent) for the load to read memory. `stride` is the coordinate's
+/// element stride in the buffer: a guarded access's strides are exactly the
+/// sum of stride x coefs over its guards and its offset that of stride x
+/// offset plus a base >= 0, so check_program can tell that every element it
+/// reads where its guards hold lies in the buffer.
+struct Guard {
+  int64_t offset = 0;
+  std::vector<int64_t> coefs;  // one per iteration dim
+  int64_t extent = 0;
+  int64_t stride = 0;
+  bool operator==(const Guard&) const = default;
+};
+
 /// Where a kernel reads or writes: element index = offset + sum over the
 /// iteration dims d of idx[d] * strides[d]. A stride of 0 is a broadcast
 /// dim; permuted strides are a transpose. strides.size() == dims.size() of
@@ -93,6 +108,12 @@ struct Access {
   /// to every kernel (kernel/cpu_abi.h, kernel/cuda_abi.h). So dropout fuses
   /// into its neighbours and draws the reference's mask bit for bit.
   std::optional<DropoutMask> mask;
+  /// Loads only: when not empty the load reads memory only where every
+  /// guard's coordinate is in range and yields `pad` elsewhere: the zero
+  /// padding of a convolution's patches, the -inf of max pooling, the taps a
+  /// strided window never reaches.
+  std::vector<Guard> guards;
+  double pad = 0;
 
   /// True for loads of a buffer (neither an iota nor a mask).
   bool reads_memory() const { return iota_dim < 0 && !mask; }

@@ -39,6 +39,14 @@ proto::KernelAccess access_to_proto(const Access& a) {
     out.set_mask_key(a.mask->key);
     out.set_mask_rate(a.mask->rate);
   }
+  for (const auto& g : a.guards) {
+    proto::KernelGuard* pg = out.add_guards();
+    pg->set_offset(g.offset);
+    for (int64_t c : g.coefs) pg->add_coefs(c);
+    pg->set_extent(g.extent);
+    pg->set_stride(g.stride);
+  }
+  out.set_pad(a.pad);
   return out;
 }
 
@@ -106,6 +114,9 @@ Access access_from_proto(const proto::KernelAccess& p) {
   a.strides.assign(p.strides().begin(), p.strides().end());
   a.iota_dim = p.iota_dim();
   if (p.mask()) a.mask = DropoutMask{p.mask_key(), p.mask_rate()};
+  for (const auto& pg : p.guards())
+    a.guards.push_back({pg.offset(), std::vector<int64_t>(pg.coefs().begin(), pg.coefs().end()), pg.extent(), pg.stride()});
+  a.pad = p.pad();
   return a;
 }
 

@@ -157,6 +157,20 @@ std::map<std::string, Tensor> ProgramEvaluator::run(const std::map<std::string, 
   return out;
 }
 
+namespace {
+
+/// Whether every guard of a load holds at iteration index `idx`.
+bool guards_hold(const Access& a, const std::vector<int64_t>& idx) {
+  for (const auto& g : a.guards) {
+    int64_t c = g.offset;
+    for (size_t d = 0; d < idx.size(); ++d) c += idx[d] * g.coefs[d];
+    if (c < 0 || c >= g.extent) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void ProgramEvaluator::run_loop(const LoopKernel& k, const EvalContext& ctx) {
   size_t rank = k.dims.size();
   size_t outer_rank = rank - static_cast<size_t>(k.reduce_dims);
@@ -179,6 +193,10 @@ void ProgramEvaluator::run_loop(const LoopKernel& k, const EvalContext& ctx) {
       for (size_t d = 0; d < rank; ++d) at += full[d] * a.strides[d];
       if (a.mask) {
         args[i] = dropout_keep(ctx.seed, a.mask->key, ctx.step, static_cast<uint64_t>(at), a.mask->rate) ? 1.0 : 0.0;
+        continue;
+      }
+      if (!guards_hold(a, full)) {
+        args[i] = a.pad;
         continue;
       }
       args[i] = read(a.buffer, at);

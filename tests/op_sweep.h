@@ -171,6 +171,58 @@ inline Sweep pair_loss(const OperandFn& target) {
 
 inline Attrs dtype_attr(DType t) { return {{"dtype", attr_dtype(t)}}; }
 
+/// Window attributes: any of kernel, strides, pads, dilations; empty ones are left out.
+inline Attrs window(Dims kernel, Dims strides = {}, Dims pads = {}, Dims dilations = {}) {
+  Attrs a;
+  if (!kernel.empty()) a["kernel"] = attr_ints(kernel);
+  if (!strides.empty()) a["strides"] = attr_ints(strides);
+  if (!pads.empty()) a["pads"] = attr_ints(pads);
+  if (!dilations.empty()) a["dilations"] = attr_ints(dilations);
+  return a;
+}
+
+/// Convolution, pooling and their window primitives: stride 2 and 3,
+/// padding, dilation, odd and non-square sizes, 1x1 kernels, and
+/// LeNet-5's first layer.
+inline void convolutions(std::map<std::string, Sweep>& t) {
+  t["conv2d"] = {{{{real({2, 3, 7, 7}, -1, 1), real({4, 3, 3, 3}, -1, 1), real({4})}},
+                  {{real({2, 3, 7, 7}, -1, 1), real({4, 3, 3, 3}, -1, 1)}, window({}, {2, 2}, {1, 1})},
+                  {{real({1, 2, 9, 8}, -1, 1), real({3, 2, 3, 2}, -1, 1)}, window({}, {1, 1}, {2, 1}, {2, 1})},
+                  {{real({2, 5, 5, 5}, -1, 1), real({3, 5, 1, 1}, -1, 1), real({3})}},
+                  {{real({2, 2, 6, 7}, -1, 1), real({2, 2, 3, 3}, -1, 1)}, window({}, {3, 2})},
+                  {{real({1, 1, 28, 28}, 0, 1), real({6, 1, 5, 5}, -0.4, 0.4), real({6})}, window({}, {}, {2, 2})},
+                  {{real({1, 1, 1, 1023}), real({7, 1, 1, 3}), real({7})}, window({}, {1, 2}, {0, 1})}}};
+  // The weight gradient is a GEMM summing in float32 (see matmul's row):
+  // 1.2e-5 measured over the 512 positions of the [1,1,1,1023] case.
+  t["conv2d"].grad_tol = 4e-5;
+  t["max_pool2d"] = {{{{real({2, 3, 8, 8})}, window({2, 2})},
+                      {{real({1, 2, 7, 9})}, window({3, 3}, {2, 2}, {1, 1})},
+                      {{real({2, 1, 5, 5})}, window({2, 2}, {1, 1})},
+                      {{real({1, 2, 9, 9})}, window({3, 3}, {2, 2}, {}, {2, 2})},
+                      {{real({1, 3, 5, 6})}, window({1, 1}, {2, 2})},
+                      {{real({1, 7, 1, 1023})}, window({1, 3}, {1, 2})}}};
+  t["avg_pool2d"] = {{{{real({2, 3, 8, 8})}, window({2, 2})},
+                      {{real({1, 2, 7, 9})}, window({3, 3}, {2, 2}, {1, 1})},
+                      {{real({2, 1, 5, 5})}, window({2, 3}, {1, 2}, {1, 1})},
+                      {{real({1, 7, 1, 1023})}, window({1, 3}, {1, 2})}}};
+  Attrs fold1 = window({3, 3}, {2, 2}, {1, 1}), fold2 = window({2, 3}, {3, 2}, {0, 1}, {2, 1}),
+        fold3 = window({1, 1}, {2, 2}), fold4 = window({1, 3}, {1, 1}, {0, 1});
+  fold1["image"] = attr_ints({7, 7});
+  fold2["image"] = attr_ints({8, 6});
+  fold3["image"] = attr_ints({6, 5});
+  fold4["image"] = attr_ints({1, 1023});
+  Attrs padded = window({2, 3}, {1, 1}, {1, 2}, {2, 1});
+  padded["pad_value"] = attr_f(-1.5);
+  t["extract_patches"] = {{{{real({2, 3, 7, 7})}, window({3, 3}, {2, 2}, {1, 1})},
+                           {{real({1, 2, 6, 5})}, padded},
+                           {{real({2, 3, 6, 5})}, window({1, 1}, {2, 2})},
+                           {{real({1, 7, 1, 1023})}, window({1, 3}, {1, 1}, {0, 1})}}};
+  t["fold_patches"] = {{{{real({2, 4, 4, 3, 3, 3})}, fold1},   // stride 2: four phases
+                        {{real({1, 2, 3, 2, 2, 3})}, fold2},   // stride 3x2 with dilation: phases without taps
+                        {{real({2, 3, 3, 2, 1, 1})}, fold3},   // 1x1 kernel, stride 2
+                        {{real({1, 1, 1023, 7, 1, 3})}, fold4}}};
+}
+
 /// Values for constant's `values` attribute, drawn once.
 inline proto::AttrValue random_values(int64_t n, uint64_t seed) {
   return test::attr_floats(test::random_tensor({n}, seed, -3, 3).data);
@@ -238,6 +290,7 @@ inline std::map<std::string, Sweep> build_sweep_table() {
   // summation order is OpenBLAS's, which varies with the CPU's kernels.
   t["matmul"].grad_tol = 4e-5;
   t["softmax"] = t["log_softmax"] = softmaxes();
+  convolutions(t);
   Attrs axis0{{"axis", attr_i(0)}}, axis1{{"axis", attr_i(1)}};
   t["argmax"] = {{{{real({1})}},
                   {{real({7})}},

@@ -182,6 +182,37 @@ TEST(OpGradients, ElementwiseLosses) {
   check_op("logistic", {p, signs}, {true, false});
 }
 
+Attrs ints_attrs(std::initializer_list<std::pair<const char*, std::vector<int64_t>>> kv) {
+  Attrs a;
+  for (const auto& [k, v] : kv) a[k] = attr_ints(v);
+  return a;
+}
+
+TEST(OpGradients, ConvolutionWithStridePaddingAndDilation) {
+  check_op("conv2d", {rnd({2, 3, 6, 5}, 1), rnd({4, 3, 3, 2}, 2), rnd({4}, 3)}, {true, true, true});
+  check_op("conv2d", {rnd({1, 2, 7, 7}, 4), rnd({3, 2, 3, 3}, 5)}, {true, true},
+           ints_attrs({{"strides", {2, 2}}, {"pads", {1, 1}}}));
+  check_op("conv2d", {rnd({1, 2, 8, 7}, 6), rnd({2, 2, 2, 3}, 7)}, {true, true},
+           ints_attrs({{"strides", {3, 1}}, {"pads", {2, 0}}, {"dilations", {2, 2}}}));
+  check_op("conv2d", {rnd({2, 3, 4, 4}, 8), rnd({2, 3, 1, 1}, 9)}, {true, true});
+}
+
+TEST(OpGradients, PoolingAwayFromTies) {
+  // Distinct values, so every window has one maximum.
+  Tensor x = rnd({2, 2, 6, 7}, 10);
+  for (int64_t i = 0; i < x.numel(); ++i) x[i] = static_cast<double>((i * 37) % x.numel()) / 10.0 - 4;
+  check_op("max_pool2d", {x}, {true}, ints_attrs({{"kernel", {2, 2}}}));
+  check_op("max_pool2d", {x}, {true}, ints_attrs({{"kernel", {3, 3}}, {"strides", {2, 2}}, {"pads", {1, 1}}}));
+  check_op("avg_pool2d", {rnd({2, 2, 5, 6}, 11)}, {true}, ints_attrs({{"kernel", {3, 2}}, {"strides", {1, 2}}, {"pads", {1, 1}}}));
+}
+
+TEST(OpGradients, PatchesAndTheirFoldAreAdjoint) {
+  check_op("extract_patches", {rnd({1, 2, 5, 6}, 12)}, {true},
+           ints_attrs({{"kernel", {2, 3}}, {"strides", {2, 1}}, {"pads", {1, 1}}, {"dilations", {2, 1}}}));
+  check_op("fold_patches", {rnd({1, 3, 3, 2, 3, 3}, 13)}, {true},
+           ints_attrs({{"kernel", {3, 3}}, {"strides", {2, 2}}, {"pads", {1, 1}}, {"image", {6, 5}}}));
+}
+
 TEST(OpGradients, ConventionsAtKinks) {
   // relu'(0) = 0, abs'(0) = 0, ties of maximum go to the first operand.
   Graph g;

@@ -95,8 +95,31 @@ class LoopEmitter {
       return emit_dropout_keep(b_, *a.mask, frame_.seed, frame_.step, linear_index(shape_.loads[i], a.offset),
                                value_type_);
     const Buffer& buf = p_.buffers[a.buffer];
-    return load_as_float(b_, buf.dtype, addresses_.at(a.buffer), linear_index(shape_.loads[i], a.offset), group_,
-                         value_type_);
+    llvm::Value* at = linear_index(shape_.loads[i], a.offset);
+    llvm::Value* inside = guards_hold(i);
+    if (!inside)
+      return load_as_float(b_, buf.dtype, addresses_.at(a.buffer), at, group_, value_type_);
+    // Outside its guards the index may leave the buffer: read element 0
+    // there (branch-free, so the loop still vectorizes) and yield the pad.
+    at = b_.CreateSelect(inside, at, b_.getInt64(0));
+    llvm::Value* v = load_as_float(b_, buf.dtype, addresses_.at(a.buffer), at, group_, value_type_);
+    return b_.CreateSelect(inside, v, llvm::ConstantFP::get(value_type_, a.pad));
+  }
+
+  /// True (an i1) where every guard of load `i` holds; nullptr when the load
+  /// has no guard that can fail over the loop's box.
+  llvm::Value* guards_hold(int i) {
+    const Access& a = k_.loads[i];
+    llvm::Value* all = nullptr;
+    for (size_t g = 0; g < a.guards.size(); ++g) {
+      const std::vector<int64_t>& coefs = shape_.guards[i][g];
+      if (!guard_can_fail(a.guards[g], coefs, shape_.dims)) continue;
+      llvm::Value* c = linear_index(coefs, a.guards[g].offset);
+      // One unsigned compare tests 0 <= c < extent.
+      llvm::Value* ok = b_.CreateICmpULT(c, b_.getInt64(a.guards[g].extent));
+      all = all ? b_.CreateAnd(all, ok) : ok;
+    }
+    return all;
   }
 
   /// Operands for expressions reading `used`; only those are loaded (a load
@@ -133,9 +156,15 @@ class LoopEmitter {
   void hoist_invariant_loads(size_t d) {
     for (size_t i = 0; i < k_.loads.size(); ++i) {
       const Access& a = k_.loads[i];
-      if (shape_.loads[i][d] != 0 || (a.reads_memory() && stored_.count(a.buffer))) continue;
+      bool moves = shape_.loads[i][d] != 0;
+      for (const auto& g : shape_.guards[i]) moves |= g[d] != 0;
+      if (moves || (a.reads_memory() && stored_.count(a.buffer))) continue;
       bool ready = true;  // every dim it moves along already has an index
-      for (size_t e = 0; e < shape_.dims.size(); ++e) ready &= shape_.loads[i][e] == 0 || idx_[e] != nullptr;
+      for (size_t e = 0; e < shape_.dims.size(); ++e) {
+        bool uses = shape_.loads[i][e] != 0;
+        for (const auto& g : shape_.guards[i]) uses |= g[e] != 0;
+        ready &= !uses || idx_[e] != nullptr;
+      }
       if (ready) hoisted_[static_cast<int>(i)] = load(static_cast<int>(i));
     }
   }

@@ -10,6 +10,15 @@ int64_t LoopShape::work_per_item() const {
   return n;
 }
 
+bool guard_can_fail(const Guard& g, const std::vector<int64_t>& coefs, const std::vector<int64_t>& dims) {
+  int64_t lo = g.offset, hi = g.offset;
+  for (size_t d = 0; d < coefs.size(); ++d) {
+    int64_t span = coefs[d] * (dims[d] - 1);
+    (span < 0 ? lo : hi) += span;
+  }
+  return lo < 0 || hi >= g.extent;
+}
+
 namespace {
 
 // Every access's strides in one list, so merging treats them alike.
@@ -51,6 +60,10 @@ LoopShape canonical_shape(const LoopKernel& k) {
     }
   }
   for (const auto& s : k.stores) n.strides.push_back(s.at.strides);
+  // A guard's coordinate is linear in the index like an address: dims merge
+  // only where it too walks them as one.
+  for (const auto& l : k.loads)
+    for (const auto& g : l.guards) n.strides.push_back(g.coefs);
 
   // A dim of size 1 contributes nothing to any index; a zero-size dim is
   // kept so the nest stays empty.
@@ -67,7 +80,12 @@ LoopShape canonical_shape(const LoopKernel& k) {
   shape.dims = n.dims;
   for (bool r : n.reduced) shape.reduce_dims += r ? 1 : 0;
   shape.loads.assign(n.strides.begin(), n.strides.begin() + k.loads.size());
-  shape.stores.assign(n.strides.begin() + k.loads.size(), n.strides.end());
+  size_t at = k.loads.size() + k.stores.size();
+  shape.stores.assign(n.strides.begin() + k.loads.size(), n.strides.begin() + at);
+  for (const auto& l : k.loads) {
+    shape.guards.emplace_back(n.strides.begin() + at, n.strides.begin() + at + l.guards.size());
+    at += l.guards.size();
+  }
 
   // Column order when no load of the reduction walks the innermost reduced
   // dim contiguously but one walks the innermost output dim contiguously.

@@ -33,6 +33,9 @@ struct LoopShape {
   /// load gets the weights that turn the index into its original iota index.
   std::vector<std::vector<int64_t>> loads;
   std::vector<std::vector<int64_t>> stores;
+  /// Per load, the coefficients of each of its guards over `dims`
+  /// (Access::guards; empty for unguarded loads).
+  std::vector<std::vector<std::vector<int64_t>>> guards;
   ReduceOrder order = ReduceOrder::inner;
 
   int outer_dims() const { return static_cast<int>(dims.size()) - reduce_dims; }
@@ -42,6 +45,11 @@ struct LoopShape {
   /// Loop iterations per unit of parallel_range, for sizing chunks.
   int64_t work_per_item() const;
 };
+
+/// Whether guard `g` of a load, with `coefs` its coefficients over the
+/// canonical `dims`, can fail anywhere in the loop's box; emitters test
+/// only those that can.
+bool guard_can_fail(const Guard& g, const std::vector<int64_t>& coefs, const std::vector<int64_t>& dims);
 
 /// The canonical shape of `k` (which check_program has accepted).
 LoopShape canonical_shape(const LoopKernel& k);

@@ -77,11 +77,28 @@ class LoopEmitter {
       else if (a.mask)
         value = dropout_keep_text(*a.mask, index_text(a.offset, shape_.loads[i], idx), t_);
       else
-        value = load_text(p_.buffers[a.buffer].dtype, buffer_name(a.buffer), index_text(a.offset, shape_.loads[i], idx), t_);
+        value = guarded(i, idx, load_text(p_.buffers[a.buffer].dtype, buffer_name(a.buffer),
+                                          index_text(a.offset, shape_.loads[i], idx), t_));
       line("const " + std::string(c_type(t_)) + " " + name + " = " + value + ";");
       names[i] = name;
     }
     return names;
+  }
+
+  /// `value` where every guard of load `i` holds at `idx`, else its pad
+  /// (the conditional reads no memory on the other side).
+  std::string guarded(int i, const std::vector<std::string>& idx, const std::string& value) const {
+    const Access& a = k_.loads[i];
+    std::string cond;
+    for (size_t g = 0; g < a.guards.size(); ++g) {
+      const std::vector<int64_t>& coefs = shape_.guards[i][g];
+      if (!cpu::guard_can_fail(a.guards[g], coefs, shape_.dims)) continue;
+      // One unsigned compare tests 0 <= c < extent.
+      cond += (cond.empty() ? "" : " && ") + std::string("(unsigned long long)(") +
+              index_text(a.guards[g].offset, coefs, idx) + ") < " + std::to_string(a.guards[g].extent) + "ULL";
+    }
+    if (cond.empty()) return value;
+    return "(" + cond + ") ? " + value + " : " + literal(a.pad, t_);
   }
 
   /// Every load before the first store, as the kernel IR requires for

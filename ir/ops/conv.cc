@@ -1,0 +1,494 @@
+// Convolution and pooling over NCHW images: the window primitives
+// extract_patches and fold_patches, and the composites conv2d, max_pool2d
+// and avg_pool2d built from them.
+//
+// A convolution is im2col + GEMM: extract_patches lays every output
+// position's receptive field out as one row ([N,OH,OW,C,KH,KW], so the rows
+// reshape to an [N*OH*OW, C*KH*KW] matrix without a copy), one matmul with
+// the [O, C*KH*KW] weights gives [N*OH*OW, O], and a transpose makes it NCHW.
+// Pooling reduces the same patches over their last two axes. Gradients then
+// come from the primitives' rules: extract_patches' gradient is
+// fold_patches (col2im: each patch element added back where it was read),
+// and fold_patches' is extract_patches, so no composite here needs a rule.
+//
+// Both primitives lower to window loops (Lowering::window): guarded affine
+// reads, the padding a read outside the image. fold_patches with stride s
+// runs as s x s loops, one per output phase (h mod s, w mod s), so that each
+// phase's taps are an affine range and no output element is written twice.
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "ir/builder.h"
+#include "ir/op_registry.h"
+
+namespace dlc {
+namespace {
+
+/// The geometry of a 2-D window: kernel, stride, padding (both sides) and
+/// dilation, each [height, width].
+struct Window2d {
+  int64_t k[2] = {1, 1}, s[2] = {1, 1}, p[2] = {0, 0}, d[2] = {1, 1};
+
+  /// Output positions along axis `a` of an input of size `size`.
+  int64_t out_size(int a, int64_t size) const { return (size + 2 * p[a] - d[a] * (k[a] - 1) - 1) / s[a] + 1; }
+};
+
+/// Reads a two-element ints attribute, or `fallback` when absent; "" or the error.
+std::string pair_attr(const Node& n, const char* key, int64_t lo, int64_t out[2], const int64_t fallback[2]) {
+  if (!n.has_attr(key)) {
+    out[0] = fallback[0];
+    out[1] = fallback[1];
+    return "";
+  }
+  std::vector<int64_t> v = n.attr_ints(key);
+  if (v.size() != 2 || v[0] < lo || v[1] < lo) {
+    std::string got;
+    for (int64_t x : v) got += (got.empty() ? "" : ",") + std::to_string(x);
+    return std::string(key) + " must be two integers >= " + std::to_string(lo) + " ([height, width]), got [" + got +
+           "]";
+  }
+  out[0] = v[0];
+  out[1] = v[1];
+  return "";
+}
+
+/// The window of a node: `kernel` from the attribute (pooling, patches) or
+/// from the weight's dims (conv2d); strides default to 1, or to the kernel
+/// for pooling.
+std::string read_window(const Node& n, const int64_t* kernel, bool stride_is_kernel, Window2d* w) {
+  const int64_t ones[2] = {1, 1}, zeros[2] = {0, 0};
+  std::string e;
+  if (kernel) {
+    w->k[0] = kernel[0];
+    w->k[1] = kernel[1];
+  } else if (!n.has_attr("kernel")) {
+    return "attribute 'kernel' ([height, width]) is required";
+  } else if (!(e = pair_attr(n, "kernel", 1, w->k, ones)).empty()) {
+    return e;
+  }
+  if (!(e = pair_attr(n, "strides", 1, w->s, stride_is_kernel ? w->k : ones)).empty()) return e;
+  if (!(e = pair_attr(n, "pads", 0, w->p, zeros)).empty()) return e;
+  return pair_attr(n, "dilations", 1, w->d, ones);
+}
+
+std::string shape_text(const std::vector<int64_t>& d) {
+  std::string s = "[";
+  for (size_t i = 0; i < d.size(); ++i) s += (i ? "," : "") + std::to_string(d[i]);
+  return s + "]";
+}
+
+/// Output height and width of `w` over an image of `h` x `wd`, or an error.
+std::string out_hw(const Window2d& w, int64_t h, int64_t wd, int64_t* oh, int64_t* ow) {
+  *oh = w.out_size(0, h);
+  *ow = w.out_size(1, wd);
+  if (h + 2 * w.p[0] < w.d[0] * (w.k[0] - 1) + 1 || wd + 2 * w.p[1] < w.d[1] * (w.k[1] - 1) + 1)
+    return "window " + std::to_string(w.d[0] * (w.k[0] - 1) + 1) + "x" + std::to_string(w.d[1] * (w.k[1] - 1) + 1) +
+           " (kernel with dilation) is larger than the padded image " + std::to_string(h + 2 * w.p[0]) + "x" +
+           std::to_string(wd + 2 * w.p[1]);
+  return "";
+}
+
+proto::AttrValue pair(const int64_t v[2]) { return attr_ints({v[0], v[1]}); }
+
+Attrs window_attrs(const Window2d& w) {
+  return {{"kernel", pair(w.k)}, {"strides", pair(w.s)}, {"pads", pair(w.p)}, {"dilations", pair(w.d)}};
+}
+
+std::string need_image(const TensorType& x, const char* what) {
+  if (x.rank() != 4) return std::string(what) + " must be a 4-D NCHW image batch, got " + x.str();
+  if (!is_float(x.dtype)) return std::string(what) + " must be float, got " + x.str();
+  return "";
+}
+
+// --- extract_patches ------------------------------------------------------------
+
+std::string infer_extract_patches(const Node& n, const std::vector<TensorType>& in, std::vector<TensorType>* out) {
+  Window2d w;
+  std::string e = need_image(in[0], "input");
+  if (e.empty()) e = read_window(n, nullptr, false, &w);
+  const auto& x = in[0].dims;
+  int64_t oh = 0, ow = 0;
+  if (e.empty()) e = out_hw(w, x[2], x[3], &oh, &ow);
+  if (!e.empty()) return e;
+  out->push_back({in[0].dtype, {x[0], oh, ow, x[1], w.k[0], w.k[1]}});
+  return "";
+}
+
+/// Calls f(n, oh, ow, c, i, j, h, w) for every patch element and the image
+/// coordinates it reads (possibly outside the image).
+template <typename F>
+void for_each_tap(const Window2d& w, const std::vector<int64_t>& img, int64_t oh_n, int64_t ow_n, F f) {
+  for (int64_t n = 0; n < img[0]; ++n)
+    for (int64_t oh = 0; oh < oh_n; ++oh)
+      for (int64_t ow = 0; ow < ow_n; ++ow)
+        for (int64_t c = 0; c < img[1]; ++c)
+          for (int64_t i = 0; i < w.k[0]; ++i)
+            for (int64_t j = 0; j < w.k[1]; ++j)
+              f(n, oh, ow, c, i, j, oh * w.s[0] + i * w.d[0] - w.p[0], ow * w.s[1] + j * w.d[1] - w.p[1]);
+}
+
+int64_t image_index(const std::vector<int64_t>& img, int64_t n, int64_t c, int64_t h, int64_t w) {
+  return ((n * img[1] + c) * img[2] + h) * img[3] + w;
+}
+
+bool inside(const std::vector<int64_t>& img, int64_t h, int64_t w) { return h >= 0 && h < img[2] && w >= 0 && w < img[3]; }
+
+void eval_extract_patches(const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out,
+                          const EvalContext&) {
+  Window2d w;
+  read_window(n, nullptr, false, &w);
+  const Tensor& x = *in[0];
+  const auto& img = x.type.dims;
+  double pad = n.attr_float("pad_value", 0.0);
+  int64_t e = 0;
+  for_each_tap(w, img, out[0].type.dims[1], out[0].type.dims[2],
+               [&](int64_t b, int64_t, int64_t, int64_t c, int64_t, int64_t, int64_t h, int64_t wd) {
+                 out[0][e++] = inside(img, h, wd) ? x[image_index(img, b, c, h, wd)] : pad;
+               });
+}
+
+std::vector<std::string> grad_extract_patches(GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) {
+  Window2d w;
+  read_window(n, nullptr, false, &w);
+  const auto& img = b.type(n.inputs[0]).dims;
+  Attrs a = window_attrs(w);
+  a["image"] = attr_ints({img[2], img[3]});
+  return {b.op("fold_patches", {dy[0]}, a)};
+}
+
+/// One loop over the patches: element (n, oh, ow, c, i, j) reads image
+/// element (n, c, oh*s + i*d - p, ow*s + j*d - p), the pad outside.
+std::vector<WindowLoop> window_extract_patches(const Node& n, const std::vector<int64_t>&,
+                                               const std::vector<int64_t>& out_dims) {
+  Window2d w;
+  read_window(n, nullptr, false, &w);
+  auto unit = [](int d) {
+    std::vector<int64_t> c(6, 0);
+    c[d] = 1;
+    return c;
+  };
+  WindowLoop l;
+  l.dims = out_dims;
+  std::vector<int64_t> h(6, 0), wd(6, 0);
+  h[1] = w.s[0];
+  h[4] = w.d[0];
+  wd[2] = w.s[1];
+  wd[5] = w.d[1];
+  l.in = {{0, unit(0)}, {0, unit(3)}, {-w.p[0], h}, {-w.p[1], wd}};
+  l.pad = n.attr_float("pad_value", 0.0);
+  for (int d = 0; d < 6; ++d) l.out.push_back({0, unit(d)});
+  return {l};
+}
+
+OpDef extract_patches_op() {
+  OpDef d;
+  d.name = "extract_patches";
+  d.attrs = {{"kernel", AttrKind::ints, true},
+             {"strides", AttrKind::ints},
+             {"pads", AttrKind::ints},
+             {"dilations", AttrKind::ints},
+             {"pad_value", AttrKind::f}};
+  d.infer = infer_extract_patches;
+  d.eval = eval_extract_patches;
+  d.grad = grad_extract_patches;
+  d.lowering = Lowering::window;
+  d.window = window_extract_patches;
+  d.doc = "im2col: x [N,C,H,W] -> [N,OH,OW,C,KH,KW], each output position's window (kernel, strides, pads, "
+          "dilations), pad_value (default 0) outside the image";
+  return d;
+}
+
+// --- fold_patches ---------------------------------------------------------------
+
+std::string infer_fold_patches(const Node& n, const std::vector<TensorType>& in, std::vector<TensorType>* out) {
+  const TensorType& p = in[0];
+  if (p.rank() != 6 || !is_float(p.dtype))
+    return "input must be float patches [N,OH,OW,C,KH,KW], got " + p.str();
+  Window2d w;
+  std::string e = read_window(n, nullptr, false, &w);
+  if (!e.empty()) return e;
+  if (!n.has_attr("image")) return "attribute 'image' ([height, width] of the result) is required";
+  int64_t img[2];
+  const int64_t none[2] = {0, 0};
+  if (!(e = pair_attr(n, "image", 1, img, none)).empty()) return e;
+  int64_t oh = 0, ow = 0;
+  if (!(e = out_hw(w, img[0], img[1], &oh, &ow)).empty()) return e;
+  if (p.dims[1] != oh || p.dims[2] != ow || p.dims[4] != w.k[0] || p.dims[5] != w.k[1])
+    return "patches " + p.str() + " do not fit a " + std::to_string(img[0]) + "x" + std::to_string(img[1]) +
+           " image: its windows are [N," + std::to_string(oh) + "," + std::to_string(ow) + ",C," +
+           std::to_string(w.k[0]) + "," + std::to_string(w.k[1]) + "]";
+  out->push_back({p.dtype, {p.dims[0], p.dims[3], img[0], img[1]}});
+  return "";
+}
+
+void eval_fold_patches(const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out,
+                       const EvalContext&) {
+  Window2d w;
+  read_window(n, nullptr, false, &w);
+  const Tensor& p = *in[0];
+  Tensor& y = out[0];
+  const auto& img = y.type.dims;
+  for (double& v : y.data) v = 0;
+  int64_t e = 0;
+  for_each_tap(w, img, p.type.dims[1], p.type.dims[2],
+               [&](int64_t b, int64_t, int64_t, int64_t c, int64_t, int64_t, int64_t h, int64_t wd) {
+                 double v = p[e++];
+                 if (inside(img, h, wd)) y[image_index(img, b, c, h, wd)] += v;
+               });
+}
+
+std::vector<std::string> grad_fold_patches(GraphBuilder& b, const Node& n, const std::vector<std::string>& dy) {
+  Window2d w;
+  read_window(n, nullptr, false, &w);
+  return {b.op("extract_patches", {dy[0]}, window_attrs(w))};
+}
+
+/// The taps of one output phase along one axis: output rows h = r + s*q
+/// receive patch rows i = first + step*t (t < count) from window position
+/// oh = base + q - shift*t; count 0 when none does.
+struct PhaseTaps {
+  int64_t first = 0, step = 1, count = 0, base = 0, shift = 0;
+};
+
+PhaseTaps phase_taps(const Window2d& w, int a, int64_t r) {
+  PhaseTaps t;
+  // Image row h = oh*s + i*d - p, so i contributes to phase r when
+  // r + p - i*d is a multiple of s; those i step by s / gcd(s, d).
+  t.step = w.s[a] / std::gcd(w.s[a], w.d[a]);
+  t.first = -1;
+  for (int64_t i = 0; i < std::min(t.step, w.k[a]); ++i)
+    if (((r + w.p[a] - i * w.d[a]) % w.s[a] + w.s[a]) % w.s[a] == 0) {
+      t.first = i;
+      break;
+    }
+  if (t.first < 0) return t;
+  t.count = (w.k[a] - 1 - t.first) / t.step + 1;
+  int64_t num = r + w.p[a] - t.first * w.d[a];  // a multiple of s, possibly negative
+  t.base = num >= 0 ? num / w.s[a] : -((-num) / w.s[a]);
+  t.shift = t.step * w.d[a] / w.s[a];
+  return t;
+}
+
+/// One loop per output phase (h mod s, w mod s), summing that phase's taps:
+/// a loop over [N, C, H/s, W/s, taps_h, taps_w] reducing the taps.
+std::vector<WindowLoop> window_fold_patches(const Node& n, const std::vector<int64_t>& in_dims,
+                                            const std::vector<int64_t>& out_dims) {
+  Window2d w;
+  read_window(n, nullptr, false, &w);
+  std::vector<WindowLoop> loops;
+  for (int64_t rh = 0; rh < w.s[0]; ++rh)
+    for (int64_t rw = 0; rw < w.s[1]; ++rw) {
+      int64_t qh = (out_dims[2] - rh + w.s[0] - 1) / w.s[0], qw = (out_dims[3] - rw + w.s[1] - 1) / w.s[1];
+      if (qh <= 0 || qw <= 0) continue;  // the image is smaller than the stride
+      PhaseTaps th = phase_taps(w, 0, rh), tw = phase_taps(w, 1, rw);
+      WindowLoop l;
+      l.dims = {out_dims[0], out_dims[1], qh, qw, std::max<int64_t>(th.count, 1), std::max<int64_t>(tw.count, 1)};
+      l.reduce_dims = 2;
+      auto coord = [](int64_t offset, std::initializer_list<std::pair<int, int64_t>> terms) {
+        WindowCoord c{offset, std::vector<int64_t>(6, 0)};
+        for (auto [d, k] : terms) c.coefs[d] = k;
+        return c;
+      };
+      // A phase no tap reaches reads a patch row past the kernel: always
+      // out of range, so it sums the pad (0).
+      WindowCoord i = th.count ? coord(th.first, {{4, th.step}}) : coord(in_dims[4], {});
+      WindowCoord j = tw.count ? coord(tw.first, {{5, tw.step}}) : coord(in_dims[5], {});
+      l.in = {coord(0, {{0, 1}}), coord(th.base, {{2, 1}, {4, -th.shift}}), coord(tw.base, {{3, 1}, {5, -tw.shift}}),
+              coord(0, {{1, 1}}), i, j};
+      l.out = {coord(0, {{0, 1}}), coord(0, {{1, 1}}), coord(rh, {{2, w.s[0]}}), coord(rw, {{3, w.s[1]}})};
+      loops.push_back(l);
+    }
+  return loops;
+}
+
+OpDef fold_patches_op() {
+  OpDef d;
+  d.name = "fold_patches";
+  d.attrs = {{"kernel", AttrKind::ints, true},
+             {"strides", AttrKind::ints},
+             {"pads", AttrKind::ints},
+             {"dilations", AttrKind::ints},
+             {"image", AttrKind::ints, true}};
+  d.infer = infer_fold_patches;
+  d.eval = eval_fold_patches;
+  d.grad = grad_fold_patches;
+  d.lowering = Lowering::window;
+  d.window = window_fold_patches;
+  d.doc = "col2im, the adjoint of extract_patches: patches [N,OH,OW,C,KH,KW] summed back into an [N,C,H,W] "
+          "image (image = [H,W]); taps outside the image are dropped";
+  return d;
+}
+
+// --- conv2d ---------------------------------------------------------------------
+
+std::string infer_conv2d(const Node& n, const std::vector<TensorType>& in, std::vector<TensorType>* out) {
+  const TensorType &x = in[0], &wt = in[1];
+  std::string e = need_image(x, "input");
+  if (!e.empty()) return e;
+  if (wt.rank() != 4 || wt.dtype != x.dtype)
+    return "weight must be [O,C,KH,KW] of the input's dtype, got " + wt.str() + " for input " + x.str();
+  if (wt.dims[1] != x.dims[1])
+    return "weight " + wt.str() + " expects " + std::to_string(wt.dims[1]) + " input channels, input " + x.str() +
+           " has " + std::to_string(x.dims[1]);
+  if (in.size() == 3 && (in[2].rank() != 1 || in[2].dims[0] != wt.dims[0] || in[2].dtype != x.dtype))
+    return "bias must be [" + std::to_string(wt.dims[0]) + "] of the input's dtype, got " + in[2].str();
+  Window2d w;
+  int64_t k[2] = {wt.dims[2], wt.dims[3]};
+  if (!(e = read_window(n, k, false, &w)).empty()) return e;
+  int64_t oh = 0, ow = 0;
+  if (!(e = out_hw(w, x.dims[2], x.dims[3], &oh, &ow)).empty()) return e;
+  out->push_back({x.dtype, {x.dims[0], wt.dims[0], oh, ow}});
+  return "";
+}
+
+Window2d conv_window(const Node& n, const std::vector<int64_t>& weight) {
+  Window2d w;
+  int64_t k[2] = {weight[2], weight[3]};
+  read_window(n, k, false, &w);
+  return w;
+}
+
+/// Directly from the definition (PyTorch's conv2d, a cross-correlation).
+void eval_conv2d(const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out, const EvalContext&) {
+  const Tensor &x = *in[0], &wt = *in[1];
+  const auto& img = x.type.dims;
+  const auto& wd = wt.type.dims;
+  Window2d w = conv_window(n, wd);
+  Tensor& y = out[0];
+  int64_t O = wd[0], OH = y.type.dims[2], OW = y.type.dims[3];
+  for (int64_t b = 0; b < img[0]; ++b)
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          double s = in.size() == 3 ? (*in[2])[o] : 0.0;
+          for (int64_t c = 0; c < img[1]; ++c)
+            for (int64_t i = 0; i < wd[2]; ++i)
+              for (int64_t j = 0; j < wd[3]; ++j) {
+                int64_t h = oh * w.s[0] + i * w.d[0] - w.p[0], v = ow * w.s[1] + j * w.d[1] - w.p[1];
+                if (inside(img, h, v)) s += x[image_index(img, b, c, h, v)] * wt[((o * img[1] + c) * wd[2] + i) * wd[3] + j];
+              }
+          y[((b * O + o) * OH + oh) * OW + ow] = s;
+        }
+}
+
+/// im2col + GEMM: patches [N*OH*OW, C*KH*KW] times the weights [O, C*KH*KW]
+/// transposed, then NCHW.
+std::vector<std::string> expand_conv2d(GraphBuilder& b, const Node& n) {
+  const std::string &x = n.inputs[0], &wt = n.inputs[1];
+  // The GEMM's rows count batch x positions, which a symbolic batch cannot
+  // state: the node stays whole until --batch binds it (dlc check).
+  if (b.type(x).dims[0] == kBatch) return {};
+  const auto& wd = b.type(wt).dims;
+  Window2d w = conv_window(n, wd);
+  std::string cols = b.op("extract_patches", {x}, window_attrs(w));
+  const auto& cd = b.type(cols).dims;  // [N,OH,OW,C,KH,KW]
+  std::string rows = b.reshape(cols, {cd[0] * cd[1] * cd[2], cd[3] * cd[4] * cd[5]});
+  std::string wm = b.reshape(wt, {wd[0], wd[1] * wd[2] * wd[3]});
+  std::string y = b.matmul(rows, wm, false, true);  // [N*OH*OW, O]
+  y = b.reshape(y, {cd[0], cd[1], cd[2], wd[0]});
+  y = b.op("transpose", {y}, {{"perm", attr_ints({0, 3, 1, 2})}});
+  if (n.inputs.size() == 3) y = b.add(y, b.reshape(n.inputs[2], {wd[0], 1, 1}));
+  return {y};
+}
+
+OpDef conv2d_op() {
+  OpDef d;
+  d.name = "conv2d";
+  d.min_inputs = 2;
+  d.max_inputs = 3;
+  d.attrs = {{"strides", AttrKind::ints}, {"pads", AttrKind::ints}, {"dilations", AttrKind::ints}};
+  d.infer = infer_conv2d;
+  d.eval = eval_conv2d;
+  d.lowering = Lowering::expansion;
+  d.expand = expand_conv2d;
+  d.doc = "2-D convolution (cross-correlation, as PyTorch): x [N,C,H,W], weight [O,C,KH,KW], optional bias [O] -> "
+          "[N,O,OH,OW]; strides, pads (zeros, both sides), dilations ([h,w], default [1,1], [0,0], [1,1]); "
+          "im2col + GEMM";
+  return d;
+}
+
+// --- pooling --------------------------------------------------------------------
+
+enum class Pool { max, avg };
+
+std::string infer_pool(const Node& n, const std::vector<TensorType>& in, std::vector<TensorType>* out) {
+  std::string e = need_image(in[0], "input");
+  Window2d w;
+  if (e.empty()) e = read_window(n, nullptr, true, &w);
+  if (!e.empty()) return e;
+  // PyTorch's rule: a window is never all padding.
+  if (w.p[0] > w.k[0] / 2 || w.p[1] > w.k[1] / 2)
+    return "pads " + shape_text({w.p[0], w.p[1]}) + " exceed half the kernel " + shape_text({w.k[0], w.k[1]});
+  const auto& x = in[0].dims;
+  int64_t oh = 0, ow = 0;
+  if (!(e = out_hw(w, x[2], x[3], &oh, &ow)).empty()) return e;
+  out->push_back({in[0].dtype, {x[0], x[1], oh, ow}});
+  return "";
+}
+
+RefKernel eval_pool(Pool kind) {
+  return [kind](const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out, const EvalContext&) {
+    Window2d w;
+    read_window(n, nullptr, true, &w);
+    const Tensor& x = *in[0];
+    const auto& img = x.type.dims;
+    Tensor& y = out[0];
+    int64_t OH = y.type.dims[2], OW = y.type.dims[3];
+    for (int64_t b = 0; b < img[0]; ++b)
+      for (int64_t c = 0; c < img[1]; ++c)
+        for (int64_t oh = 0; oh < OH; ++oh)
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            double acc = kind == Pool::max ? -std::numeric_limits<double>::infinity() : 0.0;
+            for (int64_t i = 0; i < w.k[0]; ++i)
+              for (int64_t j = 0; j < w.k[1]; ++j) {
+                int64_t h = oh * w.s[0] + i * w.d[0] - w.p[0], v = ow * w.s[1] + j * w.d[1] - w.p[1];
+                if (!inside(img, h, v)) continue;  // max: -inf, avg: 0 (counted)
+                double e = x[image_index(img, b, c, h, v)];
+                acc = kind == Pool::avg ? acc + e : (std::isnan(e) || std::isnan(acc)) ? NAN : std::max(acc, e);
+              }
+            y[((b * img[1] + c) * OH + oh) * OW + ow] = kind == Pool::avg ? acc / static_cast<double>(w.k[0] * w.k[1]) : acc;
+          }
+  };
+}
+
+ExpandFn expand_pool(Pool kind) {
+  return [kind](GraphBuilder& b, const Node& n) -> std::vector<std::string> {
+    Window2d w;
+    read_window(n, nullptr, true, &w);
+    Attrs a = window_attrs(w);
+    if (kind == Pool::max) a["pad_value"] = attr_f(-std::numeric_limits<double>::infinity());
+    std::string p = b.op("extract_patches", {n.inputs[0]}, a);
+    std::string r = b.op(kind == Pool::max ? "reduce_max" : "reduce_mean", {p}, {{"axes", attr_ints({4, 5})}});
+    return {b.op("transpose", {r}, {{"perm", attr_ints({0, 3, 1, 2})}})};
+  };
+}
+
+OpDef pool_op(const std::string& name, Pool kind, const std::string& doc) {
+  OpDef d;
+  d.name = name;
+  d.attrs = {{"kernel", AttrKind::ints, true}, {"strides", AttrKind::ints}, {"pads", AttrKind::ints},
+             {"dilations", AttrKind::ints}};
+  d.infer = infer_pool;
+  d.eval = eval_pool(kind);
+  d.lowering = Lowering::expansion;
+  d.expand = expand_pool(kind);
+  d.doc = doc;
+  return d;
+}
+
+}  // namespace
+
+void register_conv_ops(OpRegistry& r) {
+  r.add(extract_patches_op());
+  r.add(fold_patches_op());
+  r.add(conv2d_op());
+  r.add(pool_op("max_pool2d", Pool::max,
+                "max over each window of x [N,C,H,W] (kernel, strides = kernel, pads <= kernel/2, dilations); "
+                "the gradient is split evenly between tied maxima of a window (PyTorch gives it to the first)"));
+  r.add(pool_op("avg_pool2d", Pool::avg,
+                "mean over each window of x [N,C,H,W] (kernel, strides = kernel, pads <= kernel/2); padding "
+                "counts as zeros (PyTorch's count_include_pad=True)"));
+}
+
+}  // namespace dlc
