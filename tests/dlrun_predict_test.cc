@@ -14,6 +14,7 @@
 #include "runtime/ref_executor.h"
 #include "reference/ref_interpreter.h"
 #include "runtime/session.h"
+#include "tests/image_input_model.h"
 #include "tests/runtime_test_util.h"
 #include "tests/test_util.h"
 
@@ -110,7 +111,8 @@ TEST_F(DlrunTool, PredictUsesWeightsFromACheckpoint) {
 TEST_F(DlrunTool, PredictErrorsNameWhatIsWrong) {
   write_npy(dir_ + "/x4.npy", host_f32({2, 4}, std::vector<float>(8, 1)));
   EXPECT_EQ(dlrun("predict " + model_ + " --input " + dir_ + "/x4.npy --output " + dir_ + "/y.npy"), 1);
-  EXPECT_NE(out_.find("x4.npy: rows of shape [4] (4 values), but input 'x' f32[4,3] takes rows of 3 values"),
+  EXPECT_NE(out_.find("x4.npy: an array of shape [2,4], rows of shape [4] (4 values), but input 'x' f32[4,3] takes "
+                      "rows of 3 values"),
             std::string::npos)
       << out_;
 
@@ -190,6 +192,59 @@ TEST_F(DlrunTool, DispatcherHelpAndErrors) {
   std::ofstream(dir_ + "/junk.dlc") << "this is not an executable";
   EXPECT_EQ(dlrun("info " + dir_ + "/junk.dlc"), 1);
   EXPECT_NE(out_.find("junk.dlc: "), std::string::npos) << out_;
+}
+
+// --- Image arrays: [N,28,28], [N,1,28,28] and [N,784] for any image input --
+
+// Every array layout of the same images feeds every image-input shape of the
+// same model (tests/image_input_model.h) and predicts the same bytes, for a
+// single row, whole batches and a padded last batch. An array whose rows
+// hold a different number of values is refused, naming the file, the
+// array's shape and the input's.
+TEST(DlrunImages, PredictTakesAnyImageArrayLayoutForAnyImageInput) {
+  std::string dir = test::temp_dir(), out;
+  std::vector<std::string> models;
+  for (const char* shape : test::kImageRowShapes) {
+    std::string src = test::write_image_input_model(dir, shape);
+    models.push_back(src + ".dlc");
+    ASSERT_EQ(test::run_command(test::tool_path("dlc") + " compile " + src + " --target cpu --batch 4 -o " +
+                                    models.back(),
+                                &out),
+              0)
+        << out;
+  }
+  for (int64_t rows : {1, 8, 11}) {
+    Tensor pixels = test::random_tensor({rows, 784}, 7 + rows, 0, 1);
+    const std::vector<std::vector<int64_t>> layouts = {{rows, 28, 28}, {rows, 1, 28, 28}, {rows, 784}};
+    std::string want;
+    for (const auto& layout : layouts) {
+      HostTensor x = to_host(pixels);
+      x.type.dims = layout;
+      write_npy(dir + "/x.npy", x);
+      for (const auto& model : models) {
+        SCOPED_TRACE(model + " fed " + dims_str(layout));
+        ASSERT_EQ(test::run_command(test::tool_path("dlrun") + " predict " + model + " --input " + dir +
+                                        "/x.npy --output " + dir + "/y.npy",
+                                    &out),
+                  0)
+            << out;
+        HostTensor y = read_npy(dir + "/y.npy");
+        EXPECT_EQ(y.type, (TensorType{DType::f32, {rows, 10}}));
+        std::string got(y.bytes.begin(), y.bytes.end());
+        if (want.empty()) want = got;
+        EXPECT_TRUE(got == want) << "probabilities differ from those of the first layout and model";
+      }
+    }
+  }
+  write_npy(dir + "/small.npy", HostTensor(TensorType{DType::f32, {3, 27, 27}}));
+  EXPECT_EQ(test::run_command(test::tool_path("dlrun") + " predict " + models[2] + " --input " + dir +
+                                  "/small.npy --output " + dir + "/y.npy",
+                              &out),
+            1);
+  EXPECT_NE(out.find("small.npy: an array of shape [3,27,27], rows of shape [27,27] (729 values), but input 'x' "
+                     "f32[4,1,28,28] takes rows of 784 values"),
+            std::string::npos)
+      << out;
 }
 
 // --- End to end: dlc compile, then dlrun predict, against the interpreter --

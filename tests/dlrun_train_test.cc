@@ -13,6 +13,7 @@
 
 #include "dlrt.hpp"
 #include "runtime/npy.h"
+#include "tests/image_input_model.h"
 #include "tests/test_util.h"
 
 namespace dlc {
@@ -177,8 +178,9 @@ TEST_F(DlrunTrain, RefusesWrongShapeAndMissingFiles) {
   int rc = 0;
   std::string out = dlrun("train " + model() + " --epochs 1" + files, &rc);
   EXPECT_EQ(rc, 1) << out;
-  EXPECT_NE(out.find("x.csv: examples of shape 100"), std::string::npos) << out;
-  EXPECT_NE(out.find("784"), std::string::npos) << out;
+  EXPECT_NE(out.find("x.csv: examples of shape 100 (100 values), but the model's input 'x' f32[64,784] takes 784"),
+            std::string::npos)
+      << out;
 
   out = dlrun("train " + model() + " --epochs 1 --data " + *dir_ + "/nowhere", &rc);
   EXPECT_EQ(rc, 1) << out;
@@ -186,6 +188,39 @@ TEST_F(DlrunTrain, RefusesWrongShapeAndMissingFiles) {
 
   out = dlrun("train " + model() + " --data " + *dir_, &rc);
   EXPECT_EQ(rc, 2) << out;  // no --epochs: a usage error
+}
+
+// Fashion-MNIST's IDX images (28x28 rows) feed a DATA input shaped
+// [batch,784], [batch,28,28] or [batch,1,28,28] alike: the same model (a
+// reshape to [batch,784] first) trains to the same weights, byte for byte,
+// and evaluates to the same accuracy. A wrong-sized one names its shape.
+TEST_F(DlrunTrain, ImageShapedDataInputsTrainAndEvaluateLikeFlatOnes) {
+  if (!have_fashion()) GTEST_SKIP() << kFashion << " is not installed";
+  std::string first_weights, first_eval;
+  for (const char* shape : test::kImageRowShapes) {
+    SCOPED_TRACE(std::string("x f32[-1, ") + shape + "]");
+    std::string src = test::write_image_input_model(*dir_, shape), exe = src + ".dlc", out;
+    int rc = test::run_command(test::tool_path("dlc") + " compile " + src + " --target cpu --batch 32 -o " + exe, &out);
+    ASSERT_EQ(rc, 0) << out;
+    out = dlrun("train " + exe + " --data " + kFashion + " --epochs 1 --limit-train 640 --limit-test 200 --seed 2" +
+                    " --json --checkpoint " + exe + ".st",
+                &rc);
+    ASSERT_EQ(rc, 0) << out;
+    EXPECT_GT(json_number(out, "test_accuracy"), 0.4) << "20 updates should lift it well above chance:\n" << out;
+    std::string eval = dlrun("eval " + exe + " --data " + kFashion + " --limit-test 200 --json --weights " + exe + ".st",
+                             &rc);
+    ASSERT_EQ(rc, 0) << eval;
+    EXPECT_NEAR(json_number(eval, "test_accuracy"), json_number(out, "test_accuracy"), 1e-9) << eval;
+    std::string weights = slurp(exe + ".st");
+    ASSERT_FALSE(weights.empty());
+    if (first_weights.empty()) {
+      first_weights = weights;
+      first_eval = eval;
+      continue;
+    }
+    EXPECT_TRUE(weights == first_weights) << "trained weights differ from the [batch,784] model's";
+    EXPECT_EQ(eval, first_eval);
+  }
 }
 
 /// 64 CSV rows of 784 zeros and labels 0..9: one update of the softmax

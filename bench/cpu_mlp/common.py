@@ -137,8 +137,8 @@ def peak_rss_bytes():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def parse_args(framework):
-    p = argparse.ArgumentParser(description=f"The bench/cpu_mlp MLP in {framework}: step times, inference, epoch.")
+def parse_args(framework, what="The bench/cpu_mlp MLP"):
+    p = argparse.ArgumentParser(description=f"{what} in {framework}: step times, inference, epoch.")
     p.add_argument("--weights", required=True, help="initial weights (safetensors from dlrun bench --save-initial)")
     p.add_argument("--mode", choices=["steps", "epoch"], required=True,
                    help="steps: train-step and inference timings on random batches; "

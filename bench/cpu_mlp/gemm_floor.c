@@ -11,7 +11,8 @@
  * Each is timed twice: on OpenBLAS's own threads, and split into one block
  * per thread of single-threaded calls (as dlc runs them); step_ms and
  * forward_ms are the faster of the two.
- * Prints one JSON object. Usage: gemm_floor THREADS BATCH...
+ * Prints one JSON object. Usage: gemm_floor THREADS [BATCH...] (no batch:
+ * the GEMM rate alone, for bench/cpu_cnn's FLOPs-over-rate floor).
  * Build: cc -O2 -fopenmp gemm_floor.c -o gemm_floor -lopenblas
  */
 #include <cblas.h>
@@ -137,8 +138,8 @@ static double square_rate(int n) {
 }
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    fprintf(stderr, "usage: gemm_floor THREADS BATCH...\n");
+  if (argc < 2) {
+    fprintf(stderr, "usage: gemm_floor THREADS [BATCH...]\n");
     return 2;
   }
   int threads = atoi(argv[1]);

@@ -27,8 +27,9 @@ constexpr const char* kUsage =
     "results to Y.npy. X may hold any number of rows: they run in batches of\n"
     "the model's bound batch size, the last one padded with zeros and the\n"
     "padded rows dropped from the output. A row may be shaped differently from\n"
-    "the model's input if it holds the same number of values (e.g. 28x28\n"
-    "images for a 784-wide input); numeric types convert to the input's type.\n"
+    "the model's input if it holds the same number of values (e.g. [N,28,28],\n"
+    "[N,1,28,28] or [N,784] images for any of those inputs); numeric types\n"
+    "convert to the input's type.\n"
     "\n"
     "options:\n"
     "  --input [NAME=]FILE    an .npy file for input NAME; the name may be left\n"
@@ -186,9 +187,10 @@ int cmd_predict(int argc, char** argv) {
                   std::to_string(in.numel / batch) + " values");
     int64_t per_row = in.numel / batch;
     if (row_size(t.type.dims) != per_row)
-      throw Error(f->second + ": rows of shape " + dims_str({t.type.dims.begin() + 1, t.type.dims.end()}) + " (" +
-                  std::to_string(row_size(t.type.dims)) + " values), but input '" + in.name + "' " + in.type_str() +
-                  " takes rows of " + std::to_string(per_row) + " values");
+      throw Error(f->second + ": an array of shape " + dims_str(t.type.dims) + ", rows of shape " +
+                  dims_str({t.type.dims.begin() + 1, t.type.dims.end()}) + " (" + std::to_string(row_size(t.type.dims)) +
+                  " values), but input '" + in.name + "' " + in.type_str() + " takes rows of " +
+                  std::to_string(per_row) + " values");
     if (rows >= 0 && t.type.dims[0] != rows)
       throw Error(f->second + ": " + std::to_string(t.type.dims[0]) + " rows, but " + rows_from + " has " +
                   std::to_string(rows));

@@ -55,6 +55,7 @@ SupervisedModel::SupervisedModel(dlrt::Model& model, const std::string& path, bo
         throw Error(path + ": DATA input '" + in.name + "' " + in.type_str() + " does not lead with the batch");
       data_name_ = in.name;
       data_dtype_ = in.dtype;
+      data_type_ = in.type_str();
       features_ = in.numel / batch_;
       data_buf_ = buffer(in);
     } else if (in.role == DLRT_ROLE_LABEL) {
@@ -122,8 +123,8 @@ void SupervisedModel::check(const Dataset& d) const {
     std::string shape;
     for (int64_t v : d.sample_dims) shape += (shape.empty() ? "" : "x") + std::to_string(v);
     throw Error(d.x_source + ": examples of shape " + shape + " (" + std::to_string(d.features()) +
-                " values), but the model's input '" + data_name_ + "' takes " + std::to_string(features_) +
-                " values per example");
+                " values), but the model's input '" + data_name_ + "' " + data_type_ + " takes " +
+                std::to_string(features_) + " values per example");
   }
   if (d.label_kind != label_kind())
     throw Error(d.y_source + ": read as " +

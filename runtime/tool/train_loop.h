@@ -84,6 +84,7 @@ class SupervisedModel {
   Task task_ = Task::kClassification;
   int64_t batch_ = 0, features_ = 0, classes_ = 0;
   bool binary_ = false;  // predict yields P(class 1) only
+  std::string data_type_;  // e.g. "f32[32,1,28,28]", for errors
   std::string data_name_, label_name_, lr_name_, step_name_, loss_name_, probs_name_;
   dlrt_dtype data_dtype_ = DLRT_F32, label_dtype_ = DLRT_I32, probs_dtype_ = DLRT_F32, loss_dtype_ = DLRT_F32;
   dlrt_dtype lr_dtype_ = DLRT_F32, step_dtype_ = DLRT_F32;
