@@ -1,5 +1,6 @@
 #include "reference/ref_interpreter.h"
 
+#include <algorithm>
 #include <set>
 
 #include "ir/error.h"
@@ -21,7 +22,11 @@ std::map<std::string, Tensor> RefInterpreter::run(const std::map<std::string, Te
     stack.pop_back();
     if (!seen.insert(v).second) continue;
     auto it = producer.find(v);
-    if (it == producer.end()) {
+    // A fed intermediate value stands in for its producer (fusion
+    // verification feeds what earlier kernels stored).
+    bool fed_intermediate = it != producer.end() && feeds.count(v) &&
+                            std::find(wanted.begin(), wanted.end(), v) == wanted.end();
+    if (it == producer.end() || fed_intermediate) {
       auto f = feeds.find(v);
       if (f == feeds.end()) throw Error("no value given for '" + v + "'");
       const TensorType& want = g_.type_of(v);
@@ -39,6 +44,8 @@ std::map<std::string, Tensor> RefInterpreter::run(const std::map<std::string, Te
     auto it = values.find(name);
     return it != values.end() ? it->second : feeds.at(name);
   };
+  // A node whose outputs are all fed need not run; one that still runs
+  // (another of its outputs is wanted) must not override a fed output.
   for (size_t k = 0; k < g_.nodes.size(); ++k) {
     if (!needed[k]) continue;
     const Node& n = g_.nodes[k];
@@ -51,7 +58,9 @@ std::map<std::string, Tensor> RefInterpreter::run(const std::map<std::string, Te
     EvalContext node_ctx = ctx;
     node_ctx.node_index = static_cast<int64_t>(k);
     def->eval(n, in, out, node_ctx);
-    for (size_t i = 0; i < out.size(); ++i) values[n.outputs[i]] = std::move(out[i]);
+    for (size_t i = 0; i < out.size(); ++i)
+      if (!feeds.count(n.outputs[i]) || std::find(wanted.begin(), wanted.end(), n.outputs[i]) != wanted.end())
+        values[n.outputs[i]] = std::move(out[i]);
   }
 
   std::map<std::string, Tensor> result;

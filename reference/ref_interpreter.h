@@ -20,7 +20,9 @@ class RefInterpreter {
   explicit RefInterpreter(const Graph& g) : g_(g) {}
 
   /// Evaluates the values named in `wanted` from `feeds` (graph inputs and
-  /// parameters by name). Only the nodes those values depend on run.
+  /// parameters by name; intermediate values too, which then stand in for
+  /// the nodes computing them, unless wanted). Only the nodes those values
+  /// depend on run.
   /// Throws dlc::Error naming a missing feed or a feed of the wrong shape.
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& feeds,
                                     const std::vector<std::string>& wanted,

@@ -1,6 +1,6 @@
 // Fusion verification (`dlrun ... --verify-fusion`): runs one entry point of
 // a kernel-program executor step by step and compares every graph value each
-// step stores with the reference interpreter's evaluation of the graph, so a
+// step stores with the reference interpreter's evaluation of that step, so a
 // wrong fusion, index map or memory plan is pinned to the first kernel that
 // computes a wrong number, with its ops and its worst element.
 #pragma once
@@ -35,8 +35,11 @@ double element_error(double got, double want);
 
 /// Runs `entry` once on `executor` with `inputs`, observing every step, and
 /// compares the values each step stores (Step::values) with the reference
-/// interpreter on `graph`, fed `inputs` and the executor's persistent state
-/// as it was before the run. The run is a real one: the state advances and
+/// interpreter on `graph`, fed `inputs`, the executor's persistent state as
+/// it was before the run, and the values the earlier steps stored: each
+/// step is checked on its own inputs, so float32 rounding upstream cannot
+/// make a correct kernel look wrong (a max-pooling window whose maxima tie
+/// in float32 but not in float64). The run is a real one: the state advances and
 /// `outputs` receives the entry's outputs, as Executor::run would give.
 /// `ctx` carries the seed and step for random ops (training is the program's).
 FusionVerification verify_fusion(ObservableExecutor& executor, const Graph& graph, const std::string& entry,
