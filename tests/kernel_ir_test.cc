@@ -215,6 +215,63 @@ TEST(KernelIr, EvaluatorRunsStridedReductions) {
   EXPECT_EQ(out.at("y")[2], 36);
 }
 
+/// y[i] = x[i - 1] for i in [0, 7), x of 5 elements: a guarded load padding
+/// x by one element on each side with `pad`.
+Program padding_program(double pad) {
+  Program p;
+  p.entry = "pad";
+  int x = test::add_buffer(p, BufferKind::input, "x", {5});
+  int y = test::add_buffer(p, BufferKind::output, "y", {7});
+  LoopKernel k;
+  k.dims = {7};
+  Access load = test::at(x, {1}, -1);
+  load.guards.push_back({-1, {1}, 5, 1});
+  load.pad = pad;
+  k.loads.push_back(load);
+  k.stores.push_back({test::at(y, {1}), arg(0)});
+  Step st;
+  st.body = k;
+  p.steps.push_back(st);
+  return p;
+}
+
+TEST(KernelIr, GuardedLoadsYieldThePadOutsideTheirRange) {
+  Program p = padding_program(-INFINITY);
+  ASSERT_NO_THROW(check_program(p));
+  Tensor x({DType::f32, {5}}, {1, 2, 3, 4, 5});
+  auto out = ProgramEvaluator(p).run({{"x", x}});
+  EXPECT_EQ(out.at("y").data, (std::vector<double>{-INFINITY, 1, 2, 3, 4, 5, -INFINITY}));
+  // The guards and the pad survive the executable format and its printing.
+  Program back = program_from_proto(program_to_proto(p));
+  EXPECT_EQ(print_program(back), print_program(p));
+  EXPECT_TRUE(contains(print_program(p), "guarded(pad -inf")) << print_program(p);
+}
+
+TEST(KernelIr, CheckRejectsGuardsThatLeaveTheirBuffer) {
+  auto rejected = [](Program p, const std::string& part) {
+    try {
+      check_program(p);
+      ADD_FAILURE() << "accepted a program that should fail with: " << part;
+    } catch (const Error& e) {
+      EXPECT_TRUE(contains(e.what(), part)) << e.what();
+    }
+  };
+  Program p = padding_program(0);
+  std::get<LoopKernel>(p.steps[0].body).loads[0].guards[0].extent = 6;  // lets x[5] through
+  rejected(p, "reaches element 5");
+  p = padding_program(0);
+  std::get<LoopKernel>(p.steps[0].body).loads[0].strides = {2};  // address and guard disagree
+  rejected(p, "strides are not those of its guards");
+  p = padding_program(0);
+  std::get<LoopKernel>(p.steps[0].body).loads[0].offset = -2;  // starts before the buffer
+  rejected(p, "starts at element -1");
+  p = padding_program(NAN);
+  rejected(p, "NaN");
+  p = padding_program(0);
+  std::get<LoopKernel>(p.steps[0].body).stores[0].at.guards = std::get<LoopKernel>(p.steps[0].body).loads[0].guards;
+  rejected(p, "a store has guards");
+}
+
 TEST(KernelIr, EvaluatorNamesMissingInputs) {
   ProgramEvaluator eval(tiny_program());
   try {
