@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <cmath>
 #include <fstream>
 #include <iostream>
@@ -38,8 +39,14 @@ namespace {
 using test::add_buffer;
 using test::at;
 
-const char* const kModels[] = {"linear_regression", "perceptron", "logistic_regression", "softmax_regression",
-                               "mlp_mnist", "mlp_dropout"};
+/// Every model in models/ (name without .pbtxt), so a new one is covered.
+std::vector<std::string> shipped_models() {
+  std::vector<std::string> names;
+  for (const auto& f : std::filesystem::directory_iterator(test::source_path("models")))
+    if (f.path().extension() == ".pbtxt") names.push_back(f.path().stem().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 // --- building programs as the pipeline does ------------------------------------
 
@@ -103,7 +110,7 @@ void expect_complete_code(const cuda::CudaCode& code, const std::vector<Program>
 }
 
 TEST(CudaCodegen, EveryModelCompilesThroughNvrtcWithEveryKernel) {
-  for (const char* name : kModels) {
+  for (const std::string& name : shipped_models()) {
     SCOPED_TRACE(name);
     Built b = build(name);
     ASSERT_EQ(b.programs.size(), 2u);
@@ -293,13 +300,15 @@ void expect_every_kernel_matches(const Built& b, uint64_t seed) {
   auto feeds = feeds_for(b, seed);
   for (const Program& p : b.programs) {
     SCOPED_TRACE(p.entry);
-    EXPECT_EQ(expect_kernels_match_evaluator(p, kernels, feeds), generated_kernels(p));
+    // The host GEMM sums in float32: LeNet-5's and cnn_bn's dense layers sum
+    // 400 and 1568 products of unscaled random weights (4.8e-5 measured).
+    EXPECT_EQ(expect_kernels_match_evaluator(p, kernels, feeds, 2e-4), generated_kernels(p));
     EXPECT_GT(generated_kernels(p), 0);
   }
 }
 
 TEST(CudaHostEmulation, EveryModelsKernelsMatchTheEvaluator) {
-  for (const char* name : kModels) {
+  for (const std::string& name : shipped_models()) {
     SCOPED_TRACE(name);
     expect_every_kernel_matches(build(name), 31);
   }

@@ -119,7 +119,13 @@ inline std::map<std::string, Tensor> random_feeds(const Graph& g, uint64_t seed,
     return r;
   };
   for (const auto& in : g.inputs) feeds[in.name] = make(in.name, in.type);
-  for (const auto& p : g.params) feeds[p.name] = make(p.name, p.type);
+  for (const auto& p : g.params) {
+    feeds[p.name] = make(p.name, p.type);
+    // Frozen state holds variances and second moments: positive, so their
+    // square roots are numbers.
+    if (p.frozen && is_float(p.type.dtype))
+      for (double& v : feeds[p.name].data) v = 1.0 + v / 2;
+  }
   return feeds;
 }
 
