@@ -45,8 +45,8 @@ class CnnBn(torch.nn.Module):
 
     def forward(self, x):
         x = torch.flatten(self.block(self.block(x, 1), 2), 1)
-        x = torch.relu(torch.addmm(self.fc1_b, F.dropout(x, 0.3, self.training), self.fc1_w))
-        return torch.addmm(self.fc2_b, F.dropout(x, 0.3, self.training), self.fc2_w)
+        x = torch.relu(torch.addmm(self.fc1_b, F.dropout(x, 0.25, self.training), self.fc1_w))
+        return torch.addmm(self.fc2_b, F.dropout(x, 0.25, self.training), self.fc2_w)
 
 
 def torch_default_weights(model):
@@ -56,9 +56,9 @@ def torch_default_weights(model):
         layers = {"conv1": nn.Conv2d(1, 6, 5), "conv2": nn.Conv2d(6, 16, 5),
                   "fc1": nn.Linear(400, 120), "fc2": nn.Linear(120, 84), "fc3": nn.Linear(84, 10)}
     else:
-        layers = {"conv1": nn.Conv2d(1, 16, 3, bias=False), "bn1": nn.BatchNorm2d(16),
-                  "conv2": nn.Conv2d(16, 32, 3, bias=False), "bn2": nn.BatchNorm2d(32),
-                  "fc1": nn.Linear(1568, 128), "fc2": nn.Linear(128, 10)}
+        layers = {"conv1": nn.Conv2d(1, 32, 3, bias=False), "bn1": nn.BatchNorm2d(32),
+                  "conv2": nn.Conv2d(32, 64, 3, bias=False), "bn2": nn.BatchNorm2d(64),
+                  "fc1": nn.Linear(3136, 128), "fc2": nn.Linear(128, 10)}
     w = {}
     for name, layer in layers.items():
         if name.startswith("bn"):
