@@ -19,11 +19,6 @@ constexpr int64_t kMaxLoopChunks = 64;
 // 2.5% longer in 4 blocks than in 2, and 128x256x784 12%.)
 constexpr int64_t kMaxGemmChunks = 4;
 constexpr int64_t kMinGemmBlock = 128;
-// Unless the products are long: a convolution's weight gradient (6 x 25 or
-// 16 x 150 outputs, each a sum over batch x positions, k ~ 10^4-10^5) is
-// all work and little packing, and in one block it left a core idle.
-constexpr int64_t kLongProduct = 4096;
-constexpr int64_t kMinLongGemmBlock = 8;
 
 /// The largest power of two <= n (n >= 1): chunk counts that two, four or
 /// eight threads share evenly.
@@ -47,8 +42,7 @@ GemmSplit gemm_split(int64_t m, int64_t n, int64_t k) {
   int64_t dim = s.by_rows ? m : n;
   double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(std::max<int64_t>(k, 1));
   int64_t by_work = static_cast<int64_t>(std::min(macs / kGemmMacsPerChunk, 1e9));
-  int64_t min_block = k >= kLongProduct ? kMinLongGemmBlock : kMinGemmBlock;
-  int64_t chunks = std::min({by_work, dim / min_block, kMaxGemmChunks});
+  int64_t chunks = std::min({by_work, dim / kMinGemmBlock, kMaxGemmChunks});
   s.chunks = static_cast<int>(floor_pow2(std::max<int64_t>(chunks, 1)));
   return s;
 }
