@@ -54,6 +54,9 @@ TEST(Conv2dOp, ErrorsNameTheShapes) {
                            {"pads must be two integers"}));
   EXPECT_TRUE(contains_all(shape_error("max_pool2d", {f32({1, 1, 8, 8})}, ints({{"kernel", {2, 2}}, {"pads", {2, 0}}})),
                            {"pads [2,0] exceed half the kernel [2,2]"}));
+  Attrs nan_pad = ints({{"kernel", {2, 2}}});
+  nan_pad["pad_value"] = attr_f(NAN);
+  EXPECT_TRUE(contains_all(shape_error("extract_patches", {f32({1, 1, 4, 4})}, nan_pad), {"'bad'", "pad_value is NaN"}));
   EXPECT_TRUE(contains_all(shape_error("fold_patches", {f32({2, 7, 7, 3, 3, 3})}, ints({{"kernel", {3, 3}}, {"image", {8, 8}}})),
                            {"do not fit a 8x8 image", "[N,6,6,C,3,3]"}));
 }

@@ -107,6 +107,7 @@ std::string infer_extract_patches(const Node& n, const std::vector<TensorType>& 
   Window2d w;
   std::string e = need_image(in[0], "input");
   if (e.empty()) e = read_window(n, nullptr, false, &w);
+  if (e.empty() && std::isnan(n.attr_float("pad_value", 0.0))) e = "pad_value is NaN";
   const auto& x = in[0].dims;
   int64_t oh = 0, ow = 0;
   if (e.empty()) e = out_hw(w, x[2], x[3], &oh, &ow);
