@@ -16,6 +16,8 @@
 #   BENCH_SCALE    multiply every timed step count (0.1 for a quick look; default 1)
 #   BENCH_ROUNDS   times to repeat every measurement; the best median counts (default 3)
 #   BENCH_DATA     Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)
+#   BENCH_DLC_CPU  dlc compile --cpu (default native: the host's instruction set,
+#                  as PyTorch's kernels and XLA pick theirs at run time)
 #   BENCH_DLC      0: leave dlc out (PyTorch and JAX start from
 #                  tests/fixtures/lenet5_init.safetensors instead of dlc's weights)
 set -euo pipefail
@@ -32,6 +34,7 @@ SCALE=${BENCH_SCALE:-1}
 ROUNDS=${BENCH_ROUNDS:-3}
 DATA=${BENCH_DATA:-/usr/share/datasets/fashion-mnist}
 WITH_DLC=${BENCH_DLC:-1}
+DLC_CPU=${BENCH_DLC_CPU:-native}
 SEED=1
 MODEL=$ROOT/models/lenet5.pbtxt
 mkdir -p "$OUT"
@@ -70,10 +73,10 @@ scaled() { "$PY" -c "print(max(3, int($1 * $SCALE)))"; }
 INITIAL=$ROOT/tests/fixtures/lenet5_init.safetensors
 if [ "$WITH_DLC" != 0 ]; then
   for b in 1 32 128 10000; do
-    "$DLC" compile "$MODEL" --batch "$b" -o "$OUT/lenet_b$b.dlc" >/dev/null
+    "$DLC" compile "$MODEL" --batch "$b" --cpu "$DLC_CPU" -o "$OUT/lenet_b$b.dlc" >/dev/null
   done
   say "timing dlc compile (batch 128, median of 3)"
-  "$PY" "$MLP/measure.py" --repeat 3 -- "${PIN[@]}" "$DLC" compile "$MODEL" --batch 128 \
+  "$PY" "$MLP/measure.py" --repeat 3 -- "${PIN[@]}" "$DLC" compile "$MODEL" --batch 128 --cpu "$DLC_CPU" \
     -o "$OUT/lenet_compile.dlc" >"$OUT/compile.json"
   INITIAL=$OUT/initial.safetensors
   "$DLRUN" bench "$OUT/lenet_b128.dlc" --entry predict --steps 1 --warmup 0 --save-initial "$INITIAL" >/dev/null
