@@ -31,18 +31,20 @@ const char* node_kind_name(NodeKind k) {
   return "?";
 }
 
+namespace {
+/// Kinds whose results exist only in memory: constant data, GEMM results and
+/// window loops' results, never an expression inside another loop.
+bool only_in_memory(NodeKind k) { return k == NodeKind::data || k == NodeKind::gemm || k == NodeKind::window; }
+}  // namespace
+
 bool FusionPlan::in_memory(const std::string& v) const {
   auto it = producer.find(v);
-  if (it == producer.end() || stored.count(v)) return true;
-  NodeKind k = kind[it->second];
-  return k == NodeKind::data || k == NodeKind::gemm || k == NodeKind::window;
+  return it == producer.end() || stored.count(v) || only_in_memory(kind[it->second]);
 }
 
 bool FusionPlan::loopable(const std::string& v) const {
   auto it = producer.find(v);
-  if (it == producer.end()) return false;
-  NodeKind k = kind[it->second];
-  return k != NodeKind::data && k != NodeKind::gemm && k != NodeKind::window;
+  return it != producer.end() && !only_in_memory(kind[it->second]);
 }
 
 int FusionPlan::cluster_of(const std::string& v) const {
