@@ -24,7 +24,7 @@
 #include "runtime/npy.h"
 #include "runtime/thread_pool.h"
 #include "runtime/tool/commands.h"
-#include "runtime/tool/train_loop.h"
+#include "runtime/training/supervised_model.h"
 
 namespace dlc {
 namespace {

@@ -11,7 +11,7 @@
 #include "ir/error.h"
 #include "runtime/datasets.h"
 #include "runtime/tool/commands.h"
-#include "runtime/tool/train_loop.h"
+#include "runtime/training/supervised_model.h"
 
 namespace dlc {
 namespace {

@@ -14,7 +14,7 @@
 #include "ir/printer.h"  // format_number
 #include "runtime/npy.h"
 #include "runtime/tool/commands.h"
-#include "runtime/tool/train_loop.h"
+#include "runtime/training/supervised_model.h"
 
 namespace dlc {
 namespace {

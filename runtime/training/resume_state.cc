@@ -1,4 +1,4 @@
-#include "runtime/tool/resume_state.h"
+#include "runtime/training/resume_state.h"
 
 #include <cmath>
 #include <cstdio>

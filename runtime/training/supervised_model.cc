@@ -1,4 +1,4 @@
-#include "runtime/tool/train_loop.h"
+#include "runtime/training/supervised_model.h"
 
 #include <algorithm>
 #include <cmath>
