@@ -138,19 +138,27 @@ uint32_t dlrt_format_version(void) { return dlc::kFormatVersion; }
 
 namespace {
 
-dlrt_status open_model(const char* path, dlrt_model** model, dlc::Session::Purpose purpose) {
+/// Opens the executable `read` returns; `source` names it in errors, and
+/// `function` and `source_param` name the C API call and its argument.
+extern "C++" template <typename Read>
+dlrt_status open_model(const char* source, dlrt_model** model, dlc::Session::Purpose purpose, const char* function,
+                       const char* source_param, Read read) {
   dlc::proto::Executable exe;
   dlrt_status s = guarded(DLRT_FILE_ERROR, [&] {
-    REQUIRE(path);
-    REQUIRE(model);
-    exe = dlc::load_executable(path);
+    require(source, source_param, function);
+    require(model, "model", function);
+    exe = read();
   });
   if (s != DLRT_OK) return s;
   return guarded(DLRT_RUNTIME_ERROR, [&] {
     auto m = std::make_unique<dlrt_model>();
-    m->session = std::make_unique<dlc::Session>(std::move(exe), path, purpose);
+    m->session = std::make_unique<dlc::Session>(std::move(exe), source, purpose);
     *model = m.release();
   });
+}
+
+dlrt_status open_model(const char* path, dlrt_model** model, dlc::Session::Purpose purpose) {
+  return open_model(path, model, purpose, "dlrt_model_load", "path", [&] { return dlc::load_executable(path); });
 }
 
 }  // namespace
@@ -161,6 +169,13 @@ dlrt_status dlrt_model_load(const char* path, dlrt_model** model) {
 
 dlrt_status dlrt_model_inspect(const char* path, dlrt_model** model) {
   return open_model(path, model, dlc::Session::Purpose::inspect);
+}
+
+dlrt_status dlrt_model_load_buffer(const void* data, size_t size, const char* name, dlrt_model** model) {
+  return open_model(name, model, dlc::Session::Purpose::run, "dlrt_model_load_buffer", "name", [&] {
+    if (!data && size > 0) throw dlc::ArgumentError("dlrt_model_load_buffer: data is NULL");
+    return dlc::parse_executable(std::string(static_cast<const char*>(data), size), name);
+  });
 }
 
 void dlrt_model_free(dlrt_model* model) { delete model; }

@@ -208,6 +208,29 @@ TEST_F(CApi, LoadErrors) {
   dlrt_model_free(nullptr);
 }
 
+// An executable in memory runs as its file does; a corrupt one is named by
+// the name the caller gave.
+TEST_F(CApi, LoadsAnExecutableFromMemory) {
+  std::string bytes = read_file_bytes(path_);
+  dlrt_model* m = nullptr;
+  ASSERT_EQ(dlrt_model_load_buffer(bytes.data(), bytes.size(), "embedded", &m), DLRT_OK) << dlrt_last_error();
+  std::vector<float> from_file(8), from_memory(8);
+  ASSERT_EQ(predict(kX.data(), 12, from_file.data(), 8), DLRT_OK) << dlrt_last_error();
+  std::swap(m, m_);
+  ASSERT_EQ(predict(kX.data(), 12, from_memory.data(), 8), DLRT_OK) << dlrt_last_error();
+  std::swap(m, m_);
+  dlrt_model_free(m);
+  EXPECT_EQ(from_file, from_memory);
+
+  m = nullptr;
+  expect_error(dlrt_model_load_buffer(bytes.data(), bytes.size() / 2, "embedded", &m), DLRT_FILE_ERROR,
+               "embedded: ");
+  EXPECT_EQ(m, nullptr);
+  expect_error(dlrt_model_load_buffer(nullptr, 10, "embedded", &m), DLRT_INVALID_ARGUMENT, "data is NULL");
+  expect_error(dlrt_model_load_buffer(bytes.data(), bytes.size(), nullptr, &m), DLRT_INVALID_ARGUMENT,
+               "name is NULL");
+}
+
 TEST_F(CApi, UnsupportedTargetIsARuntimeError) {
   std::string p = dir_ + "/cuda.dlc";
   save_executable_atomic(test::tiny_cuda_executable(), p);

@@ -143,6 +143,11 @@ dlrt_status dlrt_model_load(const char* path, dlrt_model** model);
  *  any machine can inspect any target's file. Running it, or reading or
  *  writing its weights, is DLRT_RUNTIME_ERROR. DLRT_FILE_ERROR for a bad file. */
 dlrt_status dlrt_model_inspect(const char* path, dlrt_model** model);
+/** Like dlrt_model_load, from the `size` bytes of an executable in memory
+ *  (a model embedded in an application, or one just compiled in-process by
+ *  the Python package). The bytes are copied; `name` stands for the file in
+ *  error texts. */
+dlrt_status dlrt_model_load_buffer(const void* data, size_t size, const char* name, dlrt_model** model);
 /** Frees a model; a null pointer is ignored. */
 void dlrt_model_free(dlrt_model* model);
 

@@ -57,6 +57,12 @@ class Model {
   /// Loads `path`; throws dlrt::Error (DLRT_FILE_ERROR for a bad file).
   explicit Model(const std::string& path) { check(dlrt_model_load(path.c_str(), &m_)); }
   /// Loads `path` only to describe it (dlrt_model_inspect): no executor.
+  /// An executable's bytes in memory; `name` stands for the file in errors.
+  static Model from_buffer(const void* data, size_t size, const std::string& name) {
+    Model m;
+    check(dlrt_model_load_buffer(data, size, name.c_str(), &m.m_));
+    return m;
+  }
   static Model inspect(const std::string& path) {
     Model m;
     check(dlrt_model_inspect(path.c_str(), &m.m_));

@@ -242,6 +242,7 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
       loss_sum += loss;
       h.step_losses.push_back(loss);
       if (opt.progress) progress.update(b + 1, loss_sum / static_cast<double>(b + 1));
+      if (opt.after_step) opt.after_step();
     }
     h.train_seconds += seconds_since(epoch_start);
     h.trained_samples += batches * batch;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct TrainingOptions {
   bool progress = true;       ///< the progress bar and epoch lines on stderr
   bool print_fusion_report = false;  ///< after the first evaluation (--verify-fusion)
   std::string model_name;     ///< the model's file, named in errors
+  /// Called after every update; may throw to end the run (the Python
+  /// package checks for Ctrl-C here).
+  std::function<void()> after_step;
 };
 
 /// One epoch's figures.
