@@ -37,7 +37,11 @@ void bind_compile(py::module_& m) {
       "compile_graph",
       [](const py::object& graph, int64_t batch, const std::string& target, uint64_t seed, bool training,
          const std::string& cpu, const std::string& gpu_arch) {
-        return compile_to_bytes(model_of(graph), batch, target, seed, training, cpu, gpu_arch);
+        const Model& model = model_of(graph);
+        if (model.graph.outputs.empty() && !model.has_training())
+          throw Error("<python graph>: the graph has no outputs and no training loss: nothing to compile "
+                      "(mark one with Graph.output, or set a loss with Graph.train)");
+        return compile_to_bytes(model, batch, target, seed, training, cpu, gpu_arch);
       },
       py::arg("graph"), py::arg("batch"), py::arg("target"), py::arg("seed"), py::arg("training"), py::arg("cpu"),
       py::arg("gpu_arch"));

@@ -1,0 +1,67 @@
+"""dlc.fit is the training loop of `dlrun train`: same data and seed, same weights."""
+
+import subprocess
+
+import numpy as np
+import pytest
+
+import dlc
+
+
+def classifier_graph():
+    g = dlc.Graph()
+    x = g.input("x", [dlc.batch, 20])
+    y = g.label("label", [dlc.batch])
+    logits = dlc.layers.dense(g, dlc.layers.dense(g, x, 16, activation="relu"), 3)
+    g.output("probs", dlc.ops.softmax(logits))
+    g.train(loss=dlc.losses.softmax_cross_entropy(logits, y), optimizer=dlc.optim.adam(0.01))
+    return g
+
+
+def test_fit_gives_bitwise_the_weights_of_dlrun_train(tmp_path, tools, blobs):
+    (x, y), (tx, ty) = blobs
+    for name, a in [("x", x), ("y", y), ("tx", tx), ("ty", ty)]:
+        np.save(tmp_path / f"{name}.npy", a)
+    exe = dlc.compile(classifier_graph(), batch=32)
+    exe.save(tmp_path / "m.dlc")
+    run = subprocess.run([tools[1], "train", str(tmp_path / "m.dlc"), "--epochs", "3", "--seed", "11",
+                          "--schedule", "cosine", "--warmup", "5",
+                          "--train-x", str(tmp_path / "x.npy"), "--train-y", str(tmp_path / "y.npy"),
+                          "--test-x", str(tmp_path / "tx.npy"), "--test-y", str(tmp_path / "ty.npy"),
+                          "--checkpoint", str(tmp_path / "dlrun.safetensors")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+    m = dlc.load(exe)
+    h = dlc.fit(m, train=(x, y), test=(tx, ty), epochs=3, seed=11, schedule="cosine", warmup=5,
+                checkpoint=str(tmp_path / "python.safetensors"), progress=False)
+    reference = dlc.load(exe)
+    reference.load_checkpoint(tmp_path / "dlrun.safetensors")
+    for name in m.params:
+        np.testing.assert_array_equal(m.params[name], reference.params[name], err_msg=name)
+    assert (tmp_path / "dlrun.safetensors").read_bytes() == (tmp_path / "python.safetensors").read_bytes()
+    assert len(h.step_losses) == 3 * (600 // 32) and h.steps_per_epoch == 600 // 32
+    assert [e["epoch"] for e in h.epochs] == [1, 2, 3]
+    assert h.test["accuracy"] > 0.9
+    assert f"test accuracy: {h.test['accuracy']:.4f}" in run.stdout
+
+
+def test_fit_stops_early_and_restores_the_best_weights(blobs):
+    (x, y), (tx, ty) = blobs
+    m = dlc.load(dlc.compile(classifier_graph(), batch=32))
+    h = dlc.fit(m, train=(x, y), test=(tx, ty), epochs=40, lr=0.05, val_split=0.2, patience=2, progress=False)
+    assert h.stopped_early and h.epochs_done < 40
+    assert 1 <= h.best_epoch < h.epochs_done
+    assert all("val" in e for e in h.epochs)
+
+
+def test_fit_errors_name_the_data():
+    (m) = dlc.load(dlc.compile(classifier_graph(), batch=32))
+    x = np.zeros((64, 20), np.float32)
+    with pytest.raises(dlc.Error, match="train labels: 63 labels for 64 rows"):
+        dlc.fit(m, train=(x, np.zeros(63)), test=(x, np.zeros(64)), progress=False)
+    with pytest.raises(dlc.Error, match="train labels: row 1 has label 0.5"):
+        dlc.fit(m, train=(x, np.array([0, 0.5] + [0] * 62)), test=(x, np.zeros(64)), progress=False)
+    with pytest.raises(dlc.Error, match="test inputs"):
+        dlc.fit(m, train=(x, np.zeros(64)), test=(np.zeros((64, 21), np.float32), np.zeros(64)), progress=False)
+    with pytest.raises(dlc.Error, match="schedule takes"):
+        dlc.fit(m, train=(x, np.zeros(64)), test=(x, np.zeros(64)), schedule="linear", progress=False)
