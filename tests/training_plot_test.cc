@@ -133,7 +133,7 @@ std::string check_plot(const TrainingHistory& h, const std::map<std::string, siz
 
 // --- synthetic histories -----------------------------------------------
 
-/// A classifier's run: losses falling from 2.3 with a wiggle, accuracy
+/// A classifier's run: losses falling from 2.3 towards 0.5 with a wiggle, accuracy
 /// rising; `val` adds validation figures, the best at epoch 3 when the run
 /// has epochs 1 to 4 or 3 to 5 (and more).
 TrainingHistory classification(int64_t epochs, int64_t steps_per_epoch, bool val, int64_t first_epoch = 0) {
@@ -146,7 +146,7 @@ TrainingHistory classification(int64_t epochs, int64_t steps_per_epoch, bool val
     double sum = 0;
     for (int64_t s = 0; s < steps_per_epoch; ++s) {
       double t = static_cast<double>(e * steps_per_epoch + s);
-      double loss = 0.3 + 2.0 * std::exp(-t / 60.0) + 0.08 * std::sin(t * 1.7);
+      double loss = 0.5 + 1.8 * std::exp(-t / 60.0) + 0.05 * std::sin(t * 1.7);
       h.step_losses.push_back(loss);
       sum += loss;
     }
@@ -195,10 +195,18 @@ TrainingHistory regression(int64_t epochs, int64_t steps_per_epoch) {
 TEST(TrainingPlot, ClassificationWithoutValidation) {
   TrainingHistory h = classification(5, 40, false);
   std::string svg = check_plot(h, {{"step-loss", 200}, {"train-loss", 5}, {"test-loss", 5}, {"test-accuracy", 5}});
-  EXPECT_NE(svg.find("linear scale"), std::string::npos);  // 0.3 to 2.4: not 1.5 decades
+  EXPECT_NE(svg.find("linear scale"), std::string::npos);  // 0.45 to 2.35: less than a decade
   EXPECT_NE(svg.find("update (40 per epoch)"), std::string::npos);
   EXPECT_EQ(svg.find("best-epoch"), std::string::npos);
   EXPECT_EQ(svg.find("<script"), std::string::npos);
+  // A marker per epoch on the epoch curves, none on the per-update one.
+  size_t at = svg.find("<g class=\"markers train-loss\"");
+  ASSERT_NE(at, std::string::npos);
+  std::string markers = svg.substr(at, svg.find("</g>", at) - at);
+  size_t circles = 0;
+  for (size_t i = markers.find("<circle"); i != std::string::npos; i = markers.find("<circle", i + 1)) ++circles;
+  EXPECT_EQ(circles, 5u);
+  EXPECT_EQ(svg.find("markers step-loss"), std::string::npos);
 
   // An epoch's figures sit at its last update: the train-loss points share
   // x with the step-loss points of updates 40, 80, ...
@@ -330,7 +338,8 @@ TEST(TrainingPlot, WriteErrorNamesThePath) {
 /// The CSV as run_training writes it (%.6g).
 std::string metrics_csv(const TrainingHistory& h) {
   const bool regression = h.task == Task::kRegression, val = !h.epochs.empty() && h.epochs[0].has_val;
-  std::string s = regression ? "epoch,train_loss,test_mse,test_r2,seconds" : "epoch,train_loss,test_loss,test_accuracy,seconds";
+  std::string s = regression ? "epoch,train_loss,test_mse,test_r2,seconds"
+                             : "epoch,train_loss,test_loss,test_accuracy,seconds";
   if (val) s += regression ? ",val_mse,val_r2" : ",val_loss,val_accuracy";
   s += "\n";
   char buf[256];

@@ -17,7 +17,7 @@ constexpr const char* kUsage =
     "Draws the run recorded in METRICS.csv (written by `dlrun train --metrics`)\n"
     "as an SVG picture: on the left the training loss and the test (and\n"
     "validation) loss of every epoch, on a log scale when they span more than\n"
-    "1.5 decades; on the right the test (and validation) accuracy, or for a\n"
+    "a decade; on the right the test (and validation) accuracy, or for a\n"
     "regression the mean squared errors and R^2. The x axis counts epochs (the\n"
     "CSV has no per-update losses; `dlrun train --plot FILE.svg` draws those\n"
     "too). Any browser shows the file; `rsvg-convert FILE.svg -o FILE.png`\n"

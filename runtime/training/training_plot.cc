@@ -19,11 +19,13 @@ namespace {
 // x axis title and legend, so the legend never hides a curve.
 constexpr double kWidth = 1040;
 constexpr double kPanelWidth = kWidth / 2;
-constexpr double kPlotTop = 76;
+constexpr double kTitleY = 28;     // the title's baseline
+constexpr double kSummaryY = 50;   // the first summary line's baseline
+constexpr double kSummaryRow = 17;
+constexpr double kPlotTop = 76;    // with one summary line
 constexpr double kPlotHeight = 300;
-constexpr double kPlotBottom = kPlotTop + kPlotHeight;
 constexpr double kRightMargin = 26;
-constexpr double kLegendTop = kPlotBottom + 62;  // the first legend row's baseline
+constexpr double kLegendGap = 62;  // from the plot area's bottom to the first legend row's baseline
 constexpr double kLegendRow = 20;
 // Text widths are estimated (no font metrics without a renderer): a mean
 // advance per character that is generous for DejaVu Sans, which rsvg-convert
@@ -32,6 +34,8 @@ constexpr double kFontSize = 12;
 constexpr double kCharWidth = 7.0;  // at kFontSize
 constexpr double kMinTickGap = 18;  // pixels between y tick labels
 constexpr size_t kMaxStepPoints = 20000;
+// Losses spanning more decades than this are drawn on a log scale.
+constexpr double kLogDecades = 1.0;
 constexpr const char* kFont = "DejaVu Sans, Helvetica, Arial, sans-serif";
 
 std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -228,7 +232,7 @@ Scale log_scale(double lo, double hi, double pixels) {
   s.hi = up(hi);
   double decades = std::log10(s.hi / s.lo);
   double per_decade = pixels / decades;
-  bool all_three = per_decade * std::log10(2.0) >= kMinTickGap;
+  bool all_three = per_decade * std::log10(2.0) >= 22;  // 1, 2, 5 crowd sooner than a linear axis
   int every = per_decade >= kMinTickGap ? 1 : static_cast<int>(std::ceil(kMinTickGap / per_decade));
   for (int k = static_cast<int>(std::floor(std::log10(s.lo))); k <= static_cast<int>(std::ceil(std::log10(s.hi)));
        ++k) {
@@ -298,10 +302,12 @@ struct Layout {
   double x_lo = 0, x_hi = 1;
   bool in_updates = false;
   std::string x_title;
+  double top = kPlotTop;  ///< the plot areas' top edge
 };
 
 /// One panel's SVG (a <g>), and how many legend rows it used.
 std::string draw_panel(const Panel& p, const Layout& layout, double panel_x, int* legend_rows) {
+  const double top = layout.top, bottom = top + kPlotHeight, legend_top = bottom + kLegendGap;
   // The y scale first: its labels set the left margin, hence the plot width.
   double y_lo = INFINITY, y_hi = -INFINITY;
   bool positive = true;
@@ -313,11 +319,11 @@ std::string draw_panel(const Panel& p, const Layout& layout, double panel_x, int
     }
   const bool empty = !(y_lo <= y_hi);
   if (empty) y_lo = 0, y_hi = 1;
-  const bool log = p.log_allowed && !empty && positive && y_hi / y_lo > std::pow(10.0, 1.5);
+  const bool log = p.log_allowed && !empty && positive && y_hi / y_lo > std::pow(10.0, kLogDecades);
   Scale ys = log ? log_scale(y_lo, y_hi, kPlotHeight)
                  : linear_scale(y_lo, y_hi, 6, false, true, p.clamp_lo, p.clamp_hi, kPlotHeight, 0);
-  ys.px_lo = kPlotBottom;
-  ys.px_hi = kPlotTop;
+  ys.px_lo = bottom;
+  ys.px_hi = top;
   const double left = panel_x + 34 + ys.widest_label() + 8;
   const double right = panel_x + kPanelWidth - kRightMargin;
   const double width = right - left;
@@ -328,18 +334,18 @@ std::string draw_panel(const Panel& p, const Layout& layout, double panel_x, int
   std::string out = format("<g class=\"panel %s\">\n", p.name.c_str());
   out += format("<rect class=\"plot-area\" x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"#ffffff\" "
                 "stroke=\"#9a9a9a\"/>\n",
-                left, kPlotTop, width, kPlotHeight);
+                left, top, width, kPlotHeight);
   // Grid lines, tick marks and labels.
   out += "<g class=\"grid\" stroke=\"#e4e4e4\" stroke-width=\"1\">\n";
   for (double t : ys.ticks) {
     double y = ys.map(t);
-    if (y > kPlotTop + 0.5 && y < kPlotBottom - 0.5)
+    if (y > top + 0.5 && y < bottom - 0.5)
       out += format("<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>\n", left, y, right, y);
   }
   for (double t : xs.ticks) {
     double x = xs.map(t);
     if (x > left + 0.5 && x < right - 0.5)
-      out += format("<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>\n", x, kPlotTop, x, kPlotBottom);
+      out += format("<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\"/>\n", x, top, x, bottom);
   }
   out += "</g>\n";
   out += format("<g class=\"axes\" font-family=\"%s\" font-size=\"%g\" fill=\"#333333\">\n", kFont, kFontSize);
@@ -352,27 +358,27 @@ std::string draw_panel(const Panel& p, const Layout& layout, double panel_x, int
   }
   for (size_t i = 0; i < xs.ticks.size(); ++i) {
     double x = xs.map(xs.ticks[i]);
-    out += format("<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#9a9a9a\"/>\n", x, kPlotBottom, x,
-                  kPlotBottom + 4);
-    out += format("<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">%s</text>\n", x, kPlotBottom + 18,
+    out += format("<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#9a9a9a\"/>\n", x, bottom, x,
+                  bottom + 4);
+    out += format("<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\">%s</text>\n", x, bottom + 18,
                   xml_text(xs.labels[i]).c_str());
   }
   out += format("<text class=\"x-title\" x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\" font-size=\"13\">%s</text>\n",
-                (left + right) / 2, kPlotBottom + 38, xml_text(layout.x_title).c_str());
+                (left + right) / 2, bottom + 38, xml_text(layout.x_title).c_str());
   std::string y_title = p.y_title + (log ? ", log scale" : p.log_allowed ? ", linear scale" : "");
   out += format("<text class=\"y-title\" transform=\"translate(%.2f,%.2f) rotate(-90)\" text-anchor=\"middle\" "
                 "font-size=\"13\">%s</text>\n",
-                panel_x + 18, (kPlotTop + kPlotBottom) / 2, xml_text(y_title).c_str());
+                panel_x + 18, (top + bottom) / 2, xml_text(y_title).c_str());
   if (empty)
     out += format("<text x=\"%.2f\" y=\"%.2f\" text-anchor=\"middle\" fill=\"#888888\">no epochs yet</text>\n",
-                  (left + right) / 2, (kPlotTop + kPlotBottom) / 2);
+                  (left + right) / 2, (top + bottom) / 2);
   out += "</g>\n";
 
   if (p.best_line && p.best_x >= xs.lo && p.best_x <= xs.hi) {
     double x = xs.map(p.best_x);
     out += format("<line class=\"best-epoch\" x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#666666\" "
                   "stroke-width=\"1\" stroke-dasharray=\"5,4\"/>\n",
-                  x, kPlotTop, x, kPlotBottom);
+                  x, top, x, bottom);
   }
   // The curves: per-update losses under the epoch curves.
   for (const Curve& c : p.curves) {
@@ -384,12 +390,10 @@ std::string draw_panel(const Panel& p, const Layout& layout, double panel_x, int
                   c.name.c_str(), c.color.c_str(), c.per_step ? "1" : "2");
     out += pts + "\"/>\n";
   }
-  // Markers at the epochs, as large as their spacing allows.
+  // Markers at the epochs while there is room for them.
   for (const Curve& c : p.curves) {
-    if (c.per_step || c.points.empty()) continue;
-    double spacing = c.points.size() > 1 ? width / static_cast<double>(c.points.size() - 1) : width;
-    double r = std::min(3.5, spacing / 3);
-    if (r < 1.2) continue;
+    if (c.per_step || c.points.empty() || c.points.size() > 60) continue;
+    const double r = c.points.size() <= 30 ? 3.5 : 2.5;
     out += format("<g class=\"markers %s\" fill=\"%s\" stroke=\"#ffffff\" stroke-width=\"1\">\n", c.name.c_str(),
                   c.color.c_str());
     for (const Point& pt : c.points)
@@ -407,7 +411,7 @@ std::string draw_panel(const Panel& p, const Layout& layout, double panel_x, int
     entries.push_back({c.label + (c.points.empty() ? " (no finite values)" : ""), c.color, c.per_step, false});
   if (p.best_line) entries.push_back({"best epoch (lowest validation loss)", "#666666", true, true});
   out += format("<g class=\"legend\" font-family=\"%s\" font-size=\"%g\" fill=\"#333333\">\n", kFont, kFontSize);
-  double x = left, y = kLegendTop;
+  double x = left, y = legend_top;
   int rows = entries.empty() ? 0 : 1;
   for (const Entry& e : entries) {
     double w = 26 + 6 + text_width(e.label) + 18;
@@ -431,14 +435,16 @@ std::string draw_panel(const Panel& p, const Layout& layout, double panel_x, int
   return out;
 }
 
-/// "3 epochs, 1407 updates, 41.2 s; epoch 3: train loss 0.4012, test loss
-/// 0.4321, test accuracy 0.8456": what the run did and where it ended.
-std::string summary(const TrainingHistory& h) {
-  if (h.epochs.empty()) return h.step_losses.empty() ? "no epochs yet" : "no epoch finished yet";
+/// What the run did and where it ended, as the parts of the summary line
+/// (joined by "; "): "3 epochs, 1407 updates, 41.2 s" and "epoch 3: train
+/// loss 0.4012, test loss 0.4321, test accuracy 0.8456".
+std::vector<std::string> summary(const TrainingHistory& h) {
+  if (h.epochs.empty()) return {h.step_losses.empty() ? "no epochs yet" : "no epoch finished yet"};
   const EpochRecord& last = h.epochs.back();
   const bool regression = h.task == Task::kRegression;
-  std::string s;
+  std::vector<std::string> parts;
   const size_t n = h.epochs.size();
+  std::string s;
   if (h.first_epoch > 0)
     s = format("epochs %lld\xE2\x80\x93%lld (resumed after epoch %lld)", static_cast<long long>(h.epochs.front().epoch),
                static_cast<long long>(last.epoch), static_cast<long long>(h.first_epoch));
@@ -448,13 +454,28 @@ std::string summary(const TrainingHistory& h) {
   double seconds = 0;
   for (const EpochRecord& r : h.epochs) seconds += r.seconds;
   if (seconds > 0) s += format(", %.1f s", seconds);
-  s += format(regression ? "; epoch %lld: train mse %.6g, " : "; epoch %lld: train loss %.4f, ",
-              static_cast<long long>(last.epoch), last.train_loss);
+  if (h.stopped_early && h.best_epoch > 0)
+    s += format(", stopped early (best epoch %lld)", static_cast<long long>(h.best_epoch));
+  parts.push_back(s);
+  s = format(regression ? "epoch %lld: train mse %.6g, " : "epoch %lld: train loss %.4f, ",
+             static_cast<long long>(last.epoch), last.train_loss);
   s += metrics_text(last.test, "test");
   if (last.has_val) s += ", " + metrics_text(last.val, "val");
-  if (h.stopped_early && h.best_epoch > 0)
-    s += format("; stopped early, best epoch %lld", static_cast<long long>(h.best_epoch));
-  return s;
+  parts.push_back(s);
+  return parts;
+}
+
+/// `parts` joined by "; " on as few lines as fit the width at `size` (at
+/// most `max_lines`; the last takes what is left).
+std::vector<std::string> wrap(const std::vector<std::string>& parts, double size, size_t max_lines) {
+  std::vector<std::string> lines;
+  for (const std::string& p : parts) {
+    if (!lines.empty() && (text_width(lines.back() + "; " + p, size) <= kWidth - 40 || lines.size() == max_lines))
+      lines.back() += "; " + p;
+    else
+      lines.push_back(p);
+  }
+  return lines;
 }
 
 /// A centred line of text, shrunk (down to `min_size`) and then cut to fit.
@@ -518,7 +539,11 @@ std::string training_plot_svg(const TrainingHistory& h, const std::string& title
 
   Layout layout;
   layout.in_updates = in_updates;
-  layout.x_lo = static_cast<double>(in_updates ? h.first_step : h.first_epoch);
+  // Updates count from the run's first (the per-update curve starts there);
+  // epochs from the first epoch drawn, leaving no empty epoch 0.
+  layout.x_lo = static_cast<double>(in_updates ? h.first_step
+                                    : h.epochs.size() >= 2 ? h.epochs.front().epoch
+                                                           : h.first_epoch);
   layout.x_hi = layout.x_lo;
   for (const Panel* p : {&losses, &metrics})
     for (const Curve& c : p->curves)
@@ -532,10 +557,13 @@ std::string training_plot_svg(const TrainingHistory& h, const std::string& title
   layout.x_title = in_updates ? format("update (%lld per epoch)", static_cast<long long>(h.steps_per_epoch))
                               : std::string("epoch");
 
+  const std::vector<std::string> lines = wrap(summary(h), 13, 2);
+  layout.top = kPlotTop + kSummaryRow * static_cast<double>(lines.size() - 1);
   int rows_a = 0, rows_b = 0;
   std::string panel_a = draw_panel(losses, layout, 0, &rows_a);
   std::string panel_b = draw_panel(metrics, layout, kPanelWidth, &rows_b);
-  const double height = kLegendTop + kLegendRow * (std::max(std::max(rows_a, rows_b), 1) - 1) + 16;
+  const double height =
+      layout.top + kPlotHeight + kLegendGap + kLegendRow * (std::max(std::max(rows_a, rows_b), 1) - 1) + 16;
 
   std::string svg = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   svg += format("<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%g\" height=\"%g\" "
@@ -544,8 +572,10 @@ std::string training_plot_svg(const TrainingHistory& h, const std::string& title
   svg += "<title>" + xml_text(title) + "</title>\n";
   svg += format("<rect class=\"background\" x=\"0\" y=\"0\" width=\"%g\" height=\"%g\" fill=\"#ffffff\"/>\n", kWidth,
                 height);
-  svg += fitted_text(title, 28, 18, 11, " class=\"title\" font-weight=\"bold\" fill=\"#222222\"");
-  svg += fitted_text(summary(h), 50, 13, 9, " class=\"summary\" fill=\"#555555\"");
+  svg += fitted_text(title, kTitleY, 18, 11, " class=\"title\" font-weight=\"bold\" fill=\"#222222\"");
+  for (size_t i = 0; i < lines.size(); ++i)
+    svg += fitted_text(lines[i], kSummaryY + kSummaryRow * static_cast<double>(i), 13, 9,
+                       " class=\"summary\" fill=\"#555555\"");
   svg += panel_a + panel_b + "</svg>\n";
   return svg;
 }

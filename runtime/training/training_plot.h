@@ -16,10 +16,10 @@ namespace dlc {
 ///
 ///   * losses: the training loss of every update (a thin light line), and per
 ///     epoch the mean training loss, the test loss and the validation loss
-///     (lines with a marker per epoch). A regression draws its mean squared
+///     (lines with a marker per epoch, up to 60 epochs). A regression draws its mean squared
 ///     errors instead (train, test, validation). The y axis is logarithmic
-///     when every value is positive and they span more than 1.5 decades,
-///     linear otherwise; its title says which.
+///     when every value is positive and they span more than a decade
+///     (largest / smallest > 10), linear otherwise; its title says which.
 ///   * metrics: per epoch the test accuracy and the validation accuracy, or
 ///     for a regression the test and validation R^2.
 ///
