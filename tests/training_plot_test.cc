@@ -299,12 +299,31 @@ TEST(TrainingPlot, EpochAxisWithoutStepsPerEpoch) {
 TEST(TrainingPlot, EmptyHistoryAndOneEpoch) {
   std::string svg = check_plot(TrainingHistory{}, {});
   EXPECT_NE(svg.find("no epochs yet"), std::string::npos);
+  TrainingHistory started;  // updates, but no epoch finished
+  started.steps_per_epoch = 10;
+  started.step_losses = {2.3, 2.1, 1.9};
+  check_plot(started, {{"step-loss", 3}});
   check_plot(classification(1, 3, true), {{"step-loss", 3},
                                           {"train-loss", 1},
                                           {"test-loss", 1},
                                           {"val-loss", 1},
                                           {"test-accuracy", 1},
                                           {"val-accuracy", 1}});
+}
+
+TEST(TrainingPlot, ExtremeValues) {
+  // A range too narrow for its magnitude, values near the ends of double,
+  // constant curves and an accuracy of exactly 1: still an axis, every point
+  // inside.
+  TrainingHistory h = classification(3, 2, false);
+  h.step_losses = {1e10, 1e10 + 1e-5, 1e10, 1e10, 1e10 + 2e-5, 1e10};
+  for (auto& e : h.epochs) e.train_loss = e.test.loss = 1e10, e.test.accuracy = 1;
+  check_plot(h, {{"step-loss", 6}, {"train-loss", 3}, {"test-loss", 3}, {"test-accuracy", 3}});
+  h.step_losses = {1e-320, 1e300, 1e-10, 5, 1e200, 0};
+  check_plot(h, {{"step-loss", 6}, {"train-loss", 3}, {"test-loss", 3}, {"test-accuracy", 3}});
+  TrainingHistory r = regression(2, 2);
+  r.epochs[0].test.r2 = -1e300;
+  check_plot(r, {{"step-loss", 4}, {"train-loss", 2}, {"test-mse", 2}, {"test-r2", 2}});
 }
 
 TEST(TrainingPlot, TitleIsEscaped) {

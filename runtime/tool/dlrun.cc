@@ -35,6 +35,7 @@ const std::vector<Command>& commands() {
 void print_usage(FILE* out) {
   std::fprintf(out,
                "usage: dlrun COMMAND MODEL.dlc [OPTIONS]\n"
+               "       dlrun plot METRICS.csv -o FILE.svg\n"
                "\n"
                "dlrun runs executables compiled by `dlc compile`.\n"
                "\n"

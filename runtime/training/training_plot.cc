@@ -174,7 +174,10 @@ struct Scale {
 void linear_ticks(Scale* s, double step) {
   s->ticks.clear();
   s->labels.clear();
-  for (double k = std::ceil(s->lo / step - 1e-9); k * step <= s->hi + step * 1e-9; ++k) {
+  // At most a few hundred ticks (linear_scale's range is wide enough for
+  // that), so k never grows past where ++k stops changing it.
+  int count = 0;
+  for (double k = std::ceil(s->lo / step - 1e-9); k * step <= s->hi + step * 1e-9 && count < 1000; ++k, ++count) {
     double v = k == 0 ? 0.0 : k * step;  // no "-0"
     s->ticks.push_back(v);
     s->labels.push_back(tick_label(v, step, false));
@@ -188,7 +191,7 @@ void linear_ticks(Scale* s, double step) {
 /// expanded ends (accuracy never beyond [0, 1]).
 Scale linear_scale(double lo, double hi, int target, bool integer, bool expand, double clamp_lo, double clamp_hi,
                    double pixels, double label_gap) {
-  if (!(hi > lo)) {  // one value: a small range around it
+  if (!(hi - lo > 1e-9 * std::max(std::fabs(lo), std::fabs(hi)))) {  // one value: a small range around it
     double d = integer ? 1 : std::max(std::fabs(lo) * 0.05, 1e-3);
     lo -= d;
     hi += d;
@@ -319,7 +322,8 @@ std::string draw_panel(const Panel& p, const Layout& layout, double panel_x, int
     }
   const bool empty = !(y_lo <= y_hi);
   if (empty) y_lo = 0, y_hi = 1;
-  const bool log = p.log_allowed && !empty && positive && y_hi / y_lo > std::pow(10.0, kLogDecades);
+  const bool log = p.log_allowed && !empty && positive && y_hi / y_lo > std::pow(10.0, kLogDecades) &&
+                   y_lo > 1e-300 && y_hi < 1e300;  // 1-2-5 ends stay normal doubles
   Scale ys = log ? log_scale(y_lo, y_hi, kPlotHeight)
                  : linear_scale(y_lo, y_hi, 6, false, true, p.clamp_lo, p.clamp_hi, kPlotHeight, 0);
   ys.px_lo = bottom;
