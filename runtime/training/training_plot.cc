@@ -303,7 +303,6 @@ Curve step_curve(const TrainingHistory& h, const std::string& label) {
 
 struct Layout {
   double x_lo = 0, x_hi = 1;
-  bool in_updates = false;
   std::string x_title;
   double top = kPlotTop;  ///< the plot areas' top edge
 };
@@ -542,7 +541,6 @@ std::string training_plot_svg(const TrainingHistory& h, const std::string& title
     }
 
   Layout layout;
-  layout.in_updates = in_updates;
   // Updates count from the run's first (the per-update curve starts there);
   // epochs from the first epoch drawn, leaving no empty epoch 0.
   layout.x_lo = static_cast<double>(in_updates ? h.first_step
