@@ -22,5 +22,7 @@ int cmd_train(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 /// `dlrun bench MODEL.dlc [--steps N]`: times train_step and predict on one batch.
 int cmd_bench(int argc, char** argv);
+/// `dlrun plot METRICS.csv -o FILE.svg`: an SVG picture of a run from its `dlrun train --metrics` CSV.
+int cmd_plot(int argc, char** argv);
 
 }  // namespace dlc

@@ -27,6 +27,7 @@ const std::vector<Command>& commands() {
       {"train", dlc::cmd_train, "train a classifier or a regression on MNIST-layout, .npy or CSV data"},
       {"eval", dlc::cmd_eval, "test loss, accuracy and confusion matrix of a classifier; MSE and R^2 of a regression"},
       {"bench", dlc::cmd_bench, "time train_step and predict on one batch: ms per call, samples/s, peak memory"},
+      {"plot", dlc::cmd_plot, "draw a training run's metrics CSV (dlrun train --metrics) as an SVG picture"},
   };
   return table;
 }
@@ -34,6 +35,7 @@ const std::vector<Command>& commands() {
 void print_usage(FILE* out) {
   std::fprintf(out,
                "usage: dlrun COMMAND MODEL.dlc [OPTIONS]\n"
+               "       dlrun plot METRICS.csv -o FILE.svg\n"
                "\n"
                "dlrun runs executables compiled by `dlc compile`.\n"
                "\n"
