@@ -45,13 +45,26 @@ def test_fit_gives_bitwise_the_weights_of_dlrun_train(tmp_path, tools, blobs):
     assert f"test accuracy: {h.test['accuracy']:.4f}" in run.stdout
 
 
-def test_fit_stops_early_and_restores_the_best_weights(blobs):
-    (x, y), (tx, ty) = blobs
+def test_fit_stops_early_and_restores_the_best_weights(tmp_path):
+    # Random labels: the model can only memorize, so the validation loss rises.
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(320, 20)).astype(np.float32)
+    y = rng.integers(0, 3, 320)
     m = dlc.load(dlc.compile(classifier_graph(), batch=32))
-    h = dlc.fit(m, train=(x, y), test=(tx, ty), epochs=40, lr=0.05, val_split=0.2, patience=2, progress=False)
+    h = dlc.fit(m, train=(x, y), test=(x[:64], y[:64]), epochs=40, lr=0.05, val_split=0.2, patience=2,
+                progress=False, plot=str(tmp_path / "run.svg"))
     assert h.stopped_early and h.epochs_done < 40
     assert 1 <= h.best_epoch < h.epochs_done
     assert all("val" in e for e in h.epochs)
+    # The plot: one polyline per curve, a point per update or per epoch.
+    import xml.etree.ElementTree as ET
+
+    svg = ET.parse(tmp_path / "run.svg").getroot()
+    curves = {p.get("class").split()[-1]: p.get("points").split()
+              for p in svg.iter("{http://www.w3.org/2000/svg}polyline") if "curve" in p.get("class", "")}
+    assert set(curves) == {"step-loss", "train-loss", "test-loss", "val-loss", "test-accuracy", "val-accuracy"}
+    assert len(curves["step-loss"]) == len(h.step_losses) == h.epochs_done * (256 // 32)
+    assert all(len(curves[c]) == h.epochs_done for c in curves if c != "step-loss")
 
 
 def test_fit_errors_name_the_data():

@@ -56,6 +56,9 @@ constexpr const char* kUsage =
     "                        interrupted save left are removed)\n"
     "  --resume FILE         continue from a checkpoint written by --checkpoint\n"
     "  --metrics FILE        write a CSV row per epoch\n"
+    "  --plot FILE.svg       draw the per-update and per-epoch losses and the test accuracy (or R^2)\n"
+    "                        as an SVG picture, redrawn after every epoch (dlrun plot redraws one\n"
+    "                        from a --metrics CSV)\n"
     "  --json                print a one-line JSON summary instead of the final lines\n"
     "  --verify-fusion[=TOL] run the first train_step and predict kernel by kernel against the\n"
     "                        reference interpreter; stop at the first kernel off by more than TOL\n"
@@ -64,7 +67,7 @@ constexpr const char* kUsage =
     "                        data from .npy or CSV files instead of --data (labels: one per row)\n";
 
 struct Options {
-  std::string model, data, checkpoint, resume, metrics;
+  std::string model, data, checkpoint, resume, metrics, plot;
   std::string train_x, train_y, test_x, test_y;
   int64_t epochs = -1, limit_train = -1, limit_test = -1, patience = -1;
   bool has_lr = false, has_seed = false, json = false;
@@ -79,7 +82,7 @@ int parse_options(int argc, char** argv, Options* o) {
   std::vector<Argument> args;
   if (int status = split_arguments(argc, argv,
                                    {"--data", "--epochs", "--lr", "--seed", "--limit-train", "--limit-test",
-                                    "--checkpoint", "--resume", "--metrics", "--val-split", "--patience", "--schedule",
+                                    "--checkpoint", "--resume", "--metrics", "--plot", "--val-split", "--patience", "--schedule",
                                     "--warmup", "--step-every", "--gamma", "--train-x", "--train-y", "--test-x",
                                     "--test-y"},
                                    "train", kUsage, &args))
@@ -97,6 +100,7 @@ int parse_options(int argc, char** argv, Options* o) {
       else if (flag == "--checkpoint") o->checkpoint = value;
       else if (flag == "--resume") o->resume = value;
       else if (flag == "--metrics") o->metrics = value;
+      else if (flag == "--plot") o->plot = value;
       else if (flag == "--val-split") o->val_split = parse_real_option(flag, value, {0, false, 1, true});
       else if (flag == "--patience") o->patience = parse_int_option(flag, value, 1, kMaxEpochs);
       else if (flag == "--warmup") o->schedule.warmup = parse_int_option(flag, value, 0);
@@ -155,6 +159,7 @@ int cmd_train(int argc, char** argv) {
   run.checkpoint = opt.checkpoint;
   run.resume = opt.resume;
   run.metrics = opt.metrics;
+  run.plot = opt.plot;
   run.print_fusion_report = opt.fusion_tolerance > 0;
   run.model_name = opt.model;
 

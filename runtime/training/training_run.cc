@@ -13,6 +13,7 @@
 #include "ir/error.h"
 #include "ir/file_io.h"
 #include "runtime/training/resume_state.h"
+#include "runtime/training/training_plot.h"
 
 namespace dlc {
 namespace {
@@ -121,6 +122,11 @@ std::string fmt(double v) {
   return buf;
 }
 
+/// The plot's title: the model's file name.
+std::string plot_title(const TrainingOptions& opt) {
+  return opt.model_name.empty() ? std::string("training") : opt.model_name;
+}
+
 }  // namespace
 
 TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset train, const Dataset& test,
@@ -130,6 +136,7 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
     prepare_output(opt.checkpoint);
     if (opt.patience >= 0) prepare_output(best_weights_path(opt.checkpoint));
   }
+  if (!opt.plot.empty()) prepare_output(opt.plot);
   if (opt.patience >= 0 && opt.val_split <= 0) throw Error("patience needs a validation split (val_split > 0)");
   const int64_t batch = learner.batch();
   const uint64_t seed = opt.seed;
@@ -291,6 +298,9 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
       }
     }
     if (!opt.checkpoint.empty()) save_checkpoint(e + 1, false);
+    h.best_epoch = best_epoch;
+    // Redrawn after every epoch, so a long run can be watched as it goes.
+    if (!opt.plot.empty() && !stop) write_training_plot(h, opt.plot, plot_title(opt));
     if (stop) {
       best.restore(m);
       // The run's result is the restored weights; resuming it trains no more.
@@ -306,6 +316,7 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
   }
   if (!evaluated) h.final_test = learner.evaluate(test);  // a resumed run with nothing left to train
   h.best_epoch = best_epoch;
+  if (!opt.plot.empty()) write_training_plot(h, opt.plot, plot_title(opt));  // with the early stop marked
   h.seconds = seconds_since(run_start);
   return h;
 }

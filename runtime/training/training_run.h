@@ -27,7 +27,7 @@ struct TrainingOptions {
   std::string checkpoint;     ///< save after every epoch (and FILE.best with patience)
   std::string resume;         ///< continue from a checkpoint written by `checkpoint`
   std::string metrics;        ///< a CSV row per epoch
-  std::string plot;           ///< an SVG picture of the run, rewritten after every epoch
+  std::string plot;           ///< an SVG picture of the run (training_plot.h), rewritten after every epoch
   bool progress = true;       ///< the progress bar and epoch lines on stderr
   bool print_fusion_report = false;  ///< after the first evaluation (--verify-fusion)
   std::string model_name;     ///< the model's file, named in errors
