@@ -3,6 +3,7 @@
 // passed to the runtime without a copy when their dtype and layout are the
 // ones the executable declares; input_copies() counts the conversions that
 // were needed. Outputs are NumPy arrays the runtime writes into directly.
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <map>
@@ -36,28 +37,38 @@ std::string shape_text(const py::array& a) {
   return s + (a.ndim() == 1 ? ",)" : ")");
 }
 
-/// `obj` as a C-contiguous array of `want`'s dtype: the same array when it
-/// already is one, else a converted copy (counted). Refuses conversions that
-/// lose kinds (float to integer); `what` names the tensor in errors.
-py::array conform_dtype(const py::handle& obj, const dlrt::TensorInfo& want, const std::string& what) {
+/// `obj` as a C-contiguous array of `want`'s dtype `dt`: the same array when
+/// it already is one, else a converted copy (counted). Refuses conversions
+/// that lose kinds (float to integer); `what()` names the tensor in errors
+/// (built only then: the common call must stay cheap).
+template <typename What>
+py::array conform_dtype(const py::handle& obj, const dlrt::TensorInfo& want, const py::dtype& dt, What what) {
   py::array a = py::isinstance<py::array>(obj) ? py::reinterpret_borrow<py::array>(obj) : py::array::ensure(obj);
-  if (!a) throw Error(what + " is " + want.type_str() + ", but a " + py::str(obj.get_type()).cast<std::string>() +
-                      " was given, which is not an array");
-  py::dtype dt = numpy_dtype(want.dtype);
+  if (!a)
+    throw Error(what() + " is " + want.type_str() + ", but a " + py::str(obj.get_type()).cast<std::string>() +
+                " was given, which is not an array");
   bool same = a.dtype().is(dt) || a.dtype().equal(dt);
   if (same && (a.flags() & py::array::c_style)) return a;
   if (!same) {
     py::module_ np = py::module_::import("numpy");
     if (!np.attr("can_cast")(a.dtype(), dt, "same_kind").cast<bool>())
-      throw Error(what + " is " + want.type_str() + ", but an array of dtype " + py::str(a.dtype()).cast<std::string>() +
-                  " was given");
+      throw Error(what() + " is " + want.type_str() + ", but an array of dtype " +
+                  py::str(a.dtype()).cast<std::string>() + " was given");
   }
   ++g_input_copies;
   return py::array::ensure(a.attr("astype")(dt, py::arg("order") = "C"), py::array::c_style);
 }
 
+/// An entry point's inputs and outputs with their NumPy dtypes, looked up
+/// once: making a numpy.dtype from its name costs about a microsecond.
 struct Signature {
   std::vector<dlrt::TensorInfo> inputs, outputs;
+  std::vector<py::dtype> input_dtypes, output_dtypes;
+  std::vector<py::str> input_names, output_names;  // the dict keys, made once
+  /// Whether a run is long enough to let other Python threads go on during
+  /// it: releasing and taking back the GIL costs about a microsecond, 7% of
+  /// a batch-1 MLP predict.
+  bool long_running = false;
 };
 
 class PyRuntime {
@@ -70,7 +81,18 @@ class PyRuntime {
   const Signature& signature(const std::string& entry) {
     auto it = signatures_.find(entry);
     if (it != signatures_.end()) return it->second;
-    Signature s{m_.entry_inputs(entry), m_.entry_outputs(entry)};
+    Signature s{m_.entry_inputs(entry), m_.entry_outputs(entry), {}, {}, {}, {}};
+    for (const dlrt::TensorInfo& i : s.inputs) {
+      s.input_dtypes.push_back(numpy_dtype(i.dtype));
+      s.input_names.emplace_back(i.name);
+    }
+    for (const dlrt::TensorInfo& o : s.outputs) {
+      s.output_dtypes.push_back(numpy_dtype(o.dtype));
+      s.output_names.emplace_back(o.name);
+    }
+    int64_t elements = 0;
+    for (const dlrt::TensorInfo& i : s.inputs) elements += i.numel;
+    s.long_running = elements >= (int64_t{1} << 14) || entry == "train_step";
     return signatures_.emplace(entry, std::move(s)).first->second;
   }
 
@@ -82,12 +104,15 @@ class PyRuntime {
     py::dict result;
     std::vector<dlrt_output> out;
     for (const dlrt::TensorInfo* o : wanted_outputs(entry, sig, wanted)) {
-      py::array a(numpy_dtype(o->dtype), o->dims);
+      const size_t k = static_cast<size_t>(o - sig.outputs.data());
+      py::array a(sig.output_dtypes[k], o->dims);
       out.push_back({o->name.c_str(), o->dtype, a.mutable_data(), o->numel});
-      result[py::str(o->name)] = a;
+      result[sig.output_names[k]] = a;
     }
-    {
+    if (sig.long_running) {
       py::gil_scoped_release unlocked;
+      m_.run(entry, in, out);
+    } else {
       m_.run(entry, in, out);
     }
     return result;
@@ -102,16 +127,19 @@ class PyRuntime {
     // Every input of predict is batch-major: [batch, ...].
     std::vector<py::array> arrays;
     int64_t rows = -1;
-    for (const dlrt::TensorInfo& i : sig.inputs) {
-      std::string what = "input '" + i.name + "' of " + entry;
-      if (!inputs.contains(i.name)) throw Error("entry point '" + entry + "' needs input '" + i.name + "' " + i.type_str() + ", not given");
-      py::array a = conform_dtype(inputs[py::str(i.name)], i, what);
+    for (size_t k = 0; k < sig.inputs.size(); ++k) {
+      const dlrt::TensorInfo& i = sig.inputs[k];
+      auto what = [&] { return "input '" + i.name + "' of " + entry; };
+      py::handle given = PyDict_GetItem(inputs.ptr(), sig.input_names[k].ptr());  // borrowed
+      if (!given)
+        throw Error("entry point '" + entry + "' needs input '" + i.name + "' " + i.type_str() + ", not given");
+      py::array a = conform_dtype(given, i, sig.input_dtypes[k], what);
       int64_t per_row = i.numel / batch;
       if (a.ndim() < 1 || a.shape(0) < 1 || a.size() % a.shape(0) != 0 || a.size() / a.shape(0) != per_row)
-        throw Error(what + " takes rows of " + std::to_string(per_row) + " values (" + i.type_str() +
+        throw Error(what() + " takes rows of " + std::to_string(per_row) + " values (" + i.type_str() +
                     " per batch), but an array of shape " + shape_text(a) + " was given");
       if (rows >= 0 && a.shape(0) != rows)
-        throw Error(what + " has " + std::to_string(a.shape(0)) + " rows, but the other inputs have " +
+        throw Error(what() + " has " + std::to_string(a.shape(0)) + " rows, but the other inputs have " +
                     std::to_string(rows));
       rows = a.shape(0);
       arrays.push_back(a);
@@ -126,7 +154,7 @@ class PyRuntime {
         throw Error("output '" + o->name + "' of predict is " + o->type_str() + ", not one row per example");
       std::vector<int64_t> dims = o->dims;
       dims[0] = rows;
-      py::array a(numpy_dtype(o->dtype), dims);
+      py::array a(sig.output_dtypes[static_cast<size_t>(o - sig.outputs.data())], dims);
       results.push_back(a);
       result[py::str(o->name)] = a;
     }
@@ -178,11 +206,11 @@ class PyRuntime {
   }
   void set_param(const std::string& name, const py::object& value) {
     dlrt::TensorInfo info = find_param(name);
-    std::string what = "parameter '" + name + "'";
-    py::array a = conform_dtype(value, info, what);
+    auto what = [&] { return "parameter '" + name + "'"; };
+    py::array a = conform_dtype(value, info, numpy_dtype(info.dtype), what);
     std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
     if (shape != info.dims)
-      throw Error(what + " is " + info.type_str() + ", but an array of shape " + shape_text(a) + " was given");
+      throw Error(what() + " is " + info.type_str() + ", but an array of shape " + shape_text(a) + " was given");
     m_.set_param(name, info.dtype, a.data(), info.numel);
   }
 
@@ -210,14 +238,16 @@ class PyRuntime {
   std::vector<dlrt_input> bind_inputs(const std::string& entry, const Signature& sig, const py::dict& inputs,
                                       std::vector<py::array>* keep) {
     std::vector<dlrt_input> in;
-    for (const dlrt::TensorInfo& i : sig.inputs) {
-      std::string what = "input '" + i.name + "' of " + entry;
-      if (!inputs.contains(i.name))
+    for (size_t k = 0; k < sig.inputs.size(); ++k) {
+      const dlrt::TensorInfo& i = sig.inputs[k];
+      auto what = [&] { return "input '" + i.name + "' of " + entry; };
+      py::handle given = PyDict_GetItem(inputs.ptr(), sig.input_names[k].ptr());  // borrowed
+      if (!given)
         throw Error("entry point '" + entry + "' needs input '" + i.name + "' " + i.type_str() + ", not given");
-      py::array a = conform_dtype(inputs[py::str(i.name)], i, what);
-      std::vector<int64_t> shape(a.shape(), a.shape() + a.ndim());
-      if (shape != i.dims)
-        throw Error(what + " is " + i.type_str() + ", but an array of shape " + shape_text(a) + " was given");
+      py::array a = conform_dtype(given, i, sig.input_dtypes[k], what);
+      if (a.ndim() != static_cast<py::ssize_t>(i.dims.size()) ||
+          !std::equal(i.dims.begin(), i.dims.end(), a.shape()))
+        throw Error(what() + " is " + i.type_str() + ", but an array of shape " + shape_text(a) + " was given");
       in.push_back({i.name.c_str(), i.dtype, a.data(), i.numel});
       keep->push_back(std::move(a));
     }

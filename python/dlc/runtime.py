@@ -26,6 +26,14 @@ def _array(value):
     return np.asarray(value)
 
 
+def _arrays(inputs: dict) -> dict:
+    """``inputs`` (a fresh keyword dict) with every value made an array, in place."""
+    for k, v in inputs.items():
+        if type(v) is not np.ndarray:
+            inputs[k] = _array(v)
+    return inputs
+
+
 class Executable:
     """A compiled model: the bytes of a ``.dlc`` file."""
 
@@ -159,14 +167,14 @@ class Model:
     def run(self, entry: str, outputs: Optional[Sequence[str]] = None, **inputs) -> Dict[str, np.ndarray]:
         """Runs ``entry`` once on inputs of exactly its declared shapes; returns
         the outputs named (all by default)."""
-        return self._r.run(entry, {k: _array(v) for k, v in inputs.items()}, outputs)
+        return self._r.run(entry, _arrays(inputs), outputs)
 
     def predict(self, outputs: Optional[Sequence[str]] = None, **inputs) -> Union[np.ndarray, Dict[str, np.ndarray]]:
         """predict on any number of rows, in batches of :attr:`batch` (the last
         padded), like ``dlrun predict``. Returns the output's array when the
         model has one output (or one is named), else a dict."""
         single = isinstance(outputs, str)
-        result = self._r.predict({k: _array(v) for k, v in inputs.items()}, [outputs] if single else outputs)
+        result = self._r.predict(_arrays(inputs), [outputs] if single else outputs)
         if single or len(result) == 1:
             return next(iter(result.values()))
         return result
@@ -177,7 +185,7 @@ class Model:
         learning rate (default: the model's) and the step number (counted by
         this object from 1) are filled in unless given. Returns the outputs
         of train_step (the loss and the graph outputs)."""
-        feeds = {k: _array(v) for k, v in inputs.items()}
+        feeds = _arrays(inputs)
         for i in self._r.entry_inputs("train_step"):
             if i["name"] in feeds:
                 continue
