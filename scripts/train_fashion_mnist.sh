@@ -5,13 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! dpkg -s llvm-19-dev liblld-19-dev libprotobuf-dev protobuf-compiler libopenblas-dev \
-     libgtest-dev dataset-fashion-mnist >/dev/null 2>&1; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq cmake g++ make llvm-19-dev liblld-19-dev libprotobuf-dev protobuf-compiler \
-    libopenblas-dev libgtest-dev zlib1g-dev libzstd-dev dataset-fashion-mnist >/dev/null
-fi
+bash scripts/install_packages.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 make -C build -j"$(nproc)" dlc dlrun
 

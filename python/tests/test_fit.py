@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import dlc
+from conftest import REPO
 
 
 def classifier_graph():
@@ -78,3 +79,23 @@ def test_fit_errors_name_the_data():
         dlc.fit(m, train=(x, np.zeros(64)), test=(np.zeros((64, 21), np.float32), np.zeros(64)), progress=False)
     with pytest.raises(dlc.Error, match="schedule takes"):
         dlc.fit(m, train=(x, np.zeros(64)), test=(x, np.zeros(64)), schedule="linear", progress=False)
+
+
+def test_fit_on_fashion_mnist_matches_dlrun_train_on_the_idx_files(tmp_path, tools):
+    folder = dlc.datasets.FASHION_MNIST
+    (x, y), (tx, ty) = dlc.datasets.fashion_mnist(folder)
+    assert x.shape == (60000, 28, 28) and x.dtype == np.float32 and 0 <= x.min() and x.max() == 1
+    assert tx.shape == (10000, 28, 28) and set(np.unique(ty)) == set(range(10))
+    exe = dlc.compile(REPO / "models" / "mlp_mnist.pbtxt", batch=64, seed=2)
+    exe.save(tmp_path / "mlp.dlc")
+    run = subprocess.run([tools[1], "train", str(tmp_path / "mlp.dlc"), "--data", folder, "--epochs", "1",
+                          "--limit-train", "1280", "--limit-test", "300", "--checkpoint",
+                          str(tmp_path / "dlrun.safetensors")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    m = dlc.load(exe)
+    h = dlc.fit(m, train=(x[:1280], y[:1280]), test=(tx[:300], ty[:300]), epochs=1, progress=False)
+    reference = dlc.load(exe)
+    reference.load_checkpoint(tmp_path / "dlrun.safetensors")
+    for name in m.params:
+        np.testing.assert_array_equal(m.params[name], reference.params[name], err_msg=name)
+    assert f"test accuracy: {h.test['accuracy']:.4f}" in run.stdout

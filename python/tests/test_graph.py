@@ -106,3 +106,13 @@ def test_a_loaded_model_can_be_extended():
     m = dlc.load(dlc.compile(g, batch=4, training=False))
     out = m.predict(x=np.zeros((4, 784), np.float32))
     assert out["class"].shape == (4,) and out["probs"].shape == (4, 10)
+
+
+def test_idx_reader_names_a_bad_file(tmp_path):
+    bad = tmp_path / "bad-idx"
+    bad.write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x05abc")
+    with pytest.raises(ValueError, match="3 bytes of data, expected 5"):
+        dlc.datasets.load_idx(bad)
+    bad.write_bytes(b"PK\x03\x04")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        dlc.datasets.load_idx(bad)
