@@ -6,7 +6,6 @@ in-process (:func:`compile`), load it (:func:`load`), then train and predict
 with NumPy arrays or PyTorch tensors (:class:`Model`, :func:`fit`).
 """
 
-from . import _native
 from ._native import Error
 from . import datasets, init, layers, losses, ops, optim
 from .graph import Graph, Value, batch

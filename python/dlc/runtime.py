@@ -111,9 +111,11 @@ class Parameters:
         return len(self.names())
 
     def keys(self):
+        """Every persistent tensor's name, as a dict's keys."""
         return self.names()
 
     def items(self):
+        """(name, array) for every persistent tensor."""
         return [(n, self[n]) for n in self.names()]
 
     def to_dict(self, trainable_only: bool = True) -> Dict[str, np.ndarray]:
@@ -144,6 +146,7 @@ class Model:
 
     @property
     def target(self) -> str:
+        """'cpu', 'cuda' or 'ref': what the executable was compiled for."""
         return self._r.target
 
     @property
@@ -161,6 +164,7 @@ class Model:
 
     @property
     def default_learning_rate(self) -> float:
+        """The optimizer's learning rate in the model's training section."""
         return self._r.default_learning_rate
 
     # --- running ----------------------------------------------------------------
