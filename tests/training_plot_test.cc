@@ -13,18 +13,13 @@
 #include <sys/stat.h>
 
 #include "ir/error.h"
+#include "ir/file_io.h"
 #include "runtime/training/training_plot.h"
 #include "tests/test_util.h"
 
 namespace dlc {
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void spit(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
@@ -101,7 +96,7 @@ std::string check_plot(const TrainingHistory& h, const std::map<std::string, siz
                        const std::string& title = "a run") {
   const std::string path = test::temp_dir() + "/plot.svg";
   write_training_plot(h, path, title);
-  const std::string svg = slurp(path);
+  const std::string svg = read_file_bytes(path);
   EXPECT_EQ(xml_errors(path), "") << path;
   auto found = curves(svg);
   std::string names;
@@ -499,7 +494,7 @@ TEST(DlrunPlot, TrainThenPlotClassifier) {
   out = run(test::tool_path("dlrun") + " plot " + dir + "/m.csv -o " + dir + "/p.svg --title 'softmax & co'", &rc);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("3 epochs"), std::string::npos) << out;
-  std::string svg = slurp(dir + "/p.svg");
+  std::string svg = read_file_bytes(dir + "/p.svg");
   EXPECT_EQ(xml_errors(dir + "/p.svg"), "");
   auto c = curves(svg);
   for (const char* name : {"train-loss", "test-loss", "test-accuracy", "val-loss", "val-accuracy"}) {
@@ -527,7 +522,7 @@ TEST(DlrunPlot, UsageErrors) {
   EXPECT_NE(out.find(dir + "/missing.csv"), std::string::npos) << out;
   out = run(test::tool_path("dlrun") + " plot " + dir + "/m.csv --output=" + dir + "/p.svg", &rc);
   EXPECT_EQ(rc, 0) << out;
-  std::string svg = slurp(dir + "/p.svg");
+  std::string svg = read_file_bytes(dir + "/p.svg");
   EXPECT_NE(svg.find("class=\"curve test-r2\""), std::string::npos);
   EXPECT_NE(svg.find(">m.csv</text>"), std::string::npos);  // the default title
 }

@@ -130,10 +130,7 @@ class PyRuntime {
     for (size_t k = 0; k < sig.inputs.size(); ++k) {
       const dlrt::TensorInfo& i = sig.inputs[k];
       auto what = [&] { return "input '" + i.name + "' of " + entry; };
-      py::handle given = PyDict_GetItem(inputs.ptr(), sig.input_names[k].ptr());  // borrowed
-      if (!given)
-        throw Error("entry point '" + entry + "' needs input '" + i.name + "' " + i.type_str() + ", not given");
-      py::array a = conform_dtype(given, i, sig.input_dtypes[k], what);
+      py::array a = given_input(entry, sig, k, inputs);
       int64_t per_row = i.numel / batch;
       if (a.ndim() < 1 || a.shape(0) < 1 || a.size() % a.shape(0) != 0 || a.size() / a.shape(0) != per_row)
         throw Error(what() + " takes rows of " + std::to_string(per_row) + " values (" + i.type_str() +
@@ -235,16 +232,22 @@ class PyRuntime {
     return dlrt::TensorInfo(info);
   }
 
+  /// Input `k` of `sig` from `inputs`, conformed to its dtype and layout.
+  static py::array given_input(const std::string& entry, const Signature& sig, size_t k, const py::dict& inputs) {
+    const dlrt::TensorInfo& i = sig.inputs[k];
+    py::handle given = PyDict_GetItem(inputs.ptr(), sig.input_names[k].ptr());  // borrowed
+    if (!given)
+      throw Error("entry point '" + entry + "' needs input '" + i.name + "' " + i.type_str() + ", not given");
+    return conform_dtype(given, i, sig.input_dtypes[k], [&] { return "input '" + i.name + "' of " + entry; });
+  }
+
   std::vector<dlrt_input> bind_inputs(const std::string& entry, const Signature& sig, const py::dict& inputs,
                                       std::vector<py::array>* keep) {
     std::vector<dlrt_input> in;
     for (size_t k = 0; k < sig.inputs.size(); ++k) {
       const dlrt::TensorInfo& i = sig.inputs[k];
       auto what = [&] { return "input '" + i.name + "' of " + entry; };
-      py::handle given = PyDict_GetItem(inputs.ptr(), sig.input_names[k].ptr());  // borrowed
-      if (!given)
-        throw Error("entry point '" + entry + "' needs input '" + i.name + "' " + i.type_str() + ", not given");
-      py::array a = conform_dtype(given, i, sig.input_dtypes[k], what);
+      py::array a = given_input(entry, sig, k, inputs);
       if (a.ndim() != static_cast<py::ssize_t>(i.dims.size()) ||
           !std::equal(i.dims.begin(), i.dims.end(), a.shape()))
         throw Error(what() + " is " + i.type_str() + ", but an array of shape " + shape_text(a) + " was given");
