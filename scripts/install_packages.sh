@@ -4,11 +4,12 @@
 # scripts/train_fashion_mnist.sh, scripts/install_python.sh and .ci/run use it.
 #   llvm-19-tools: FileCheck for tests/filecheck/; pkg-config: the install
 #   test (scripts/test_install.sh); python3-dev, python3-venv: the Python
-#   package (pip install ./python); dataset-fashion-mnist: the data the main
+#   package (pip install ./python); libonnx-dev: onnx.proto for the ONNX
+#   importer (only the .proto is used); dataset-fashion-mnist: the data the main
 #   job and the training tests use.
 set -euo pipefail
 packages=(cmake g++ make pkg-config llvm-19-dev llvm-19-tools liblld-19-dev libprotobuf-dev protobuf-compiler
-          libopenblas-dev libgtest-dev zlib1g-dev libzstd-dev dataset-fashion-mnist python3-dev python3-venv)
+          libonnx-dev libopenblas-dev libgtest-dev zlib1g-dev libzstd-dev dataset-fashion-mnist python3-dev python3-venv)
 if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -10,6 +10,7 @@
 #include "kernel/kernel_ir.h"
 #include "compiler/pipeline.h"
 #include "compiler/tool/commands.h"
+#include "compiler/tool/onnx_flags.h"
 #include "frontend/model_loader.h"
 #include "ir/error.h"
 #include "ir/number_text.h"
@@ -20,6 +21,7 @@ namespace {
 
 const char* kUsage =
     "usage: dlc compile MODEL -o OUT.dlc [options]\n"
+    "  MODEL is a .pbtxt or .pb model file, or an .onnx file (imported as `dlc import` does)\n"
     "  --target cpu|cuda|ref code for the CPU through LLVM (default), for NVIDIA GPUs through NVRTC,\n"
     "                        or the reference interpreter\n"
     "  --batch N             binds the symbolic batch dimension (default 1)\n"
@@ -53,7 +55,8 @@ int cmd_compile(int argc, char** argv) {
   CompileOptions opts;
   opts.target = "cpu";
   std::string model_path, out_path, emit_llvm_dir, emit_cuda_dir;
-  bool explain = false, print_kernels = false;
+  bool explain = false, print_kernels = false, onnx_flags = false;
+  OnnxImportOptions onnx;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -62,7 +65,7 @@ int cmd_compile(int argc, char** argv) {
     };
     auto batch = [&] { return parse_whole_number("dlc compile: " + a, value(), 1, kMaxBatch); };
     auto seed = [&] { return parse_unsigned_number("dlc compile: " + a, value()); };
-    if (a == "--help" || a == "-h") { std::cout << kUsage; return 0; }
+    if (a == "--help" || a == "-h") { std::cout << kUsage << "\n" << kOnnxFlagsUsage; return 0; }
     else if (a == "-o") out_path = value();
     else if (a == "--target") opts.target = value();
     else if (a == "--batch") opts.batch = batch();
@@ -76,6 +79,7 @@ int cmd_compile(int argc, char** argv) {
     else if (a == "--emit-llvm") emit_llvm_dir = value();
     else if (a == "--gpu-arch") opts.gpu_arch = value();
     else if (a == "--emit-cuda") emit_cuda_dir = value();
+    else if (take_onnx_flag(a, value, &onnx)) onnx_flags = true;
     else if (!a.empty() && a[0] == '-') { std::cerr << "dlc compile: unknown option " << a << "\n" << kUsage; return 2; }
     else if (model_path.empty()) model_path = a;
     else { std::cerr << "dlc compile: more than one model given\n"; return 2; }
@@ -87,7 +91,7 @@ int cmd_compile(int argc, char** argv) {
   }
 
   auto start = std::chrono::steady_clock::now();
-  Model m = load_model(model_path);
+  Model m = load_any_model(model_path, onnx, onnx_flags);
   std::string llvm_ir;
   if (!emit_llvm_dir.empty()) opts.llvm_ir = &llvm_ir;
   std::string cuda_source;

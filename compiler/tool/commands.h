@@ -27,5 +27,6 @@ int cmd_compile(int argc, char** argv);
 int cmd_gradcheck(int argc, char** argv);
 /// `dlc ops`: every op the registry knows, with its one-line doc.
 int cmd_ops(int argc, char** argv);
+int cmd_import(int argc, char** argv);
 
 }  // namespace dlc

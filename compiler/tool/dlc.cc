@@ -24,7 +24,8 @@ const std::vector<Command>& commands() {
       {"check", dlc::cmd_check, "verify a model; print a summary or every error"},
       {"print", dlc::cmd_print, "print a model's graph as text, optionally after a compiler pass"},
       {"opt", dlc::cmd_opt, "run named graph passes on a model and print the graph (pass tests)"},
-      {"compile", dlc::cmd_compile, "compile a model into an executable (.dlc)"},
+      {"import", dlc::cmd_import, "convert an ONNX model into a dlc model file, optionally for training"},
+      {"compile", dlc::cmd_compile, "compile a model (.pbtxt, .pb or .onnx) into an executable (.dlc)"},
       {"gradcheck", dlc::cmd_gradcheck, "compare symbolic gradients with finite differences"},
       {"ops", dlc::cmd_ops, "list the ops dlc knows"},
   };
