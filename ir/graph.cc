@@ -80,7 +80,7 @@ Graph graph_from_proto(const proto::Graph& g) {
   Graph r;
   for (const auto& i : g.inputs()) r.inputs.push_back({i.name(), from_proto(i.type()), i.role(), 0});
   for (const auto& p : g.params())
-    r.params.push_back({p.name(), from_proto(p.type()), p.init(), p.frozen(), 0});
+    r.params.push_back({p.name(), from_proto(p.type()), p.init(), p.frozen(), 0, p.optimizer_state()});
   for (const auto& n : g.nodes()) {
     Node node;
     node.op = n.op();
@@ -108,6 +108,7 @@ proto::Graph graph_to_proto(const Graph& g) {
     *q->mutable_type() = to_proto(p.type);
     *q->mutable_init() = p.init;
     q->set_frozen(p.frozen);
+    q->set_optimizer_state(p.optimizer_state);
   }
   for (const auto& n : g.nodes) {
     auto* q = r.add_nodes();

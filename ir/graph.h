@@ -48,6 +48,7 @@ struct Parameter {
   proto::Initializer init;
   bool frozen = false;  // optimizer state: persistent, not trained
   int line = 0;
+  bool optimizer_state = false;  // the optimizer's own state, not the model's (dlc.proto)
 };
 
 /// A graph: the unit every pass and executor works on.

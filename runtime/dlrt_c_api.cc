@@ -439,20 +439,41 @@ dlrt_status dlrt_set_param(dlrt_model* model, const char* name, dlrt_dtype dtype
   });
 }
 
+namespace {
+
+/// The metadata entries as a map; `function` names the caller in errors.
+std::map<std::string, std::string> metadata_map(const dlrt_metadata* metadata, size_t num_metadata,
+                                                const char* function) {
+  if (num_metadata > 0) require(metadata, "metadata", function);
+  std::map<std::string, std::string> meta;
+  for (size_t i = 0; i < num_metadata; ++i) {
+    if (!metadata[i].key || !metadata[i].value)
+      throw dlc::ArgumentError(std::string(function) + ": metadata entry #" + std::to_string(i) +
+                               " has a NULL key or value");
+    if (!meta.emplace(metadata[i].key, metadata[i].value).second)
+      throw dlc::ArgumentError(std::string(function) + ": metadata key '" + std::string(metadata[i].key) +
+                               "' is given twice");
+  }
+  return meta;
+}
+
+}  // namespace
+
 dlrt_status dlrt_save_checkpoint(const dlrt_model* model, const char* path, const dlrt_metadata* metadata,
                                  size_t num_metadata) {
   return guarded(DLRT_FILE_ERROR, [&] {
     REQUIRE(model);
     REQUIRE(path);
-    if (num_metadata > 0) REQUIRE(metadata);
-    std::map<std::string, std::string> meta;
-    for (size_t i = 0; i < num_metadata; ++i) {
-      if (!metadata[i].key || !metadata[i].value)
-        throw dlc::ArgumentError("dlrt_save_checkpoint: metadata entry #" + std::to_string(i) + " has a NULL key or value");
-      if (!meta.emplace(metadata[i].key, metadata[i].value).second)
-        throw dlc::ArgumentError("dlrt_save_checkpoint: metadata key '" + std::string(metadata[i].key) + "' is given twice");
-    }
-    model->session->save_checkpoint(path, meta);
+    model->session->save_checkpoint(path, metadata_map(metadata, num_metadata, "dlrt_save_checkpoint"));
+  });
+}
+
+dlrt_status dlrt_save_weights(const dlrt_model* model, const char* path, const dlrt_metadata* metadata,
+                              size_t num_metadata) {
+  return guarded(DLRT_FILE_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(path);
+    model->session->save_weights(path, metadata_map(metadata, num_metadata, "dlrt_save_weights"));
   });
 }
 

@@ -43,7 +43,7 @@ Session::Session(proto::Executable exe, std::string source, Purpose purpose)
     by_name[i.name] = info;
   }
   for (const auto& p : g.params) {
-    TensorInfo info{p.name, p.type, false, proto::DATA, !p.frozen};
+    TensorInfo info{p.name, p.type, false, proto::DATA, !p.frozen, p.optimizer_state};
     params_.push_back(info);
     by_name[p.name] = info;
   }
@@ -180,6 +180,14 @@ void Session::save_checkpoint(const std::string& path, const std::map<std::strin
   Checkpoint c;
   c.metadata = metadata;
   for (const auto& p : params_) c.tensors[p.name] = executor().get_state(p.name);
+  dlc::save_checkpoint(path, c);
+}
+
+void Session::save_weights(const std::string& path, const std::map<std::string, std::string>& metadata) const {
+  Checkpoint c;
+  c.metadata = metadata;
+  for (const auto& p : params_)
+    if (!p.optimizer_state) c.tensors[p.name] = executor().get_state(p.name);
   dlc::save_checkpoint(path, c);
 }
 

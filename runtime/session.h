@@ -30,6 +30,7 @@ struct TensorInfo {
   bool is_input = false;                // a graph input, so `role` applies
   proto::InputRole role = proto::DATA;  // what a graph input carries
   bool trainable = false;               // persistent tensors: trained, not optimizer state
+  bool optimizer_state = false;         // persistent tensors: the optimizer's, not the model's
 };
 
 struct EntryInfo {
@@ -95,6 +96,9 @@ class Session {
 
   /// Saves every persistent tensor and `metadata` as a safetensors file, atomically.
   void save_checkpoint(const std::string& path, const std::map<std::string, std::string>& metadata) const;
+  /// Like save_checkpoint without the optimizer's state: the model's weights
+  /// (trained parameters and state such as batch-norm running statistics).
+  void save_weights(const std::string& path, const std::map<std::string, std::string>& metadata) const;
   /// Restores every persistent tensor from a checkpoint holding exactly this
   /// executable's persistent tensors with their types; returns its metadata.
   /// Everything is checked before anything changes: on error the state is as it was.

@@ -162,7 +162,9 @@ class Lowering {
       throw Error(m_.source + ": optimizer state '" + name + "' clashes with an existing value");
     proto::Initializer zeros;
     zeros.mutable_zeros();
-    return b_.param(name, g_.type_of(w), zeros, /*frozen=*/true);
+    std::string param = b_.param(name, g_.type_of(w), zeros, /*frozen=*/true);
+    g_.params.back().optimizer_state = true;  // the param just added
+    return param;
   }
 
   /// Records target := value after the step; returns value.

@@ -230,6 +230,13 @@ dlrt_status dlrt_set_param(dlrt_model* model, const char* name, dlrt_dtype dtype
  *  A crash or error leaves the previous file at `path` intact. */
 dlrt_status dlrt_save_checkpoint(const dlrt_model* model, const char* path, const dlrt_metadata* metadata,
                                  size_t num_metadata);
+/** Like dlrt_save_checkpoint without the optimizer's state (moments,
+ *  accumulators): the model's weights, i.e. the trained parameters and the
+ *  model's own state such as batch-norm running statistics. For a model
+ *  imported from ONNX these are PyTorch's state_dict tensors, under their
+ *  names and in their layouts. dlrt_load_weights reads the file back. */
+dlrt_status dlrt_save_weights(const dlrt_model* model, const char* path, const dlrt_metadata* metadata,
+                              size_t num_metadata);
 /** Restores every persistent tensor from a checkpoint, which must hold
  *  exactly this model's persistent tensors with their types (for resuming
  *  training). Its metadata becomes readable through dlrt_checkpoint_meta*. */

@@ -147,6 +147,11 @@ class Model {
     check(dlrt_save_checkpoint(m_, path.c_str(), meta.data(), meta.size()));
   }
   /// Restores every persistent tensor; returns the checkpoint's metadata.
+  void save_weights(const std::string& path, const std::map<std::string, std::string>& metadata = {}) const {
+    std::vector<dlrt_metadata> meta;
+    for (const auto& [k, v] : metadata) meta.push_back({k.c_str(), v.c_str()});
+    check(dlrt_save_weights(m_, path.c_str(), meta.data(), meta.size()));
+  }
   std::map<std::string, std::string> load_checkpoint(const std::string& path) {
     check(dlrt_load_checkpoint(m_, path.c_str()));
     return metadata();
