@@ -271,6 +271,7 @@ void run_named_passes(Model& m, const std::vector<std::string>& passes, const Co
 }
 
 proto::Executable compile_model(Model m, const CompileOptions& opts) {
+  m.graph.restart_fresh_names();
   if (opts.target != "ref" && opts.target != "cpu" && opts.target != "cuda")
     throw Error("unknown target '" + opts.target + "' (targets: cpu, cuda, ref)");
 #ifndef DLC_WITH_CUDA

@@ -76,6 +76,12 @@ std::string Graph::fresh_name(const std::string& prefix) {
   }
 }
 
+void Graph::restart_fresh_names() {
+  next_fresh_ = 0;
+  node_outputs_.clear();
+  outputs_scanned_ = 0;
+}
+
 Graph graph_from_proto(const proto::Graph& g) {
   Graph r;
   for (const auto& i : g.inputs()) r.inputs.push_back({i.name(), from_proto(i.type()), i.role(), 0});

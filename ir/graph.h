@@ -66,6 +66,10 @@ struct Graph {
   const TensorType& type_of(const std::string& value) const;
   /// A fresh value name starting with `prefix` that no value uses yet.
   std::string fresh_name(const std::string& prefix);
+  /// Starts fresh names from 0 again: the names a compilation invents then
+  /// depend on the graph alone, not on how it was built (by hand, from
+  /// text, by an importer), so the same graph compiles to the same bytes.
+  void restart_fresh_names();
 
  private:
   int next_fresh_ = 0;

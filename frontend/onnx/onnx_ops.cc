@@ -256,8 +256,12 @@ std::vector<int64_t> reshape_dims(Importer& im, const onnx::NodeProto& n, const 
 
 void convert_reshape(Importer& im, const onnx::NodeProto& n) {
   if (!im.is_known(in(n, 1))) throw Error(im.where(n) + ": the shape must be known at import (a constant or a shape chain)");
-  if (node_int(n, "allowzero", 0) != 0) throw Error(im.where(n) + ": allowzero=1 is not supported");
   const Known& shape = im.known(in(n, 1));
+  // allowzero=1 makes a 0 a real zero-sized dim rather than a copy; without
+  // zeros in the shape (the dynamo exporter's flatten) it changes nothing.
+  if (node_int(n, "allowzero", 0) != 0 &&
+      std::any_of(shape.values.begin(), shape.values.end(), [](double v) { return v == 0; }))
+    throw Error(im.where(n) + ": allowzero=1 with a 0 in the shape (a zero-sized dim) is not supported");
   if (im.is_known(in(n, 0)) && !im.has_value(in(n, 0))) {  // folding a constant's reshape
     Known k = im.known(in(n, 0));
     k.dims = shape.ints(im.where(n));
@@ -420,6 +424,40 @@ void convert_cast(Importer& im, const onnx::NodeProto& n) {
   unary(im, n, "cast", {{"dtype", attr_dtype(to)}});
 }
 
+/// Expand of a known value to a known shape (the dynamo exporter builds
+/// zero biases that way): folded; on a computed tensor, not supported.
+void convert_expand(Importer& im, const onnx::NodeProto& n) {
+  const Known& data = known_input(im, n, 0);
+  std::vector<int64_t> shape = known_input(im, n, 1).ints(im.where(n) + ": shape");
+  if (data.numel() != 1 || data.has_batch())
+    throw Error(im.where(n) + ": only expanding a single known value is folded");
+  Known k;
+  k.dtype = data.dtype;
+  k.dims = shape;
+  int64_t count = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || d > (int64_t{1} << 31)) throw Error(im.where(n) + ": bad shape");
+    count *= d;
+  }
+  k.values.assign(static_cast<size_t>(count), data.values[0]);
+  k.batch.assign(k.values.size(), false);
+  im.set_known(n.output(0), k);
+}
+
+/// CastLike: Cast to the dtype of the second input.
+void convert_cast_like(Importer& im, const onnx::NodeProto& n) {
+  DType to = im.is_known(in(n, 1)) && !im.has_value(in(n, 1)) ? im.known(in(n, 1)).dtype : im.type(in(n, 1)).dtype;
+  if (im.is_known(in(n, 0)) && !im.has_value(in(n, 0))) {
+    Known k = im.known(in(n, 0));
+    k.dtype = to;
+    if (is_integer(to))
+      for (double& v : k.values) v = std::trunc(v);
+    im.set_known(n.output(0), k);
+    return;
+  }
+  unary(im, n, "cast", {{"dtype", attr_dtype(to)}});
+}
+
 void convert_constant(Importer& im, const onnx::NodeProto& n) {
   Known k;
   if (const auto* a = attribute(n, "value")) k = decode_tensor(a->t(), "", im.where(n));
@@ -446,12 +484,14 @@ const std::map<std::string, OpConverter>& converters() {
       {"AveragePool", convert_average_pool},
       {"BatchNormalization", convert_batch_norm},
       {"Cast", convert_cast},
+      {"CastLike", convert_cast_like},
       {"Concat", convert_concat},
       {"Constant", convert_constant},
       {"Conv", convert_conv},
       {"Div", convert_div},
       {"Dropout", convert_dropout},
       {"Elu", convert_elu},
+      {"Expand", convert_expand},
       {"Flatten", convert_flatten},
       {"Gather", convert_gather},
       {"Gelu", convert_gelu},
