@@ -24,8 +24,13 @@ void bind_runtime(py::module_& m);
 /// fit(): the training loop of `dlrun train` (training_binding.cc).
 void bind_training(py::module_& m);
 
-/// The model a dlc._native.GraphBuilder holds.
+/// The model a dlc._native.GraphBuilder holds, and a new GraphBuilder
+/// holding `m` (verified, so it can be extended).
 const Model& model_of(const py::object& graph);
+py::object graph_object(Model m);
+
+/// import_onnx(): ONNX models as graphs (onnx_binding.cc).
+void bind_onnx(py::module_& m);
 
 /// The runtime model of a dlc._native.Runtime, and the name it was loaded as.
 dlrt::Model& runtime_model(const py::object& runtime);

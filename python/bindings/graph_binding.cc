@@ -191,6 +191,7 @@ class PyGraph {
 }  // namespace
 
 const Model& model_of(const py::object& graph) { return graph.cast<const PyGraph&>().model(); }
+py::object graph_object(Model m) { return py::cast(std::make_unique<PyGraph>(std::move(m))); }
 
 void bind_graph(py::module_& m) {
   py::class_<PyGraph>(m, "GraphBuilder")

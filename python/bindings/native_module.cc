@@ -39,4 +39,5 @@ PYBIND11_MODULE(_native, m) {
   dlc::python::bind_compile(m);
   dlc::python::bind_runtime(m);
   dlc::python::bind_training(m);
+  dlc::python::bind_onnx(m);
 }

@@ -337,6 +337,11 @@ void bind_runtime(py::module_& m) {
              r.model().save_checkpoint(path, to_metadata(meta));
            },
            py::arg("path"), py::arg("metadata") = py::none())
+      .def("save_weights",
+           [](PyRuntime& r, const std::string& path, const py::object& meta) {
+             r.model().save_weights(path, to_metadata(meta));
+           },
+           py::arg("path"), py::arg("metadata") = py::none())
       .def("load_checkpoint", [](PyRuntime& r, const std::string& path) { return r.model().load_checkpoint(path); })
       .def("load_weights", [](PyRuntime& r, const std::string& path) { return r.model().load_weights(path); })
       .def("verify_fusion", [](PyRuntime& r, double tolerance) { r.model().verify_fusion(tolerance); })

@@ -9,10 +9,11 @@ with NumPy arrays or PyTorch tensors (:class:`Model`, :func:`fit`).
 from ._native import Error
 from . import datasets, init, layers, losses, ops, optim
 from .graph import Graph, Value, batch
+from .onnx import import_onnx
 from .runtime import Executable, Model, compile, load, to_torch
 from .training import History, fit
 
 __version__ = "0.7.0"
 
-__all__ = ["Error", "Executable", "Graph", "History", "Model", "Value", "batch", "compile", "datasets", "fit", "init",
+__all__ = ["Error", "Executable", "Graph", "History", "Model", "Value", "batch", "compile", "datasets", "fit", "import_onnx", "init",
            "layers", "load", "losses", "ops", "optim", "to_torch"]

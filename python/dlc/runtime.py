@@ -62,7 +62,8 @@ class Executable:
 
 def compile(model: Union[Graph, str, os.PathLike], batch: int = 1, target: str = "cpu", seed: int = 0,
             training: bool = True, cpu: str = "x86-64-v2", gpu_arch: str = "sm_90") -> Executable:
-    """Compiles a :class:`Graph` or a model file (``.pbtxt``/``.pb``) in-process,
+    """Compiles a :class:`Graph` or a model file (``.pbtxt``/``.pb``, or ``.onnx``
+    for inference: :func:`dlc.import_onnx` adds training) in-process,
     as ``dlc compile`` does: the same options give the same bytes.
 
     batch: binds the symbolic batch dimension. target: 'cpu' (LLVM), 'cuda'
@@ -74,6 +75,11 @@ def compile(model: Union[Graph, str, os.PathLike], batch: int = 1, target: str =
         data = _native.compile_graph(model._b, batch, target, seed, training, cpu, gpu_arch)
         return Executable(data, "<python graph>")
     path = os.fspath(model)
+    if path.endswith(".onnx"):  # inference-only; dlc.import_onnx takes a loss and an optimizer
+        from .onnx import import_onnx
+
+        data = _native.compile_graph(import_onnx(path)._b, batch, target, seed, training, cpu, gpu_arch)
+        return Executable(data, path)
     return Executable(_native.compile_file(path, batch, target, seed, training, cpu, gpu_arch), path)
 
 
@@ -205,6 +211,11 @@ class Model:
     def save(self, path: str, metadata: Optional[Dict[str, str]] = None) -> None:
         """Saves every persistent tensor to a safetensors checkpoint, atomically."""
         self._r.save_checkpoint(os.fspath(path), metadata)
+
+    def save_weights(self, path: str, metadata: Optional[Dict[str, str]] = None) -> None:
+        """Saves the model's weights alone, without optimizer state: for a model
+        imported from ONNX, the tensors PyTorch's load_state_dict takes."""
+        self._r.save_weights(os.fspath(path), metadata)
 
     def load_checkpoint(self, path: str) -> Dict[str, str]:
         """Restores every persistent tensor (to resume training); returns the metadata."""

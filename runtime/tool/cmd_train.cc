@@ -55,6 +55,9 @@ constexpr const char* kUsage =
     "                        (checked writable before training; FILE.tmp.* files that an\n"
     "                        interrupted save left are removed)\n"
     "  --resume FILE         continue from a checkpoint written by --checkpoint\n"
+    "  --save-weights FILE   after training, the model's weights alone (safetensors, no optimizer\n"
+    "                        state): for a model imported from ONNX, PyTorch's state_dict tensors\n"
+    "                        under their names, which load_state_dict takes\n"
     "  --metrics FILE        write a CSV row per epoch\n"
     "  --plot FILE.svg       draw the per-update and per-epoch losses and the test accuracy (or R^2)\n"
     "                        as an SVG picture, redrawn after every epoch (dlrun plot redraws one\n"
@@ -67,7 +70,7 @@ constexpr const char* kUsage =
     "                        data from .npy or CSV files instead of --data (labels: one per row)\n";
 
 struct Options {
-  std::string model, data, checkpoint, resume, metrics, plot;
+  std::string model, data, checkpoint, resume, metrics, plot, save_weights;
   std::string train_x, train_y, test_x, test_y;
   int64_t epochs = -1, limit_train = -1, limit_test = -1, patience = -1;
   bool has_lr = false, has_seed = false, json = false;
@@ -82,7 +85,7 @@ int parse_options(int argc, char** argv, Options* o) {
   std::vector<Argument> args;
   if (int status = split_arguments(argc, argv,
                                    {"--data", "--epochs", "--lr", "--seed", "--limit-train", "--limit-test",
-                                    "--checkpoint", "--resume", "--metrics", "--plot", "--val-split", "--patience", "--schedule",
+                                    "--checkpoint", "--resume", "--metrics", "--plot", "--save-weights", "--val-split", "--patience", "--schedule",
                                     "--warmup", "--step-every", "--gamma", "--train-x", "--train-y", "--test-x",
                                     "--test-y"},
                                    "train", kUsage, &args))
@@ -101,6 +104,7 @@ int parse_options(int argc, char** argv, Options* o) {
       else if (flag == "--resume") o->resume = value;
       else if (flag == "--metrics") o->metrics = value;
       else if (flag == "--plot") o->plot = value;
+      else if (flag == "--save-weights") o->save_weights = value;
       else if (flag == "--val-split") o->val_split = parse_real_option(flag, value, {0, false, 1, true});
       else if (flag == "--patience") o->patience = parse_int_option(flag, value, 1, kMaxEpochs);
       else if (flag == "--warmup") o->schedule.warmup = parse_int_option(flag, value, 0);
@@ -167,7 +171,9 @@ int cmd_train(int argc, char** argv) {
   Dataset train =
       load_split(opt.data, "train", opt.train_x, opt.train_y, "--train-x/--train-y", opt.limit_train, labels);
   Dataset test = load_split(opt.data, "t10k", opt.test_x, opt.test_y, "--test-x/--test-y", opt.limit_test, labels);
+  if (!opt.save_weights.empty()) check_writable_atomically(opt.save_weights);
   TrainingHistory h = run_training(m, learner, std::move(train), test, run);
+  if (!opt.save_weights.empty()) m.save_weights(opt.save_weights);
 
   const EvalResult& result = h.final_test;
   const bool regression = h.task == Task::kRegression;
