@@ -103,10 +103,15 @@ bool is_onnx_path(const std::string& path) {
 }
 
 Model import_onnx(const std::string& path, const OnnxImportOptions& options) {
+  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+  return import_onnx_bytes(read_file_bytes(path), path, dir, options);
+}
+
+Model import_onnx_bytes(const std::string& bytes, const std::string& path, const std::string& dir,
+                        const OnnxImportOptions& options) {
   using namespace onnx_import;
   onnx::ModelProto mp;
   {
-    std::string bytes = read_file_bytes(path);
     google::protobuf::LogSilencer quiet;
     if (!mp.ParseFromString(bytes)) throw Error(path + ": not an ONNX model (the protobuf does not parse)");
   }
@@ -141,7 +146,6 @@ Model import_onnx(const std::string& path, const OnnxImportOptions& options) {
   Model m;
   m.source = path;
   Importer im(m, path, opset);
-  std::string dir = path.find('/') == std::string::npos ? "" : path.substr(0, path.rfind('/'));
 
   std::set<std::string> init_names;
   for (const auto& t : g.initializer()) init_names.insert(t.name());

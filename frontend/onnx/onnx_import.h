@@ -39,6 +39,11 @@ struct OnnxImportOptions {
 /// them (op type, node names, opset).
 Model import_onnx(const std::string& path, const OnnxImportOptions& options);
 
+/// import_onnx on a file's bytes: `source` names it in errors, and external
+/// data files are read from `model_dir` ("" for none: then they are refused).
+Model import_onnx_bytes(const std::string& bytes, const std::string& source, const std::string& model_dir,
+                        const OnnxImportOptions& options);
+
 /// Whether `path` names an ONNX file (by its .onnx extension).
 bool is_onnx_path(const std::string& path);
 

@@ -9,6 +9,7 @@
 
 #include "frontend/onnx/onnx_context.h"
 #include "ir/error.h"
+#include "ir/size_limits.h"
 
 namespace dlc::onnx_import {
 namespace {
@@ -436,7 +437,8 @@ void convert_expand(Importer& im, const onnx::NodeProto& n) {
   k.dims = shape;
   int64_t count = 1;
   for (int64_t d : shape) {
-    if (d < 0 || d > (int64_t{1} << 31)) throw Error(im.where(n) + ": bad shape");
+    if (d < 0 || (d > 0 && count > max_memory_bytes() / 8 / d))
+      throw Error(im.where(n) + ": expands to more elements than the memory limit allows");
     count *= d;
   }
   k.values.assign(static_cast<size_t>(count), data.values[0]);

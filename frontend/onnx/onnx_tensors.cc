@@ -41,7 +41,8 @@ std::string external_bytes(const onnx::TensorProto& t, const std::string& model_
   if (location.empty()) throw Error(what + ": external data without a location");
   if (location[0] == '/' || location.find("..") != std::string::npos)
     throw Error(what + ": external data location '" + location + "' is outside the model's folder");
-  std::string path = model_dir.empty() ? location : model_dir + "/" + location;
+  if (model_dir.empty()) throw Error(what + ": external data '" + location + "', but the model was not read from a file");
+  std::string path = model_dir + "/" + location;
   std::string bytes = read_file_bytes(path);
   if (offset < 0 || offset > static_cast<int64_t>(bytes.size()) ||
       (length >= 0 && length > static_cast<int64_t>(bytes.size()) - offset))
