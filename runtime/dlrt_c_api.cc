@@ -442,7 +442,7 @@ dlrt_status dlrt_set_param(dlrt_model* model, const char* name, dlrt_dtype dtype
 namespace {
 
 /// The metadata entries as a map; `function` names the caller in errors.
-std::map<std::string, std::string> metadata_map(const dlrt_metadata* metadata, size_t num_metadata,
+extern "C++" std::map<std::string, std::string> metadata_map(const dlrt_metadata* metadata, size_t num_metadata,
                                                 const char* function) {
   if (num_metadata > 0) require(metadata, "metadata", function);
   std::map<std::string, std::string> meta;

@@ -56,7 +56,7 @@ ParamRoles classify(const onnx::GraphProto& g, const std::set<std::string>& init
       train(n, 2);
       for (int i : {3, 4})
         if (n.input_size() > i && initializers.count(n.input(i))) r.state.insert(n.input(i));
-    } else if (op == "Add") {
+    } else if (op == "Add" && n.input_size() == 2) {
       // The bias of a MatMul: Add(MatMul(...), b).
       for (int i : {0, 1}) {
         auto p = producer.find(n.input(i));
@@ -131,7 +131,7 @@ Model import_onnx_bytes(const std::string& bytes, const std::string& path, const
   for (const auto& n : g.node())
     if (!(n.domain().empty() || n.domain() == "ai.onnx") || !find_converter(n.op_type()))
       unsupported[(n.domain().empty() ? "" : n.domain() + ".") + n.op_type()].push_back(
-          n.name().empty() ? n.output(0) : n.name());
+          n.name().empty() && n.output_size() > 0 ? n.output(0) : n.name());
   if (!unsupported.empty()) {
     std::string text = path + ": " + std::to_string(unsupported.size()) + " unsupported op type" +
                        (unsupported.size() > 1 ? "s" : "") + " (opset " + std::to_string(opset) + "):";
@@ -199,6 +199,7 @@ Model import_onnx_bytes(const std::string& bytes, const std::string& path, const
     im.set_value(t.name(), im.builder().param(t.name(), TensorType{DType::f32, k.dims}, init, /*frozen=*/state));
   }
   for (const auto& n : g.node()) {
+    if (n.output_size() == 0 || n.output(0).empty()) throw Error(im.where(n) + ": the node has no output");
     try {
       find_converter(n.op_type())(im, n);
     } catch (const Error& e) {
@@ -206,6 +207,8 @@ Model import_onnx_bytes(const std::string& bytes, const std::string& path, const
       // Errors from the graph builder name the dlc node; say which ONNX node it was.
       if (what.rfind(path, 0) != 0) throw Error(im.where(n) + ": " + what);
       throw;
+    } catch (const std::out_of_range& e) {  // an attribute or operand list shorter than the op needs
+      throw Error(im.where(n) + ": an operand or attribute has too few values");
     }
   }
   for (const auto& o : g.output()) {

@@ -14,7 +14,11 @@
 namespace dlc::onnx_import {
 namespace {
 
-const std::string& in(const onnx::NodeProto& n, int i) { return n.input(i); }
+/// Input `i` of `n`; a missing one is an error (protobuf would abort).
+const std::string& in(const onnx::NodeProto& n, int i) {
+  if (i >= n.input_size()) throw Error("input " + std::to_string(i) + " is missing");
+  return n.input(i);
+}
 bool has_in(const onnx::NodeProto& n, int i) { return n.input_size() > i && !n.input(i).empty(); }
 
 /// Emits `op` on the node's graph inputs and names its output after the node's first output.
