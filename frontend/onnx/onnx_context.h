@@ -47,6 +47,8 @@ class Importer {
   int64_t export_batch = 0;
 
   bool is_known(const std::string& onnx_name) const { return known_.count(onnx_name) > 0; }
+  /// Known and not (yet) a graph value: an operand to fold.
+  bool folded(const std::string& onnx_name) const { return is_known(onnx_name) && !has_value(onnx_name); }
   const Known& known(const std::string& onnx_name) const;
   void set_known(const std::string& onnx_name, Known k) { known_[onnx_name] = std::move(k); }
   /// The graph value of an ONNX value; a known one becomes a constant node

@@ -33,7 +33,7 @@ void unary(Importer& im, const onnx::NodeProto& n, const std::string& op, const 
 }
 
 int64_t rank_of(Importer& im, const std::string& onnx_name) {
-  return im.is_known(onnx_name) && !im.has_value(onnx_name) ? static_cast<int64_t>(im.known(onnx_name).dims.size())
+  return im.folded(onnx_name) ? static_cast<int64_t>(im.known(onnx_name).dims.size())
                                                             : im.type(onnx_name).rank();
 }
 
@@ -42,7 +42,7 @@ int64_t rank_of(Importer& im, const std::string& onnx_name) {
 /// Add/Sub/Mul/Div: folded when both sides are known numbers, else a graph op.
 void binary(Importer& im, const onnx::NodeProto& n, const std::string& op) {
   const std::string &a = in(n, 0), &b = in(n, 1);
-  if (im.is_known(a) && im.is_known(b) && !im.has_value(a) && !im.has_value(b)) {
+  if (im.folded(a) && im.folded(b)) {
     const Known &x = im.known(a), &y = im.known(b);
     if (x.has_batch() || y.has_batch())
       throw Error(im.where(n) + ": arithmetic on the symbolic batch size is not folded");
@@ -89,7 +89,7 @@ void convert_log_softmax(Importer& im, const onnx::NodeProto& n) {
 }
 
 void convert_identity(Importer& im, const onnx::NodeProto& n) {
-  if (im.is_known(in(n, 0)) && !im.has_value(in(n, 0))) im.set_known(n.output(0), im.known(in(n, 0)));
+  if (im.folded(in(n, 0))) im.set_known(n.output(0), im.known(in(n, 0)));
   else im.set_value(n.output(0), im.value(in(n, 0)));
 }
 
@@ -267,7 +267,7 @@ void convert_reshape(Importer& im, const onnx::NodeProto& n) {
   if (node_int(n, "allowzero", 0) != 0 &&
       std::any_of(shape.values.begin(), shape.values.end(), [](double v) { return v == 0; }))
     throw Error(im.where(n) + ": allowzero=1 with a 0 in the shape (a zero-sized dim) is not supported");
-  if (im.is_known(in(n, 0)) && !im.has_value(in(n, 0))) {  // folding a constant's reshape
+  if (im.folded(in(n, 0))) {  // folding a constant's reshape
     Known k = im.known(in(n, 0));
     k.dims = shape.ints(im.where(n));
     int64_t p = 1, infer = -1;
@@ -284,7 +284,7 @@ void convert_reshape(Importer& im, const onnx::NodeProto& n) {
 }
 
 void convert_shape(Importer& im, const onnx::NodeProto& n) {
-  std::vector<int64_t> dims = im.is_known(in(n, 0)) && !im.has_value(in(n, 0)) ? im.known(in(n, 0)).dims
+  std::vector<int64_t> dims = im.folded(in(n, 0)) ? im.known(in(n, 0)).dims
                                                                                 : im.type(in(n, 0)).dims;
   int64_t rank = static_cast<int64_t>(dims.size());
   int64_t start = node_int(n, "start", 0), end = node_int(n, "end", rank);
@@ -303,7 +303,7 @@ void convert_shape(Importer& im, const onnx::NodeProto& n) {
 }
 
 const Known& known_input(Importer& im, const onnx::NodeProto& n, int i) {
-  if (!im.is_known(in(n, i)) || im.has_value(in(n, i)))
+  if (!im.folded(in(n, i)))
     throw Error(im.where(n) + " on a computed tensor is not supported (only on shapes and constants, folded at import)");
   return im.known(in(n, i));
 }
@@ -332,7 +332,7 @@ std::vector<int64_t> axes_of(Importer& im, const onnx::NodeProto& n) {
 
 void convert_unsqueeze(Importer& im, const onnx::NodeProto& n) {
   std::vector<int64_t> axes = axes_of(im, n);
-  bool folded = im.is_known(in(n, 0)) && !im.has_value(in(n, 0));
+  bool folded = im.folded(in(n, 0));
   std::vector<int64_t> dims = folded ? im.known(in(n, 0)).dims : im.type(in(n, 0)).dims;
   int64_t rank = static_cast<int64_t>(dims.size() + axes.size());
   for (int64_t& a : axes) a = a < 0 ? a + rank : a;
@@ -352,7 +352,7 @@ void convert_unsqueeze(Importer& im, const onnx::NodeProto& n) {
 
 void convert_squeeze(Importer& im, const onnx::NodeProto& n) {
   std::vector<int64_t> axes = axes_of(im, n);
-  bool folded = im.is_known(in(n, 0)) && !im.has_value(in(n, 0));
+  bool folded = im.folded(in(n, 0));
   std::vector<int64_t> dims = folded ? im.known(in(n, 0)).dims : im.type(in(n, 0)).dims;
   int64_t rank = static_cast<int64_t>(dims.size());
   std::vector<int64_t> out;
@@ -416,9 +416,9 @@ DType onnx_dtype(Importer& im, const onnx::NodeProto& n, int64_t t) {
   }
 }
 
-void convert_cast(Importer& im, const onnx::NodeProto& n) {
-  DType to = onnx_dtype(im, n, node_int(n, "to", onnx::TensorProto::FLOAT));
-  if (im.is_known(in(n, 0)) && !im.has_value(in(n, 0))) {
+/// Input 0 converted to `to`: folded when known, else a cast op.
+void cast_to(Importer& im, const onnx::NodeProto& n, DType to) {
+  if (im.folded(in(n, 0))) {
     Known k = im.known(in(n, 0));
     k.dtype = to;
     if (is_integer(to))
@@ -427,6 +427,10 @@ void convert_cast(Importer& im, const onnx::NodeProto& n) {
     return;
   }
   unary(im, n, "cast", {{"dtype", attr_dtype(to)}});
+}
+
+void convert_cast(Importer& im, const onnx::NodeProto& n) {
+  cast_to(im, n, onnx_dtype(im, n, node_int(n, "to", onnx::TensorProto::FLOAT)));
 }
 
 /// Expand of a known value to a known shape (the dynamo exporter builds
@@ -452,16 +456,7 @@ void convert_expand(Importer& im, const onnx::NodeProto& n) {
 
 /// CastLike: Cast to the dtype of the second input.
 void convert_cast_like(Importer& im, const onnx::NodeProto& n) {
-  DType to = im.is_known(in(n, 1)) && !im.has_value(in(n, 1)) ? im.known(in(n, 1)).dtype : im.type(in(n, 1)).dtype;
-  if (im.is_known(in(n, 0)) && !im.has_value(in(n, 0))) {
-    Known k = im.known(in(n, 0));
-    k.dtype = to;
-    if (is_integer(to))
-      for (double& v : k.values) v = std::trunc(v);
-    im.set_known(n.output(0), k);
-    return;
-  }
-  unary(im, n, "cast", {{"dtype", attr_dtype(to)}});
+  cast_to(im, n, im.folded(in(n, 1)) ? im.known(in(n, 1)).dtype : im.type(in(n, 1)).dtype);
 }
 
 void convert_constant(Importer& im, const onnx::NodeProto& n) {
