@@ -99,3 +99,32 @@ def test_fit_on_fashion_mnist_matches_dlrun_train_on_the_idx_files(tmp_path, too
     for name in m.params:
         np.testing.assert_array_equal(m.params[name], reference.params[name], err_msg=name)
     assert f"test accuracy: {h.test['accuracy']:.4f}" in run.stdout
+
+
+def test_ctrl_c_stops_fit_between_updates(tmp_path):
+    # A long fit in a child process; SIGINT must end it with KeyboardInterrupt
+    # within a moment, not after the run.
+    import signal
+    import sys
+    import time
+
+    script = tmp_path / "long_fit.py"
+    script.write_text(
+        "import numpy as np, dlc, sys\n"
+        f"sys.path.insert(0, {str(REPO / 'python' / 'tests')!r})\n"
+        "from test_fit import classifier_graph\n"
+        "m = dlc.load(dlc.compile(classifier_graph(), batch=32))\n"
+        "x = np.zeros((3200, 20), np.float32); y = np.zeros(3200)\n"
+        "print('training', flush=True)\n"
+        "try:\n"
+        "    dlc.fit(m, train=(x, y), test=(x[:32], y[:32]), epochs=100000, progress=False)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True); sys.exit(3)\n")
+    child = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "training"
+    time.sleep(1.0)
+    child.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    out, _ = child.communicate(timeout=30)
+    assert child.returncode == 3 and "interrupted" in out
+    assert time.monotonic() - start < 5
