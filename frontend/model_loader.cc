@@ -1,5 +1,7 @@
 #include "frontend/model_loader.h"
 
+#include "ir/file_io.h"
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -111,16 +113,23 @@ Model load_model(const std::string& path) {
   return parse_model_text(buf.str(), path);
 }
 
+std::string model_text(const Model& m) {
+  std::string text;
+  google::protobuf::TextFormat::Printer printer;
+  // dims: [-1, 784] and values: [...] on one line, as the model files write them.
+  printer.SetUseShortRepeatedPrimitives(true);
+  if (!printer.PrintToString(model_to_proto(m), &text)) throw Error(m.source + ": cannot print the model");
+  return text;
+}
+
 void save_model(const Model& m, const std::string& path) {
-  proto::Model pm = model_to_proto(m);
   std::string bytes;
-  bool ok = ends_with(path, ".pb") ? serialize_deterministic(pm, &bytes)
-                                   : google::protobuf::TextFormat::PrintToString(pm, &bytes);
-  if (!ok) throw Error(path + ": cannot serialize model");
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  out.close();
-  if (!out) throw Error(path + ": cannot write file");
+  if (ends_with(path, ".pb")) {
+    if (!serialize_deterministic(model_to_proto(m), &bytes)) throw Error(path + ": cannot serialize model");
+  } else {
+    bytes = model_text(m);
+  }
+  write_file_atomic(path, bytes);
 }
 
 }  // namespace dlc

@@ -18,8 +18,11 @@ Model parse_model_text(const std::string& text, const std::string& source_name);
 /// Parses binary model bytes.
 Model parse_model_binary(const std::string& bytes, const std::string& source_name);
 
-/// Writes a model; `.pb` gets binary, anything else text format. Source
-/// lines, types and pass results (gradients, updates) are not saved.
+/// The model as protobuf text, repeated numbers on one line (dims: [-1, 784]).
+std::string model_text(const Model& m);
+
+/// Writes a model atomically; `.pb` gets binary, anything else text format.
+/// Source lines, types and pass results (gradients, updates) are not saved.
 /// Throws dlc::Error when the file cannot be written.
 void save_model(const Model& m, const std::string& path);
 

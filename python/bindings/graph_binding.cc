@@ -169,12 +169,7 @@ class PyGraph {
   void set_training(const std::string& text) {
     model_->training = parse_message<proto::Training>(text, "training section");
   }
-  std::string to_text() const {
-    std::string text;
-    google::protobuf::TextFormat::Printer printer;
-    if (!printer.PrintToString(model_to_proto(*model_), &text)) throw Error("cannot print the model");
-    return text;
-  }
+  std::string to_text() const { return model_text(*model_); }
   std::vector<std::string> outputs() const { return model_->graph.outputs; }
   const Model& model() const { return *model_; }
 
