@@ -271,3 +271,48 @@ TEST(OnnxImport, ImportThenCompileEqualsCompilingTheOnnxFile) {
 
 }  // namespace
 }  // namespace dlc
+
+namespace dlc {
+namespace {
+
+// Initializers in external data files (what torch.onnx.export writes for
+// models over 2 GiB) are read from beside the model; a location that leaves
+// the model's folder is refused.
+TEST(OnnxImport, ReadsInitializersFromExternalData) {
+  onnx::ModelProto mp;
+  ASSERT_TRUE(mp.ParseFromString(read_file_bytes(fixture("mlp_ts13.onnx"))));
+  std::string dir = test::temp_dir();
+  std::string blob = "sixteen bytes...";
+  for (auto& t : *mp.mutable_graph()->mutable_initializer()) {
+    ASSERT_TRUE(t.has_raw_data()) << t.name();
+    std::string offset = std::to_string(blob.size()), length = std::to_string(t.raw_data().size());
+    blob += t.raw_data();
+    t.clear_raw_data();
+    t.set_data_location(onnx::TensorProto::EXTERNAL);
+    for (auto [key, value] : {std::pair{"location", std::string("weights.bin")}, {"offset", offset}, {"length", length}}) {
+      auto* kv = t.add_external_data();
+      kv->set_key(key);
+      kv->set_value(value);
+    }
+  }
+  std::ofstream(dir + "/weights.bin", std::ios::binary) << blob;
+  std::ofstream(dir + "/external.onnx", std::ios::binary) << mp.SerializeAsString();
+
+  Checkpoint want = load_checkpoint(fixture("mlp.expected.safetensors"));
+  Session s = compiled(import_onnx(dir + "/external.onnx", {}), "cpu", kFixtureBatch, "external");
+  std::map<std::string, HostTensor> out;
+  s.run("predict", {{"x", want.tensors.at("input")}}, &out);
+  expect_close(floats(out.at("logits")), floats(want.tensors.at("output")), "external data");
+
+  mp.mutable_graph()->mutable_initializer(0)->mutable_external_data(0)->set_value("../weights.bin");
+  std::ofstream(dir + "/escape.onnx", std::ios::binary) << mp.SerializeAsString();
+  try {
+    import_onnx(dir + "/escape.onnx", {});
+    FAIL() << "read external data outside the model's folder";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("outside the model's folder"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace dlc
