@@ -137,11 +137,6 @@ int parse_options(int argc, char** argv, Options* o) {
   return 0;
 }
 
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
 
 }  // namespace
 
@@ -179,7 +174,7 @@ int cmd_train(int argc, char** argv) {
   const bool regression = h.task == Task::kRegression;
   double train_loss = h.epochs.empty() ? NAN : h.epochs.back().train_loss;
   double samples_per_s = h.train_seconds > 0 ? static_cast<double>(h.trained_samples) / h.train_seconds : 0;
-  auto json_number = [](double v) { return std::isfinite(v) ? fmt(v) : std::string("null"); };
+  auto json_number = [](double v) { return std::isfinite(v) ? metric_number(v) : std::string("null"); };
   if (opt.json) {
     std::string scores = regression ? "\"test_loss\":" + json_number(result.loss) + ",\"test_mse\":" +
                                           json_number(result.mse) + ",\"test_r2\":" + json_number(result.r2)
@@ -188,8 +183,8 @@ int cmd_train(int argc, char** argv) {
     // seconds: the whole run (data loading and evaluation included);
     // train_seconds: the training steps of the epochs alone.
     std::printf("{\"train_loss\":%s,%s,\"samples_per_s\":%s,\"seconds\":%s,\"train_seconds\":%s,\"epochs\":%lld}\n",
-                json_number(train_loss).c_str(), scores.c_str(), fmt(samples_per_s).c_str(), fmt(std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count()).c_str(),
-                fmt(h.train_seconds).c_str(), static_cast<long long>(h.epochs_done));
+                json_number(train_loss).c_str(), scores.c_str(), metric_number(samples_per_s).c_str(), metric_number(std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count()).c_str(),
+                metric_number(h.train_seconds).c_str(), static_cast<long long>(h.epochs_done));
   } else if (regression) {
     std::printf("test mse: %.6g\ntest r2: %.6f\n", result.mse, result.r2);
   } else {

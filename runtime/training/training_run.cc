@@ -116,11 +116,6 @@ void prepare_output(const std::string& path) {
   check_writable_atomically(path);
 }
 
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
 
 /// The plot's title: the model's file name.
 std::string plot_title(const TrainingOptions& opt) {
@@ -128,6 +123,12 @@ std::string plot_title(const TrainingOptions& opt) {
 }
 
 }  // namespace
+
+std::string metric_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
 
 TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset train, const Dataset& test,
                              TrainingOptions opt) {
@@ -152,7 +153,7 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
     size_t keep = static_cast<size_t>(std::llround(static_cast<double>(train.rows) * (1 - opt.val_split)));
     val = take_rows(train, order, keep, order.size());
     train = take_rows(train, order, 0, keep);
-    if (val.rows == 0) throw Error("--val-split " + fmt(opt.val_split) + " holds out no examples");
+    if (val.rows == 0) throw Error("--val-split " + metric_number(opt.val_split) + " holds out no examples");
   }
   const int64_t batches = train.rows / batch;
   if (batches == 0)
@@ -178,7 +179,7 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
   // The two metrics of an evaluation in the CSV: loss and accuracy, or mean
   // squared error and R^2.
   auto metric_pair = [&](const EvalResult& r) {
-    return regression ? fmt(r.mse) + "," + fmt(r.r2) : fmt(r.loss) + "," + fmt(r.accuracy);
+    return regression ? metric_number(r.mse) + "," + metric_number(r.r2) : metric_number(r.loss) + "," + metric_number(r.accuracy);
   };
   std::FILE* metrics = nullptr;
   if (!opt.metrics.empty()) {
@@ -244,7 +245,7 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
       ++step;
       double loss = learner.train_step(train, order.data() + b * batch, opt.schedule.at(step, e), step);
       if (!std::isfinite(loss))
-        throw Error(name + ": the loss became " + fmt(loss) + " at update " + std::to_string(step) + " (epoch " +
+        throw Error(name + ": the loss became " + metric_number(loss) + " at update " + std::to_string(step) + " (epoch " +
                     std::to_string(e + 1) + "); try a smaller --lr");
       loss_sum += loss;
       h.step_losses.push_back(loss);
@@ -276,8 +277,8 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
                    static_cast<long long>(e + 1), static_cast<long long>(opt.epochs), rec.train_loss,
                    metrics_text(rec.test, "test").c_str(), val_text.c_str(), rec.seconds);
     if (metrics) {
-      std::fprintf(metrics, "%lld,%s,%s,%s", static_cast<long long>(e + 1), fmt(rec.train_loss).c_str(),
-                   metric_pair(rec.test).c_str(), fmt(rec.seconds).c_str());
+      std::fprintf(metrics, "%lld,%s,%s,%s", static_cast<long long>(e + 1), metric_number(rec.train_loss).c_str(),
+                   metric_pair(rec.test).c_str(), metric_number(rec.seconds).c_str());
       if (opt.val_split > 0) std::fprintf(metrics, ",%s", metric_pair(rec.val).c_str());
       std::fputc('\n', metrics);
       std::fflush(metrics);

@@ -62,6 +62,10 @@ struct TrainingHistory {
   double seconds = 0, train_seconds = 0;  ///< the whole run; the training steps alone
 };
 
+/// A metric as the metrics CSV and `dlrun train --json` write it: six
+/// significant digits (%.6g).
+std::string metric_number(double v);
+
 /// Trains `model` on `train`, evaluating on `test` after every epoch.
 /// Checks both datasets and every output path before the first update;
 /// throws dlc::Error (or dlrt::Error from the model) naming the file or
