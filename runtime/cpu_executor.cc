@@ -56,7 +56,18 @@ struct LoadedProgram {
   std::vector<void*> pointers;             // per buffer; inputs are bound per run
   std::vector<AlignedBytes> owned;         // outputs and constants
   const proto::EntryPoint* entry = nullptr;
+  // The entry point's inputs and outputs in its order, as buffers; made
+  // once, so a call binds the caller's memory without a lookup by name.
+  std::vector<int> input_ids, output_ids;
+  std::vector<void*> owned_outputs;  // per output, the executor's own memory
+  int step_index = -1;               // the STEP input among the inputs, or -1
 };
+
+/// True when [a, a+na) and [b, b+nb) share a byte.
+bool ranges_overlap(const void* a, int64_t na, const void* b, int64_t nb) {
+  auto x = reinterpret_cast<uintptr_t>(a), y = reinterpret_cast<uintptr_t>(b);
+  return na > 0 && nb > 0 && x < y + static_cast<uintptr_t>(nb) && y < x + static_cast<uintptr_t>(na);
+}
 
 /// memcpy that accepts the null data pointer of an empty tensor.
 void copy_bytes(void* dst, const void* src, size_t n) {
@@ -132,7 +143,11 @@ class CpuExecutor : public ObservableExecutor {
     if (exe.code().empty()) throw Error("the cpu executable has no code");
     library_ = MemoryLibrary::load(exe.code(), "cpu kernels");
     for (const auto& in : exe.graph().inputs())
-      if (in.role() == proto::STEP) step_input_ = in.name();
+      if (in.role() == proto::STEP) {
+        step_input_ = in.name();
+        step_dtype_ = from_proto(in.type()).dtype;
+        if (from_proto(in.type()).numel() != 1) step_input_.clear();  // as step_from_inputs: no step number
+      }
     load_state(exe);
     int64_t arena_bytes = 0;
     for (const auto& p : exe.programs()) arena_bytes = std::max(arena_bytes, p.arena_bytes());
@@ -179,6 +194,45 @@ class CpuExecutor : public ObservableExecutor {
                                        : HostTensor(TensorType{b.dtype, b.dims});
       }
     }
+  }
+
+  // The caller's inputs are read where they lie, and each wanted output is
+  // written straight into the caller's buffer unless it overlaps another
+  // tensor of the call (the kernels assume disjoint buffers); such an output
+  // is computed in the executor's memory and copied out.
+  bool run_bound(const std::string& entry, const void* const* inputs, void* const* outputs) override {
+    auto it = programs_.find(entry);
+    if (it == programs_.end()) throw Error("the executable has no entry point '" + entry + "'");
+    LoadedProgram& lp = it->second;
+    const Program& p = lp.program;
+    for (size_t i = 0; i < lp.input_ids.size(); ++i)
+      if (lp.input_ids[i] >= 0) lp.pointers[lp.input_ids[i]] = const_cast<void*>(inputs[i]);
+    if (lp.step_index >= 0) step_ = step_number(step_dtype_, inputs[lp.step_index]);
+    auto bytes_of = [&p](int id) { return id < 0 ? 0 : p.buffers[id].bytes(); };
+    auto in_place = [&](size_t j) {
+      if (!outputs[j]) return false;
+      const int64_t n = bytes_of(lp.output_ids[j]);
+      for (size_t i = 0; i < lp.input_ids.size(); ++i)
+        if (ranges_overlap(outputs[j], n, inputs[i], bytes_of(lp.input_ids[i]))) return false;
+      for (size_t k = 0; k < lp.output_ids.size(); ++k)
+        if (k != j && outputs[k] && ranges_overlap(outputs[j], n, outputs[k], bytes_of(lp.output_ids[k])))
+          return false;
+      return true;
+    };
+    // The executor's own output memory comes back however the run ends.
+    struct RestoreOutputs {
+      LoadedProgram& lp;
+      ~RestoreOutputs() {
+        for (size_t j = 0; j < lp.output_ids.size(); ++j) lp.pointers[lp.output_ids[j]] = lp.owned_outputs[j];
+      }
+    } restore{lp};
+    for (size_t j = 0; j < lp.output_ids.size(); ++j)
+      if (in_place(j)) lp.pointers[lp.output_ids[j]] = outputs[j];
+    for (size_t i = 0; i < p.steps.size(); ++i) run_step(lp, i);
+    for (size_t j = 0; j < lp.output_ids.size(); ++j)
+      if (outputs[j] && lp.pointers[lp.output_ids[j]] != outputs[j])
+        copy_bytes(outputs[j], lp.pointers[lp.output_ids[j]], static_cast<size_t>(bytes_of(lp.output_ids[j])));
+    return true;
   }
 
   HostTensor get_state(const std::string& name) const override {
@@ -238,9 +292,20 @@ class CpuExecutor : public ObservableExecutor {
           break;
       }
     }
-    for (const auto& name : lp.entry->outputs())
-      if (p.find_buffer(BufferKind::output, name) < 0)
-        throw Error("program '" + entry + "' has no output buffer for '" + name + "'");
+    for (const auto& name : lp.entry->outputs()) {
+      int id = p.find_buffer(BufferKind::output, name);
+      if (id < 0) throw Error("program '" + entry + "' has no output buffer for '" + name + "'");
+      lp.output_ids.push_back(id);
+      lp.owned_outputs.push_back(lp.pointers[id]);
+    }
+    // An input the program does not read has no buffer (id -1).
+    for (const auto& name : lp.entry->inputs()) {
+      if (name == step_input_) lp.step_index = static_cast<int>(lp.input_ids.size());
+      lp.input_ids.push_back(p.find_buffer(BufferKind::input, name));
+    }
+    for (const Buffer& b : p.buffers)
+      if (b.kind == BufferKind::input && std::find(lp.input_ids.begin(), lp.input_ids.end(), b.id) == lp.input_ids.end())
+        throw Error("program '" + entry + "' reads input '" + b.name + "', which its entry point does not take");
     lp.code.resize(p.steps.size());
     for (size_t i = 0; i < p.steps.size(); ++i) {
       const Step& s = p.steps[i];
@@ -351,6 +416,7 @@ class CpuExecutor : public ObservableExecutor {
   uint64_t seed_ = 0;  // the kernels' seed and step (dropout masks)
   uint64_t step_ = 0;
   std::string step_input_;
+  DType step_dtype_ = DType::f32;
   std::unique_ptr<MemoryLibrary> library_;
   AlignedBytes arena_;
   std::map<std::string, AlignedBytes> state_;

@@ -18,6 +18,11 @@ struct dlrt_model {
   std::vector<std::pair<std::string, std::string>> metadata;
   /// dlrt_model_fusion_report's text.
   std::string fusion_report;
+  /// dlrt_run's scratch, kept so that a call allocates nothing (a model
+  /// handle is used from one thread at a time).
+  std::vector<const void*> bound_inputs;
+  std::vector<void*> bound_outputs;
+  std::vector<char> given_inputs;
 };
 
 namespace {
@@ -99,6 +104,21 @@ void check_buffer(const dlc::TensorType& type, const void* data, dlrt_dtype dtyp
     throw dlc::ArgumentError(what + " is " + type.str() + " (" + std::to_string(type.numel()) +
                              " elements), but the buffer holds " + std::to_string(numel));
   if (numel > 0 && !data) throw dlc::ArgumentError(what + ": data is NULL");
+}
+
+/// check_buffer, building the text that names the buffer only when it is wrong.
+template <typename What>
+void check_bound(const dlc::TensorType& type, const void* data, dlrt_dtype dtype, int64_t numel, const What& what) {
+  bool ok = valid_dtype(dtype) && dlc::from_proto(static_cast<dlc::proto::DType>(dtype)) == type.dtype &&
+            numel == type.numel() && (numel == 0 || data);
+  if (!ok) check_buffer(type, data, dtype, numel, what());
+}
+
+/// The index of the tensor called `name` in `tensors`, or tensors.size().
+size_t index_of(const std::vector<dlc::TensorInfo>& tensors, const char* name) {
+  for (size_t k = 0; k < tensors.size(); ++k)
+    if (tensors[k].name == name) return k;
+  return tensors.size();
 }
 
 /// Copies `value` into a caller's buffer after checking dtype and count.
@@ -370,29 +390,53 @@ dlrt_status dlrt_run(dlrt_model* model, const char* entry, const dlrt_input* inp
     if (num_inputs > 0) REQUIRE(inputs);
     if (num_outputs > 0) REQUIRE(outputs);
     const dlc::EntryInfo& e = model->session->entry(entry);
-    std::map<std::string, dlc::HostTensor> feeds;
+    // The call's buffers in the entry point's order, checked without
+    // building any text unless one is wrong; the per-call cost is a few
+    // comparisons per tensor (bench/python_api, dlrun bench --profile).
+    std::vector<const void*>& in = model->bound_inputs;
+    std::vector<void*>& out = model->bound_outputs;
+    std::vector<char>& given = model->given_inputs;
+    in.assign(e.inputs.size(), nullptr);
+    given.assign(e.inputs.size(), 0);
+    out.assign(e.outputs.size(), nullptr);
     for (size_t i = 0; i < num_inputs; ++i) {
-      if (!inputs[i].name) throw dlc::ArgumentError("dlrt_run: the name of input #" + std::to_string(i) + " is NULL");
-      std::string what = "input '" + std::string(inputs[i].name) + "' of '" + entry + "'";
-      if (feeds.count(inputs[i].name)) throw dlc::ArgumentError(what + " is given twice");
-      feeds[inputs[i].name] = from_buffer(inputs[i].data, inputs[i].dtype, inputs[i].numel, what);
+      const dlrt_input& b = inputs[i];
+      if (!b.name) throw dlc::ArgumentError("dlrt_run: the name of input #" + std::to_string(i) + " is NULL");
+      auto what = [&] { return "input '" + std::string(b.name) + "' of '" + entry + "'"; };
+      size_t k = index_of(e.inputs, b.name);
+      if (k == e.inputs.size()) {
+        std::string have;
+        for (const auto& t : e.inputs) have += (have.empty() ? "" : ", ") + t.name;
+        throw dlc::ArgumentError("entry point '" + std::string(entry) + "' has no input '" + b.name +
+                                 "' (its inputs: " + have + ")");
+      }
+      if (given[k]) throw dlc::ArgumentError(what() + " is given twice");
+      if (b.numel != e.inputs[k].type.numel() && b.numel >= 0 && valid_dtype(b.dtype) &&
+          dlc::from_proto(static_cast<dlc::proto::DType>(b.dtype)) == e.inputs[k].type.dtype)
+        throw dlc::ArgumentError(what() + " is " + e.inputs[k].type.str() + " (" +
+                                 std::to_string(e.inputs[k].type.numel()) + " elements), but " +
+                                 std::to_string(b.numel) + " elements were given");
+      check_bound(e.inputs[k].type, b.data, b.dtype, b.numel, what);
+      given[k] = 1;
+      in[k] = b.data;
     }
+    for (size_t k = 0; k < e.inputs.size(); ++k)
+      if (!given[k])
+        throw dlc::ArgumentError("entry point '" + std::string(entry) + "' needs input '" + e.inputs[k].name + "' " +
+                                 e.inputs[k].type.str() + ", not given");
     // Outputs are checked before running, so a bad buffer never costs (or
     // half-applies) a training step.
     for (size_t i = 0; i < num_outputs; ++i) {
-      if (!outputs[i].name) throw dlc::ArgumentError("dlrt_run: the name of output #" + std::to_string(i) + " is NULL");
-      std::string what = "output '" + std::string(outputs[i].name) + "' of '" + entry + "'";
-      const dlc::TensorInfo* info = nullptr;
-      for (const auto& o : e.outputs)
-        if (o.name == outputs[i].name) info = &o;
-      if (!info) throw dlc::ArgumentError(model->session->missing_output_message(entry, outputs[i].name));
-      check_buffer(info->type, outputs[i].data, outputs[i].dtype, outputs[i].numel, what);
+      const dlrt_output& b = outputs[i];
+      if (!b.name) throw dlc::ArgumentError("dlrt_run: the name of output #" + std::to_string(i) + " is NULL");
+      auto what = [&] { return "output '" + std::string(b.name) + "' of '" + entry + "'"; };
+      size_t k = index_of(e.outputs, b.name);
+      if (k == e.outputs.size()) throw dlc::ArgumentError(model->session->missing_output_message(entry, b.name));
+      if (out[k]) throw dlc::ArgumentError(what() + " is asked for twice");
+      check_bound(e.outputs[k].type, b.data, b.dtype, b.numel, what);
+      out[k] = b.data;  // an empty output's may be NULL: nothing is written
     }
-    std::map<std::string, dlc::HostTensor> results;
-    model->session->run(entry, std::move(feeds), &results);
-    for (size_t i = 0; i < num_outputs; ++i)
-      to_buffer(results.at(outputs[i].name), outputs[i].data, outputs[i].dtype, outputs[i].numel,
-                "output '" + std::string(outputs[i].name) + "'");
+    model->session->run_bound(entry, in.data(), out.data());
   });
 }
 

@@ -51,6 +51,19 @@ class Executor {
   virtual void run(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
                    std::map<std::string, HostTensor>* outputs) = 0;
 
+  /// Runs `entry` on the caller's memory: `inputs[i]` holds the entry
+  /// point's i-th input and `outputs[j]` receives its j-th output, or is
+  /// nullptr when the caller does not want it (order of proto::EntryPoint).
+  /// Each has the declared dtype and element count and is aligned to its
+  /// element size (the caller has checked). Executors that can read the
+  /// inputs and write the outputs in place do so and return true; the
+  /// default returns false without running, and the caller goes through
+  /// run() with copies.
+  virtual bool run_bound(const std::string& entry, const void* const* inputs, void* const* outputs) {
+    (void)entry, (void)inputs, (void)outputs;
+    return false;
+  }
+
   /// Reads or replaces a persistent tensor (parameter or optimizer state).
   virtual HostTensor get_state(const std::string& name) const = 0;
   virtual void set_state(const std::string& name, const HostTensor& value) = 0;

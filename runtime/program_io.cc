@@ -1,6 +1,7 @@
 #include "runtime/program_io.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "ir/error.h"
 
@@ -33,7 +34,22 @@ uint64_t step_from_inputs(const std::map<std::string, HostTensor>& inputs, const
                           uint64_t current) {
   auto it = step_input.empty() ? inputs.end() : inputs.find(step_input);
   if (it == inputs.end() || it->second.numel() != 1) return current;
-  double step = it->second.get(0);
+  return step_number(it->second.type.dtype, it->second.bytes.data());
+}
+
+uint64_t step_number(DType dtype, const void* data) {
+  auto load = [data](auto v) {
+    std::memcpy(&v, data, sizeof v);
+    return static_cast<double>(v);
+  };
+  double step = 0;
+  switch (dtype) {
+    case DType::f32: step = load(float{}); break;
+    case DType::f64: step = load(double{}); break;
+    case DType::i32: step = load(int32_t{}); break;
+    case DType::i64: step = load(int64_t{}); break;
+    case DType::boolean: step = *static_cast<const uint8_t*>(data) != 0 ? 1 : 0; break;
+  }
   return std::isfinite(step) && step > 0 ? static_cast<uint64_t>(step) : 0;
 }
 

@@ -25,6 +25,10 @@ void check_program_inputs(const Program& p, const proto::EntryPoint& entry,
 uint64_t step_from_inputs(const std::map<std::string, HostTensor>& inputs, const std::string& step_input,
                           uint64_t current);
 
+/// The step number a STEP-role input of one element and dtype `dtype` at
+/// `data` carries (0 for a non-finite or non-positive value).
+uint64_t step_number(DType dtype, const void* data);
+
 /// Throws unless state buffer `b` of the program of `entry` names a
 /// parameter in `state_types` with the same type.
 void check_state_buffer(const std::string& entry, const Buffer& b, const std::map<std::string, TensorType>& state_types);

@@ -80,6 +80,15 @@ class Session {
   void run(const std::string& entry, std::map<std::string, HostTensor> inputs,
            std::map<std::string, HostTensor>* outputs);
 
+  /// Runs an entry point on the caller's memory: `inputs[i]` is its i-th
+  /// input and `outputs[j]` receives its j-th output (the order of
+  /// entry(name).inputs and .outputs), or is nullptr when not wanted. The
+  /// caller has checked that each holds the declared dtype and element
+  /// count. Executors that can bind the memory in place do (the cpu
+  /// executor); otherwise, or while fusion is being verified, it goes
+  /// through run() with copies.
+  void run_bound(const std::string& name, const void* const* inputs, void* const* outputs);
+
   /// From now on, the first run of each entry point is checked kernel by
   /// kernel against the reference interpreter (runtime/fusion_verifier.h):
   /// a kernel whose values differ by more than `tolerance` makes that run

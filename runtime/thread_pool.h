@@ -6,13 +6,20 @@
 // every thread count (runtime/work_split.h picks `parts` from the work).
 // Threads claim chunks as they arrive: when the machine is oversubscribed
 // and a worker is descheduled, the others take its share instead of waiting.
+// A worker descheduled while it holds a chunk still stalls the caller, so
+// the pool watches for that: when the caller, done with every chunk it
+// could claim, waited longer for a worker than its own share took, the next
+// jobs run on the caller alone (same chunks, same bits), for a stretch that
+// doubles while the workers stay late and resets when a probe goes well. A
+// busy neighbour on one core then costs single-threaded speed, not a stall
+// per kernel.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -37,8 +44,21 @@ class ThreadPool {
 
   int size() const { return threads_; }
 
-  /// The fn type: handles the half-open range [begin, end).
-  using RangeFn = std::function<void(int64_t begin, int64_t end)>;
+  /// What parallel_for runs: a reference to a callable handling the
+  /// half-open range [begin, end). It does not own the callable (a lambda
+  /// passed to parallel_for lives until it returns) and, unlike
+  /// std::function, never allocates: the executor posts one job per kernel.
+  class RangeFn {
+   public:
+    template <typename F>
+    RangeFn(const F& f)  // NOLINT: implicit, so callers pass lambdas
+        : object_(&f), call_([](const void* o, int64_t b, int64_t e) { (*static_cast<const F*>(o))(b, e); }) {}
+    void operator()(int64_t begin, int64_t end) const { call_(object_, begin, end); }
+
+   private:
+    const void* object_;
+    void (*call_)(const void*, int64_t, int64_t);
+  };
 
   /// Runs fn over [0, n) cut into min(parts, n) contiguous chunks
   /// (chunk_range), whatever size() is: a pool of one thread runs them one
@@ -50,6 +70,10 @@ class ThreadPool {
   /// Chunk `index` of [0, n) cut into `parts` pieces whose sizes differ by at
   /// most one, the larger ones first.
   static std::pair<int64_t, int64_t> chunk_range(int64_t n, int parts, int index);
+
+  /// Jobs run on the caller alone so far because workers were late
+  /// (for tests and benchmarks).
+  int64_t solo_jobs() const { return solo_jobs_; }
 
   /// Threads to use by default: DLC_NUM_THREADS when set (a whole number in
   /// 1..kMaxThreads, else dlc::Error naming it), else the hardware thread
@@ -81,6 +105,13 @@ class ThreadPool {
   std::condition_variable wake_;
   std::exception_ptr error_;
   std::mutex error_mutex_;
+
+  /// Judges a job: the caller's own chunks took `own`, then it waited
+  /// `waited` for the workers'. Sets solo_left_ when they were late.
+  void judge_workers(std::chrono::nanoseconds own, std::chrono::nanoseconds waited);
+  int solo_left_ = 0;     // jobs still to run on the caller alone
+  int solo_stretch_ = 0;  // the next stretch when workers are late again
+  int64_t solo_jobs_ = 0;
 };
 
 }  // namespace dlc

@@ -193,8 +193,12 @@ dlrt_status dlrt_entry_update_count(const dlrt_model* model, const char* entry, 
 
 /** Runs an entry point. `inputs` must give every input the entry point
  *  lists, once each, with the declared dtype and element count. `outputs`
- *  names the outputs wanted (any subset, possibly none); each is filled.
- *  "train_step" also updates the parameters and optimizer state. */
+ *  names the outputs wanted (any subset, possibly none, each once); each is
+ *  filled. "train_step" also updates the parameters and optimizer state.
+ *  On the cpu target the inputs are read where they lie and the outputs
+ *  written straight into the given buffers (no copies), unless a buffer is
+ *  not aligned to its element size or an output overlaps another buffer of
+ *  the call; the library keeps no pointer to them after the call. */
 dlrt_status dlrt_run(dlrt_model* model, const char* entry, const dlrt_input* inputs, size_t num_inputs,
                      dlrt_output* outputs, size_t num_outputs);
 
