@@ -25,15 +25,6 @@ constexpr auto kSpinBudget = std::chrono::microseconds(200);
 
 constexpr int kMaxParts = 0xffff;
 
-// Late workers: a wait counts as late when it exceeds the caller's own share
-// by kLateSlack (a worker's wake-up and a chunk's imbalance cost less); the
-// solo stretch starts at kMinSolo jobs (about a training step's kernels) and
-// doubles up to kMaxSolo while probes keep finding the workers late, so a
-// lasting neighbour costs one stall per kMaxSolo jobs.
-constexpr auto kLateSlack = std::chrono::microseconds(100);
-constexpr int kMinSolo = 16;
-constexpr int kMaxSolo = 1024;
-
 uint32_t generation_of(uint64_t job) { return static_cast<uint32_t>(job >> 32); }
 int parts_of(uint64_t job) { return static_cast<int>((job >> 16) & 0xffff); }
 int next_of(uint64_t job) { return static_cast<int>(job & 0xffff); }
@@ -107,20 +98,13 @@ void ThreadPool::parallel_for(int64_t n, int parts, const RangeFn& fn) {
   if (n <= 0) return;
   // Not clamped to threads_: the chunks, and so the bits, stay the same.
   parts = static_cast<int>(std::clamp<int64_t>(std::min<int64_t>(parts, n), 1, kMaxParts));
-  const bool solo = solo_left_ > 0;
-  if (parts == 1 || threads_ == 1 || solo) {
-    if (solo && parts > 1) {
-      --solo_left_;
-      ++solo_jobs_;
-    }
+  if (parts == 1 || threads_ == 1) {
     for (int i = 0; i < parts; ++i) {
       auto [begin, end] = chunk_range(n, parts, i);
       fn(begin, end);
     }
     return;
   }
-  using Clock = std::chrono::steady_clock;
-  const auto start = Clock::now();
   fn_ = &fn;
   n_ = n;
   error_ = nullptr;
@@ -132,23 +116,12 @@ void ThreadPool::parallel_for(int64_t n, int parts, const RangeFn& fn) {
     wake_.notify_all();
   }
   run_chunks(generation);
-  const auto own_done = Clock::now();
   for (int spins = 0; done_.load(std::memory_order_acquire) != parts; ++spins) {
     if (spins < 2048) cpu_relax();
     else std::this_thread::yield();
   }
-  judge_workers(own_done - start, Clock::now() - own_done);
   fn_ = nullptr;
   if (error_) std::rethrow_exception(error_);
-}
-
-void ThreadPool::judge_workers(std::chrono::nanoseconds own, std::chrono::nanoseconds waited) {
-  if (waited > own + kLateSlack) {
-    solo_stretch_ = std::clamp(solo_stretch_ * 2, kMinSolo, kMaxSolo);
-    solo_left_ = solo_stretch_;
-  } else {
-    solo_stretch_ = 0;
-  }
 }
 
 void ThreadPool::worker_loop() {

@@ -6,17 +6,9 @@
 // every thread count (runtime/work_split.h picks `parts` from the work).
 // Threads claim chunks as they arrive: when the machine is oversubscribed
 // and a worker is descheduled, the others take its share instead of waiting.
-// A worker descheduled while it holds a chunk still stalls the caller, so
-// the pool watches for that: when the caller, done with every chunk it
-// could claim, waited longer for a worker than its own share took, the next
-// jobs run on the caller alone (same chunks, same bits), for a stretch that
-// doubles while the workers stay late and resets when a probe goes well. A
-// busy neighbour on one core then costs single-threaded speed, not a stall
-// per kernel.
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -71,10 +63,6 @@ class ThreadPool {
   /// most one, the larger ones first.
   static std::pair<int64_t, int64_t> chunk_range(int64_t n, int parts, int index);
 
-  /// Jobs run on the caller alone so far because workers were late
-  /// (for tests and benchmarks).
-  int64_t solo_jobs() const { return solo_jobs_; }
-
   /// Threads to use by default: DLC_NUM_THREADS when set (a whole number in
   /// 1..kMaxThreads, else dlc::Error naming it), else the hardware thread
   /// count, at most kMaxThreads.
@@ -105,13 +93,6 @@ class ThreadPool {
   std::condition_variable wake_;
   std::exception_ptr error_;
   std::mutex error_mutex_;
-
-  /// Judges a job: the caller's own chunks took `own`, then it waited
-  /// `waited` for the workers'. Sets solo_left_ when they were late.
-  void judge_workers(std::chrono::nanoseconds own, std::chrono::nanoseconds waited);
-  int solo_left_ = 0;     // jobs still to run on the caller alone
-  int solo_stretch_ = 0;  // the next stretch when workers are late again
-  int64_t solo_jobs_ = 0;
 };
 
 }  // namespace dlc

@@ -2,9 +2,7 @@
 // stops pthread_create after a few threads must give an error naming the
 // count, with the threads already started joined, never a hang (the pool
 // once blocked forever destroying a condition variable its workers still
-// waited on); DLC_NUM_THREADS read strictly; and a worker that stalls while
-// it holds a chunk (descheduled by a busy neighbour) sends the next jobs to
-// the caller alone, with the same chunks.
+// waited on); and DLC_NUM_THREADS read strictly.
 #include <gtest/gtest.h>
 
 #include <poll.h>
@@ -15,11 +13,7 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <atomic>
 #include <fstream>
-#include <mutex>
-#include <thread>
-#include <vector>
 #include <string>
 
 #include "ir/error.h"
@@ -173,44 +167,6 @@ TEST(ThreadPoolStart, DlrunUnderAnAddressSpaceLimitReportsTheCount) {
   EXPECT_NE(rc, 124) << "dlrun hung:\n" << out;
   EXPECT_EQ(rc, 1) << out;
   EXPECT_NE(out.find("cannot start a pool of 300 threads"), std::string::npos) << out;
-}
-
-TEST(ThreadPoolLateWorkers, AStalledWorkerSendsTheNextJobsToTheCaller) {
-  ThreadPool pool(2);
-  const auto caller = std::this_thread::get_id();
-  // Chunk 0 waits until the worker holds chunk 1, which then takes 20 ms:
-  // the caller is done long before the worker, as when a busy neighbour
-  // deschedules it.
-  std::atomic<bool> worker_has_chunk{false};
-  pool.parallel_for(2, 2, [&](int64_t begin, int64_t) {
-    if (std::this_thread::get_id() == caller) {
-      auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-      while (!worker_has_chunk && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
-      return;
-    }
-    worker_has_chunk = true;
-    EXPECT_EQ(begin, 1);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  });
-  ASSERT_TRUE(worker_has_chunk) << "the worker never took a chunk";
-  EXPECT_EQ(pool.solo_jobs(), 0);
-  // The next jobs run every chunk on the caller, cut as before.
-  for (int job = 0; job < 16; ++job) {
-    std::mutex m;
-    std::vector<std::pair<int64_t, int64_t>> chunks;
-    bool elsewhere = false;
-    pool.parallel_for(100, 4, [&](int64_t b, int64_t e) {
-      std::lock_guard<std::mutex> lock(m);
-      chunks.emplace_back(b, e);
-      elsewhere = elsewhere || std::this_thread::get_id() != caller;
-    });
-    EXPECT_FALSE(elsewhere) << "job " << job;
-    EXPECT_EQ(chunks, (std::vector<std::pair<int64_t, int64_t>>{{0, 25}, {25, 50}, {50, 75}, {75, 100}}));
-  }
-  EXPECT_EQ(pool.solo_jobs(), 16);
-  // Then a probe: the workers take part again.
-  pool.parallel_for(100, 4, [&](int64_t, int64_t) {});
-  EXPECT_EQ(pool.solo_jobs(), 16);
 }
 
 }  // namespace

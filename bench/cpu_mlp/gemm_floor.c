@@ -11,11 +11,16 @@
  * Each is timed twice: on OpenBLAS's own threads, and split into one block
  * per thread of single-threaded calls (as dlc runs them); step_ms and
  * forward_ms are the faster of the two.
+ * adam_ms times the other half of a step's unavoidable work: one Adam
+ * update of all 269,322 parameters (read the parameter, its gradient and
+ * both moments, write back three), a memory-bound pass split over the
+ * threads; step_ms + adam_ms is the floor of a whole training step.
  * Prints one JSON object. Usage: gemm_floor THREADS [BATCH...] (no batch:
  * the GEMM rate alone, for bench/cpu_cnn's FLOPs-over-rate floor).
- * Build: cc -O2 -fopenmp gemm_floor.c -o gemm_floor -lopenblas
+ * Build: cc -O3 -march=native -fopenmp gemm_floor.c -o gemm_floor -lopenblas -lm
  */
 #include <cblas.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -102,6 +107,27 @@ static void train_step(const struct Buffers* s, int b) {
   mm(1, 0, IN, H, b, s->x, s->dz1, s->dw1);    /* dW1 = x'·dz1 */
 }
 
+enum { PARAMS = IN * H + H + H * H + H + H * OUT + OUT };
+
+struct AdamState {
+  float *p, *g, *m, *v;
+};
+static struct AdamState g_adam;
+static int g_adam_threads = 1;
+
+/* One Adam update (lr 1e-3, betas 0.9/0.999, eps 1e-8, bias-corrected). */
+static void adam_step(const struct Buffers* s, int b) {
+  (void)s, (void)b;
+  const float lr = 1e-3f, b1 = 0.9f, b2 = 0.999f, c1 = 1.0f / (1 - 0.9f), c2 = 1.0f / (1 - 0.999f);
+  float *p = g_adam.p, *g = g_adam.g, *m = g_adam.m, *v = g_adam.v;
+#pragma omp parallel for num_threads(g_adam_threads) schedule(static)
+  for (long i = 0; i < PARAMS; ++i) {
+    float mi = b1 * m[i] + (1 - b1) * g[i], vi = b2 * v[i] + (1 - b2) * g[i] * g[i];
+    m[i] = mi, v[i] = vi;
+    p[i] -= lr * (mi * c1) / (sqrtf(vi * c2) + 1e-8f);
+  }
+}
+
 static int cmp(const void* a, const void* b) {
   double x = *(const double*)a, y = *(const double*)b;
   return x < y ? -1 : x > y;
@@ -149,7 +175,12 @@ int main(int argc, char** argv) {
   }
   /* The machine's rate: one big product on OpenBLAS's own threads. */
   openblas_set_num_threads(threads);
-  printf("{\"threads\":%d,\"square_n\":2048,\"gflops\":%.2f,\"batches\":[", threads, square_rate(2048));
+  g_adam.p = filled(PARAMS), g_adam.g = filled(PARAMS), g_adam.m = filled(PARAMS), g_adam.v = filled(PARAMS);
+  for (long i = 0; i < PARAMS; ++i) g_adam.v[i] = fabsf(g_adam.v[i]);
+  g_adam_threads = threads;
+  double adam_ms = median_ms(adam_step, NULL, 0, 2000);
+  printf("{\"threads\":%d,\"square_n\":2048,\"gflops\":%.2f,\"adam_ms\":%.4f,\"batches\":[", threads,
+         square_rate(2048), adam_ms);
   for (int i = 2; i < argc; ++i) {
     int b = atoi(argv[i]);
     if (b < 1) {

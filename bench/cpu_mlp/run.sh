@@ -14,6 +14,9 @@
 #   BENCH_SCALE    multiply every timed step count (0.1 for a quick look; default 1)
 #   BENCH_ROUNDS   times to repeat every measurement; the best median counts (default 3)
 #   BENCH_DATA     Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)
+#   BENCH_LOAD_ROUNDS  rounds under a competing load: a busy loop pinned to
+#                  the last of BENCH_CORES while dlc, PyTorch and JAX take
+#                  turns (default BENCH_ROUNDS; 0 skips them)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -26,6 +29,7 @@ CORES=${BENCH_CORES:-0-$((THREADS - 1))}
 SCALE=${BENCH_SCALE:-1}
 ROUNDS=${BENCH_ROUNDS:-3}
 DATA=${BENCH_DATA:-/usr/share/datasets/fashion-mnist}
+LOAD_ROUNDS=${BENCH_LOAD_ROUNDS:-$ROUNDS}
 SEED=1
 MODEL=$ROOT/models/mlp_mnist.pbtxt
 mkdir -p "$OUT"
@@ -51,7 +55,7 @@ fi
 PY=$VENV/bin/python
 
 say "building the GEMM floor program"
-cc -O2 -fopenmp "$HERE/gemm_floor.c" -o "$OUT/gemm_floor" -lopenblas
+cc -O3 -march=native -fopenmp "$HERE/gemm_floor.c" -o "$OUT/gemm_floor" -lopenblas -lm
 
 # Every framework gets the same cores and thread count.
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS DLC_NUM_THREADS=$THREADS
@@ -105,6 +109,38 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 "${PIN[@]}" "$DLRUN" bench "$OUT/mlp_b128.dlc" --threads "$THREADS" --steps "$(scaled 300)" --warmup 20 --profile \
   >"$OUT/dlc_profile_128.txt"
+# Per-call time outside the kernels at the smallest and largest batch.
+"${PIN[@]}" "$DLRUN" bench "$OUT/mlp_b1.dlc" --entry predict --threads "$THREADS" --steps "$(scaled 5000)" \
+  --warmup 20 --profile >"$OUT/dlc_profile_1.txt"
+"${PIN[@]}" "$DLRUN" bench "$OUT/mlp_b10000.dlc" --entry predict --threads "$THREADS" --steps "$(scaled 30)" \
+  --warmup 3 --profile >"$OUT/dlc_profile_10000.txt"
+
+# Under a competing load: a busy loop pinned to one of our cores, as when
+# another process shares the machine. Same measurements, same turns.
+BUSY_CORE=${CORES##*[-,]}  # the last core of the list
+busy_pid=
+stop_busy() { [ -n "$busy_pid" ] && kill "$busy_pid" 2>/dev/null; busy_pid=; }
+trap stop_busy EXIT
+for r in $(seq 1 "$LOAD_ROUNDS"); do
+  R=$OUT/load$r
+  mkdir -p "$R"
+  taskset -c "$BUSY_CORE" sh -c 'while :; do :; done' &
+  busy_pid=$!
+  say "load round $r/$LOAD_ROUNDS (busy loop on core $BUSY_CORE): dlrun bench, torch, jax"
+  for b in 32 128 1024; do
+    "${PIN[@]}" "$DLRUN" bench "$OUT/mlp_b$b.dlc" --entry train_step --steps "$(scaled "${TRAIN_STEPS[$b]}")" \
+      --warmup 20 --threads "$THREADS" --json >"$R/dlc_train_step_$b.json"
+  done
+  for b in 1 128 10000; do
+    "${PIN[@]}" "$DLRUN" bench "$OUT/mlp_b$b.dlc" --entry predict --steps "$(scaled "${PREDICT_STEPS[$b]}")" \
+      --warmup 5 --threads "$THREADS" --json >"$R/dlc_predict_$b.json"
+  done
+  for fw in torch jax; do
+    "${PIN[@]}" "$PY" "$HERE/${fw}_mlp.py" --mode steps --weights "$OUT/initial.safetensors" --threads "$THREADS" \
+      --scale "$SCALE" --out "$R/${fw}_steps.json" >/dev/null
+  done
+  stop_busy
+done
 
 cut -d' ' -f1-3 /proc/loadavg >"$OUT/load_end.txt"
 "$PY" "$HERE/report.py" "$OUT"

@@ -431,7 +431,7 @@ int cmd_bench(int argc, char** argv) {
     std::printf("  %-11s %7zu %10.4f %10.4f %10.4f %10.4f %14.0f\n", t.entry.c_str(), t.ms.size(), t.median, t.mean,
                 t.min, t.max, static_cast<double>(batch) / (t.median / 1000));
   if (opt.profile) {
-    // What the steps leave out of a call: the C API's checks and copies of inputs and outputs.
+    // What the steps leave out of a call: the C API's checks, and copies of buffers it cannot bind in place.
     auto print_total = [&](const std::string& entry, double total) {
       for (const auto& t : timings)
         if (t.entry == entry)
