@@ -10,6 +10,7 @@
 
 #include "kernel/kernel_ir.h"
 #include "ir/error.h"
+#include "runtime/cpu_gemm.h"
 #include "runtime/memfd_loader.h"
 #include "runtime/program_io.h"
 #include "runtime/thread_pool.h"
@@ -74,28 +75,6 @@ void copy_bytes(void* dst, const void* src, size_t n) {
   if (n > 0) std::memcpy(dst, src, n);
 }
 
-
-/// Row-major C[m,n] = alpha op(A)[m,k] op(B)[k,n] + beta C through the BLAS;
-/// a single row goes through sgemv, which unlike sgemm does not repack B on
-/// every call (inference at batch 1).
-void sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
-           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  auto i = [](int64_t v) { return static_cast<blasint>(v); };
-  if (m == 1) {
-    // BLAS may scale y by beta = 0 rather than overwrite it: NaN from an
-    // arena's earlier contents would survive, so clear the row first.
-    if (beta == 0) std::fill(c, c + n, 0.0f);
-    const blasint incx = trans_a ? i(lda) : 1;  // A's only row, strided when A is stored transposed
-    if (trans_b) {
-      cblas_sgemv(CblasRowMajor, CblasNoTrans, i(n), i(k), alpha, b, i(ldb), a, incx, beta, c, 1);
-    } else {
-      cblas_sgemv(CblasRowMajor, CblasTrans, i(k), i(n), alpha, b, i(ldb), a, incx, beta, c, 1);
-    }
-    return;
-  }
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, i(m), i(n),
-              i(k), alpha, a, i(lda), b, i(ldb), beta, c, i(ldc));
-}
 
 /// True when buffers `x` and `y` may share bytes: the same buffer, or two
 /// temps whose arena ranges overlap.
@@ -362,8 +341,8 @@ class CpuExecutor : public ObservableExecutor {
   void gemm_rows(const LoadedProgram& lp, const GemmCall& g, int64_t lo, int64_t hi) {
     auto base = [&](const GemmOperand& o) { return static_cast<float*>(lp.pointers[o.buffer]) + o.offset; };
     const float* a = base(g.a) + (g.a.trans ? lo : lo * g.a.ld);
-    sgemm(g.a.trans, g.b.trans, hi - lo, g.n, g.k, static_cast<float>(g.alpha), a, g.a.ld, base(g.b), g.b.ld,
-          static_cast<float>(g.beta), base(g.c) + lo * g.c.ld, g.c.ld);
+    cpu_sgemm(gemm_library_, g.a.trans, g.b.trans, hi - lo, g.n, g.k, static_cast<float>(g.alpha), a, g.a.ld,
+              base(g.b), g.b.ld, static_cast<float>(g.beta), base(g.c) + lo * g.c.ld, g.c.ld);
   }
 
   // Blocks of C's rows, each an sgemm followed by the epilogue on the same
@@ -406,13 +385,14 @@ class CpuExecutor : public ObservableExecutor {
         const float* ab = split_rows ? a + (g.a.trans ? lo : lo * g.a.ld) : a;
         const float* bb = split_rows ? b : b + (g.b.trans ? lo * g.b.ld : lo);
         float* cb = split_rows ? c + lo * g.c.ld : c + lo;
-        sgemm(g.a.trans, g.b.trans, m, n, g.k, static_cast<float>(g.alpha), ab, g.a.ld, bb, g.b.ld,
-              static_cast<float>(g.beta), cb, g.c.ld);
+        cpu_sgemm(gemm_library_, g.a.trans, g.b.trans, m, n, g.k, static_cast<float>(g.alpha), ab, g.a.ld, bb,
+                  g.b.ld, static_cast<float>(g.beta), cb, g.c.ld);
       });
     }
   }
 
   ThreadPool pool_;
+  const GemmLibrary gemm_library_ = gemm_library_from_environment();
   uint64_t seed_ = 0;  // the kernels' seed and step (dropout masks)
   uint64_t step_ = 0;
   std::string step_input_;

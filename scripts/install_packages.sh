@@ -9,7 +9,7 @@
 #   job and the training tests use.
 set -euo pipefail
 packages=(cmake g++ make pkg-config llvm-19-dev llvm-19-tools liblld-19-dev libprotobuf-dev protobuf-compiler
-          libonnx-dev libopenblas-dev libgtest-dev zlib1g-dev libzstd-dev dataset-fashion-mnist python3-dev python3-venv)
+          libonnx-dev libopenblas-dev libdnnl-dev libgtest-dev zlib1g-dev libzstd-dev dataset-fashion-mnist python3-dev python3-venv)
 if ! dpkg -s "${packages[@]}" >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
