@@ -59,7 +59,7 @@ DLC=$BUILD/dlc
 DLRUN=$BUILD/dlrun
 
 say "building the GEMM rate program"
-cc -O3 -march=native -fopenmp "$MLP/gemm_floor.c" -o "$OUT/gemm_floor" -lopenblas -lm
+cc -O3 -march=native -fopenmp "$MLP/gemm_floor.c" -o "$OUT/gemm_floor" -lopenblas -ldnnl -lm
 
 # Every framework gets the same cores and thread count.
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS DLC_NUM_THREADS=$THREADS

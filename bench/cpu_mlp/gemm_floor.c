@@ -1,5 +1,6 @@
 /* The floor under an MLP training step: its matrix products alone through
- * OpenBLAS's cblas_sgemm, and the machine's float32 GEMM rate.
+ * OpenBLAS's cblas_sgemm or oneDNN's dnnl_sgemm, whichever is faster, and
+ * the machine's float32 GEMM rate.
  *
  * For each batch B on the command line it times the 8 products of one Adam
  * step of models/mlp_mnist.pbtxt (784-256-256-10), with the shapes dlc's
@@ -8,22 +9,25 @@
  *   weights   x'·dz1 [784,B]x[B,256], h1'·dz2 [256,B]x[B,256], h2'·dz3 [256,B]x[B,10]
  *   inputs    dz3·W3' [B,10]x[10,256], dz2·W2' [B,256]x[256,256]
  * (x needs no gradient), and the 3 forward products alone (inference).
- * Each is timed twice: on OpenBLAS's own threads, and split into one block
- * per thread of single-threaded calls (as dlc runs them); step_ms and
- * forward_ms are the faster of the two.
+ * Each is timed four ways: on OpenBLAS's own threads, split into one block
+ * per thread of single-threaded OpenBLAS calls, and the same two with
+ * oneDNN (dlc's cpu executor runs oneDNN blocks); step_ms and forward_ms are
+ * the fastest.
  * adam_ms times the other half of a step's unavoidable work: one Adam
  * update of all 269,322 parameters (read the parameter, its gradient and
  * both moments, write back three), a memory-bound pass split over the
  * threads; step_ms + adam_ms is the floor of a whole training step.
  * Prints one JSON object. Usage: gemm_floor THREADS [BATCH...] (no batch:
  * the GEMM rate alone, for bench/cpu_cnn's FLOPs-over-rate floor).
- * Build: cc -O3 -march=native -fopenmp gemm_floor.c -o gemm_floor -lopenblas -lm
+ * Build: cc -O3 -march=native -fopenmp gemm_floor.c -o gemm_floor -lopenblas -ldnnl -lm
  */
 #include <cblas.h>
+#include <dnnl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <omp.h>
 
 void openblas_set_num_threads(int);
 
@@ -44,10 +48,17 @@ static float* filled(long n) {
 }
 
 static int g_split = 0; /* >0: split each product over this many OpenMP threads */
+static int g_onednn = 0; /* 1: dnnl_sgemm, else cblas_sgemm */
 
 /* One single-call product: C[m,n] (leading dim ldc) = op(A)·op(B). */
 static void sgemm(int ta, int tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c,
                   int ldc) {
+  if (g_onednn) {
+    /* Inside the split's parallel region oneDNN runs on the calling thread;
+     * outside it, on the OpenMP threads (omp_set_num_threads). */
+    dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda,
               b, ldb, 0.0f, c, ldc);
 }
@@ -194,18 +205,28 @@ int main(int argc, char** argv) {
     int reps = (int)(1e10 / flops_step);
     if (reps < 5) reps = 5;
     if (reps > 3000) reps = 3000;
-    /* Two ways to use the threads; the floor is the faster. */
-    g_split = 0;
-    openblas_set_num_threads(threads);
-    double step_blas = median_ms(train_step, &s, b, reps), fwd_blas = median_ms(forward, &s, b, reps);
-    g_split = threads;
-    openblas_set_num_threads(1);
-    double step_split = median_ms(train_step, &s, b, reps), fwd_split = median_ms(forward, &s, b, reps);
+    /* Four ways to use the threads; the floor is the fastest. */
+    double step[4], fwd[4];
+    for (int way = 0; way < 4; ++way) {
+      g_onednn = way >= 2;
+      g_split = way % 2 ? threads : 0;
+      openblas_set_num_threads(way % 2 ? 1 : threads);
+      omp_set_num_threads(threads);
+      step[way] = median_ms(train_step, &s, b, reps);
+      fwd[way] = median_ms(forward, &s, b, reps);
+    }
+    double step_min = step[0], fwd_min = fwd[0];
+    for (int way = 1; way < 4; ++way) {
+      if (step[way] < step_min) step_min = step[way];
+      if (fwd[way] < fwd_min) fwd_min = fwd[way];
+    }
+    g_onednn = 0;
     printf("%s{\"batch\":%d,\"step_flops\":%.0f,\"forward_flops\":%.0f,"
            "\"step_ms_blas_threads\":%.4f,\"step_ms_split\":%.4f,\"forward_ms_blas_threads\":%.4f,"
-           "\"forward_ms_split\":%.4f,\"step_ms\":%.4f,\"forward_ms\":%.4f}",
-           i > 2 ? "," : "", b, flops_step, flops_fwd, step_blas, step_split, fwd_blas, fwd_split,
-           step_blas < step_split ? step_blas : step_split, fwd_blas < fwd_split ? fwd_blas : fwd_split);
+           "\"forward_ms_split\":%.4f,\"step_ms_onednn_threads\":%.4f,\"step_ms_onednn_split\":%.4f,"
+           "\"forward_ms_onednn_threads\":%.4f,\"forward_ms_onednn_split\":%.4f,\"step_ms\":%.4f,\"forward_ms\":%.4f}",
+           i > 2 ? "," : "", b, flops_step, flops_fwd, step[0], step[1], fwd[0], fwd[1], step[2], step[3], fwd[2],
+           fwd[3], step_min, fwd_min);
     release(&s);
   }
   printf("]}\n");

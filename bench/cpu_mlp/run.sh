@@ -55,7 +55,7 @@ fi
 PY=$VENV/bin/python
 
 say "building the GEMM floor program"
-cc -O3 -march=native -fopenmp "$HERE/gemm_floor.c" -o "$OUT/gemm_floor" -lopenblas -lm
+cc -O3 -march=native -fopenmp "$HERE/gemm_floor.c" -o "$OUT/gemm_floor" -lopenblas -ldnnl -lm
 
 # Every framework gets the same cores and thread count.
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS DLC_NUM_THREADS=$THREADS
