@@ -299,8 +299,8 @@ def main():
                          f"JAX {' '.join(fmt(v) for v in x)}")
     notes = load_rows + per_round + [
         "",
-        "Floor: the step's 8 matrix products (3 for inference) alone through OpenBLAS, the faster of "
-        "OpenBLAS's own threads and one single-threaded block per thread; in brackets the step's FLOPs "
+        "Floor: the step's 8 matrix products (3 for inference) alone, the fastest of OpenBLAS and oneDNN, "
+        "each on its own threads or as one single-threaded block per thread; in brackets the step's FLOPs "
         "over the GEMM rate above.",
         "",
         "Targets (issue 15):",
