@@ -76,26 +76,31 @@ say "timing dlc compile (batch 128, median of 3)"
 "$DLRUN" bench "$OUT/mlp_b128.dlc" --entry predict --steps 1 --warmup 0 --save-initial "$OUT/initial.safetensors" \
   >/dev/null
 
+# Step and inference timings of dlc, PyTorch and JAX into folder $1.
+time_steps() {
+  local dir=$1 b fw
+  for b in 32 128 1024; do
+    "${PIN[@]}" "$DLRUN" bench "$OUT/mlp_b$b.dlc" --entry train_step --steps "$(scaled "${TRAIN_STEPS[$b]}")" \
+      --warmup 20 --threads "$THREADS" --json >"$dir/dlc_train_step_$b.json"
+  done
+  for b in 1 128 10000; do
+    "${PIN[@]}" "$DLRUN" bench "$OUT/mlp_b$b.dlc" --entry predict --steps "$(scaled "${PREDICT_STEPS[$b]}")" \
+      --warmup 5 --threads "$THREADS" --json >"$dir/dlc_predict_$b.json"
+  done
+  for fw in torch jax; do
+    "${PIN[@]}" "$PY" "$HERE/${fw}_mlp.py" --mode steps --weights "$OUT/initial.safetensors" --threads "$THREADS" \
+      --scale "$SCALE" --out "$dir/${fw}_steps.json" >/dev/null
+  done
+}
+
 # Rounds: every measurement runs BENCH_ROUNDS times, the frameworks taking
 # turns, and the report keeps each one's best median. Another process
 # stealing a core slows a measurement; nothing makes one faster.
 for r in $(seq 1 "$ROUNDS"); do
   R=$OUT/round$r
   mkdir -p "$R"
-  say "round $r/$ROUNDS: dlrun bench"
-  for b in 32 128 1024; do
-    "${PIN[@]}" "$DLRUN" bench "$OUT/mlp_b$b.dlc" --entry train_step --steps "$(scaled "${TRAIN_STEPS[$b]}")" \
-      --warmup 20 --threads "$THREADS" --json >"$R/dlc_train_step_$b.json"
-  done
-  for b in 1 128 10000; do
-    "${PIN[@]}" "$DLRUN" bench "$OUT/mlp_b$b.dlc" --entry predict --steps "$(scaled "${PREDICT_STEPS[$b]}")" \
-      --warmup 5 --threads "$THREADS" --json >"$R/dlc_predict_$b.json"
-  done
-  for fw in torch jax; do
-    say "round $r/$ROUNDS: $fw step and inference timings"
-    "${PIN[@]}" "$PY" "$HERE/${fw}_mlp.py" --mode steps --weights "$OUT/initial.safetensors" --threads "$THREADS" \
-      --scale "$SCALE" --out "$R/${fw}_steps.json" >/dev/null
-  done
+  say "round $r/$ROUNDS: dlrun bench, torch and jax step and inference timings"
+  time_steps "$R"
   # One epoch each at batch 128 in dlrun's order.
   say "round $r/$ROUNDS: one Fashion-MNIST epoch each"
   "$PY" "$HERE/measure.py" -- "${PIN[@]}" "$DLRUN" train "$OUT/mlp_b128.dlc" --data "$DATA" --epochs 1 \
@@ -127,18 +132,7 @@ for r in $(seq 1 "$LOAD_ROUNDS"); do
   taskset -c "$BUSY_CORE" sh -c 'while :; do :; done' &
   busy_pid=$!
   say "load round $r/$LOAD_ROUNDS (busy loop on core $BUSY_CORE): dlrun bench, torch, jax"
-  for b in 32 128 1024; do
-    "${PIN[@]}" "$DLRUN" bench "$OUT/mlp_b$b.dlc" --entry train_step --steps "$(scaled "${TRAIN_STEPS[$b]}")" \
-      --warmup 20 --threads "$THREADS" --json >"$R/dlc_train_step_$b.json"
-  done
-  for b in 1 128 10000; do
-    "${PIN[@]}" "$DLRUN" bench "$OUT/mlp_b$b.dlc" --entry predict --steps "$(scaled "${PREDICT_STEPS[$b]}")" \
-      --warmup 5 --threads "$THREADS" --json >"$R/dlc_predict_$b.json"
-  done
-  for fw in torch jax; do
-    "${PIN[@]}" "$PY" "$HERE/${fw}_mlp.py" --mode steps --weights "$OUT/initial.safetensors" --threads "$THREADS" \
-      --scale "$SCALE" --out "$R/${fw}_steps.json" >/dev/null
-  done
+  time_steps "$R"
   stop_busy
 done
 
