@@ -328,6 +328,10 @@ proto::Executable compile_model(Model m, const CompileOptions& opts) {
   if (native) {
     for (const auto& p : c.programs) *exe.add_programs() = program_to_proto(p);
     exe.set_code(std::move(c.code));
+    if (opts.target == "cpu") {
+      exe.set_cpu(c.cpu_name);
+      for (const auto& f : c.cpu_features) exe.add_cpu_features(f);
+    }
     if (opts.target == "cuda") {
       exe.set_gpu_arch(opts.gpu_arch);
       exe.set_ptx(std::move(c.ptx));

@@ -30,7 +30,7 @@ struct CompileOptions {
 #else
   bool verify_changes = true;
 #endif
-  std::string cpu = "x86-64-v2";  // LLVM CPU name for target cpu, or "native"
+  std::string cpu = "x86-64-v2";  // LLVM CPU name for target cpu, or "native" (this machine)
   std::string* llvm_ir = nullptr;  // receives the generated LLVM IR (--emit-llvm)
   std::string gpu_arch = "sm_90";  // GPU architecture for target cuda (the cubin's; PTX comes along)
   std::string* cuda_source = nullptr;  // receives the generated CUDA C (--emit-cuda)

@@ -36,6 +36,9 @@ struct Compilation {
   std::vector<Program> programs;   // lower, plan_memory: one per entry
   /// codegen: the target code and its readable form (LLVM IR or CUDA C).
   std::string code, ptx, code_text;
+  /// cpu: the CPU the code is for and the extensions it may use.
+  std::string cpu_name;
+  std::vector<std::string> cpu_features;
   /// cuda: the modules after the first (code, ptx), as (cubin, ptx).
   std::vector<std::pair<std::string, std::string>> more_modules;
 };

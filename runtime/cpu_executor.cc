@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 
+#include "kernel/cpu_features.h"
 #include "kernel/kernel_ir.h"
 #include "ir/error.h"
 #include "runtime/cpu_gemm.h"
@@ -113,6 +114,19 @@ int64_t epilogue_items_per_row(const Program& p, const GemmCall& g, int64_t rang
   return per_row;
 }
 
+/// Refuses code that uses instruction-set extensions this machine lacks
+/// (it would die on an illegal instruction).
+void check_cpu_features(const proto::Executable& exe) {
+  std::vector<std::string> missing =
+      missing_cpu_features(std::vector<std::string>(exe.cpu_features().begin(), exe.cpu_features().end()));
+  if (missing.empty()) return;
+  std::string names;
+  for (const auto& f : missing) names += (names.empty() ? "" : ", ") + f;
+  throw Error("its cpu code was generated for CPU '" + exe.cpu() + "' and uses " + names +
+              ", which this machine lacks; compile the model on this machine (dlc compile's default, --cpu "
+              "native), or with --cpu x86-64-v2 to run on any x86-64");
+}
+
 class CpuExecutor : public ObservableExecutor {
  public:
   CpuExecutor(const proto::Executable& exe, int threads)
@@ -120,6 +134,7 @@ class CpuExecutor : public ObservableExecutor {
     // The pool owns the parallelism; see the header.
     openblas_set_num_threads(1);
     if (exe.code().empty()) throw Error("the cpu executable has no code");
+    check_cpu_features(exe);
     library_ = MemoryLibrary::load(exe.code(), "cpu kernels");
     for (const auto& in : exe.graph().inputs())
       if (in.role() == proto::STEP) {

@@ -61,7 +61,15 @@ Session::Session(proto::Executable exe, std::string source, Purpose purpose)
     for (const auto& u : e.updates()) info.updated.push_back(u.param());
     entries_.push_back(std::move(info));
   }
-  if (purpose == Purpose::run) executor_ = make_executor(exe_);
+  if (purpose == Purpose::run) {
+    try {
+      executor_ = make_executor(exe_);
+    } catch (const ArgumentError&) {
+      throw;
+    } catch (const Error& e) {
+      throw Error(source_ + ": " + e.what());  // which file cannot run here
+    }
+  }
 }
 
 Executor& Session::executor() const {

@@ -23,6 +23,8 @@ class CodegenStage : public Stage {
     if (o.target == "cpu") {
       cpu::CpuCodegenOptions cg;
       cg.cpu = o.cpu;
+      cg.cpu_name = &c.cpu_name;
+      cg.cpu_features = &c.cpu_features;
       cg.llvm_ir = o.llvm_ir ? o.llvm_ir : want_text ? &c.code_text : nullptr;
       c.code = cpu::compile_programs(c.programs, cg);
       if (o.llvm_ir && want_text) c.code_text = *o.llvm_ir;

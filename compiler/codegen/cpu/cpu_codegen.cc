@@ -106,6 +106,9 @@ std::string compile_programs(const std::vector<Program>& programs, const CpuCode
   std::vector<KernelTask> tasks = kernel_tasks(programs);
   // Checked (and the CPU name validated) before any thread starts.
   auto tm = make_target_machine(opts.cpu);
+  TargetCpu cpu = target_cpu(*tm);
+  if (opts.cpu_name) *opts.cpu_name = cpu.name;
+  if (opts.cpu_features) *opts.cpu_features = cpu.features;
   if (opts.llvm_ir) {
     // The text is one module, as a reader expects; building it costs a
     // second IR generation, only when asked for.

@@ -9,8 +9,12 @@
 namespace dlc::cpu {
 
 struct CpuCodegenOptions {
-  /// LLVM CPU name ("x86-64-v2", "x86-64-v3", "skylake-avx512", ...) or "native".
+  /// LLVM CPU name ("x86-64-v2", "x86-64-v3", "skylake-avx512", ...) or
+  /// "native" (this machine).
   std::string cpu = "x86-64-v2";
+  /// When set, receives the CPU name and the extensions the code may use.
+  std::string* cpu_name = nullptr;
+  std::vector<std::string>* cpu_features = nullptr;
   /// When set, receives the module's LLVM IR before optimization (--emit-llvm).
   std::string* llvm_ir = nullptr;
   /// When set, receives the IR after the O3 pipeline: one module per

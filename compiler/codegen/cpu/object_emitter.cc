@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "ir/error.h"
+#include "kernel/cpu_features.h"
 
 namespace dlc::cpu {
 
@@ -63,6 +64,15 @@ std::unique_ptr<llvm::TargetMachine> make_target_machine(const std::string& cpu)
       kTriple, cpu_name, features, options, llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
   if (!tm) throw Error("LLVM cannot generate code for CPU '" + cpu + "'");
   return tm;
+}
+
+TargetCpu target_cpu(const llvm::TargetMachine& tm) {
+  TargetCpu out;
+  out.name = tm.getTargetCPU().str();
+  const llvm::MCSubtargetInfo* sti = tm.getMCSubtargetInfo();
+  for (const std::string& f : checkable_cpu_features())
+    if (sti->checkFeatures("+" + f)) out.features.push_back(f);
+  return out;
 }
 
 void configure_module(llvm::Module& m, llvm::TargetMachine& tm) {
