@@ -119,6 +119,8 @@ def main():
             best = min(v for v in (d, t, j) if v)
             ratios.append(f"  floor {fmt(f)} ms: the fastest step is {best / f:.1f}x the floor")
 
+    load_rows, load_ratios = mlp.competing_load_section(folder, lenet.TRAIN_BATCHES, lenet.PREDICT_BATCHES)
+    ratios += load_ratios
     n_rounds = max(len(torch_runs), len(load_rounds(folder, "dlc_train_step_128.json")))
     load_start = mlp.first_line(os.path.join(folder, "load_start.txt")).split()[0]
     load_end = mlp.first_line(os.path.join(folder, "load_end.txt"), mlp.first_line("/proc/loadavg")).split()[0]
@@ -141,7 +143,7 @@ def main():
         x = [by_batch(r["train"], b)["median_ms"] for r in jax_runs]
         per_round.append(f"- batch {b}: dlc {' '.join(fmt(v) for v in d) or 'n/a'}; PyTorch "
                          f"{' '.join(fmt(v) for v in t)}; JAX {' '.join(fmt(v) for v in x)}")
-    notes = per_round + [
+    notes = load_rows + per_round + [
         "",
         f"Floor: the step's convolution and matrix-product FLOPs ({lenet.step_flops(1) / 1e6:.2f} MFLOP per example "
         f"for a train step: forward, weight and input gradients; {lenet.forward_flops(1) / 1e6:.2f} for inference) "

@@ -15,6 +15,8 @@
 #   BENCH_CORES    taskset core list (default 0..BENCH_THREADS-1)
 #   BENCH_SCALE    multiply every timed step count (0.1 for a quick look; default 1)
 #   BENCH_ROUNDS   times to repeat every measurement; the best median counts (default 3)
+#   BENCH_LOAD_ROUNDS  rounds under a competing load (a busy loop pinned to
+#                  the last of BENCH_CORES; default BENCH_ROUNDS; 0 skips them)
 #   BENCH_DATA     Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)
 #   BENCH_DLC_CPU  dlc compile --cpu (default native: the host's instruction set,
 #                  as PyTorch's kernels and XLA pick theirs at run time)
@@ -32,6 +34,7 @@ THREADS=${BENCH_THREADS:-2}
 CORES=${BENCH_CORES:-0-$((THREADS - 1))}
 SCALE=${BENCH_SCALE:-1}
 ROUNDS=${BENCH_ROUNDS:-3}
+LOAD_ROUNDS=${BENCH_LOAD_ROUNDS:-$ROUNDS}
 DATA=${BENCH_DATA:-/usr/share/datasets/fashion-mnist}
 WITH_DLC=${BENCH_DLC:-1}
 DLC_CPU=${BENCH_DLC_CPU:-native}
@@ -82,27 +85,33 @@ if [ "$WITH_DLC" != 0 ]; then
   "$DLRUN" bench "$OUT/lenet_b128.dlc" --entry predict --steps 1 --warmup 0 --save-initial "$INITIAL" >/dev/null
 fi
 
+# Step and inference timings of dlc (unless BENCH_WITH_DLC=0), PyTorch and
+# JAX into folder $1.
+time_steps() {
+  local dir=$1 b fw
+  if [ "$WITH_DLC" != 0 ]; then
+    for b in 32 128; do
+      "${PIN[@]}" "$DLRUN" bench "$OUT/lenet_b$b.dlc" --entry train_step --steps "$(scaled "${TRAIN_STEPS[$b]}")" \
+        --warmup 10 --threads "$THREADS" --json >"$dir/dlc_train_step_$b.json"
+    done
+    for b in 1 128 10000; do
+      "${PIN[@]}" "$DLRUN" bench "$OUT/lenet_b$b.dlc" --entry predict --steps "$(scaled "${PREDICT_STEPS[$b]}")" \
+        --warmup 2 --threads "$THREADS" --json >"$dir/dlc_predict_$b.json"
+    done
+  fi
+  for fw in torch jax; do
+    "${PIN[@]}" "$PY" "$HERE/${fw}_lenet.py" --mode steps --weights "$INITIAL" --threads "$THREADS" \
+      --scale "$SCALE" --out "$dir/${fw}_steps.json" >/dev/null
+  done
+}
+
 # Rounds: every measurement runs BENCH_ROUNDS times, the frameworks taking
 # turns, and the report keeps each one's best median.
 for r in $(seq 1 "$ROUNDS"); do
   R=$OUT/round$r
   mkdir -p "$R"
-  if [ "$WITH_DLC" != 0 ]; then
-    say "round $r/$ROUNDS: dlrun bench"
-    for b in 32 128; do
-      "${PIN[@]}" "$DLRUN" bench "$OUT/lenet_b$b.dlc" --entry train_step --steps "$(scaled "${TRAIN_STEPS[$b]}")" \
-        --warmup 10 --threads "$THREADS" --json >"$R/dlc_train_step_$b.json"
-    done
-    for b in 1 128 10000; do
-      "${PIN[@]}" "$DLRUN" bench "$OUT/lenet_b$b.dlc" --entry predict --steps "$(scaled "${PREDICT_STEPS[$b]}")" \
-        --warmup 2 --threads "$THREADS" --json >"$R/dlc_predict_$b.json"
-    done
-  fi
-  for fw in torch jax; do
-    say "round $r/$ROUNDS: $fw step and inference timings"
-    "${PIN[@]}" "$PY" "$HERE/${fw}_lenet.py" --mode steps --weights "$INITIAL" --threads "$THREADS" \
-      --scale "$SCALE" --out "$R/${fw}_steps.json" >/dev/null
-  done
+  say "round $r/$ROUNDS: step and inference timings"
+  time_steps "$R"
   # One epoch each at batch 128 in dlrun's order.
   say "round $r/$ROUNDS: one Fashion-MNIST epoch each"
   if [ "$WITH_DLC" != 0 ]; then
@@ -120,6 +129,10 @@ if [ "$WITH_DLC" != 0 ]; then
   "${PIN[@]}" "$DLRUN" bench "$OUT/lenet_b128.dlc" --threads "$THREADS" --steps "$(scaled 80)" --warmup 10 \
     --profile >"$OUT/dlc_profile_128.txt"
 fi
+
+# Under a competing load: the same measurements with a busy loop on one core.
+source "$MLP/competing_load.sh"
+competing_load_rounds "$LOAD_ROUNDS" time_steps
 
 cut -d' ' -f1-3 /proc/loadavg >"$OUT/load_end.txt"
 "$PY" "$HERE/report.py" "$OUT"

@@ -95,6 +95,51 @@ def best_row(runs, kind, batch):
     return min(rows, key=lambda r: r["median_ms"]) if rows else None
 
 
+def dlc_best(folder, entry, batch, prefix="round"):
+    """dlrun bench's fastest median over the rounds for `entry` at `batch`."""
+    runs = load_rounds(folder, f"dlc_{entry}_{batch}.json", prefix)
+    return min((j["entries"][0] for j in runs), key=lambda e: e["median_ms"]) if runs else None
+
+
+def competing_load_section(folder, train_batches, predict_batches):
+    """The table of the rounds under a competing load (run.sh's load1, load2,
+    ...) beside the quiet rounds, and the target lines: dlc's step time grows
+    no more than PyTorch's and stays ahead. ([], []) when there were none."""
+    n_load = len(load_rounds(folder, f"dlc_train_step_{train_batches[0]}.json", "load"))
+    if not n_load:
+        return [], []
+    frameworks = {fw: (load_rounds(folder, f"{fw}_steps.json"), load_rounds(folder, f"{fw}_steps.json", "load"))
+                  for fw in ("torch", "jax")}
+    rows = ["", f"Under a competing load (a busy loop pinned to one of the cores; best of {n_load} rounds' "
+            "medians, and in brackets the factor over the same figure without the load):", "",
+            "| metric | dlc | PyTorch | JAX |", "|---|---|---|---|"]
+    targets = []
+    for kind, batches, unit in (("train", train_batches, "ms, median"), ("predict", predict_batches, "samples/s")):
+        entry = "train_step" if kind == "train" else "predict"
+        for b in batches:
+            pairs = [(dlc_best(folder, entry, b), dlc_best(folder, entry, b, "load"))]
+            pairs += [(best_row(quiet, kind, b), best_row(loaded, kind, b)) for quiet, loaded in frameworks.values()]
+            cells = []
+            for q, l in pairs:
+                if not (q and l):
+                    cells.append("n/a")
+                elif kind == "train":
+                    cells.append(f"{fmt(l['median_ms'])} (x{l['median_ms'] / q['median_ms']:.2f})")
+                else:  # a rate: the factor is how much slower
+                    cells.append(f"{fmt(l['samples_per_s'])} (x{q['samples_per_s'] / l['samples_per_s']:.2f})")
+            rows.append(f"| {'train step' if kind == 'train' else 'inference'}, batch {b} ({unit}) | "
+                        + " | ".join(cells) + " |")
+            (d_q, d_l), (t_q, t_l) = pairs[0], pairs[1]
+            if kind == "train" and d_q and d_l and t_q and t_l:
+                g_d, g_t = d_l["median_ms"] / d_q["median_ms"], t_l["median_ms"] / t_q["median_ms"]
+                ok = "met" if g_d <= g_t else "MISSED"
+                ahead = "met" if d_l["median_ms"] < t_l["median_ms"] else "MISSED"
+                targets.append(f"- under load, train step batch {b}: dlc grows x{g_d:.2f}, PyTorch x{g_t:.2f} "
+                               f"(target: no more: {ok}); dlc {t_l['median_ms'] / d_l['median_ms']:.2f}x "
+                               f"PyTorch's throughput under load (target ahead: {ahead})")
+    return rows, targets
+
+
 def main():
     folder = sys.argv[1]
     floors = load_rounds(folder, "floor.json")
@@ -128,9 +173,8 @@ def main():
     adam_ms = min((f["adam_ms"] for f in floors if "adam_ms" in f), default=None)
     n_rounds = len(load_rounds(folder, "dlc_train_step_128.json"))
 
-    def dlc_bench(entry, batch, prefix="round"):
-        runs = load_rounds(folder, f"dlc_{entry}_{batch}.json", prefix)
-        return min((j["entries"][0] for j in runs), key=lambda e: e["median_ms"]) if runs else None
+    def dlc_bench(entry, batch):
+        return dlc_best(folder, entry, batch)
 
     def dlc_rss(name):
         runs = load_rounds(folder, name)
@@ -242,39 +286,8 @@ def main():
                               "noise of a few us either way)")
 
     # The same measurements with a busy loop pinned to one of the cores.
-    load_rows = []
-    torch_load, jax_load = load_rounds(folder, "torch_steps.json", "load"), load_rounds(folder, "jax_steps.json", "load")
-    if load_rounds(folder, "dlc_train_step_128.json", "load"):
-        n_load = len(load_rounds(folder, "dlc_train_step_128.json", "load"))
-        load_rows = ["", f"Under a competing load (a busy loop pinned to one of the cores; best of {n_load} rounds' "
-                     "medians, and in brackets the factor over the same figure without the load):", "",
-                     "| metric | dlc | PyTorch | JAX |", "|---|---|---|---|"]
-
-        def grown(loaded, quiet):
-            return f"{fmt(loaded)} (x{loaded / quiet:.2f})" if loaded and quiet else fmt(loaded)
-
-        for kind, batches, key, unit in (("train", TRAIN_BATCHES, "median_ms", "ms, median"),
-                                         ("predict", PREDICT_BATCHES, "samples_per_s", "samples/s")):
-            entry = "train_step" if kind == "train" else "predict"
-            for b in batches:
-                d_q, d_l = dlc_bench(entry, b), dlc_bench(entry, b, "load")
-                t_q, t_l = best_row(torch_runs, kind, b), best_row(torch_load, kind, b)
-                j_q, j_l = best_row(jax_runs, kind, b), best_row(jax_load, kind, b)
-                cells = []
-                for q, l in ((d_q, d_l), (t_q, t_l), (j_q, j_l)):
-                    if not (q and l):
-                        cells.append("n/a")
-                    elif kind == "train":
-                        cells.append(grown(l["median_ms"], q["median_ms"]))
-                    else:  # a rate: the factor is how much slower
-                        cells.append(f"{fmt(l['samples_per_s'])} (x{q['samples_per_s'] / l['samples_per_s']:.2f})")
-                load_rows.append(f"| {'train step' if kind == 'train' else 'inference'}, batch {b} ({unit}) | "
-                                 + " | ".join(cells) + " |")
-                if kind == "train" and d_q and d_l and t_q and t_l:
-                    g_d, g_t = d_l["median_ms"] / d_q["median_ms"], t_l["median_ms"] / t_q["median_ms"]
-                    ratios.append(f"- under load, train step batch {b}: dlc grows x{g_d:.2f}, PyTorch x{g_t:.2f} "
-                                  f"(target: no more: {verdict(g_d <= g_t)}); dlc {t_l['median_ms'] / d_l['median_ms']:.2f}x "
-                                  f"PyTorch's throughput under load (target ahead: {verdict(d_l['median_ms'] < t_l['median_ms'])})")
+    load_rows, load_ratios = competing_load_section(folder, TRAIN_BATCHES, PREDICT_BATCHES)
+    ratios += load_ratios
 
     threads = (load_rounds(folder, "dlc_train_step_128.json") or [{}])[0].get("threads")
     load_start = first_line(os.path.join(folder, "load_start.txt")).split()[0]

@@ -120,21 +120,9 @@ done
 "${PIN[@]}" "$DLRUN" bench "$OUT/mlp_b10000.dlc" --entry predict --threads "$THREADS" --steps "$(scaled 30)" \
   --warmup 3 --profile >"$OUT/dlc_profile_10000.txt"
 
-# Under a competing load: a busy loop pinned to one of our cores, as when
-# another process shares the machine. Same measurements, same turns.
-BUSY_CORE=${CORES##*[-,]}  # the last core of the list
-busy_pid=
-stop_busy() { [ -n "$busy_pid" ] && kill "$busy_pid" 2>/dev/null; busy_pid=; }
-trap stop_busy EXIT
-for r in $(seq 1 "$LOAD_ROUNDS"); do
-  R=$OUT/load$r
-  mkdir -p "$R"
-  taskset -c "$BUSY_CORE" sh -c 'while :; do :; done' &
-  busy_pid=$!
-  say "load round $r/$LOAD_ROUNDS (busy loop on core $BUSY_CORE): dlrun bench, torch, jax"
-  time_steps "$R"
-  stop_busy
-done
+# Under a competing load: the same measurements with a busy loop on one core.
+source "$HERE/competing_load.sh"
+competing_load_rounds "$LOAD_ROUNDS" time_steps
 
 cut -d' ' -f1-3 /proc/loadavg >"$OUT/load_end.txt"
 "$PY" "$HERE/report.py" "$OUT"
