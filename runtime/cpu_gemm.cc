@@ -2,13 +2,19 @@
 
 #include <cblas.h>
 #include <dnnl.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <string>
 
 #include "ir/error.h"
+
+// libgomp's C API, declared here rather than through <omp.h>, which only
+// GCC ships (the fuzz build compiles with clang and links the same libgomp).
+extern "C" {
+int omp_get_max_threads(void);
+void omp_set_num_threads(int);
+}
 
 namespace dlc {
 namespace {
