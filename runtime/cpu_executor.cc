@@ -123,8 +123,8 @@ void check_cpu_features(const proto::Executable& exe) {
   std::string names;
   for (const auto& f : missing) names += (names.empty() ? "" : ", ") + f;
   throw Error("its cpu code was generated for CPU '" + exe.cpu() + "' and uses " + names +
-              ", which this machine lacks; compile the model on this machine (dlc compile's default, --cpu "
-              "native), or with --cpu x86-64-v2 to run on any x86-64");
+              ", which this machine lacks; compile the model here with --cpu native, or with --cpu x86-64-v2 "
+              "(the default) to run on any x86-64");
 }
 
 class CpuExecutor : public ObservableExecutor {

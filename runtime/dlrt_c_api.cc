@@ -106,12 +106,18 @@ void check_buffer(const dlc::TensorType& type, const void* data, dlrt_dtype dtyp
   if (numel > 0 && !data) throw dlc::ArgumentError(what + ": data is NULL");
 }
 
-/// check_buffer, building the text that names the buffer only when it is wrong.
+/// check_buffer, building the text that names the buffer only when it is
+/// wrong. An input of the right dtype but the wrong count says how many
+/// elements were given (the caller's count, not a buffer's size).
 template <typename What>
-void check_bound(const dlc::TensorType& type, const void* data, dlrt_dtype dtype, int64_t numel, const What& what) {
-  bool ok = valid_dtype(dtype) && dlc::from_proto(static_cast<dlc::proto::DType>(dtype)) == type.dtype &&
-            numel == type.numel() && (numel == 0 || data);
-  if (!ok) check_buffer(type, data, dtype, numel, what());
+void check_bound(const dlc::TensorType& type, const void* data, dlrt_dtype dtype, int64_t numel, const What& what,
+                 bool input) {
+  bool dtype_ok = valid_dtype(dtype) && dlc::from_proto(static_cast<dlc::proto::DType>(dtype)) == type.dtype;
+  if (dtype_ok && numel == type.numel() && (numel == 0 || data)) return;
+  if (input && dtype_ok && numel >= 0 && numel != type.numel())
+    throw dlc::ArgumentError(what() + " is " + type.str() + " (" + std::to_string(type.numel()) + " elements), but " +
+                             std::to_string(numel) + " elements were given");
+  check_buffer(type, data, dtype, numel, what());
 }
 
 /// The index of the tensor called `name` in `tensors`, or tensors.size().
@@ -411,12 +417,7 @@ dlrt_status dlrt_run(dlrt_model* model, const char* entry, const dlrt_input* inp
                                  "' (its inputs: " + have + ")");
       }
       if (given[k]) throw dlc::ArgumentError(what() + " is given twice");
-      if (b.numel != e.inputs[k].type.numel() && b.numel >= 0 && valid_dtype(b.dtype) &&
-          dlc::from_proto(static_cast<dlc::proto::DType>(b.dtype)) == e.inputs[k].type.dtype)
-        throw dlc::ArgumentError(what() + " is " + e.inputs[k].type.str() + " (" +
-                                 std::to_string(e.inputs[k].type.numel()) + " elements), but " +
-                                 std::to_string(b.numel) + " elements were given");
-      check_bound(e.inputs[k].type, b.data, b.dtype, b.numel, what);
+      check_bound(e.inputs[k].type, b.data, b.dtype, b.numel, what, /*input=*/true);
       given[k] = 1;
       in[k] = b.data;
     }
@@ -433,7 +434,7 @@ dlrt_status dlrt_run(dlrt_model* model, const char* entry, const dlrt_input* inp
       size_t k = index_of(e.outputs, b.name);
       if (k == e.outputs.size()) throw dlc::ArgumentError(model->session->missing_output_message(entry, b.name));
       if (out[k]) throw dlc::ArgumentError(what() + " is asked for twice");
-      check_bound(e.outputs[k].type, b.data, b.dtype, b.numel, what);
+      check_bound(e.outputs[k].type, b.data, b.dtype, b.numel, what, /*input=*/false);
       out[k] = b.data;  // an empty output's may be NULL: nothing is written
     }
     model->session->run_bound(entry, in.data(), out.data());
