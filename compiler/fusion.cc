@@ -27,6 +27,7 @@ const char* node_kind_name(NodeKind k) {
     case NodeKind::gemm: return "gemm";
     case NodeKind::window: return "window";
     case NodeKind::random: return "random";
+    case NodeKind::collective: return "collective";
   }
   return "?";
 }
@@ -34,7 +35,9 @@ const char* node_kind_name(NodeKind k) {
 namespace {
 /// Kinds whose results exist only in memory: constant data, GEMM results and
 /// window loops' results, never an expression inside another loop.
-bool only_in_memory(NodeKind k) { return k == NodeKind::data || k == NodeKind::gemm || k == NodeKind::window; }
+bool only_in_memory(NodeKind k) {
+  return k == NodeKind::data || k == NodeKind::gemm || k == NodeKind::window || k == NodeKind::collective;
+}
 }  // namespace
 
 bool FusionPlan::in_memory(const std::string& v) const {
@@ -74,6 +77,7 @@ NodeKind classify(const Graph& g, const Node& n, bool training) {
     case Lowering::reshape: return NodeKind::reshape;
     case Lowering::reduction: return NodeKind::reduction;
     case Lowering::window: return NodeKind::window;
+    case Lowering::collective: return NodeKind::collective;
     case Lowering::random: return training && n.attr_float("rate") != 0.0 ? NodeKind::random : NodeKind::identity;
     case Lowering::gemm:
       if (g.type_of(n.inputs[0]).dtype == DType::f32) return NodeKind::gemm;
@@ -181,6 +185,8 @@ class Planner {
         }
         if (kind == NodeKind::window && !view_of(p_, n.inputs[0]))
           store(n.inputs[0], "input of " + n.op + " '" + n.name + "' is read from memory");
+        if (kind == NodeKind::collective && !whole_buffer(n.inputs[0]))
+          store(n.inputs[0], "input of " + n.op + " '" + n.name + "' is sent between processes from memory");
         if (kind == NodeKind::reshape && !is_relabel(n)) {
           std::string base = n.inputs[0];
           while (!p_.in_memory(base) && (p_.kind[p_.producer.at(base)] == NodeKind::reshape ||
@@ -191,6 +197,12 @@ class Planner {
       }
       changed = p_.stored.size() != before;
     }
+  }
+
+  /// True when `v` is in memory as the whole of its buffer, in order.
+  bool whole_buffer(const std::string& v) const {
+    std::optional<MemoryView> view = view_of(p_, v);
+    return view && view->offset == 0 && view->dense() && g_.type_of(view->base).numel() == g_.type_of(v).numel();
   }
 
   bool is_relabel(const Node& reshape) const {
@@ -288,10 +300,19 @@ class Planner {
     auto it = p_.producer.find(v);
     if (it == p_.producer.end()) return {};
     std::vector<std::string> out;
-    for (const auto& in : step_inputs(it->second)) {
-      std::optional<MemoryView> view = view_of(p_, in);
-      if (view) out.push_back(view->base);
+    // Every collective of the entry is one step (the bucket): its results
+    // wait for all of their inputs.
+    std::vector<int> steps = {it->second};
+    if (p_.kind[it->second] == NodeKind::collective) {
+      steps.clear();
+      for (size_t k = 0; k < g_.nodes.size(); ++k)
+        if (p_.live[k] && p_.kind[k] == NodeKind::collective) steps.push_back(static_cast<int>(k));
     }
+    for (int k : steps)
+      for (const auto& in : step_inputs(k)) {
+        std::optional<MemoryView> view = view_of(p_, in);
+        if (view) out.push_back(view->base);
+      }
     return out;
   }
 

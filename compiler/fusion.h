@@ -42,6 +42,11 @@
 // - Dropout in training is inlined like an element-wise op: x * keep / (1 -
 //   rate), the keep bit a mask load (LoopKernel, Access::mask) drawn from
 //   the element's flat index, so it fuses with its neighbours.
+// - A collective (all_reduce_mean, inserted by --data-parallel) reads its
+//   input from memory, so its producer is stored, and its result lives in
+//   memory; all of an entry point's collectives are one step (a bucket), so
+//   the optimizer's update kernels, which read the averaged gradients, run
+//   after it and cannot fuse with the gradients' own kernels.
 // - A training switch (if_training: batch_norm's batch or running form) is
 //   resolved before planning: each entry is planned over its own copy of the
 //   graph where the switch is the identity of the form it reads
@@ -83,6 +88,7 @@ enum class NodeKind {
   gemm,         // matmul (f32): library call
   window,       // window loops (extract_patches, fold_patches): kernels of their own over memory
   random,       // a random op in training: an element-wise expression over a mask load, inlined
+  collective,   // all_reduce_mean: every one of an entry is one bucket step, reading memory
 };
 
 const char* node_kind_name(NodeKind k);

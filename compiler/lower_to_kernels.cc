@@ -16,8 +16,8 @@ namespace {
 
 /// One step before buffers exist.
 struct Unit {
-  enum Kind { loop, gemm, window } kind = loop;
-  int node = -1;     // gemm or window node
+  enum Kind { loop, gemm, window, collective } kind = loop;
+  int node = -1;     // gemm or window node (collective: all of the entry's collective nodes, in `nodes`)
   int cluster = -1;  // loop kernel, or the GEMM's epilogue
   SymKernel kern;    // loop kernel or epilogue
   std::vector<std::string> reads;   // values in memory it reads
@@ -135,6 +135,7 @@ class Lowerer {
       u.reads = {base_of(g_.nodes[k].inputs[0])};
       units_.push_back(std::move(u));
     }
+    make_collective_unit();
     drop_internal_stores();
     for (size_t i = 0; i < units_.size(); ++i) {
       Unit& u = units_[i];
@@ -142,6 +143,21 @@ class Lowerer {
       u.anchor = u.nodes.empty() ? 0 : u.nodes.front();
       for (const auto& w : u.writes) writer_[w] = static_cast<int>(i);
     }
+  }
+
+  /// Every collective node of the entry in one step: a data-parallel step
+  /// then pays the network's latency once, whatever its parameter count.
+  void make_collective_unit() {
+    Unit u;
+    u.kind = Unit::collective;
+    for (size_t k = 0; k < g_.nodes.size(); ++k) {
+      if (!plan_.live[k] || plan_.kind[k] != NodeKind::collective) continue;
+      const Node& n = g_.nodes[k];
+      u.nodes.push_back(static_cast<int>(k));
+      u.reads.push_back(base_of(n.inputs[0]));
+      u.writes.push_back(n.outputs[0]);
+    }
+    if (!u.nodes.empty()) units_.push_back(std::move(u));
   }
 
   /// A root that only its own kernel uses (a bias gradient consumed by the
@@ -408,6 +424,20 @@ class Lowerer {
                          : !u.kern.reductions.empty() ? " (reduction with its element-wise producers)"
                                                       : " (elementwise group)";
       prog_.explain.push_back(label + node_list(u.nodes) + what);
+      return st;
+    }
+    if (u.kind == Unit::collective) {
+      AllReduceStep r;
+      int64_t bytes = 0;
+      for (size_t i = 0; i < u.reads.size(); ++i) {
+        r.src.push_back(home_.at(u.reads[i]));
+        r.dst.push_back(home_.at(u.writes[i]));
+        bytes += prog_.buffers[r.src.back()].bytes();
+      }
+      st.body = r;
+      prog_.explain.push_back(label + "all_reduce_mean of " + std::to_string(r.src.size()) + " value(s), " +
+                              std::to_string(bytes) + " bytes, in one bucket (the mean over the processes of a "
+                              "data-parallel run; the optimizer's updates read its results, so they run after it)");
       return st;
     }
     const Node& n = g_.nodes[u.node];

@@ -46,6 +46,10 @@ void step_buffers(const Step& s, std::vector<int>* reads, std::vector<int>* writ
     reads->push_back(c->src);
     writes->push_back(c->dst);
   }
+  if (auto* r = s.all_reduce()) {
+    reads->insert(reads->end(), r->src.begin(), r->src.end());
+    writes->insert(writes->end(), r->dst.begin(), r->dst.end());
+  }
 }
 
 std::vector<Lifetime> buffer_lifetimes(const Program& p) {

@@ -18,6 +18,7 @@
 
 #include "kernel/kernel_ir.h"
 #include "compiler/lower_to_kernels.h"
+#include "compiler/passes/all_reduce_gradients.h"
 #include "compiler/passes/autodiff.h"
 #include "compiler/passes/bind_batch.h"
 #include "compiler/passes/eliminate_common_subexpressions.h"
@@ -58,6 +59,7 @@ std::unique_ptr<Pass> make_graph_pass(const std::string& name, const CompileOpti
   if (name == "expand_composites") return std::make_unique<ExpandCompositesPass>(opts.training);
   if (name == "regularize") return std::make_unique<RegularizePass>();
   if (name == "autodiff") return std::make_unique<AutodiffPass>();
+  if (name == "all_reduce_gradients") return std::make_unique<AllReduceGradientsPass>();
   if (name == "lower_optimizer") return std::make_unique<LowerOptimizerPass>();
   if (name == "fold_constants") return std::make_unique<FoldConstantsPass>();
   if (name == "cse") return std::make_unique<EliminateCommonSubexpressionsPass>();
@@ -98,8 +100,10 @@ class GraphStage : public Stage {
 std::vector<std::unique_ptr<Stage>> graph_stages(const Model& m, const CompileOptions& opts) {
   bool training = m.has_training() && opts.training;
   std::vector<std::unique_ptr<Stage>> stages;
-  for (const auto& info : graph_pass_infos())
+  for (const auto& info : graph_pass_infos()) {
+    if (info.name == "all_reduce_gradients" && !opts.data_parallel) continue;
     if (training || !info.needs_training) stages.push_back(graph_stage(make_graph_pass(info.name, opts)));
+  }
   return stages;
 }
 
@@ -111,6 +115,8 @@ void check_dump_after(const std::string& dump_after, const std::vector<std::uniq
     if (s->name() == dump_after) return;
   if (!contains(stage_names(), dump_after))
     throw Error("unknown stage '" + dump_after + "' for --dump-after (stages: " + join(stage_names()) + ", or all)");
+  if (dump_after == "all_reduce_gradients" && !opts.data_parallel)
+    throw Error("stage 'all_reduce_gradients' does not run: it runs only with --data-parallel");
   if (contains(kBackendStages, dump_after))
     throw Error("stage '" + dump_after + "' does not run for target " + opts.target + ": it runs for targets cpu and cuda");
   throw Error("stage '" + dump_after + "' does not run: it runs only when the model trains" +
@@ -194,6 +200,8 @@ const std::vector<GraphPassInfo>& graph_pass_infos() {
       {"expand_composites", "rewrite softmax, the losses, batch_norm, argmax ... into primitive ops", false, {}, {}},
       {"regularize", "add the training section's weight penalties to the loss", true, {}, {"autodiff"}},
       {"autodiff", "append the gradient of the loss for every trainable parameter", true, {}, {}},
+      {"all_reduce_gradients", "--data-parallel: average the gradients, the loss and running statistics over the processes",
+       true, {"autodiff"}, {"lower_optimizer"}},
       {"lower_optimizer", "the optimizer's update as element-wise ops on state", true, {"autodiff"}, {}},
       {"fold_constants", "evaluate nodes whose inputs are all constants", false, {}, {}},
       {"cse", "merge nodes that compute the same thing", false, {}, {}},
@@ -303,6 +311,7 @@ proto::Executable compile_model(Model m, const CompileOptions& opts) {
   exe.set_target(opts.target);
   exe.set_batch(opts.batch);
   exe.set_seed(opts.seed);
+  exe.set_data_parallel(training && opts.data_parallel);
   *exe.mutable_graph() = graph_to_proto(m.graph);
   if (training) {
     exe.set_loss(m.training.loss());

@@ -18,6 +18,9 @@ struct CompileOptions {
   int64_t batch = 1;           // binds the symbolic batch dimension
   uint64_t seed = 0;           // parameter initialization
   bool training = true;        // build train_step when the model has a training section
+  /// train_step averages its gradients, loss and running statistics over the
+  /// processes of a data-parallel run (the all_reduce_gradients pass).
+  bool data_parallel = false;
   std::string dump_after;      // stage name or "all": print the IR after it (stage_names())
   std::string stop_after;      // graph pass name: run_graph_passes stops after it
   /// Receives each dump: the stage's name and its IR as text. The default

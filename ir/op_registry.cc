@@ -16,6 +16,7 @@ const OpRegistry& OpRegistry::get() {
     register_index_ops(r);
     register_conv_ops(r);
     register_norm_ops(r);
+    register_collective_ops(r);
     return r;
   }();
   return registry;
@@ -39,6 +40,7 @@ const char* lowering_name(Lowering l) {
     case Lowering::expansion: return "expansion";
     case Lowering::window: return "window";
     case Lowering::training_switch: return "training_switch";
+    case Lowering::collective: return "collective";
   }
   return "?";
 }

@@ -34,6 +34,8 @@ enum class Lowering {
                 // index, out-of-range reads yielding a pad (patches of a convolution, their sum back)
   expansion,    // `expand`: rewritten into primitive ops before autodiff (composites)
   training_switch,  // input 0 in train_step, input 1 otherwise; resolved per entry before fusion (ir/ops/norm.cc)
+  collective,   // combined over the processes of a data-parallel run: every such node of an entry
+                // point is one kernel step (a bucket), reading its inputs from memory (ir/ops/collective.cc)
 };
 
 /// What a Lowering::reduction op combines.
@@ -85,6 +87,10 @@ struct EvalContext {
   uint64_t seed = 0;
   uint64_t step = 0;
   int64_t node_index = 0;  // distinguishes random streams of different nodes
+  /// Data-parallel runs: replaces the `n` values at `data` by their mean over
+  /// the processes, in place (the same call on every process). Empty: one
+  /// process, where the mean is the value itself.
+  std::function<void(double* data, int64_t n)> all_reduce_mean;
 };
 
 /// Infers output types from input types; returns an error text (without the
@@ -162,6 +168,7 @@ void register_random_ops(OpRegistry& r);
 void register_index_ops(OpRegistry& r);
 void register_conv_ops(OpRegistry& r);
 void register_norm_ops(OpRegistry& r);
+void register_collective_ops(OpRegistry& r);
 
 // Shape rules shared by several families.
 /// Numpy broadcasting of all inputs; float or matching dtypes.

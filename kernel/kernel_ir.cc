@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <limits>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "ir/error.h"
@@ -40,7 +41,8 @@ const char* Step::kind_name() const {
   switch (body.index()) {
     case 0: return "loop";
     case 1: return "gemm";
-    default: return "copy";
+    case 2: return "copy";
+    default: return "all_reduce";
   }
 }
 
@@ -52,8 +54,14 @@ int Program::find_buffer(BufferKind kind, const std::string& name) const {
 
 int Program::kernel_count() const {
   int n = 0;
-  for (const auto& s : steps) n += s.copy() ? 0 : 1;
+  for (const auto& s : steps) n += s.loop() || s.gemm() ? 1 : 0;
   return n;
+}
+
+bool Program::has_collectives() const {
+  for (const auto& s : steps)
+    if (s.all_reduce()) return true;
+  return false;
 }
 
 const char* buffer_kind_name(BufferKind k) {
@@ -242,6 +250,9 @@ std::string print_program(const Program& p) {
       if (c->dst_offset) o << " +" << c->dst_offset;
       o << " numel " << c->numel << "\n";
     }
+    if (auto* r = s.all_reduce())
+      for (size_t k = 0; k < r->src.size() && k < r->dst.size(); ++k)
+        o << "    mean over processes " << buf(p, r->src[k]) << " -> " << buf(p, r->dst[k]) << "\n";
   }
   return o.str();
 }
@@ -468,10 +479,36 @@ class Checker {
       fail("copy out of range");
   }
 
+  void check_all_reduce(const AllReduceStep& r) const {
+    if (r.src.empty() || r.src.size() != r.dst.size()) fail("all_reduce needs as many destinations as sources, at least one");
+    std::set<int> dsts;
+    for (size_t k = 0; k < r.src.size(); ++k) {
+      const Buffer& s = buffer(r.src[k], false);
+      const Buffer& d = buffer(r.dst[k], true);
+      if (s.dtype != d.dtype || s.numel != d.numel) fail("all_reduce between buffers of different types");
+      if (s.dtype != DType::f32 && s.dtype != DType::f64) fail("all_reduce of a buffer that is not f32 or f64");
+      if (d.kind != BufferKind::temp && d.kind != BufferKind::output && d.kind != BufferKind::state)
+        fail("all_reduce writes a buffer that is not a temp, an output or a state");
+      if (!dsts.insert(r.dst[k]).second) fail("all_reduce writes buffer b" + std::to_string(r.dst[k]) + " twice");
+    }
+    for (int s : r.src)
+      for (int d : r.dst)
+        if (s == d || overlapping_temps(s, d)) fail("all_reduce reads a buffer it writes");
+  }
+
+  /// True when temps `x` and `y` share arena bytes.
+  bool overlapping_temps(int x, int y) const {
+    const Buffer& a = p_.buffers[x];
+    const Buffer& b = p_.buffers[y];
+    return a.kind == BufferKind::temp && b.kind == BufferKind::temp && a.offset >= 0 && b.offset >= 0 &&
+           a.offset < b.offset + b.bytes() && b.offset < a.offset + a.bytes();
+  }
+
   void check_step(const Step& s) const {
     if (auto* k = s.loop()) check_loop(*k);
     if (auto* g = s.gemm()) check_gemm(*g);
     if (auto* c = s.copy()) check_copy(*c);
+    if (auto* r = s.all_reduce()) check_all_reduce(*r);
     for (const auto& [value, id] : s.values) buffer(id, false);
   }
 

@@ -215,10 +215,26 @@ struct CopyStep {
 };
 
 // ---------------------------------------------------------------------------
+// Collectives
+
+/// dst[k] = the mean over the processes of a data-parallel run of src[k],
+/// element by element, for every k: the gradients (and the loss and running
+/// statistics) of a train step compiled with --data-parallel, in one bucket
+/// so a step pays the network's latency once. Every process of the run
+/// executes the same step with buffers of the same sizes; the sum runs in
+/// rank order, so every process gets the same bits and a rerun with the same
+/// number of processes repeats them. Run by one process it copies. Each
+/// pair has one float dtype and one size; dst buffers are distinct and none
+/// of them a src (nor an input or a constant).
+struct AllReduceStep {
+  std::vector<int> src, dst;
+};
+
+// ---------------------------------------------------------------------------
 // Steps and programs
 
 struct Step {
-  std::variant<LoopKernel, GemmCall, CopyStep> body;
+  std::variant<LoopKernel, GemmCall, CopyStep, AllReduceStep> body;
   /// The graph nodes this step computes (for --explain-fusion, --verify-fusion).
   std::vector<std::string> nodes;
   /// Graph values this step stores, each with the buffer holding it (dense,
@@ -230,7 +246,8 @@ struct Step {
   const LoopKernel* loop() const { return std::get_if<LoopKernel>(&body); }
   const GemmCall* gemm() const { return std::get_if<GemmCall>(&body); }
   const CopyStep* copy() const { return std::get_if<CopyStep>(&body); }
-  /// "loop", "gemm" or "copy".
+  const AllReduceStep* all_reduce() const { return std::get_if<AllReduceStep>(&body); }
+  /// "loop", "gemm", "copy" or "all_reduce".
   const char* kind_name() const;
 };
 
@@ -249,8 +266,10 @@ struct Program {
 
   /// The buffer of `kind` named `name`, or -1.
   int find_buffer(BufferKind kind, const std::string& name) const;
-  /// Number of steps that are kernels (everything but copies).
+  /// Number of steps that are kernels (loops and GEMMs: not copies or collectives).
   int kernel_count() const;
+  /// True when some step is an all_reduce (a data-parallel train step).
+  bool has_collectives() const;
 };
 
 const char* buffer_kind_name(BufferKind k);

@@ -188,6 +188,11 @@ proto::KernelProgram program_to_proto(const Program& p) {
       pc->set_dst_offset(c->dst_offset);
       pc->set_numel(c->numel);
     }
+    if (auto* r = s.all_reduce()) {
+      auto* pr = ps->mutable_all_reduce();
+      for (int b : r->src) pr->add_src(b);
+      for (int b : r->dst) pr->add_dst(b);
+    }
   }
   return out;
 }
@@ -238,6 +243,11 @@ Program program_from_proto(const proto::KernelProgram& p) {
       case proto::KernelStep::kCopy: {
         const auto& pc = ps.copy();
         s.body = CopyStep{pc.src(), pc.dst(), pc.src_offset(), pc.dst_offset(), pc.numel()};
+        break;
+      }
+      case proto::KernelStep::kAllReduce: {
+        const auto& pr = ps.all_reduce();
+        s.body = AllReduceStep{{pr.src().begin(), pr.src().end()}, {pr.dst().begin(), pr.dst().end()}};
         break;
       }
       default: bad("a step has no body");

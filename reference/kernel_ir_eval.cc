@@ -264,6 +264,10 @@ void ProgramEvaluator::run_step(const Step& s, const EvalContext& ctx) {
   }
   if (auto* c = s.copy())
     for (int64_t i = 0; i < c->numel; ++i) write(c->dst, c->dst_offset + i, read(c->src, c->src_offset + i));
+  // The evaluator is one process: the mean over one process is the value.
+  if (auto* r = s.all_reduce())
+    for (size_t k = 0; k < r->src.size(); ++k)
+      for (int64_t i = 0; i < p_.buffers[r->src[k]].numel; ++i) write(r->dst[k], i, read(r->src[k], i));
 }
 
 }  // namespace dlc

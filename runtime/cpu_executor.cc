@@ -11,6 +11,8 @@
 #include "kernel/cpu_features.h"
 #include "kernel/kernel_ir.h"
 #include "ir/error.h"
+#include "runtime/collectives/host_all_reduce.h"
+#include "runtime/collectives/process_group.h"
 #include "runtime/cpu_gemm.h"
 #include "runtime/memfd_loader.h"
 #include "runtime/program_io.h"
@@ -152,6 +154,14 @@ class CpuExecutor : public ObservableExecutor {
     const auto* fingerprint = static_cast<const uint64_t*>(library_->symbol(cpu_abi::kFingerprintSymbol));
     if (*fingerprint != program_fingerprint(programs))
       throw Error("the cpu code was not generated from this executable's kernel programs (fingerprint mismatch)");
+    // A data-parallel step joins the run's other processes; its dropout
+    // masks differ between them as between the rows of one big batch.
+    bool collectives = exe.data_parallel();
+    for (const auto& p : programs) collectives |= p.has_collectives();
+    if (collectives) {
+      group_ = &ProcessGroup::get();
+      seed_ = process_seed(exe.seed(), group_->rank());
+    }
     for (auto& p : programs) load_program(std::move(p));
     for (const auto& [name, ep] : entries_)
       if (!programs_.count(name)) throw Error("the cpu executable has no kernel program for entry point '" + name + "'");
@@ -349,6 +359,8 @@ class CpuExecutor : public ObservableExecutor {
       if (cp->numel > 0)
         std::memmove(static_cast<uint8_t*>(lp.pointers[cp->dst]) + cp->dst_offset * size,
                      static_cast<const uint8_t*>(lp.pointers[cp->src]) + cp->src_offset * size, cp->numel * size);
+    } else if (auto* r = s.all_reduce()) {
+      all_reduce_.run(lp.program, *r, lp.pointers.data(), *group_);
     }
   }
 
@@ -407,6 +419,8 @@ class CpuExecutor : public ObservableExecutor {
   }
 
   ThreadPool pool_;
+  ProcessGroup* group_ = nullptr;  // set when a program has collectives
+  HostAllReduce all_reduce_;
   const GemmLibrary gemm_library_ = gemm_library_from_environment();
   uint64_t seed_ = 0;  // the kernels' seed and step (dropout masks)
   uint64_t step_ = 0;

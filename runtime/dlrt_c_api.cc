@@ -10,6 +10,7 @@
 
 #include "dlrt.h"
 #include "kernel/executable.h"
+#include "runtime/collectives/process_group.h"
 #include "runtime/session.h"
 
 struct dlrt_model {
@@ -235,6 +236,24 @@ dlrt_status dlrt_model_seed(const dlrt_model* model, uint64_t* seed) {
     REQUIRE(model);
     REQUIRE(seed);
     *seed = model->session->executable().seed();
+  });
+}
+
+dlrt_status dlrt_model_data_parallel(const dlrt_model* model, int* data_parallel) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(model);
+    REQUIRE(data_parallel);
+    *data_parallel = model->session->executable().data_parallel() ? 1 : 0;
+  });
+}
+
+dlrt_status dlrt_process_group(int* rank, int* size) {
+  return guarded(DLRT_RUNTIME_ERROR, [&] {
+    REQUIRE(rank);
+    REQUIRE(size);
+    dlc::ProcessGroup& g = dlc::ProcessGroup::get();
+    *rank = g.rank();
+    *size = g.size();
   });
 }
 

@@ -5,6 +5,7 @@
 #include "ir/error.h"
 #include "kernel/executable.h"
 #include "reference/ref_interpreter.h"
+#include "runtime/collectives/process_group.h"
 
 namespace dlc {
 
@@ -38,6 +39,10 @@ RefExecutor::RefExecutor(const proto::Executable& exe) : graph_(executable_graph
   }
   for (const auto& p : graph_.params)
     if (!feeds_.count(p.name)) throw Error("parameter '" + p.name + "' has no initial value");
+  if (exe.data_parallel()) {
+    group_ = &ProcessGroup::get();
+    seed_ = process_seed(exe.seed(), group_->rank());
+  }
 }
 
 void RefExecutor::run(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
@@ -49,6 +54,8 @@ void RefExecutor::run(const std::string& entry, const std::map<std::string, Host
   EvalContext ctx;
   ctx.training = entry == "train_step";
   ctx.seed = seed_;
+  if (group_ && group_->size() > 1)
+    ctx.all_reduce_mean = [group = group_](double* data, int64_t n) { group->all_reduce_mean(data, n); };
   for (const auto& name : ep.inputs()) {
     auto in = inputs.find(name);
     if (in == inputs.end()) throw Error("entry point '" + entry + "' needs input '" + name + "'");

@@ -11,6 +11,8 @@
 
 namespace dlc {
 
+class ProcessGroup;
+
 class RefExecutor : public Executor {
  public:
   /// `exe` must be valid (kernel/executable.h); the persistent state starts
@@ -32,6 +34,7 @@ class RefExecutor : public Executor {
   Graph graph_;
   std::map<std::string, proto::EntryPoint> entries_;
   uint64_t seed_ = 0;
+  ProcessGroup* group_ = nullptr;  // data-parallel executables: the run's processes
   /// Persistent tensors by name; inputs join them only during a run.
   std::map<std::string, Tensor> feeds_;
 };

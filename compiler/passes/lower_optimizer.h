@@ -43,6 +43,9 @@ double default_learning_rate(const proto::Optimizer& opt);
 /// keeps for each trainable parameter w. Empty without a training section.
 std::vector<std::string> optimizer_name_clashes(const Model& m);
 
+/// True once the optimizer is lowered: some update writes a trained parameter.
+bool optimizer_lowered(const Model& m);
+
 /// Names of the inputs the pass adds.
 inline constexpr const char* kLearningRateInput = "learning_rate";
 inline constexpr const char* kStepInput = "step";

@@ -27,12 +27,16 @@ const char* kUsage =
     "  --batch N             binds the symbolic batch dimension (default 1)\n"
     "  --seed N              parameter initialization seed (default 0)\n"
     "  --no-train            build only `predict`, even when the model has a training section\n"
+    "  --data-parallel       train_step averages its gradients, loss and running statistics over\n"
+    "                        the processes of `mpirun -np N dlrun train` (--batch rows each); run\n"
+    "                        alone it is the one-process step (docs/data-parallel.md)\n"
     "  --cpu NAME            LLVM CPU for target cpu: x86-64-v2 (any x86-64 of the last\n"
     "                        decade; default), x86-64-v3, native (this machine), ...; a\n"
     "                        machine without the CPU's extensions refuses the file\n"
     "  --dump-after STAGE|all print the IR after a stage (or every stage) to stderr; the\n"
     "                        stages in order: verify, bind_batch, regularize, autodiff,\n"
-    "                        lower_optimizer, fold_constants, cse, simplify (the graph as text),\n"
+    "                        all_reduce_gradients (--data-parallel), lower_optimizer,\n"
+    "                        fold_constants, cse, simplify (the graph as text),\n"
     "                        fuse (fusion decisions), lower, plan_memory (kernel programs),\n"
     "                        codegen (LLVM IR or CUDA C); the last four for cpu and cuda\n"
     "  --verify-each         also check that every stage reporting no change left its IR alone\n"
@@ -73,6 +77,7 @@ int cmd_compile(int argc, char** argv) {
     else if (a == "--batch") opts.batch = batch();
     else if (a == "--seed") opts.seed = seed();
     else if (a == "--no-train") opts.training = false;
+    else if (a == "--data-parallel") opts.data_parallel = true;
     else if (a == "--cpu") opts.cpu = value();
     else if (a == "--dump-after") opts.dump_after = value();
     else if (a == "--verify-each") opts.verify_changes = true;

@@ -12,6 +12,8 @@
 
 #include "kernel/kernel_ir.h"
 #include "ir/error.h"
+#include "runtime/collectives/host_all_reduce.h"
+#include "runtime/collectives/process_group.h"
 #include "runtime/cpu_executor.h"
 #include "runtime/cuda/cublas_library.h"
 #include "kernel/cuda_abi.h"
@@ -87,6 +89,7 @@ class CudaExecutor : public ObservableExecutor {
       : blas_workspace_(kCublasWorkspaceBytes, "cuBLAS's workspace"),
         blas_(stream_.get(), blas_workspace_.ptr(), kCublasWorkspaceBytes),
         seed_(exe.seed()),
+        group_(exe.data_parallel() ? &ProcessGroup::get() : nullptr),
         step_word_(sizeof(uint64_t), "the step number"),
         step_staging_(sizeof(uint64_t), "the step number"),
         graphs_wanted_(graphs_wanted()) {
@@ -96,6 +99,7 @@ class CudaExecutor : public ObservableExecutor {
     for (const auto& in : exe.graph().inputs())
       if (in.role() == proto::STEP) step_input_ = in.name();
     check_fingerprint(programs);
+    if (group_) seed_ = process_seed(seed_, group_->rank());
     load_state(exe);
     int64_t arena_bytes = 0;
     for (const auto& p : programs) arena_bytes = std::max(arena_bytes, p.arena_bytes);
@@ -240,6 +244,7 @@ class CudaExecutor : public ObservableExecutor {
         if (l.staged) staging_bytes_ = std::max(staging_bytes_, cp->numel * dtype_size(p.buffers[cp->src].dtype));
       }
       if (auto* g = s.gemm(); g && g->k == 0) lp.capturable = false;  // scale_c_on_host
+      if (s.all_reduce() && group_ && group_->size() > 1) lp.capturable = false;  // through the host
       if (!cuda_abi::has_kernel(s)) continue;
       std::string sym = cuda_abi::kernel_symbol(entry, i);
       l.fn = find_function(sym);
@@ -380,7 +385,34 @@ class CudaExecutor : public ObservableExecutor {
       if (l.fn) launch(lp, l.fn, l.threads);
     } else if (auto* cp = s.copy()) {
       run_copy(lp, *cp, l.staged);
+    } else if (auto* r = s.all_reduce()) {
+      run_all_reduce(lp, *r);
     }
+  }
+
+  // One process: the mean is a copy. Several: the values go through host
+  // memory and the MPI engine (NCCL between the GPUs directly is the next
+  // step; docs/data-parallel.md).
+  void run_all_reduce(const LoadedProgram& lp, const AllReduceStep& r) {
+    const Program& p = lp.program;
+    if (!group_ || group_->size() == 1) {
+      for (size_t k = 0; k < r.src.size(); ++k)
+        if (int64_t bytes = p.buffers[r.src[k]].bytes(); bytes > 0)
+          DLC_CU(cuMemcpyDtoDAsync, lp.pointers[r.dst[k]], lp.pointers[r.src[k]], static_cast<size_t>(bytes), stream_.get());
+      return;
+    }
+    std::vector<std::vector<uint8_t>> host(p.buffers.size());
+    std::vector<void*> pointers(p.buffers.size(), nullptr);
+    for (size_t k = 0; k < r.src.size(); ++k)
+      for (int b : {r.src[k], r.dst[k]}) {
+        host[b].resize(static_cast<size_t>(p.buffers[b].bytes()));
+        pointers[b] = host[b].data();
+      }
+    for (int b : r.src) download(pointers[b], lp.pointers[b], host[b].size(), stream_.get());
+    stream_.synchronize();
+    host_all_reduce_.run(p, r, pointers.data(), *group_);
+    for (int b : r.dst) upload(lp.pointers[b], pointers[b], host[b].size(), stream_.get());
+    stream_.synchronize();  // the host vectors go when this returns
   }
 
   void run_copy(const LoadedProgram& lp, const CopyStep& cp, bool staged) {
@@ -434,6 +466,8 @@ class CudaExecutor : public ObservableExecutor {
   std::vector<std::unique_ptr<cuda::Module>> modules_;
   size_t last_module_ = 0;  // where the previous kernel was: kernels are in program order
   uint64_t seed_ = 0;
+  ProcessGroup* group_ = nullptr;  // data-parallel executables: the run's processes
+  HostAllReduce host_all_reduce_;
   uint64_t step_ = 0;
   DeviceBuffer step_word_;     // the step number the kernels read (cuda_abi.h)
   PinnedBuffer step_staging_;  // ...copied from here with each call's inputs

@@ -161,6 +161,13 @@ dlrt_status dlrt_model_gpu_arch(const dlrt_model* model, const char** arch);
 dlrt_status dlrt_model_batch(const dlrt_model* model, int64_t* batch);
 /** The seed fixed at compile time (initialization and dropout). */
 dlrt_status dlrt_model_seed(const dlrt_model* model, uint64_t* seed);
+/** 1 when the model was compiled with --data-parallel (its train_step
+ *  averages gradients over the processes of an mpirun launch), else 0. */
+dlrt_status dlrt_model_data_parallel(const dlrt_model* model, int* data_parallel);
+/** This process's rank and the process count of its data-parallel run
+ *  (0 and 1 unless mpirun started it as one of several; then the first call
+ *  loads the MPI engine, libdlrt_mpi.so, and fails when it cannot). */
+dlrt_status dlrt_process_group(int* rank, int* size);
 /** The model's learning rate from its optimizer section; 0 when none. */
 dlrt_status dlrt_model_default_learning_rate(const dlrt_model* model, double* learning_rate);
 /** The name of the training loss value; "" when the model does not train. */

@@ -84,6 +84,8 @@ class Model {
   int64_t batch() const { return value<int64_t>(dlrt_model_batch); }
   uint64_t seed() const { return value<uint64_t>(dlrt_model_seed); }
   double default_learning_rate() const { return value<double>(dlrt_model_default_learning_rate); }
+  /// Compiled with --data-parallel.
+  bool data_parallel() const { return value<int>(dlrt_model_data_parallel) != 0; }
   /// "" when the model does not train.
   std::string loss() const { return str(dlrt_model_loss); }
   /// -1 when not recorded.

@@ -93,6 +93,8 @@ int cmd_info(int argc, char** argv) {
   }
   std::printf("batch: %lld\n", static_cast<long long>(m.batch()));
   std::printf("seed: %llu\n", static_cast<unsigned long long>(m.seed()));
+  if (m.data_parallel())
+    std::printf("data-parallel: yes (mpirun -np N dlrun train: batch %lld per process)\n", static_cast<long long>(m.batch()));
   std::string loss = m.loss();
   if (loss.empty()) std::printf("training: none (inference only)\n");
   else std::printf("training: loss %s, default learning rate %g\n", loss.c_str(), m.default_learning_rate());

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "dlrt.hpp"
 #include "ir/error.h"
 #include "ir/file_io.h"
+#include "runtime/collectives/process_group.h"
 #include "runtime/datasets.h"
 #include "runtime/tool/commands.h"
 #include "runtime/training/supervised_model.h"
@@ -59,6 +61,8 @@ constexpr const char* kUsage =
     "                        state): for a model imported from ONNX, PyTorch's state_dict tensors\n"
     "                        under their names, which load_state_dict takes\n"
     "  --metrics FILE        write a CSV row per epoch\n"
+    "  --step-log FILE       write a CSV row per update: step, loss (the global batch's in a\n"
+    "                        data-parallel run), after training\n"
     "  --plot FILE.svg       draw the per-update and per-epoch losses and the test accuracy (or R^2)\n"
     "                        as an SVG picture, redrawn after every epoch (dlrun plot redraws one\n"
     "                        from a --metrics CSV)\n"
@@ -67,10 +71,15 @@ constexpr const char* kUsage =
     "                        reference interpreter; stop at the first kernel off by more than TOL\n"
     "                        (|got - want| / max(|want|, 1), default 1e-4)\n"
     "  --train-x F --train-y F --test-x F --test-y F\n"
-    "                        data from .npy or CSV files instead of --data (labels: one per row)\n";
+    "                        data from .npy or CSV files instead of --data (labels: one per row)\n"
+    "\n"
+    "Data-parallel training: `mpirun -np N dlrun train MODEL.dlc ...` with MODEL compiled by\n"
+    "`dlc compile --data-parallel --batch B`: each step, each of the N processes trains on its\n"
+    "B rows of one shuffled global batch of N x B rows and the processes average their\n"
+    "gradients; process 0 prints and writes every file (docs/data-parallel.md).\n";
 
 struct Options {
-  std::string model, data, checkpoint, resume, metrics, plot, save_weights;
+  std::string model, data, checkpoint, resume, metrics, plot, save_weights, step_log;
   std::string train_x, train_y, test_x, test_y;
   int64_t epochs = -1, limit_train = -1, limit_test = -1, patience = -1;
   bool has_lr = false, has_seed = false, json = false;
@@ -85,7 +94,7 @@ int parse_options(int argc, char** argv, Options* o) {
   std::vector<Argument> args;
   if (int status = split_arguments(argc, argv,
                                    {"--data", "--epochs", "--lr", "--seed", "--limit-train", "--limit-test",
-                                    "--checkpoint", "--resume", "--metrics", "--plot", "--save-weights", "--val-split", "--patience", "--schedule",
+                                    "--checkpoint", "--resume", "--metrics", "--step-log", "--plot", "--save-weights", "--val-split", "--patience", "--schedule",
                                     "--warmup", "--step-every", "--gamma", "--train-x", "--train-y", "--test-x",
                                     "--test-y"},
                                    "train", kUsage, &args))
@@ -103,6 +112,7 @@ int parse_options(int argc, char** argv, Options* o) {
       else if (flag == "--checkpoint") o->checkpoint = value;
       else if (flag == "--resume") o->resume = value;
       else if (flag == "--metrics") o->metrics = value;
+      else if (flag == "--step-log") o->step_log = value;
       else if (flag == "--plot") o->plot = value;
       else if (flag == "--save-weights") o->save_weights = value;
       else if (flag == "--val-split") o->val_split = parse_real_option(flag, value, {0, false, 1, true});
@@ -140,12 +150,18 @@ int parse_options(int argc, char** argv, Options* o) {
 
 }  // namespace
 
-int cmd_train(int argc, char** argv) {
-  Options opt;
-  if (int status = parse_options(argc, argv, &opt); status != 0) return status < 0 ? 0 : status;
-  const auto run_start = std::chrono::steady_clock::now();
+namespace {
 
+int train(const Options& opt) {
+  const auto run_start = std::chrono::steady_clock::now();
+  const int launched = launched_process_count();
   dlrt::Model m(opt.model);
+  if (launched > 1 && !m.data_parallel())
+    throw Error(opt.model + ": this process is one of " + std::to_string(launched) +
+                " started by mpirun, but the model was compiled without --data-parallel, so each would train "
+                "alone; compile it with dlc compile --data-parallel");
+  ProcessGroup* group = launched > 1 ? &ProcessGroup::get() : nullptr;
+  const bool writer = !group || group->rank() == 0;
   if (opt.fusion_tolerance > 0) m.verify_fusion(opt.fusion_tolerance);
   SupervisedModel learner(m, opt.model, /*training=*/true);
   TrainingOptions run;
@@ -161,14 +177,23 @@ int cmd_train(int argc, char** argv) {
   run.plot = opt.plot;
   run.print_fusion_report = opt.fusion_tolerance > 0;
   run.model_name = opt.model;
+  run.group = group;
 
   const LabelKind labels = learner.label_kind();
   Dataset train =
       load_split(opt.data, "train", opt.train_x, opt.train_y, "--train-x/--train-y", opt.limit_train, labels);
   Dataset test = load_split(opt.data, "t10k", opt.test_x, opt.test_y, "--test-x/--test-y", opt.limit_test, labels);
-  if (!opt.save_weights.empty()) check_writable_atomically(opt.save_weights);
+  if (!opt.save_weights.empty() && writer) check_writable_atomically(opt.save_weights);
+  if (!opt.step_log.empty() && writer) check_writable_atomically(opt.step_log);
   TrainingHistory h = run_training(m, learner, std::move(train), test, run);
+  if (!writer) return 0;
   if (!opt.save_weights.empty()) m.save_weights(opt.save_weights);
+  if (!opt.step_log.empty()) {
+    std::string csv = "step,loss\n";
+    for (size_t i = 0; i < h.step_losses.size(); ++i)
+      csv += std::to_string(h.first_step + static_cast<int64_t>(i) + 1) + "," + metric_number(h.step_losses[i]) + "\n";
+    write_file_atomic(opt.step_log, csv);
+  }
 
   const EvalResult& result = h.final_test;
   const bool regression = h.task == Task::kRegression;
@@ -182,15 +207,50 @@ int cmd_train(int argc, char** argv) {
                                           ",\"test_accuracy\":" + json_number(result.accuracy);
     // seconds: the whole run (data loading and evaluation included);
     // train_seconds: the training steps of the epochs alone.
-    std::printf("{\"train_loss\":%s,%s,\"samples_per_s\":%s,\"seconds\":%s,\"train_seconds\":%s,\"epochs\":%lld}\n",
+    // A data-parallel run adds its process count and what its collectives
+    // cost per update: seconds (waiting for the others included) and bytes sent.
+    std::string collectives;
+    if (group) {
+      const double steps = static_cast<double>(std::max<int64_t>(1, static_cast<int64_t>(h.step_losses.size())));
+      collectives = ",\"processes\":" + std::to_string(group->size()) + ",\"all_reduce_s_per_step\":" +
+                    metric_number(group->reduce_seconds() / steps) + ",\"all_reduce_bytes_per_step\":" +
+                    metric_number(static_cast<double>(group->reduced_bytes()) / steps);
+    }
+    std::printf("{\"train_loss\":%s,%s,\"samples_per_s\":%s,\"seconds\":%s,\"train_seconds\":%s,\"epochs\":%lld%s}\n",
                 json_number(train_loss).c_str(), scores.c_str(), metric_number(samples_per_s).c_str(), metric_number(std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count()).c_str(),
-                metric_number(h.train_seconds).c_str(), static_cast<long long>(h.epochs_done));
+                metric_number(h.train_seconds).c_str(), static_cast<long long>(h.epochs_done), collectives.c_str());
   } else if (regression) {
     std::printf("test mse: %.6g\ntest r2: %.6f\n", result.mse, result.r2);
   } else {
     std::printf("test accuracy: %.4f\ntest loss: %.4f\n", result.accuracy, result.loss);
   }
   return 0;
+}
+
+}  // namespace
+
+int cmd_train(int argc, char** argv) {
+  Options opt;
+  if (int status = parse_options(argc, argv, &opt); status != 0) return status < 0 ? 0 : status;
+  try {
+    return train(opt);
+  } catch (const std::exception& e) {
+    // One of several processes: the others would wait for this one in
+    // their next collective, so the error ends them all, here and now.
+    if (launched_process_count() > 1) {
+      // Named by the launcher's rank: the group may be what failed.
+      const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+      if (!rank) rank = std::getenv("PMI_RANK");
+      std::fprintf(stderr, "dlrun train: process %s: error: %s\n", rank ? rank : "?", e.what());
+      std::fflush(stderr);
+      try {
+        ProcessGroup::get().abort_all(1);
+      } catch (const std::exception&) {
+      }
+      return 1;
+    }
+    throw;
+  }
 }
 
 }  // namespace dlc

@@ -7,6 +7,7 @@
 #include "ir/error.h"
 #include "ir/number_text.h"
 #include "ir/printer.h"  // format_number
+#include "runtime/collectives/process_group.h"
 
 namespace dlc {
 namespace {
@@ -173,7 +174,7 @@ double SupervisedModel::train_step(const Dataset& d, const int64_t* rows, double
   return load_element(loss_dtype_, loss_buf, 0);
 }
 
-EvalResult SupervisedModel::evaluate(const Dataset& d) {
+EvalResult SupervisedModel::evaluate(const Dataset& d, ProcessGroup* group) {
   EvalResult res;
   res.task = task_;
   res.rows = d.rows;
@@ -184,23 +185,51 @@ EvalResult SupervisedModel::evaluate(const Dataset& d) {
     if (name == data_name_) in.push_back({data_name_.c_str(), data_dtype_, data_buf_.data(), batch_ * features_});
     else in.push_back({label_name_.c_str(), label_dtype_, label_buf_.data(), label_numel_});
   }
+  // Several processes predict one contiguous share of the batches each;
+  // every process then scores all the predictions, in row order, exactly as
+  // one process would: the figures are the same on all and cover each row once.
+  const int ranks = group ? group->size() : 1, rank = group ? group->rank() : 0;
+  const int64_t batches = (d.rows + batch_ - 1) / batch_;
+  const int64_t share = (batches + ranks - 1) / ranks;
+  const size_t batch_bytes = probs_buf_.size();
+  std::vector<uint8_t> mine, all;
+  if (ranks > 1) {
+    mine.assign(static_cast<size_t>(share) * batch_bytes, 0);
+    all.resize(static_cast<size_t>(ranks) * mine.size());
+  }
   std::vector<dlrt_output> out = {{probs_name_.c_str(), probs_dtype_, probs_buf_.data(), probs_numel_}};
   std::vector<int64_t> rows(static_cast<size_t>(batch_));
-  double loss_sum = 0, squared_error = 0;
-  int64_t correct = 0;
-  for (int64_t start = 0; start < d.rows; start += batch_) {
-    int64_t count = std::min(batch_, d.rows - start);
+  auto predict = [&](int64_t b) {
+    int64_t start = b * batch_, count = std::min(batch_, d.rows - start);
     for (int64_t r = 0; r < count; ++r) rows[static_cast<size_t>(r)] = start + r;
     fill_batch(d, rows.data(), count);
     model_.run("predict", in, out);
+  };
+  double loss_sum = 0, squared_error = 0;
+  int64_t correct = 0;
+  auto score = [&](int64_t b, const uint8_t* probs) {
+    int64_t start = b * batch_, count = std::min(batch_, d.rows - start);
     if (task_ == Task::kClassification) {
-      score_classes(d, start, count, &loss_sum, &correct, &res);
-      continue;
+      score_classes(d, probs, start, count, &loss_sum, &correct, &res);
+      return;
     }
     for (int64_t r = 0; r < count; ++r) {
-      double e = load_element(probs_dtype_, probs_buf_.data(), r) - d.y[static_cast<size_t>(start + r)];
+      double e = load_element(probs_dtype_, probs, r) - d.y[static_cast<size_t>(start + r)];
       squared_error += e * e;
     }
+  };
+  if (ranks == 1) {
+    for (int64_t b = 0; b < batches; ++b) {
+      predict(b);
+      score(b, probs_buf_.data());
+    }
+  } else {
+    for (int64_t b = rank * share; b < std::min(batches, (rank + 1) * share); ++b) {
+      predict(b);
+      std::copy(probs_buf_.begin(), probs_buf_.end(), mine.begin() + static_cast<std::ptrdiff_t>((b - rank * share) * batch_bytes));
+    }
+    group->all_gather(mine.data(), static_cast<int64_t>(mine.size()), all.data());
+    for (int64_t b = 0; b < batches; ++b) score(b, all.data() + static_cast<size_t>(b) * batch_bytes);
   }
   if (d.rows == 0) return res;
   const double n = static_cast<double>(d.rows);
@@ -220,24 +249,24 @@ EvalResult SupervisedModel::evaluate(const Dataset& d) {
   return res;
 }
 
-void SupervisedModel::score_classes(const Dataset& d, int64_t start, int64_t count, double* loss_sum,
-                                    int64_t* correct, EvalResult* res) const {
+void SupervisedModel::score_classes(const Dataset& d, const uint8_t* probs, int64_t start, int64_t count,
+                                    double* loss_sum, int64_t* correct, EvalResult* res) const {
   for (int64_t r = 0; r < count; ++r) {
     int64_t label = static_cast<int64_t>(d.y[static_cast<size_t>(start + r)]);
     int64_t best = 0;
     double p_label = 0;
     if (binary_) {
-      double p1 = load_element(probs_dtype_, probs_buf_.data(), r);
+      double p1 = load_element(probs_dtype_, probs, r);
       best = p1 > 0.5 ? 1 : 0;
       p_label = label == 1 ? p1 : 1 - p1;
     } else {
       const int64_t base = r * classes_;
       double best_p = -1;
       for (int64_t c = 0; c < classes_; ++c) {
-        double p = load_element(probs_dtype_, probs_buf_.data(), base + c);
+        double p = load_element(probs_dtype_, probs, base + c);
         if (p > best_p) best_p = p, best = c;
       }
-      p_label = load_element(probs_dtype_, probs_buf_.data(), base + label);
+      p_label = load_element(probs_dtype_, probs, base + label);
     }
     *loss_sum += -std::log(std::max(p_label, 1e-12));
     *correct += best == label;

@@ -15,6 +15,8 @@
 
 namespace dlc {
 
+class ProcessGroup;  // runtime/collectives/process_group.h
+
 /// What a model learns, decided by its LABEL input's dtype: an integer label
 /// is a class index (classification), a float label a real-valued target
 /// (regression).
@@ -70,14 +72,16 @@ class SupervisedModel {
   double train_step(const Dataset& d, const int64_t* rows, double learning_rate, int64_t step);
 
   /// Runs predict over every row of `d` in bound batches, the last one
-  /// padded with zeros and its padded rows ignored.
-  EvalResult evaluate(const Dataset& d);
+  /// padded with zeros and its padded rows ignored. With a `group` of
+  /// several processes (a data-parallel run), each predicts its share of the
+  /// batches and every one returns the figures of the whole of `d`.
+  EvalResult evaluate(const Dataset& d, ProcessGroup* group = nullptr);
 
  private:
   void fill_batch(const Dataset& d, const int64_t* rows, int64_t count);
   /// Adds one predicted batch of `count` rows from `start` to the sums.
-  void score_classes(const Dataset& d, int64_t start, int64_t count, double* loss_sum, int64_t* correct,
-                     EvalResult* res) const;
+  void score_classes(const Dataset& d, const uint8_t* probs, int64_t start, int64_t count, double* loss_sum,
+                     int64_t* correct, EvalResult* res) const;
 
   dlrt::Model& model_;
   std::string path_;

@@ -12,6 +12,7 @@
 
 #include "ir/error.h"
 #include "ir/file_io.h"
+#include "runtime/collectives/process_group.h"
 #include "runtime/training/resume_state.h"
 #include "runtime/training/training_plot.h"
 
@@ -102,6 +103,14 @@ struct Snapshot {
   }
 };
 
+/// Makes every process's persistent tensors process 0's.
+void share_state(dlrt::Model& m, ProcessGroup& group) {
+  Snapshot s;
+  s.take(m);
+  for (auto& v : s.values) group.broadcast(v.data(), static_cast<int64_t>(v.size()), 0);
+  s.restore(m);
+}
+
 /// Where --checkpoint FILE keeps the weights of the best validation epoch
 /// (with --patience), so a resumed run can still restore them.
 std::string best_weights_path(const std::string& checkpoint) { return checkpoint + ".best"; }
@@ -133,11 +142,16 @@ std::string metric_number(double v) {
 TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset train, const Dataset& test,
                              TrainingOptions opt) {
   const auto run_start = Clock::now();
-  if (!opt.checkpoint.empty()) {
+  ProcessGroup* group = opt.group && opt.group->size() > 1 ? opt.group : nullptr;
+  const int64_t ranks = group ? group->size() : 1, rank = group ? group->rank() : 0;
+  // Process 0 alone writes files and prints.
+  const bool writer = rank == 0;
+  if (!writer) opt.progress = false;
+  if (!opt.checkpoint.empty() && writer) {
     prepare_output(opt.checkpoint);
     if (opt.patience >= 0) prepare_output(best_weights_path(opt.checkpoint));
   }
-  if (!opt.plot.empty()) prepare_output(opt.plot);
+  if (!opt.plot.empty() && writer) prepare_output(opt.plot);
   if (opt.patience >= 0 && opt.val_split <= 0) throw Error("patience needs a validation split (val_split > 0)");
   const int64_t batch = learner.batch();
   const uint64_t seed = opt.seed;
@@ -155,10 +169,12 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
     train = take_rows(train, order, 0, keep);
     if (val.rows == 0) throw Error("--val-split " + metric_number(opt.val_split) + " holds out no examples");
   }
-  const int64_t batches = train.rows / batch;
+  // One step trains on `ranks` batches, one per process.
+  const int64_t batches = train.rows / (batch * ranks);
   if (batches == 0)
     throw Error(train.x_source + ": " + std::to_string(train.rows) + " training examples, fewer than one batch of " +
-                std::to_string(batch));
+                std::to_string(batch * ranks) + (ranks > 1 ? " (" + std::to_string(ranks) + " processes x " +
+                                                             std::to_string(batch) + ")" : std::string()));
   opt.schedule.total_steps = batches * opt.epochs;
 
   TrainingHistory h;
@@ -182,7 +198,7 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
     return regression ? metric_number(r.mse) + "," + metric_number(r.r2) : metric_number(r.loss) + "," + metric_number(r.accuracy);
   };
   std::FILE* metrics = nullptr;
-  if (!opt.metrics.empty()) {
+  if (!opt.metrics.empty() && writer) {
     metrics = std::fopen(opt.metrics.c_str(), "w");
     if (!metrics) throw Error(opt.metrics + ": cannot write");
     if (regression)
@@ -200,7 +216,7 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
     }
   } close_metrics{metrics};
 
-  Progress progress(opt.epochs, batches, batch);
+  Progress progress(opt.epochs, batches, batch * ranks);
   double best_val = INFINITY;
   int64_t bad_epochs = 0, best_epoch = -1;
   h.epochs_done = first_epoch;
@@ -217,13 +233,17 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
                     ", the best epoch's weights, which a run with --patience and --checkpoint writes");
       m.load_checkpoint(best_weights_path(opt.resume));
       best.take(m);
-      if (!opt.checkpoint.empty() && opt.checkpoint != opt.resume)  // the new checkpoint needs its own
+      if (!opt.checkpoint.empty() && opt.checkpoint != opt.resume && writer)  // the new checkpoint needs its own
         m.save_checkpoint(best_weights_path(opt.checkpoint), {{"epoch", std::to_string(best_epoch)}});
       m.load_checkpoint(opt.resume);
     }
   }
+  // Whatever each process loaded (or was initialized with), all train on
+  // process 0's weights from here.
+  if (group) share_state(m, *group);
   // The state after `epochs` epochs, with what resuming needs to go on.
   auto save_checkpoint = [&](int64_t epochs, bool stopped_early) {
+    if (!writer) return;
     ResumeState state;
     state.epoch = epochs;
     state.step = step;
@@ -243,7 +263,7 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
     double loss_sum = 0;
     for (int64_t b = 0; b < batches; ++b) {
       ++step;
-      double loss = learner.train_step(train, order.data() + b * batch, opt.schedule.at(step, e), step);
+      double loss = learner.train_step(train, order.data() + (b * ranks + rank) * batch, opt.schedule.at(step, e), step);
       if (!std::isfinite(loss))
         throw Error(name + ": the loss became " + metric_number(loss) + " at update " + std::to_string(step) + " (epoch " +
                     std::to_string(e + 1) + "); try a smaller --lr");
@@ -253,20 +273,20 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
       if (opt.after_step) opt.after_step();
     }
     h.train_seconds += seconds_since(epoch_start);
-    h.trained_samples += batches * batch;
+    h.trained_samples += batches * batch * ranks;
     EpochRecord rec;
     rec.epoch = e + 1;
     rec.train_loss = loss_sum / static_cast<double>(batches);
     h.epochs_done = e + 1;
 
-    rec.test = learner.evaluate(test);
+    rec.test = learner.evaluate(test, group);
     h.final_test = rec.test;
-    if (opt.print_fusion_report && !evaluated) std::fprintf(stderr, "%s\n", m.fusion_report().c_str());
+    if (opt.print_fusion_report && !evaluated && writer) std::fprintf(stderr, "%s\n", m.fusion_report().c_str());
     evaluated = true;
     std::string val_text;
     if (opt.val_split > 0) {
       rec.has_val = true;
-      rec.val = learner.evaluate(val);
+      rec.val = learner.evaluate(val, group);
       val_text = ", " + metrics_text(rec.val, "val");
     }
     rec.seconds = seconds_since(epoch_start);
@@ -291,7 +311,7 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
         best_epoch = e + 1;
         bad_epochs = 0;
         if (opt.patience >= 0) best.take(m);
-        if (opt.patience >= 0 && !opt.checkpoint.empty())
+        if (opt.patience >= 0 && !opt.checkpoint.empty() && writer)
           m.save_checkpoint(best_weights_path(opt.checkpoint), {{"epoch", std::to_string(e + 1)}});
       } else {
         ++bad_epochs;
@@ -301,12 +321,12 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
     if (!opt.checkpoint.empty()) save_checkpoint(e + 1, false);
     h.best_epoch = best_epoch;
     // Redrawn after every epoch, so a long run can be watched as it goes.
-    if (!opt.plot.empty() && !stop) write_training_plot(h, opt.plot, plot_title(opt));
+    if (!opt.plot.empty() && !stop && writer) write_training_plot(h, opt.plot, plot_title(opt));
     if (stop) {
       best.restore(m);
       // The run's result is the restored weights; resuming it trains no more.
       if (!opt.checkpoint.empty()) save_checkpoint(e + 1, true);
-      h.final_test = learner.evaluate(test);
+      h.final_test = learner.evaluate(test, group);
       h.stopped_early = true;
       if (opt.progress)
         std::fprintf(stderr,
@@ -315,9 +335,9 @@ TrainingHistory run_training(dlrt::Model& m, SupervisedModel& learner, Dataset t
       break;
     }
   }
-  if (!evaluated) h.final_test = learner.evaluate(test);  // a resumed run with nothing left to train
+  if (!evaluated) h.final_test = learner.evaluate(test, group);  // a resumed run with nothing left to train
   h.best_epoch = best_epoch;
-  if (!opt.plot.empty()) write_training_plot(h, opt.plot, plot_title(opt));  // with the early stop marked
+  if (!opt.plot.empty() && writer) write_training_plot(h, opt.plot, plot_title(opt));  // with the early stop marked
   h.seconds = seconds_since(run_start);
   return h;
 }

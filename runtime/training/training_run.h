@@ -17,6 +17,8 @@
 
 namespace dlc {
 
+class ProcessGroup;
+
 /// How to train. Zero, empty and negative values mean "not asked for".
 struct TrainingOptions {
   int64_t epochs = 1;         ///< counting those of a resumed run
@@ -34,6 +36,13 @@ struct TrainingOptions {
   /// Called after every update; may throw to end the run (the Python
   /// package checks for Ctrl-C here).
   std::function<void()> after_step;
+  /// A data-parallel run's processes (runtime/collectives/process_group.h),
+  /// null for one process. Each step, process r trains on rows [r*batch,
+  /// (r+1)*batch) of the step's global batch of size() * batch shuffled
+  /// rows, so the processes together see what one process at that batch
+  /// would; process 0 alone prints and writes files; every process starts
+  /// from process 0's weights.
+  ProcessGroup* group = nullptr;
 };
 
 /// One epoch's figures.
@@ -58,7 +67,7 @@ struct TrainingHistory {
   bool stopped_early = false;
   int64_t best_epoch = -1;           ///< with val_split: the epoch of the best validation loss
   int64_t epochs_done = 0;           ///< counting a resumed run's earlier epochs
-  int64_t trained_samples = 0;
+  int64_t trained_samples = 0;  ///< over every process of a data-parallel run
   double seconds = 0, train_seconds = 0;  ///< the whole run; the training steps alone
 };
 

@@ -1,0 +1,47 @@
+#include "runtime/collectives/host_all_reduce.h"
+
+#include <cstring>
+
+namespace dlc {
+namespace {
+
+template <typename T>
+void reduce_dtype(const Program& p, const AllReduceStep& step, void* const* pointers, ProcessGroup& group,
+                  DType dtype, std::vector<T>* bucket) {
+  int64_t n = 0;
+  for (int src : step.src)
+    if (p.buffers[src].dtype == dtype) n += p.buffers[src].numel;
+  if (n == 0) return;
+  bucket->resize(static_cast<size_t>(n));
+  int64_t at = 0;
+  for (int src : step.src) {
+    const Buffer& b = p.buffers[src];
+    if (b.dtype != dtype) continue;
+    std::memcpy(bucket->data() + at, pointers[src], static_cast<size_t>(b.bytes()));
+    at += b.numel;
+  }
+  group.all_reduce_mean(bucket->data(), n);
+  at = 0;
+  for (size_t k = 0; k < step.src.size(); ++k) {
+    const Buffer& b = p.buffers[step.src[k]];
+    if (b.dtype != dtype) continue;
+    std::memcpy(pointers[step.dst[k]], bucket->data() + at, static_cast<size_t>(b.bytes()));
+    at += b.numel;
+  }
+}
+
+}  // namespace
+
+void HostAllReduce::run(const Program& p, const AllReduceStep& step, void* const* pointers, ProcessGroup& group) {
+  if (group.size() == 1) {  // the mean over one process: a copy
+    for (size_t k = 0; k < step.src.size(); ++k) {
+      int64_t bytes = p.buffers[step.src[k]].bytes();
+      if (bytes > 0) std::memcpy(pointers[step.dst[k]], pointers[step.src[k]], static_cast<size_t>(bytes));
+    }
+    return;
+  }
+  reduce_dtype(p, step, pointers, group, DType::f32, &f32_);
+  reduce_dtype(p, step, pointers, group, DType::f64, &f64_);
+}
+
+}  // namespace dlc

@@ -1,0 +1,171 @@
+#include "runtime/collectives/process_group.h"
+
+#include <dlfcn.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "ir/error.h"
+
+namespace dlc {
+namespace {
+
+constexpr const char* kEngineFile = "libdlrt_mpi.so";
+
+/// The directory of the file this code was loaded from (libdlrt.so, or the
+/// program that links the runtime statically), with a trailing slash.
+std::string own_directory() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&launched_process_count), &info) == 0 || !info.dli_fname) return "";
+  std::string path = info.dli_fname;
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash + 1);
+}
+
+/// Where the engine may be: DLRT_MPI_ENGINE when set; else beside this
+/// code, then in ../lib (an installed bin/dlrun beside lib/).
+std::vector<std::string> engine_candidates() {
+  if (const char* env = std::getenv("DLRT_MPI_ENGINE"); env && *env) return {env};
+  std::string dir = own_directory();
+  return {dir + kEngineFile, dir + "../lib/" + kEngineFile};
+}
+
+double collective_timeout() {
+  const char* env = std::getenv("DLRT_COLLECTIVE_TIMEOUT");
+  if (!env || !*env) return 600;
+  char* end = nullptr;
+  double v = std::strtod(env, &end);
+  if (end == env || *end != '\0' || !(v > 0))
+    throw Error(std::string("DLRT_COLLECTIVE_TIMEOUT='") + env + "' is not a positive number of seconds");
+  return v;
+}
+
+}  // namespace
+
+int launched_process_count() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+    const char* v = std::getenv(var);
+    if (!v || !*v) continue;
+    char* end = nullptr;
+    long n = std::strtol(v, &end, 10);
+    if (*end != '\0' || n < 1 || n > 1 << 20) return -1;
+    return static_cast<int>(n);
+  }
+  return 1;
+}
+
+uint64_t process_seed(uint64_t seed, int rank) {
+  if (rank == 0) return seed;
+  // splitmix64 of (seed, rank): far apart streams for neighbouring ranks.
+  uint64_t z = seed + 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(rank);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+ProcessGroup& ProcessGroup::get() {
+  static std::mutex mu;
+  static std::unique_ptr<ProcessGroup> group;
+  std::lock_guard<std::mutex> lock(mu);
+  if (group) return *group;
+  std::unique_ptr<ProcessGroup> g(new ProcessGroup());
+  int launched = launched_process_count();
+  if (launched < 0) throw Error("OMPI_COMM_WORLD_SIZE or PMI_SIZE is not a process count");
+  if (launched > 1) {
+    g->timeout_s_ = collective_timeout();
+    std::string tried;
+    for (const auto& path : engine_candidates()) {
+      g->library_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (g->library_) break;
+      const char* why = dlerror();
+      tried += "\n  " + (why ? std::string(why) : path);
+    }
+    if (!g->library_)
+      throw Error("this process is one of " + std::to_string(launched) +
+                  " started by mpirun, but the MPI engine cannot be loaded:" + tried +
+                  "\n(build dlc with MPI installed, e.g. Debian's libopenmpi-dev, or point DLRT_MPI_ENGINE at libdlrt_mpi.so)");
+    auto open = reinterpret_cast<dlrt_collective_engine_open_fn>(dlsym(g->library_, DLRT_COLLECTIVE_ENGINE_OPEN));
+    if (!open) throw Error("the MPI engine has no " + std::string(DLRT_COLLECTIVE_ENGINE_OPEN));
+    g->engine_ = std::make_unique<dlrt_collective_engine>();
+    g->err_.assign(512, '\0');
+    if (open(g->engine_.get(), g->err_.data(), g->err_.size()) != 0)
+      throw Error("cannot start the MPI engine: " + std::string(g->err_.data()));
+    if (g->engine_->abi != DLRT_COLLECTIVE_ENGINE_ABI)
+      throw Error("the MPI engine speaks interface " + std::to_string(g->engine_->abi) + ", this runtime " +
+                  std::to_string(DLRT_COLLECTIVE_ENGINE_ABI));
+    g->rank_ = g->engine_->rank;
+    g->size_ = g->engine_->size;
+    // MPI must end before the process does; a static's destructor runs then.
+  }
+  group = std::move(g);
+  return *group;
+}
+
+ProcessGroup::~ProcessGroup() {
+  if (engine_ && engine_->finalize) engine_->finalize();
+  // The library stays loaded: MPI's own exit handlers may still run in it.
+}
+
+std::string ProcessGroup::description() const {
+  if (!engine_) return "one process";
+  return std::to_string(size_) + " processes over " + engine_->name;
+}
+
+void ProcessGroup::check(int rc, const char* op) const {
+  if (rc != 0)
+    throw Error(std::string("process ") + std::to_string(rank_) + " of " + std::to_string(size_) + ": " + op + ": " +
+                err_.data());
+}
+
+template <typename T>
+void ProcessGroup::reduce(T* data, int64_t n) {
+  if (!engine_ || n <= 0) return;
+  auto start = std::chrono::steady_clock::now();
+  const int64_t p = size_;
+  const int64_t block = (n + p - 1) / p;  // elements of the slice each process sums
+  const int64_t block_bytes = block * static_cast<int64_t>(sizeof(T));
+  send_.assign(static_cast<size_t>(p * block_bytes), 0);
+  recv_.resize(static_cast<size_t>(p * block_bytes));
+  std::memcpy(send_.data(), data, static_cast<size_t>(n) * sizeof(T));
+  check(engine_->all_to_all(send_.data(), recv_.data(), block_bytes, timeout_s_, err_.data(), err_.size()),
+        "all_reduce_mean (all-to-all)");
+  // recv_ holds block `rank_` of every process, in rank order: sum them in
+  // that order, so the result does not depend on who answered first.
+  const T* parts = reinterpret_cast<const T*>(recv_.data());
+  T* mine = reinterpret_cast<T*>(send_.data());
+  for (int64_t i = 0; i < block; ++i) {
+    T acc = parts[i];
+    for (int64_t q = 1; q < p; ++q) acc += parts[q * block + i];
+    mine[i] = acc / static_cast<T>(p);
+  }
+  check(engine_->all_gather(send_.data(), recv_.data(), block_bytes, timeout_s_, err_.data(), err_.size()),
+        "all_reduce_mean (all-gather)");
+  std::memcpy(data, recv_.data(), static_cast<size_t>(n) * sizeof(T));
+  reduced_bytes_ += 2 * (p - 1) * block_bytes;
+  ++reduce_calls_;
+  reduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void ProcessGroup::all_reduce_mean(float* data, int64_t n) { reduce(data, n); }
+void ProcessGroup::all_reduce_mean(double* data, int64_t n) { reduce(data, n); }
+
+void ProcessGroup::broadcast(void* data, int64_t bytes, int root) {
+  if (!engine_ || bytes <= 0) return;
+  check(engine_->broadcast(data, bytes, root, timeout_s_, err_.data(), err_.size()), "broadcast");
+}
+
+void ProcessGroup::all_gather(const void* mine, int64_t bytes, void* all) {
+  if (!engine_) {
+    if (bytes > 0) std::memcpy(all, mine, static_cast<size_t>(bytes));
+    return;
+  }
+  check(engine_->all_gather(mine, all, bytes, timeout_s_, err_.data(), err_.size()), "all_gather");
+}
+
+void ProcessGroup::abort_all(int code) {
+  if (engine_ && engine_->abort_all) engine_->abort_all(code);
+}
+
+}  // namespace dlc
