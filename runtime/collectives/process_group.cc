@@ -25,11 +25,12 @@ std::string own_directory() {
 }
 
 /// Where the engine may be: DLRT_MPI_ENGINE when set; else beside this
-/// code, then in ../lib (an installed bin/dlrun beside lib/).
+/// code, then in ../lib (an installed bin/dlrun beside lib/), then wherever
+/// the dynamic loader looks (LD_LIBRARY_PATH, the system's folders).
 std::vector<std::string> engine_candidates() {
   if (const char* env = std::getenv("DLRT_MPI_ENGINE"); env && *env) return {env};
   std::string dir = own_directory();
-  return {dir + kEngineFile, dir + "../lib/" + kEngineFile};
+  return {dir + kEngineFile, dir + "../lib/" + kEngineFile, kEngineFile};
 }
 
 double collective_timeout() {
