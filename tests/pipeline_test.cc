@@ -77,6 +77,7 @@ TEST(Pipeline, DumpsAfterEveryStageInOrder) {
     opts.batch = 4;
     opts.verify_changes = true;
     opts.dump_after = "all";
+    opts.data_parallel = true;  // so every stage runs
     std::vector<std::string> dumped;
     std::map<std::string, std::string> text;
     opts.on_dump = [&](const std::string& stage, const std::string& t) {
