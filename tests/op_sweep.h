@@ -363,7 +363,7 @@ inline std::map<std::string, Sweep> build_sweep_table() {
 
   // One process: the mean over the processes is the value (the multi-process
   // runs: tests/data_parallel/mpi_train_test.sh).
-  t["all_reduce_mean"] = {{{{real({7, 1023})}}, {{real({1023})}}, {{real({})}}}};
+  t["all_reduce_mean"] = {{{{real({7, 1023})}}, {{real({1023})}}, {{real({1})}}, {{real({})}}}};
 
   t["batch_norm"] = batch_norms();
   // Both forms of a switch; inference cases are fixed: gradients exist only in train_step.
