@@ -44,10 +44,10 @@ for f in libdlrt.so libdlrt.so.0 cmake/dlrt/dlrtConfig.cmake cmake/dlrt/dlrtConf
          cmake/dlrt/dlrtTargets.cmake; do
   [ -e "$libdir/$f" ] || fail "${libdir#"$prefix"/}/$f not installed"
 done
-# Only the tools, libdlrt (with its MPI engine when MPI was found) and its
+# Only the tools, libdlrt (with its MPI and NCCL engines when found) and its
 # package files: no gtest, no test binary.
 extra=$(cd "$prefix" && find . \( -type f -o -type l \) | sed 's|^\./||' |
-  grep -Ev '^(bin/(dlc|dlrun)|include/dlrt\.h(pp)?|.*/libdlrt\.so(\.[0-9.]+)?|.*/libdlrt_mpi\.so)$' |
+  grep -Ev '^(bin/(dlc|dlrun)|include/dlrt\.h(pp)?|.*/libdlrt\.so(\.[0-9.]+)?|.*/libdlrt_(mpi|nccl)\.so)$' |
   grep -Ev '^.*/(cmake/dlrt/dlrt[A-Za-z-]*\.cmake|pkgconfig/dlrt\.pc)$' || true)
 [ -z "$extra" ] || fail "installed more than the package: $extra"
 step "installed only dlc, dlrun, libdlrt, its headers and package files"

@@ -5,6 +5,8 @@
 // tests/data_parallel/mpi_train_test.sh.
 #include <gtest/gtest.h>
 
+#include <dlfcn.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -17,6 +19,7 @@
 #include "ir/error.h"
 #include "kernel/executable.h"
 #include "kernel/kernel_ir.h"
+#include "runtime/collectives/collective_engine.h"
 #include "runtime/collectives/process_group.h"
 #include "runtime/session.h"
 #include "tests/test_util.h"
@@ -188,6 +191,22 @@ TEST(ProcessGroupTest, AloneEveryCollectiveIsACopy) {
   g.all_gather(v.data(), 12, all.data());
   EXPECT_EQ(all, v);
 }
+
+/// Loads an engine with every symbol bound now (RTLD_NOW): each MPI, NCCL
+/// and C++ runtime symbol it uses resolves on this machine, GPU or not.
+void expect_engine_loads(const char* path) {
+  void* lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(lib, nullptr) << dlerror();
+  EXPECT_NE(dlsym(lib, DLRT_COLLECTIVE_ENGINE_OPEN), nullptr) << path;
+  // Not closed: MPI installs handlers that must stay mapped until exit.
+}
+
+#ifdef DLC_MPI_ENGINE_FILE
+TEST(CollectiveEngines, TheMpiEngineResolvesEverySymbol) { expect_engine_loads(DLC_MPI_ENGINE_FILE); }
+#endif
+#ifdef DLC_NCCL_ENGINE_FILE
+TEST(CollectiveEngines, TheNcclEngineResolvesEverySymbol) { expect_engine_loads(DLC_NCCL_ENGINE_FILE); }
+#endif
 
 }  // namespace
 }  // namespace dlc

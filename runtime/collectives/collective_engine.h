@@ -10,9 +10,19 @@
  *
  * Every operation is collective: every process calls it, in the same order,
  * with the same sizes. Each returns 0, or non-zero with one line in `err`
- * (NUL-terminated, at most `errlen` bytes) saying what failed; one that
- * waits more than `timeout_s` seconds for the other processes gives up with
- * an error, so a dead or stuck process never hangs the others for ever. */
+ * (NUL-terminated, at most `errlen` bytes) saying what failed.
+ *
+ * Two kinds of engine:
+ * - host engines (MPI, libdlrt_mpi.so): pointers are host memory, `stream`
+ *   is unused, and an operation has finished when it returns; one that waits
+ *   more than `timeout_s` seconds for the other processes gives up with an
+ *   error, so a dead or stuck process never hangs the others for ever.
+ * - device engines (NCCL, libdlrt_nccl.so; device_memory = 1): pointers are
+ *   CUDA device addresses (CUdeviceptr values) of the context current on the
+ *   calling thread, and an operation is enqueued on `stream` (a CUstream):
+ *   it has finished when the stream has, and the caller waits for that with
+ *   its own deadline (`timeout_s` is unused), aborting the run when it
+ *   passes. */
 #ifndef DLRT_COLLECTIVE_ENGINE_H
 #define DLRT_COLLECTIVE_ENGINE_H
 
@@ -30,13 +40,14 @@ typedef struct dlrt_collective_engine {
   int rank;  /* this process, 0 .. size-1 */
   int size;  /* processes in the run */
   char name[128];  /* e.g. "MPI (Open MPI v4.1.4)", for messages */
+  int device_memory;  /* 1: a device engine (see above) */
   /* recv[q*bytes .. (q+1)*bytes) receives process q's send[rank*bytes ..
    * (rank+1)*bytes): block q of every process's send goes to process q. */
-  int (*all_to_all)(const void* send, void* recv, int64_t bytes, double timeout_s, char* err, size_t errlen);
+  int (*all_to_all)(const void* send, void* recv, int64_t bytes, void* stream, double timeout_s, char* err, size_t errlen);
   /* recv[q*bytes .. (q+1)*bytes) receives process q's `send`. */
-  int (*all_gather)(const void* send, void* recv, int64_t bytes, double timeout_s, char* err, size_t errlen);
+  int (*all_gather)(const void* send, void* recv, int64_t bytes, void* stream, double timeout_s, char* err, size_t errlen);
   /* Every process's `data` receives process `root`'s. */
-  int (*broadcast)(void* data, int64_t bytes, int root, double timeout_s, char* err, size_t errlen);
+  int (*broadcast)(void* data, int64_t bytes, int root, void* stream, double timeout_s, char* err, size_t errlen);
   /* Ends every process of the run now, with exit status `code` (after an
    * error on one of them: the others must not wait for it). Does not return. */
   void (*abort_all)(int code);
@@ -44,8 +55,9 @@ typedef struct dlrt_collective_engine {
   void (*finalize)(void);
 } dlrt_collective_engine;
 
-/* The plugin's one export: initializes the engine (MPI_Init ...) and fills
- * `e`. Returns 0, or non-zero with the reason in `err`. */
+/* The plugin's one export: initializes the engine (MPI_Init ...; a device
+ * engine on the device of the CUDA context current on the calling thread)
+ * and fills `e`. Returns 0, or non-zero with the reason in `err`. */
 typedef int (*dlrt_collective_engine_open_fn)(dlrt_collective_engine* e, char* err, size_t errlen);
 #define DLRT_COLLECTIVE_ENGINE_OPEN "dlrt_collective_engine_open"
 

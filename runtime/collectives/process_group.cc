@@ -12,7 +12,6 @@
 namespace dlc {
 namespace {
 
-constexpr const char* kEngineFile = "libdlrt_mpi.so";
 
 /// The directory of the file this code was loaded from (libdlrt.so, or the
 /// program that links the runtime statically), with a trailing slash.
@@ -24,13 +23,39 @@ std::string own_directory() {
   return slash == std::string::npos ? "" : path.substr(0, slash + 1);
 }
 
-/// Where the engine may be: DLRT_MPI_ENGINE when set; else beside this
-/// code, then in ../lib (an installed bin/dlrun beside lib/), then wherever
-/// the dynamic loader looks (LD_LIBRARY_PATH, the system's folders).
-std::vector<std::string> engine_candidates() {
-  if (const char* env = std::getenv("DLRT_MPI_ENGINE"); env && *env) return {env};
+/// Where engine `file` may be: the variable `env` when set; else beside
+/// this code, then in ../lib (an installed bin/dlrun beside lib/), then
+/// wherever the dynamic loader looks (LD_LIBRARY_PATH, the system's folders).
+std::vector<std::string> engine_candidates(const std::string& file, const char* env) {
+  if (const char* path = std::getenv(env); path && *path) return {path};
   std::string dir = own_directory();
-  return {dir + kEngineFile, dir + "../lib/" + kEngineFile, kEngineFile};
+  return {dir + file, dir + "../lib/" + file, file};
+}
+
+/// Loads and opens engine `file` (`what` names it in errors: "MPI", "NCCL").
+std::unique_ptr<dlrt_collective_engine> open_engine(const std::string& file, const char* env, const std::string& what,
+                                                    int launched, void** library) {
+  std::string tried;
+  for (const auto& path : engine_candidates(file, env)) {
+    *library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (*library) break;
+    const char* why = dlerror();
+    tried += "\n  " + (why ? std::string(why) : path);
+  }
+  if (!*library)
+    throw Error("this process is one of " + std::to_string(launched) + " started by mpirun, but the " + what +
+                " engine cannot be loaded:" + tried + "\n(build dlc with " + what +
+                " installed, or point " + env + " at " + file + ")");
+  auto open = reinterpret_cast<dlrt_collective_engine_open_fn>(dlsym(*library, DLRT_COLLECTIVE_ENGINE_OPEN));
+  if (!open) throw Error("the " + what + " engine " + file + " has no " + DLRT_COLLECTIVE_ENGINE_OPEN);
+  auto engine = std::make_unique<dlrt_collective_engine>();
+  std::vector<char> err(512, '\0');
+  if (open(engine.get(), err.data(), err.size()) != 0)
+    throw Error("cannot start the " + what + " engine: " + std::string(err.data()));
+  if (engine->abi != DLRT_COLLECTIVE_ENGINE_ABI)
+    throw Error("the " + what + " engine speaks interface " + std::to_string(engine->abi) + ", this runtime " +
+                std::to_string(DLRT_COLLECTIVE_ENGINE_ABI));
+  return engine;
 }
 
 double collective_timeout() {
@@ -76,35 +101,37 @@ ProcessGroup& ProcessGroup::get() {
   if (launched < 0) throw Error("OMPI_COMM_WORLD_SIZE or PMI_SIZE is not a process count");
   if (launched > 1) {
     g->timeout_s_ = collective_timeout();
-    std::string tried;
-    for (const auto& path : engine_candidates()) {
-      g->library_ = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-      if (g->library_) break;
-      const char* why = dlerror();
-      tried += "\n  " + (why ? std::string(why) : path);
-    }
-    if (!g->library_)
-      throw Error("this process is one of " + std::to_string(launched) +
-                  " started by mpirun, but the MPI engine cannot be loaded:" + tried +
-                  "\n(build dlc with MPI installed, e.g. Debian's libopenmpi-dev, or point DLRT_MPI_ENGINE at libdlrt_mpi.so)");
-    auto open = reinterpret_cast<dlrt_collective_engine_open_fn>(dlsym(g->library_, DLRT_COLLECTIVE_ENGINE_OPEN));
-    if (!open) throw Error("the MPI engine has no " + std::string(DLRT_COLLECTIVE_ENGINE_OPEN));
-    g->engine_ = std::make_unique<dlrt_collective_engine>();
-    g->err_.assign(512, '\0');
-    if (open(g->engine_.get(), g->err_.data(), g->err_.size()) != 0)
-      throw Error("cannot start the MPI engine: " + std::string(g->err_.data()));
-    if (g->engine_->abi != DLRT_COLLECTIVE_ENGINE_ABI)
-      throw Error("the MPI engine speaks interface " + std::to_string(g->engine_->abi) + ", this runtime " +
-                  std::to_string(DLRT_COLLECTIVE_ENGINE_ABI));
+    g->engine_ = open_engine("libdlrt_mpi.so", "DLRT_MPI_ENGINE", "MPI", launched, &g->library_);
     g->rank_ = g->engine_->rank;
     g->size_ = g->engine_->size;
+    g->err_.assign(512, '\0');
     // MPI must end before the process does; a static's destructor runs then.
   }
   group = std::move(g);
   return *group;
 }
 
+dlrt_collective_engine& ProcessGroup::device_engine() {
+  if (!engine_) throw Error("internal error: a device engine for a run of one process");
+  if (!device_engine_) {
+    void* library = nullptr;
+    device_engine_ = open_engine("libdlrt_nccl.so", "DLRT_NCCL_ENGINE", "NCCL", size_, &library);
+    if (device_engine_->rank != rank_ || device_engine_->size != size_)
+      throw Error("the NCCL engine sees process " + std::to_string(device_engine_->rank) + " of " +
+                  std::to_string(device_engine_->size) + ", MPI " + std::to_string(rank_) + " of " + std::to_string(size_));
+  }
+  return *device_engine_;
+}
+
+int ProcessGroup::local_rank() const {
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"})
+    if (const char* v = std::getenv(var); v && *v) return std::atoi(v);
+  return rank_;
+}
+
 ProcessGroup::~ProcessGroup() {
+  // The device communicator first: it was bootstrapped through MPI.
+  if (device_engine_ && device_engine_->finalize) device_engine_->finalize();
   if (engine_ && engine_->finalize) engine_->finalize();
   // The library stays loaded: MPI's own exit handlers may still run in it.
 }
@@ -130,7 +157,7 @@ void ProcessGroup::reduce(T* data, int64_t n) {
   send_.assign(static_cast<size_t>(p * block_bytes), 0);
   recv_.resize(static_cast<size_t>(p * block_bytes));
   std::memcpy(send_.data(), data, static_cast<size_t>(n) * sizeof(T));
-  check(engine_->all_to_all(send_.data(), recv_.data(), block_bytes, timeout_s_, err_.data(), err_.size()),
+  check(engine_->all_to_all(send_.data(), recv_.data(), block_bytes, nullptr, timeout_s_, err_.data(), err_.size()),
         "all_reduce_mean (all-to-all)");
   // recv_ holds block `rank_` of every process, in rank order: sum them in
   // that order, so the result does not depend on who answered first.
@@ -141,7 +168,7 @@ void ProcessGroup::reduce(T* data, int64_t n) {
     for (int64_t q = 1; q < p; ++q) acc += parts[q * block + i];
     mine[i] = acc / static_cast<T>(p);
   }
-  check(engine_->all_gather(send_.data(), recv_.data(), block_bytes, timeout_s_, err_.data(), err_.size()),
+  check(engine_->all_gather(send_.data(), recv_.data(), block_bytes, nullptr, timeout_s_, err_.data(), err_.size()),
         "all_reduce_mean (all-gather)");
   std::memcpy(data, recv_.data(), static_cast<size_t>(n) * sizeof(T));
   reduced_bytes_ += 2 * (p - 1) * block_bytes;
@@ -154,7 +181,7 @@ void ProcessGroup::all_reduce_mean(double* data, int64_t n) { reduce(data, n); }
 
 void ProcessGroup::broadcast(void* data, int64_t bytes, int root) {
   if (!engine_ || bytes <= 0) return;
-  check(engine_->broadcast(data, bytes, root, timeout_s_, err_.data(), err_.size()), "broadcast");
+  check(engine_->broadcast(data, bytes, root, nullptr, timeout_s_, err_.data(), err_.size()), "broadcast");
 }
 
 void ProcessGroup::all_gather(const void* mine, int64_t bytes, void* all) {
@@ -162,10 +189,11 @@ void ProcessGroup::all_gather(const void* mine, int64_t bytes, void* all) {
     if (bytes > 0) std::memcpy(all, mine, static_cast<size_t>(bytes));
     return;
   }
-  check(engine_->all_gather(mine, all, bytes, timeout_s_, err_.data(), err_.size()), "all_gather");
+  check(engine_->all_gather(mine, all, bytes, nullptr, timeout_s_, err_.data(), err_.size()), "all_gather");
 }
 
 void ProcessGroup::abort_all(int code) {
+  if (device_engine_ && device_engine_->abort_all) device_engine_->abort_all(code);
   if (engine_ && engine_->abort_all) engine_->abort_all(code);
 }
 

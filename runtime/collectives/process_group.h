@@ -43,6 +43,23 @@ class ProcessGroup {
   /// all[q*bytes, (q+1)*bytes) receives process q's `mine`.
   void all_gather(const void* mine, int64_t bytes, void* all);
 
+  /// The device engine (NCCL) of a run of several processes, loaded and
+  /// started on first use, on the device of the CUDA context current on the
+  /// calling thread; throws dlc::Error when it cannot be (or in a group of one).
+  dlrt_collective_engine& device_engine();
+  /// This process's index among those of the run on its machine (from the
+  /// launcher's environment; rank() when it says nothing): its GPU.
+  int local_rank() const;
+  /// Seconds a collective waits for the other processes (DLRT_COLLECTIVE_TIMEOUT).
+  double timeout() const { return timeout_s_; }
+  /// Records a collective the caller ran through device_engine(), for the
+  /// figures below.
+  void count_reduce(int64_t bytes_sent, double seconds) {
+    reduced_bytes_ += bytes_sent;
+    ++reduce_calls_;
+    reduce_seconds_ += seconds;
+  }
+
   /// After an error on this process, ends every process of the run (the
   /// others would wait for this one); does nothing in a group of one.
   void abort_all(int code);
@@ -63,6 +80,7 @@ class ProcessGroup {
   int rank_ = 0, size_ = 1;
   double timeout_s_ = 600;
   std::unique_ptr<dlrt_collective_engine> engine_;  // null in a group of one
+  std::unique_ptr<dlrt_collective_engine> device_engine_;  // loaded by device_engine()
   void* library_ = nullptr;
   std::vector<uint8_t> send_, recv_;  // reused between steps
   mutable std::vector<char> err_;

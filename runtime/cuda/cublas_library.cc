@@ -126,4 +126,22 @@ void CublasHandle::sgemm_row_major(bool trans_a, bool trans_b, int64_t m, int64_
         "cublasSgemmStridedBatched");
 }
 
+namespace {
+int vector_length(int64_t n, const char* call) {
+  if (n < 0 || n > INT_MAX) throw Error(std::string("cuda target: ") + call + " of " + std::to_string(n) + " elements");
+  return static_cast<int>(n);
+}
+}  // namespace
+
+void CublasHandle::saxpy(int64_t n, float alpha, CUdeviceptr x, CUdeviceptr y) {
+  check(cublas().cublasSaxpy(handle_, vector_length(n, "cublasSaxpy"), &alpha, reinterpret_cast<const float*>(x), 1,
+                             reinterpret_cast<float*>(y), 1),
+        "cublasSaxpy");
+}
+
+void CublasHandle::sscal(int64_t n, float alpha, CUdeviceptr x) {
+  check(cublas().cublasSscal(handle_, vector_length(n, "cublasSscal"), &alpha, reinterpret_cast<float*>(x), 1),
+        "cublasSscal");
+}
+
 }  // namespace dlc::cuda

@@ -15,7 +15,8 @@ namespace dlc::cuda {
 struct CublasApi {
 #define DLC_CUBLAS_FUNCTIONS(X)                                                                   \
   X(cublasCreate) X(cublasDestroy) X(cublasSetStream) X(cublasSetMathMode) X(cublasSgemm)         \
-  X(cublasSgemmStridedBatched) X(cublasGetStatusName) X(cublasGetStatusString) X(cublasSetWorkspace)
+  X(cublasSgemmStridedBatched) X(cublasGetStatusName) X(cublasGetStatusString) X(cublasSetWorkspace)   \
+  X(cublasSaxpy) X(cublasSscal)
 #define DLC_CUBLAS_DECLARE_POINTER(name) decltype(&::name) name = nullptr;
   DLC_CUBLAS_FUNCTIONS(DLC_CUBLAS_DECLARE_POINTER)
 #undef DLC_CUBLAS_DECLARE_POINTER
@@ -48,6 +49,12 @@ class CublasHandle {
   void sgemm_row_major(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, CUdeviceptr a,
                        int64_t lda, int64_t stride_a, CUdeviceptr b, int64_t ldb, int64_t stride_b, float beta,
                        CUdeviceptr c, int64_t ldc, int64_t stride_c, int64_t batch);
+
+  /// y += alpha x over n floats (the rank-ordered sum of a data-parallel
+  /// bucket, one process's block at a time).
+  void saxpy(int64_t n, float alpha, CUdeviceptr x, CUdeviceptr y);
+  /// x *= alpha over n floats.
+  void sscal(int64_t n, float alpha, CUdeviceptr x);
 
  private:
   cublasHandle_t handle_ = nullptr;

@@ -23,7 +23,7 @@ struct DriverApi {
   X(cuMemcpyDtoH) X(cuMemcpyHtoDAsync) X(cuMemcpyDtoHAsync) X(cuMemcpyDtoDAsync) X(cuMemsetD8)              \
   X(cuLaunchKernel) X(cuStreamCreate) X(cuStreamDestroy) X(cuStreamSynchronize) X(cuGetErrorName)          \
   X(cuGetErrorString) X(cuMemHostAlloc) X(cuMemFreeHost) X(cuStreamBeginCapture) X(cuStreamEndCapture)       \
-  X(cuGraphInstantiate) X(cuGraphLaunch) X(cuGraphDestroy) X(cuGraphExecDestroy)
+  X(cuGraphInstantiate) X(cuGraphLaunch) X(cuGraphDestroy) X(cuGraphExecDestroy) X(cuStreamQuery)
 #define DLC_CUDA_DECLARE_POINTER(name) decltype(&::name) name = nullptr;
   DLC_CUDA_DRIVER_FUNCTIONS(DLC_CUDA_DECLARE_POINTER)
 #undef DLC_CUDA_DECLARE_POINTER

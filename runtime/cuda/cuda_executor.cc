@@ -1,6 +1,7 @@
 #include "runtime/cuda/cuda_executor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -8,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kernel/kernel_ir.h"
@@ -82,11 +84,22 @@ void download(void* dst, CUdeviceptr src, size_t bytes, CUstream stream) {
   if (bytes > 0) DLC_CU(cuMemcpyDtoHAsync, dst, src, bytes, stream);
 }
 
+/// The GPU of this process: in a data-parallel run of several processes,
+/// its index among those on its machine (modulo the GPUs there), so each
+/// process has a GPU of its own where there are enough; else device 0.
+int device_ordinal(const proto::Executable& exe) {
+  if (!exe.data_parallel() || launched_process_count() <= 1) return 0;
+  int count = 0;
+  DLC_CU(cuDeviceGetCount, &count);
+  return count > 0 ? ProcessGroup::get().local_rank() % count : 0;
+}
+
 class CudaExecutor : public ObservableExecutor {
  public:
   /// `programs` are exe's, already read and checked.
   CudaExecutor(const proto::Executable& exe, std::vector<Program> programs)
-      : blas_workspace_(kCublasWorkspaceBytes, "cuBLAS's workspace"),
+      : context_(device_ordinal(exe)),
+        blas_workspace_(kCublasWorkspaceBytes, "cuBLAS's workspace"),
         blas_(stream_.get(), blas_workspace_.ptr(), kCublasWorkspaceBytes),
         seed_(exe.seed()),
         group_(exe.data_parallel() ? &ProcessGroup::get() : nullptr),
@@ -390,15 +403,21 @@ class CudaExecutor : public ObservableExecutor {
     }
   }
 
-  // One process: the mean is a copy. Several: the values go through host
-  // memory and the MPI engine (NCCL between the GPUs directly is the next
-  // step; docs/data-parallel.md).
+  // One process: the mean is a copy. Several: the bucket goes between the
+  // GPUs through the NCCL engine (reduce_on_device), or, where that engine
+  // cannot be loaded or a value is not f32, through host memory and MPI.
   void run_all_reduce(const LoadedProgram& lp, const AllReduceStep& r) {
     const Program& p = lp.program;
     if (!group_ || group_->size() == 1) {
       for (size_t k = 0; k < r.src.size(); ++k)
         if (int64_t bytes = p.buffers[r.src[k]].bytes(); bytes > 0)
           DLC_CU(cuMemcpyDtoDAsync, lp.pointers[r.dst[k]], lp.pointers[r.src[k]], static_cast<size_t>(bytes), stream_.get());
+      return;
+    }
+    bool all_f32 = true;
+    for (int b : r.src) all_f32 &= p.buffers[b].dtype == DType::f32;
+    if (dlrt_collective_engine* nccl = all_f32 ? device_engine() : nullptr) {
+      reduce_on_device(lp, r, *nccl);
       return;
     }
     std::vector<std::vector<uint8_t>> host(p.buffers.size());
@@ -413,6 +432,85 @@ class CudaExecutor : public ObservableExecutor {
     host_all_reduce_.run(p, r, pointers.data(), *group_);
     for (int b : r.dst) upload(lp.pointers[b], pointers[b], host[b].size(), stream_.get());
     stream_.synchronize();  // the host vectors go when this returns
+  }
+
+  /// The NCCL engine, loaded on the first data-parallel step; null (said
+  /// once on stderr) when it cannot be, and the host path serves.
+  dlrt_collective_engine* device_engine() {
+    if (!device_engine_tried_) {
+      device_engine_tried_ = true;
+      try {
+        context_.make_current();  // NCCL takes the device of the current context
+        device_engine_ = &group_->device_engine();
+      } catch (const Error& e) {
+        std::fprintf(stderr, "dlrt: %s\n(the data-parallel bucket goes through host memory and MPI instead)\n", e.what());
+      }
+    }
+    return device_engine_;
+  }
+
+  // The host path's algorithm on the GPUs: the sources packed into one
+  // bucket, an all-to-all gives this process block `rank` of every
+  // process's bucket, cuBLAS sums the blocks in rank order (so every
+  // process gets the same bits) and scales by 1/P, and an all-gather
+  // returns every block to every process.
+  void reduce_on_device(const LoadedProgram& lp, const AllReduceStep& r, dlrt_collective_engine& e) {
+    const auto start = std::chrono::steady_clock::now();
+    const Program& p = lp.program;
+    const int64_t procs = group_->size();
+    int64_t n = 0;
+    for (int b : r.src) n += p.buffers[b].numel;
+    const int64_t block = (n + procs - 1) / procs;
+    const int64_t block_bytes = block * static_cast<int64_t>(sizeof(float));
+    const size_t bucket_bytes = static_cast<size_t>(procs * block_bytes);
+    if (bucket_.size() < bucket_bytes) {
+      bucket_ = DeviceBuffer(bucket_bytes, "the data-parallel bucket");
+      parts_ = DeviceBuffer(bucket_bytes, "the data-parallel bucket's blocks");
+      block_sum_ = DeviceBuffer(static_cast<size_t>(block_bytes), "the data-parallel block sum");
+      DLC_CU(cuMemsetD8, bucket_.ptr(), 0, bucket_bytes);  // the padding past n: summed, never read
+    }
+    CUstream s = stream_.get();
+    int64_t at = 0;
+    for (int b : r.src) {
+      const int64_t bytes = p.buffers[b].bytes();
+      if (bytes > 0) DLC_CU(cuMemcpyDtoDAsync, bucket_.ptr() + at, lp.pointers[b], static_cast<size_t>(bytes), s);
+      at += bytes;
+    }
+    char err[512] = {};
+    auto device = [](CUdeviceptr ptr) { return reinterpret_cast<void*>(ptr); };
+    if (e.all_to_all(device(bucket_.ptr()), device(parts_.ptr()), block_bytes, s, 0, err, sizeof err) != 0)
+      throw Error(std::string("all_reduce_mean (all-to-all): ") + err);
+    DLC_CU(cuMemcpyDtoDAsync, block_sum_.ptr(), parts_.ptr(), static_cast<size_t>(block_bytes), s);
+    for (int64_t q = 1; q < procs; ++q) blas_.saxpy(block, 1.0f, parts_.ptr() + q * block_bytes, block_sum_.ptr());
+    blas_.sscal(block, 1.0f / static_cast<float>(procs), block_sum_.ptr());
+    if (e.all_gather(device(block_sum_.ptr()), device(bucket_.ptr()), block_bytes, s, 0, err, sizeof err) != 0)
+      throw Error(std::string("all_reduce_mean (all-gather): ") + err);
+    at = 0;
+    for (size_t k = 0; k < r.src.size(); ++k) {
+      const int64_t bytes = p.buffers[r.src[k]].bytes();
+      if (bytes > 0) DLC_CU(cuMemcpyDtoDAsync, lp.pointers[r.dst[k]], bucket_.ptr() + at, static_cast<size_t>(bytes), s);
+      at += bytes;
+    }
+    wait_for_the_others(start);
+    group_->count_reduce(2 * (procs - 1) * block_bytes,
+                         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+
+  /// Waits for the stream, as long as the run's collective deadline allows:
+  /// NCCL's kernels wait for ever for a process that is gone.
+  void wait_for_the_others(std::chrono::steady_clock::time_point start) {
+    const cuda::DriverApi& api = cuda::driver();
+    for (;;) {
+      CUresult r = api.cuStreamQuery(stream_.get());
+      if (r == CUDA_SUCCESS) return;
+      if (r != CUDA_ERROR_NOT_READY) cuda::check(r, "cuStreamQuery");
+      double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (waited > group_->timeout())
+        throw Error("all_reduce_mean: no answer from the other processes within " +
+                    std::to_string(static_cast<int64_t>(group_->timeout())) +
+                    " s (one died, hangs or is unreachable; DLRT_COLLECTIVE_TIMEOUT sets the limit)");
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
   }
 
   void run_copy(const LoadedProgram& lp, const CopyStep& cp, bool staged) {
@@ -468,6 +566,9 @@ class CudaExecutor : public ObservableExecutor {
   uint64_t seed_ = 0;
   ProcessGroup* group_ = nullptr;  // data-parallel executables: the run's processes
   HostAllReduce host_all_reduce_;
+  bool device_engine_tried_ = false;
+  dlrt_collective_engine* device_engine_ = nullptr;  // NCCL, when it loaded
+  DeviceBuffer bucket_, parts_, block_sum_;            // reduce_on_device's
   uint64_t step_ = 0;
   DeviceBuffer step_word_;     // the step number the kernels read (cuda_abi.h)
   PinnedBuffer step_staging_;  // ...copied from here with each call's inputs

@@ -122,6 +122,27 @@ if OMPI_COMM_WORLD_SIZE=2 DLRT_MPI_ENGINE=/nonexistent/libdlrt_mpi.so "$DLRUN" t
   --epochs 1 >noengine.out 2>&1; then fail "ran as one of 2 processes without an engine"; fi
 grep -q "MPI engine cannot be loaded" noengine.out || { cat noengine.out; fail "no clear error without the engine"; }
 
+# The cuda path: it compiles here (NVRTC, no GPU needed); with two GPUs the
+# processes train one GPU each, their bucket through the NCCL engine, and
+# follow the one-process curve like the cpu runs.
+if "$DLC" compile "$MODEL" --target cuda --batch 32 --data-parallel -o cuda_dp32.dlc >cuda.out 2>&1; then
+  gpus=$( (nvidia-smi -L 2>/dev/null || true) | grep -c '^GPU' || true)
+  if [ "${gpus:-0}" -ge 2 ]; then
+    "$DLC" compile "$MODEL" --target cuda --batch 64 --data-parallel -o cuda_dp64.dlc >/dev/null
+    "$DLRUN" train cuda_dp64.dlc "${TRAIN[@]}" --epochs 1 --step-log cuda_one64.csv >/dev/null 2>&1
+    "${MPIRUN[@]}" -np 2 "$DLRUN" train cuda_dp32.dlc "${TRAIN[@]}" --epochs 1 --step-log cuda_two32.csv \
+      >cuda_two.out 2>&1 || { cat cuda_two.out; fail "2 processes on 2 GPUs did not train"; }
+    grep -q "host memory and MPI instead" cuda_two.out && { cat cuda_two.out; fail "the NCCL engine did not load"; }
+    compare_curves cuda_one64.csv cuda_two32.csv "cuda: 2 processes x 32 (NCCL) vs 1 x 64"
+  else
+    echo "SKIP: cuda data-parallel training needs 2 GPUs (this machine has ${gpus:-0}); the cuda executable compiled"
+  fi
+elif grep -q "no cuda target" cuda.out; then
+  echo "SKIP: this build has no cuda target"
+else
+  cat cuda.out; fail "the cuda data-parallel executable did not compile"
+fi
+
 # An ordinary executable under mpirun would train N separate models.
 if "${MPIRUN[@]}" -np 2 "$DLRUN" train plain32.dlc "${TRAIN[@]}" --epochs 1 >plain.out 2>&1; then
   fail "an executable without --data-parallel trained under mpirun"

@@ -73,7 +73,7 @@ int check_count(int64_t bytes, char* err, size_t errlen) {
   return 0;
 }
 
-int all_to_all(const void* send, void* recv, int64_t bytes, double timeout_s, char* err, size_t errlen) {
+int all_to_all(const void* send, void* recv, int64_t bytes, void*, double timeout_s, char* err, size_t errlen) {
   if (check_count(bytes, err, errlen)) return 1;
   MPI_Request req;
   int rc = MPI_Ialltoall(send, static_cast<int>(bytes), MPI_BYTE, recv, static_cast<int>(bytes), MPI_BYTE,
@@ -82,7 +82,7 @@ int all_to_all(const void* send, void* recv, int64_t bytes, double timeout_s, ch
   return wait(&req, timeout_s, "all-to-all", err, errlen);
 }
 
-int all_gather(const void* send, void* recv, int64_t bytes, double timeout_s, char* err, size_t errlen) {
+int all_gather(const void* send, void* recv, int64_t bytes, void*, double timeout_s, char* err, size_t errlen) {
   if (check_count(bytes, err, errlen)) return 1;
   MPI_Request req;
   int rc = MPI_Iallgather(send, static_cast<int>(bytes), MPI_BYTE, recv, static_cast<int>(bytes), MPI_BYTE,
@@ -91,7 +91,7 @@ int all_gather(const void* send, void* recv, int64_t bytes, double timeout_s, ch
   return wait(&req, timeout_s, "all-gather", err, errlen);
 }
 
-int broadcast(void* data, int64_t bytes, int root, double timeout_s, char* err, size_t errlen) {
+int broadcast(void* data, int64_t bytes, int root, void*, double timeout_s, char* err, size_t errlen) {
   if (check_count(bytes, err, errlen)) return 1;
   MPI_Request req;
   int rc = MPI_Ibcast(data, static_cast<int>(bytes), MPI_BYTE, root, MPI_COMM_WORLD, &req);
