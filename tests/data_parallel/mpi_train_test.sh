@@ -2,7 +2,8 @@
 # Data-parallel training under mpirun (Open MPI), end to end through dlrun:
 #   - N processes at batch B follow the one-process loss curve at batch N x B
 #     (float32 tolerance), with 2 processes over shared memory and 3 forced
-#     onto TCP (--mca btl tcp,self: the transport between machines);
+#     onto TCP (--mca btl tcp,self: the transport between machines), for the
+#     MLP and LeNet-5;
 #   - two runs with the same process count write bitwise identical checkpoints;
 #   - a run resumed from an epoch's checkpoint ends where the whole run does;
 #   - a process killed mid-run ends the run with an error in bounded time;
@@ -56,6 +57,15 @@ grep -q "test accuracy" two.out || fail "process 0 printed no result"
 "${MPIRUN[@]}" -np 3 --mca btl tcp,self "$DLRUN" train dp16.dlc "${TRAIN[@]}" --epochs 1 --step-log three16.csv \
   >three.out 2>&1 || { cat three.out; fail "3 processes over TCP did not train"; }
 compare_curves one48.csv three16.csv "3 processes x 16 over TCP vs 1 x 48"
+
+# LeNet-5: convolutions (window kernels, GEMMs) through the same bucket.
+"$DLC" compile "$SRC/models/lenet5.pbtxt" --batch 32 --data-parallel -o lenet_dp32.dlc >/dev/null
+"$DLC" compile "$SRC/models/lenet5.pbtxt" --batch 64 -o lenet64.dlc >/dev/null
+LENET=(--data "$DATA" --limit-train 1024 --limit-test 500 --seed 3 --epochs 1)
+"$DLRUN" train lenet64.dlc "${LENET[@]}" --step-log lenet_one64.csv >/dev/null 2>&1
+"${MPIRUN[@]}" -np 2 "$DLRUN" train lenet_dp32.dlc "${LENET[@]}" --step-log lenet_two32.csv >lenet.out 2>&1 ||
+  { cat lenet.out; fail "LeNet-5 in 2 processes did not train"; }
+compare_curves lenet_one64.csv lenet_two32.csv "LeNet-5: 2 processes x 32 vs 1 x 64"
 
 # Reruns repeat every bit.
 "${MPIRUN[@]}" -np 2 "$DLRUN" train dp32.dlc "${TRAIN[@]}" --epochs 1 --checkpoint two_b.safetensors >/dev/null 2>&1
