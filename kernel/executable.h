@@ -12,7 +12,7 @@ namespace dlc {
 
 /// The executable format version this runtime reads and the compiler writes.
 /// Bump it on any change that an older runtime would misread.
-constexpr uint32_t kFormatVersion = 6;  // 6: guarded loads (convolution windows); 5: cuda kernels read the step from device memory, warp-per-item reductions; 4: several cuda modules (more_modules); 3: dropout mask loads, no reference calls; 2: no row kernels
+constexpr uint32_t kFormatVersion = 7;  // 7: all_reduce steps and data_parallel (--data-parallel); 6: guarded loads (convolution windows); 5: cuda kernels read the step from device memory, warp-per-item reductions; 4: several cuda modules (more_modules); 3: dropout mask loads, no reference calls; 2: no row kernels
 
 /// The value of Executable.end_marker in every file written by
 /// serialize_executable; its absence means the file was cut short.
