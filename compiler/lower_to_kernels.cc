@@ -332,9 +332,33 @@ class Lowerer {
                                     (refusal.empty() ? std::string("its buffer is an entry output") : refusal));
           }
         }
+        if (!home_.count(v) && units_[u].kind == Unit::collective) {
+          int same = reducible_in_place(u, v);
+          if (same >= 0) home_[v] = same;
+        }
         if (!home_.count(v)) home_[v] = add_buffer(v, BufferKind::temp, g_.type_of(v));
       }
     }
+  }
+
+  /// The buffer of the value the collective unit `u` averages into `v`, when
+  /// the mean can replace it there: a temp that no later step reads and the
+  /// entry does not return. Else -1. (A gradient and its mean then share
+  /// their bytes: a data-parallel step's arena grows by no second copy.)
+  int reducible_in_place(int u, const std::string& v) const {
+    const Unit& c = units_[u];
+    size_t i = static_cast<size_t>(std::find(c.writes.begin(), c.writes.end(), v) - c.writes.begin());
+    if (i >= c.reads.size()) return -1;
+    const std::string& in = c.reads[i];
+    auto it = home_.find(in);
+    if (it == home_.end() || prog_.buffers[it->second].kind != BufferKind::temp || wanted_by_entry(in)) return -1;
+    if (std::count(c.reads.begin(), c.reads.end(), in) != 1) return -1;
+    for (size_t k = 0; k < units_.size(); ++k) {
+      if (static_cast<int>(k) == u || pos_[k] < pos_[u]) continue;
+      const auto& r = units_[k].reads;
+      if (std::find(r.begin(), r.end(), in) != r.end()) return -1;
+    }
+    return it->second;
   }
 
   // --- emission ---------------------------------------------------------------------

@@ -491,9 +491,11 @@ class Checker {
         fail("all_reduce writes a buffer that is not a temp, an output or a state");
       if (!dsts.insert(r.dst[k]).second) fail("all_reduce writes buffer b" + std::to_string(r.dst[k]) + " twice");
     }
-    for (int s : r.src)
-      for (int d : r.dst)
-        if (s == d || overlapping_temps(s, d)) fail("all_reduce reads a buffer it writes");
+    // In place (src[k] == dst[k]) is allowed; any other sharing is not.
+    for (size_t i = 0; i < r.src.size(); ++i)
+      for (size_t k = 0; k < r.dst.size(); ++k)
+        if (!(i == k && r.src[i] == r.dst[k]) && (r.src[i] == r.dst[k] || overlapping_temps(r.src[i], r.dst[k])))
+          fail("all_reduce reads a buffer it writes");
   }
 
   /// True when temps `x` and `y` share arena bytes.

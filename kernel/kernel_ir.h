@@ -224,8 +224,9 @@ struct CopyStep {
 /// executes the same step with buffers of the same sizes; the sum runs in
 /// rank order, so every process gets the same bits and a rerun with the same
 /// number of processes repeats them. Run by one process it copies. Each
-/// pair has one float dtype and one size; dst buffers are distinct and none
-/// of them a src (nor an input or a constant).
+/// pair has one float dtype and one size; dst buffers are distinct, none is
+/// an input or a constant, and none is a src except its own (in place:
+/// src[k] == dst[k], a gradient no later step reads).
 struct AllReduceStep {
   std::vector<int> src, dst;
 };

@@ -153,7 +153,7 @@ inline void run_host_step(const Program& p, size_t s, const HostKernels& kernels
   }
   if (auto* r = st.all_reduce())  // one process: the mean is the value
     for (size_t k = 0; k < r->src.size(); ++k)
-      std::memcpy(mem.table()[r->dst[k]], mem.table()[r->src[k]], static_cast<size_t>(p.buffers[r->src[k]].bytes()));
+      std::memmove(mem.table()[r->dst[k]], mem.table()[r->src[k]], static_cast<size_t>(p.buffers[r->src[k]].bytes()));
   if (cuda_abi::has_kernel(st))
     call_host_kernel(kernels.get(cuda_abi::kernel_symbol(p.entry, s)), mem.table(), cuda_abi::step_items(st), ctx.seed,
                      ctx.step);

@@ -67,6 +67,11 @@ TEST(DataParallelCompile, AveragesEveryGradientAndTheLossInOneStep) {
     }
     ASSERT_EQ(steps, 1) << print_program(p);
     EXPECT_EQ(static_cast<int>(bucket->src.size()), trainable + 1);
+    // Each gradient is averaged where it lies (no later step reads it); the
+    // loss goes to the entry's output buffer.
+    int in_place = 0;
+    for (size_t k = 0; k < bucket->src.size(); ++k) in_place += bucket->src[k] == bucket->dst[k];
+    EXPECT_EQ(in_place, trainable);
     // The loss comes back averaged under its own name, into the entry's output.
     int loss = p.find_buffer(BufferKind::output, exe.loss());
     ASSERT_GE(loss, 0);
@@ -158,7 +163,7 @@ TEST(KernelIrAllReduce, RoundTripsAndIsChecked) {
     return q;
   };
   EXPECT_THROW(check_program(broken([](AllReduceStep& r) { r.dst.pop_back(); })), Error);
-  EXPECT_THROW(check_program(broken([](AllReduceStep& r) { r.dst[0] = r.src[0]; })), Error);
+  EXPECT_THROW(check_program(broken([](AllReduceStep& r) { r.dst[0] = r.src[1]; })), Error);
   EXPECT_THROW(check_program(broken([](AllReduceStep& r) { r.dst[1] = r.dst[0]; })), Error);
   EXPECT_THROW(check_program(broken([](AllReduceStep& r) { r.src[0] = 100000; })), Error);
   // A source of another size than its destination.

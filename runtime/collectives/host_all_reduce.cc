@@ -36,7 +36,8 @@ void HostAllReduce::run(const Program& p, const AllReduceStep& step, void* const
   if (group.size() == 1) {  // the mean over one process: a copy
     for (size_t k = 0; k < step.src.size(); ++k) {
       int64_t bytes = p.buffers[step.src[k]].bytes();
-      if (bytes > 0) std::memcpy(pointers[step.dst[k]], pointers[step.src[k]], static_cast<size_t>(bytes));
+      if (bytes > 0 && step.dst[k] != step.src[k])
+        std::memcpy(pointers[step.dst[k]], pointers[step.src[k]], static_cast<size_t>(bytes));
     }
     return;
   }

@@ -410,7 +410,7 @@ class CudaExecutor : public ObservableExecutor {
     const Program& p = lp.program;
     if (!group_ || group_->size() == 1) {
       for (size_t k = 0; k < r.src.size(); ++k)
-        if (int64_t bytes = p.buffers[r.src[k]].bytes(); bytes > 0)
+        if (int64_t bytes = p.buffers[r.src[k]].bytes(); bytes > 0 && r.dst[k] != r.src[k])
           DLC_CU(cuMemcpyDtoDAsync, lp.pointers[r.dst[k]], lp.pointers[r.src[k]], static_cast<size_t>(bytes), stream_.get());
       return;
     }
