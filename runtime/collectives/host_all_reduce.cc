@@ -1,5 +1,6 @@
 #include "runtime/collectives/host_all_reduce.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace dlc {
@@ -12,7 +13,11 @@ void reduce_dtype(const Program& p, const AllReduceStep& step, void* const* poin
   for (int src : step.src)
     if (p.buffers[src].dtype == dtype) n += p.buffers[src].numel;
   if (n == 0) return;
-  bucket->resize(static_cast<size_t>(n));
+  // Padded with zeros to a multiple of the process count, so the group
+  // reduces the bucket where it lies.
+  const int64_t padded = (n + group.size() - 1) / group.size() * group.size();
+  bucket->resize(static_cast<size_t>(padded));
+  std::fill(bucket->begin() + n, bucket->end(), T(0));
   int64_t at = 0;
   for (int src : step.src) {
     const Buffer& b = p.buffers[src];
@@ -20,7 +25,7 @@ void reduce_dtype(const Program& p, const AllReduceStep& step, void* const* poin
     std::memcpy(bucket->data() + at, pointers[src], static_cast<size_t>(b.bytes()));
     at += b.numel;
   }
-  group.all_reduce_mean(bucket->data(), n);
+  group.all_reduce_mean(bucket->data(), padded);
   at = 0;
   for (size_t k = 0; k < step.src.size(); ++k) {
     const Buffer& b = p.buffers[step.src[k]];

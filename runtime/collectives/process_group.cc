@@ -154,23 +154,31 @@ void ProcessGroup::reduce(T* data, int64_t n) {
   const int64_t p = size_;
   const int64_t block = (n + p - 1) / p;  // elements of the slice each process sums
   const int64_t block_bytes = block * static_cast<int64_t>(sizeof(T));
-  send_.assign(static_cast<size_t>(p * block_bytes), 0);
+  // A length the processes divide evenly goes out of and back into `data`
+  // itself (HostAllReduce pads its bucket so); any other through a padded copy.
+  const bool padded = block * p != n;
+  T* whole = data;
+  if (padded) {
+    send_.assign(static_cast<size_t>(p * block_bytes), 0);
+    std::memcpy(send_.data(), data, static_cast<size_t>(n) * sizeof(T));
+    whole = reinterpret_cast<T*>(send_.data());
+  }
   recv_.resize(static_cast<size_t>(p * block_bytes));
-  std::memcpy(send_.data(), data, static_cast<size_t>(n) * sizeof(T));
-  check(engine_->all_to_all(send_.data(), recv_.data(), block_bytes, nullptr, timeout_s_, err_.data(), err_.size()),
+  block_sum_.resize(static_cast<size_t>(block_bytes));
+  check(engine_->all_to_all(whole, recv_.data(), block_bytes, nullptr, timeout_s_, err_.data(), err_.size()),
         "all_reduce_mean (all-to-all)");
   // recv_ holds block `rank_` of every process, in rank order: sum them in
   // that order, so the result does not depend on who answered first.
   const T* parts = reinterpret_cast<const T*>(recv_.data());
-  T* mine = reinterpret_cast<T*>(send_.data());
+  T* mine = reinterpret_cast<T*>(block_sum_.data());
   for (int64_t i = 0; i < block; ++i) {
     T acc = parts[i];
     for (int64_t q = 1; q < p; ++q) acc += parts[q * block + i];
     mine[i] = acc / static_cast<T>(p);
   }
-  check(engine_->all_gather(send_.data(), recv_.data(), block_bytes, nullptr, timeout_s_, err_.data(), err_.size()),
+  check(engine_->all_gather(mine, whole, block_bytes, nullptr, timeout_s_, err_.data(), err_.size()),
         "all_reduce_mean (all-gather)");
-  std::memcpy(data, recv_.data(), static_cast<size_t>(n) * sizeof(T));
+  if (padded) std::memcpy(data, whole, static_cast<size_t>(n) * sizeof(T));
   reduced_bytes_ += 2 * (p - 1) * block_bytes;
   ++reduce_calls_;
   reduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -35,7 +35,8 @@ class ProcessGroup {
   std::string description() const;
 
   /// data[i] = the mean over the processes of data[i], for i < n (the same
-  /// n on every process); identical bits on every process.
+  /// n on every process); identical bits on every process. An n that
+  /// size() divides moves in place, any other through a padded copy.
   void all_reduce_mean(float* data, int64_t n);
   void all_reduce_mean(double* data, int64_t n);
   /// Every process's bytes receive those of process `root`.
@@ -82,7 +83,7 @@ class ProcessGroup {
   std::unique_ptr<dlrt_collective_engine> engine_;  // null in a group of one
   std::unique_ptr<dlrt_collective_engine> device_engine_;  // loaded by device_engine()
   void* library_ = nullptr;
-  std::vector<uint8_t> send_, recv_;  // reused between steps
+  std::vector<uint8_t> send_, recv_, block_sum_;  // reused between steps
   mutable std::vector<char> err_;
   int64_t reduced_bytes_ = 0, reduce_calls_ = 0;
   double reduce_seconds_ = 0;
