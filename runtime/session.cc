@@ -7,6 +7,7 @@
 
 #include "ir/label_dependence.h"
 #include "kernel/executable.h"
+#include "runtime/collectives/process_group.h"
 #include "runtime/fusion_verifier.h"
 #include "runtime/safetensors.h"
 
@@ -183,6 +184,14 @@ void Session::run_verified(const std::string& name, const std::map<std::string, 
   Graph graph = executable_graph(exe_, source_);
   EvalContext ctx;
   ctx.seed = exe_.seed();
+  if (exe_.data_parallel()) {
+    // The reference averages over the processes too, and draws this
+    // process's dropout masks, as the executors do.
+    ProcessGroup& group = ProcessGroup::get();
+    ctx.seed = process_seed(exe_.seed(), group.rank());
+    if (group.size() > 1)
+      ctx.all_reduce_mean = [&group](double* data, int64_t n) { group.all_reduce_mean(data, n); };
+  }
   for (const auto& [in_name, value] : inputs) {
     const Input* decl = graph.find_input(in_name);
     if (decl && decl->role == proto::STEP && value.numel() == 1) {

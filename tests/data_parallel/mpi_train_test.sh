@@ -67,6 +67,11 @@ LENET=(--data "$DATA" --limit-train 1024 --limit-test 500 --seed 3 --epochs 1)
   { cat lenet.out; fail "LeNet-5 in 2 processes did not train"; }
 compare_curves lenet_one64.csv lenet_two32.csv "LeNet-5: 2 processes x 32 vs 1 x 64"
 
+# --verify-fusion under mpirun: the reference interpreter averages too.
+"${MPIRUN[@]}" -np 2 "$DLRUN" train dp32.dlc "${TRAIN[@]}" --epochs 1 --limit-train 640 --verify-fusion \
+  >verify.out 2>&1 || { cat verify.out; fail "--verify-fusion failed under mpirun"; }
+grep -q "train_step: .* values match the reference interpreter" verify.out || { cat verify.out; fail "no fusion report"; }
+
 # Reruns repeat every bit.
 "${MPIRUN[@]}" -np 2 "$DLRUN" train dp32.dlc "${TRAIN[@]}" --epochs 1 --checkpoint two_b.safetensors >/dev/null 2>&1
 cmp -s two_a.safetensors two_b.safetensors || fail "two runs with 2 processes wrote different checkpoints"
