@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "runtime/collectives/collective_engine.h"
+#include "runtime/collectives/engines/mpi_start.h"
 
 namespace {
 
@@ -111,15 +112,7 @@ void finalize() {
 
 extern "C" __attribute__((visibility("default"))) int dlrt_collective_engine_open(dlrt_collective_engine* e,
                                                                                   char* err, size_t errlen) {
-  int initialized = 0;
-  MPI_Initialized(&initialized);
-  if (!initialized) {
-    // Serialized: the runtime calls MPI from one thread at a time (the one
-    // running the step), never from its worker threads.
-    int provided = 0;
-    int rc = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
-    if (rc != MPI_SUCCESS) return mpi_fault(rc, "init", err, errlen);
-  }
+  if (dlc::engines::start_mpi(err, errlen) != 0) return 1;
   // Errors come back as codes (reported with the operation), not as MPI's own abort.
   MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   std::memset(e, 0, sizeof *e);

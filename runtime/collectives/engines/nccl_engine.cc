@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "runtime/collectives/collective_engine.h"
+#include "runtime/collectives/engines/mpi_start.h"
 
 namespace {
 
@@ -72,15 +73,7 @@ void finalize() {
 
 extern "C" __attribute__((visibility("default"))) int dlrt_collective_engine_open(dlrt_collective_engine* e,
                                                                                   char* err, size_t errlen) {
-  int initialized = 0;
-  MPI_Initialized(&initialized);
-  if (!initialized) {
-    int provided = 0;
-    if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided) != MPI_SUCCESS) {
-      std::snprintf(err, errlen, "MPI_Init_thread failed (NCCL is bootstrapped through MPI)");
-      return 1;
-    }
-  }
+  if (dlc::engines::start_mpi(err, errlen) != 0) return 1;  // NCCL is bootstrapped through MPI
   std::memset(e, 0, sizeof *e);
   e->abi = DLRT_COLLECTIVE_ENGINE_ABI;
   e->device_memory = 1;
