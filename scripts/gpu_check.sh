@@ -2,7 +2,7 @@
 # Runs on the GPU machine from the repository root, with .gpu/pack.tar.xz
 # made by scripts/gpu_pack.sh (issue 10): the cuda target against the
 # reference (every kernel of the first train_step and predict of every model,
-# --verify-fusion), against the cpu target (one epoch, same weights and
+# --verify-fusion; a --data-parallel file alone against the plain one), against the cpu target (one epoch, same weights and
 # order; ten epochs' accuracy), under compute-sanitizer, then the side-by-side
 # benchmark (bench/cuda_mlp/run.sh). The last lines printed are the summary
 # and the benchmark table; $OUT gets summary.txt, results.md and every log in
@@ -59,6 +59,19 @@ for name in logistic_regression perceptron; do
   verify "$name" --train-x "$C/x2.csv" --train-y "$C/y2.csv" --test-x "$C/x2.csv" --test-y "$C/y2.csv"
 done
 verify linear_regression --train-x "$C/x3.csv" --train-y "$C/y3.csv" --test-x "$C/x3.csv" --test-y "$C/y3.csv"
+
+step "a --data-parallel executable in one process: every kernel, and the plain file's training"
+verify mlp_dp --data "$D" --limit-train 2048 --limit-test 512
+for f in mlp_mnist mlp_dp; do
+  "$DLRUN" train "$M/${f}_cuda.dlc" --data "$D" --limit-train 2048 --limit-test 512 --epochs 1 --seed 2 \
+    --checkpoint "$OUT/$f.safetensors" --json 2>/dev/null | tail -1 >"$OUT/alone_$f.json"
+done
+if cmp -s "$OUT/mlp_mnist.safetensors" "$OUT/mlp_dp.safetensors"; then
+  result "PASS data-parallel file alone: the same checkpoint bytes as the plain file after an epoch"
+else
+  result "INFO data-parallel file alone: checkpoints differ from the plain file's (losses: $(cat "$OUT/alone_mlp_mnist.json" \
+    | grep -o '"train_loss":[^,]*') vs $(grep -o '"train_loss":[^,]*' "$OUT/alone_mlp_dp.json"))"
+fi
 
 step "compute-sanitizer memcheck: one train_step and one predict"
 SAN=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)

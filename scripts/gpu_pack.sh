@@ -28,6 +28,10 @@ for m in models/*.pbtxt; do
   name=$(basename "$m" .pbtxt)
   "$BUILD/dlc" compile "$m" --target cuda --batch 64 -o "$STAGE/models/${name}_cuda.dlc" >/dev/null
 done
+# A --data-parallel executable, run here in one process (issue 16): its
+# bucket is a copy there, and it must train as the plain file does.
+"$BUILD/dlc" compile models/mlp_mnist.pbtxt --target cuda --batch 64 --data-parallel \
+  -o "$STAGE/models/mlp_dp_cuda.dlc" >/dev/null
 # Data for the models that are not Fashion-MNIST-shaped: 2 features with a
 # 0/1 label (logistic regression, perceptron), 3 features with a real target.
 awk 'BEGIN { srand(1); for (i = 0; i < 2048; i++) { a = rand(); b = rand(); c = rand();
