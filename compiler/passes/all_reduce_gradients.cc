@@ -15,6 +15,16 @@ bool has_collectives(const Graph& g) {
   return false;
 }
 
+/// `wanted` when no value has that name yet, else a fresh name from it.
+std::string free_name(Graph& g, const std::string& wanted) {
+  return g.types.count(wanted) || g.find_input(wanted) || g.find_param(wanted) ? g.fresh_name(wanted) : wanted;
+}
+
+/// The mean over the processes of `value`, named `<value>.mean`.
+std::string mean_of(Graph& g, GraphBuilder& b, const std::string& value) {
+  return b.emit(kAllReduceMean, {value}, {}, {free_name(g, value + ".mean")})[0];
+}
+
 /// Gives the node computing `value` a new output name and every use of it
 /// that name; returns the new name.
 std::string rename_value(Graph& g, const std::string& value, const std::string& new_name) {
@@ -44,15 +54,15 @@ bool AllReduceGradientsPass::run(Model& m) {
   // Parameter order, so the bucket reads like the model.
   for (const auto& p : g.params) {
     auto it = m.gradients.find(p.name);
-    if (it != m.gradients.end()) it->second = b.op(kAllReduceMean, {it->second});
+    if (it != m.gradients.end()) it->second = mean_of(g, b, it->second);
   }
   // Updates recorded before the optimizer's: running statistics.
-  for (auto& [state, value] : m.updates) value = b.op(kAllReduceMean, {value});
+  for (auto& [state, value] : m.updates) value = mean_of(g, b, value);
 
   const std::string loss = m.training.loss();
   if (g.find_input(loss) || g.find_param(loss))
     throw Error(m.source + ": the loss '" + loss + "' is an input or a parameter; nothing computes it to average");
-  std::string local = rename_value(g, loss, g.fresh_name(loss + ".local"));
+  std::string local = rename_value(g, loss, free_name(g, loss + ".local"));
   if (local.empty()) throw Error(m.source + ": no node computes the loss '" + loss + "'");
   // Autodiff's bookkeeping may name the loss; it now names the local one.
   for (auto& [param, grad] : m.gradients)
