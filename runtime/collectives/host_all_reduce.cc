@@ -13,9 +13,8 @@ void reduce_dtype(const Program& p, const AllReduceStep& step, void* const* poin
   for (int src : step.src)
     if (p.buffers[src].dtype == dtype) n += p.buffers[src].numel;
   if (n == 0) return;
-  // Padded with zeros to a multiple of the process count, so the group
-  // reduces the bucket where it lies.
-  const int64_t padded = (n + group.size() - 1) / group.size() * group.size();
+  // Padded with zeros, so the group reduces the bucket where it lies.
+  const int64_t padded = group.bucket_length(n);
   bucket->resize(static_cast<size_t>(padded));
   std::fill(bucket->begin() + n, bucket->end(), T(0));
   int64_t at = 0;

@@ -156,7 +156,7 @@ void ProcessGroup::reduce(T* data, int64_t n) {
   const int64_t block_bytes = block * static_cast<int64_t>(sizeof(T));
   // A length the processes divide evenly goes out of and back into `data`
   // itself (HostAllReduce pads its bucket so); any other through a padded copy.
-  const bool padded = block * p != n;
+  const bool padded = bucket_length(n) != n;
   T* whole = data;
   if (padded) {
     send_.assign(static_cast<size_t>(p * block_bytes), 0);
@@ -179,9 +179,8 @@ void ProcessGroup::reduce(T* data, int64_t n) {
   check(engine_->all_gather(mine, whole, block_bytes, nullptr, timeout_s_, err_.data(), err_.size()),
         "all_reduce_mean (all-gather)");
   if (padded) std::memcpy(data, whole, static_cast<size_t>(n) * sizeof(T));
-  reduced_bytes_ += 2 * (p - 1) * block_bytes;
-  ++reduce_calls_;
-  reduce_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  count_reduce(2 * (p - 1) * block_bytes,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
 }
 
 void ProcessGroup::all_reduce_mean(float* data, int64_t n) { reduce(data, n); }

@@ -35,8 +35,11 @@ class ProcessGroup {
   std::string description() const;
 
   /// data[i] = the mean over the processes of data[i], for i < n (the same
-  /// n on every process); identical bits on every process. An n that
-  /// size() divides moves in place, any other through a padded copy.
+  /// n on every process); identical bits on every process. An n of
+  /// bucket_length(n) moves in place, any other through a padded copy.
+  /// n rounded up to a multiple of size(): the length of a bucket that
+  /// all_reduce_mean reduces where it lies (padded with zeros past n).
+  int64_t bucket_length(int64_t n) const { return (n + size_ - 1) / size_ * size_; }
   void all_reduce_mean(float* data, int64_t n);
   void all_reduce_mean(double* data, int64_t n);
   /// Every process's bytes receive those of process `root`.

@@ -25,10 +25,6 @@ double now_seconds() {
   return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
-void say(char* err, size_t errlen, const char* what) {
-  if (errlen > 0) std::snprintf(err, errlen, "%s", what);
-}
-
 int mpi_fault(int code, const char* op, char* err, size_t errlen) {
   char text[MPI_MAX_ERROR_STRING];
   int len = 0;
@@ -66,38 +62,36 @@ int wait(MPI_Request* req, double timeout_s, const char* op, char* err, size_t e
   }
 }
 
-int check_count(int64_t bytes, char* err, size_t errlen) {
+/// One non-blocking operation of `bytes` per process: `start` begins it
+/// (MPI counts are int, so a block over 2 GiB is refused first), then it is
+/// waited for against the deadline.
+template <typename Start>
+int run(const char* op, int64_t bytes, double timeout_s, char* err, size_t errlen, Start start) {
   if (bytes < 0 || bytes > INT_MAX) {
-    say(err, errlen, "a collective block over 2 GiB per process (MPI counts are int)");
+    if (errlen > 0) std::snprintf(err, errlen, "MPI %s: a block over 2 GiB per process (MPI counts are int)", op);
     return 1;
   }
-  return 0;
+  MPI_Request req;
+  int rc = start(static_cast<int>(bytes), &req);
+  if (rc != MPI_SUCCESS) return mpi_fault(rc, op, err, errlen);
+  return wait(&req, timeout_s, op, err, errlen);
 }
 
 int all_to_all(const void* send, void* recv, int64_t bytes, void*, double timeout_s, char* err, size_t errlen) {
-  if (check_count(bytes, err, errlen)) return 1;
-  MPI_Request req;
-  int rc = MPI_Ialltoall(send, static_cast<int>(bytes), MPI_BYTE, recv, static_cast<int>(bytes), MPI_BYTE,
-                         MPI_COMM_WORLD, &req);
-  if (rc != MPI_SUCCESS) return mpi_fault(rc, "all-to-all", err, errlen);
-  return wait(&req, timeout_s, "all-to-all", err, errlen);
+  return run("all-to-all", bytes, timeout_s, err, errlen, [&](int n, MPI_Request* req) {
+    return MPI_Ialltoall(send, n, MPI_BYTE, recv, n, MPI_BYTE, MPI_COMM_WORLD, req);
+  });
 }
 
 int all_gather(const void* send, void* recv, int64_t bytes, void*, double timeout_s, char* err, size_t errlen) {
-  if (check_count(bytes, err, errlen)) return 1;
-  MPI_Request req;
-  int rc = MPI_Iallgather(send, static_cast<int>(bytes), MPI_BYTE, recv, static_cast<int>(bytes), MPI_BYTE,
-                          MPI_COMM_WORLD, &req);
-  if (rc != MPI_SUCCESS) return mpi_fault(rc, "all-gather", err, errlen);
-  return wait(&req, timeout_s, "all-gather", err, errlen);
+  return run("all-gather", bytes, timeout_s, err, errlen, [&](int n, MPI_Request* req) {
+    return MPI_Iallgather(send, n, MPI_BYTE, recv, n, MPI_BYTE, MPI_COMM_WORLD, req);
+  });
 }
 
 int broadcast(void* data, int64_t bytes, int root, void*, double timeout_s, char* err, size_t errlen) {
-  if (check_count(bytes, err, errlen)) return 1;
-  MPI_Request req;
-  int rc = MPI_Ibcast(data, static_cast<int>(bytes), MPI_BYTE, root, MPI_COMM_WORLD, &req);
-  if (rc != MPI_SUCCESS) return mpi_fault(rc, "broadcast", err, errlen);
-  return wait(&req, timeout_s, "broadcast", err, errlen);
+  return run("broadcast", bytes, timeout_s, err, errlen,
+             [&](int n, MPI_Request* req) { return MPI_Ibcast(data, n, MPI_BYTE, root, MPI_COMM_WORLD, req); });
 }
 
 void abort_all(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
