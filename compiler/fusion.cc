@@ -187,7 +187,7 @@ class Planner {
           store(n.inputs[0], "input of " + n.op + " '" + n.name + "' is read from memory");
         if (kind == NodeKind::collective && !whole_buffer(n.inputs[0]))
           store(n.inputs[0], "input of " + n.op + " '" + n.name + "' is sent between processes from memory");
-        if (kind == NodeKind::reshape && !is_relabel(n)) {
+        if (kind == NodeKind::reshape && !is_relabel(n) && !read_as_strided_view(ki)) {
           std::string base = n.inputs[0];
           while (!p_.in_memory(base) && (p_.kind[p_.producer.at(base)] == NodeKind::reshape ||
                                          p_.kind[p_.producer.at(base)] == NodeKind::identity))
@@ -197,6 +197,24 @@ class Planner {
       }
       changed = p_.stored.size() != before;
     }
+  }
+
+  /// True when reshape `k`'s result has a strided view over memory and only
+  /// steps that read through views consume it (windows, and GEMMs when the
+  /// view is a BLAS layout): then the data under it need not be copied into
+  /// order. Loops read a reshape as the dense data under it, so one loop
+  /// consumer, or the reshape being stored itself, rules this out.
+  bool read_as_strided_view(int k) const {
+    const std::string& out = out_of(k);
+    auto it = p_.consumers.find(out);
+    if (it == p_.consumers.end() || p_.stored.count(out)) return false;
+    std::optional<MemoryView> view = view_of(p_, out);
+    if (!view) return false;
+    for (int c : it->second) {
+      bool reads_view = p_.kind[c] == NodeKind::window || (p_.kind[c] == NodeKind::gemm && gemm_layout(*view));
+      if (!reads_view) return false;
+    }
+    return true;
   }
 
   /// True when `v` is in memory as the whole of its buffer, in order.

@@ -7,6 +7,51 @@
 
 namespace dlc {
 
+namespace {
+
+/// Strides for `to` over the same elements as a view with `from`/`strides`,
+/// or nullopt where some group of merged dims is not one run in memory
+/// (NumPy's no-copy reshape rule). Size-1 dims take any stride.
+std::optional<std::vector<int64_t>> reshaped_strides(const std::vector<int64_t>& from,
+                                                     const std::vector<int64_t>& strides,
+                                                     const std::vector<int64_t>& to) {
+  std::vector<int64_t> old_dims, old_strides;
+  for (size_t j = 0; j < from.size(); ++j) {
+    if (from[j] == 0) return std::nullopt;  // nothing to view; let fusion decide
+    if (from[j] != 1) {
+      old_dims.push_back(from[j]);
+      old_strides.push_back(strides[j]);
+    }
+  }
+  std::vector<int64_t> out(to.size(), 0);
+  size_t oi = 0, ni = 0;
+  while (oi < old_dims.size() && ni < to.size()) {
+    size_t oj = oi + 1, nj = ni + 1;
+    int64_t op = old_dims[oi], np = to[ni];
+    while (op != np) {
+      if (np < op) {
+        if (nj == to.size()) return std::nullopt;
+        np *= to[nj++];
+      } else {
+        if (oj == old_dims.size()) return std::nullopt;
+        op *= old_dims[oj++];
+      }
+    }
+    for (size_t k = oi; k + 1 < oj; ++k)
+      if (old_strides[k] != old_strides[k + 1] * old_dims[k + 1]) return std::nullopt;
+    out[nj - 1] = old_strides[oj - 1];
+    for (size_t k = nj - 1; k > ni; --k) out[k - 1] = out[k] * to[k];
+    oi = oj;
+    ni = nj;
+  }
+  if (oi != old_dims.size()) return std::nullopt;
+  for (; ni < to.size(); ++ni)
+    if (to[ni] != 1) return std::nullopt;
+  return out;
+}
+
+}  // namespace
+
 bool MemoryView::dense() const {
   if (offset != 0) return false;
   int64_t expect = 1;
@@ -37,21 +82,16 @@ std::optional<MemoryView> view_of(const FusionPlan& plan, const std::string& v) 
       if (follows[j] >= 0) out.strides[follows[j]] += in->strides[j];
     return out;
   }
-  // reshape: a relabeling of size-1 dims keeps the strides of the others;
-  // any other reshape needs dense data.
-  std::vector<size_t> in_big, out_big;
-  for (size_t j = 0; j < in->dims.size(); ++j)
-    if (in->dims[j] != 1) in_big.push_back(j);
-  for (size_t j = 0; j < dims.size(); ++j)
-    if (dims[j] != 1) out_big.push_back(j);
-  bool relabel = in_big.size() == out_big.size();
-  for (size_t i = 0; relabel && i < in_big.size(); ++i) relabel = in->dims[in_big[i]] == dims[out_big[i]];
-  if (relabel) {
-    for (size_t i = 0; i < in_big.size(); ++i) out.strides[out_big[i]] = in->strides[in_big[i]];
+  // reshape: dense data takes the new dims' dense strides; strided data
+  // keeps a view where every group of dims the reshape splits or merges
+  // walks memory as one run (a transposed matrix split into image axes).
+  if (in->dense()) {
+    out.strides = strides_of(dims);
     return out;
   }
-  if (!in->dense()) return std::nullopt;
-  out.strides = strides_of(dims);
+  std::optional<std::vector<int64_t>> strides = reshaped_strides(in->dims, in->strides, dims);
+  if (!strides) return std::nullopt;
+  out.strides = *strides;
   return out;
 }
 

@@ -26,7 +26,8 @@ struct MemoryView {
 };
 
 /// The view of `v` over a value in memory, or nullopt when `v` must be
-/// computed (it is inlined, or a reshape of non-contiguous data).
+/// computed (it is inlined, or a reshape that merges dims which are not one
+/// run in memory).
 std::optional<MemoryView> view_of(const FusionPlan& plan, const std::string& v);
 
 /// A 2-D view as a BLAS operand: leading dim and whether it is stored

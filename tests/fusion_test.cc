@@ -333,6 +333,26 @@ TEST(Fusion, ShapeOpsBecomeIndexMaps) {
   expect_matches_reference(g, e, p, random_feeds(g, 8));
 }
 
+TEST(Fusion, GemmReadsAReshapeOfATransposeInPlaceWhenItsDimsMergeAsOneRun) {
+  // x [2,3,4] transposed to [4,2,3]: its last two dims still walk memory as
+  // one run (strides 12 and 4), so reshaping them into 6 is a view the GEMM
+  // reads with a leading dimension; transposed to [4,3,2] they do not
+  // (strides 4 and 12), and the reshape's data is copied into order first.
+  for (bool one_run : {true, false}) {
+    Graph g;
+    GraphBuilder b(g);
+    auto x = b.input("x", {DType::f32, {2, 3, 4}});
+    auto w = b.input("w", {DType::f32, {6, 5}});
+    std::vector<int64_t> perm = one_run ? std::vector<int64_t>{2, 0, 1} : std::vector<int64_t>{2, 1, 0};
+    auto t = b.op("transpose", {x}, {{"perm", attr_ints(perm)}});
+    auto y = b.matmul(b.reshape(t, {4, 6}), w);
+    EntrySpec e{"predict", {y}, {}, false};
+    Program p = build_program(g, e);
+    EXPECT_EQ(p.kernel_count(), one_run ? 1 : 2) << print_program(p);
+    expect_matches_reference(g, e, p, random_feeds(g, 3));
+  }
+}
+
 TEST(Fusion, OneHotFusesThroughTheLoopIndex) {
   Graph g;
   GraphBuilder b(g);

@@ -96,7 +96,7 @@ class LoopEmitter {
                                value_type_);
     const Buffer& buf = p_.buffers[a.buffer];
     llvm::Value* at = linear_index(shape_.loads[i], a.offset);
-    llvm::Value* inside = guards_hold(i);
+    llvm::Value* inside = bounded_load_ == i ? nullptr : guards_hold(i);
     if (!inside)
       return load_as_float(b_, buf.dtype, addresses_.at(a.buffer), at, group_, value_type_);
     // Outside its guards the index may leave the buffer: read element 0
@@ -282,6 +282,56 @@ class LoopEmitter {
     });
   }
 
+  /// The load a column reduction's body is, when that body is one guarded
+  /// load whose pad is the reduction's identity and whose failing guards
+  /// move along column dim `col` by 0 or +1 per column (as every window
+  /// loop's do); else -1. Such
+  /// a load (a window's taps: col2im, pooling) can run over the columns
+  /// where its guards hold instead of selecting the pad per column.
+  int bounded_window_load(size_t col) const {
+    const Reduction& r = k_.reductions[0];
+    if (r.body->op != ScalarOp::arg || r.body->index >= static_cast<int>(k_.loads.size())) return -1;
+    const int i = r.body->index;
+    const Access& a = k_.loads[i];
+    if (!a.reads_memory() || a.guards.empty() || a.pad != reduce_init(r.op)) return -1;
+    bool moves = false;
+    for (size_t g = 0; g < a.guards.size(); ++g) {
+      const std::vector<int64_t>& coefs = shape_.guards[i][g];
+      if (!guard_can_fail(a.guards[g], coefs, shape_.dims)) continue;
+      if (coefs[col] != 0 && coefs[col] != 1) return -1;
+      moves |= coefs[col] != 0;
+    }
+    return moves ? i : -1;
+  }
+
+  /// [from, to) within a block of `width` columns from `start` where every
+  /// guard of load `i` holds (empty when a guard that does not move along
+  /// the columns fails), at the current indices of the other dims.
+  std::pair<llvm::Value*, llvm::Value*> guarded_columns(int i, size_t col, llvm::Value* start, llvm::Value* width) {
+    const Access& a = k_.loads[i];
+    llvm::Value* from = b_.getInt64(0);
+    llvm::Value* to = width;
+    llvm::Value* holds = nullptr;
+    idx_[col] = start;  // each guard's coordinate at the block's first column
+    for (size_t g = 0; g < a.guards.size(); ++g) {
+      const std::vector<int64_t>& coefs = shape_.guards[i][g];
+      if (!guard_can_fail(a.guards[g], coefs, shape_.dims)) continue;
+      llvm::Value* at = linear_index(coefs, a.guards[g].offset);
+      llvm::Value* extent = b_.getInt64(a.guards[g].extent);
+      if (coefs[col] == 0) {
+        llvm::Value* ok = b_.CreateICmpULT(at, extent);
+        holds = holds ? b_.CreateAnd(holds, ok) : ok;
+        continue;
+      }
+      // at + j in [0, extent): j in [-at, extent - at).
+      from = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, from, b_.CreateNeg(at));
+      to = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, to, b_.CreateSub(extent, at));
+    }
+    idx_[col] = nullptr;
+    if (holds) to = b_.CreateSelect(holds, to, from);
+    return {from, to};
+  }
+
   // One accumulator per output of a block of the innermost output dim; the
   // loop over that block is innermost, unit-stride and parallel.
   void emit_column_reduction() {
@@ -311,12 +361,28 @@ class LoopEmitter {
         return inst;
       };
       over_block([&](llvm::Value* slot) { tagged(b_.CreateStore(acc_init(op), slot)); });
+      const int bounded = bounded_window_load(col);
       nest(outer, rank, [&] {
-        over_block([&](llvm::Value* slot) {
+        auto accumulate = [&](llvm::Value* slot) {
           llvm::Value* v = body_value(0, {});
           llvm::Value* acc = tagged(b_.CreateLoad(acc_type(op), slot));
           tagged(b_.CreateStore(combine(op, acc, v, /*reorder=*/false), slot));
-        });
+        };
+        if (bounded < 0) return over_block(accumulate);
+        // The load's guards become the column loop's bounds: the columns
+        // outside would add the reduction's identity, so skipping them
+        // changes no bit, and the loop inside reads one contiguous run
+        // with no per-lane select (which LLVM would turn into a gather).
+        auto [from, to] = guarded_columns(bounded, col, start, width);
+        CountedLoop j(b_, from, to, "col");
+        idx_[col] = b_.CreateNSWAdd(start, j.index());
+        group_ = new_access_group(m_.getContext());
+        bounded_load_ = bounded;
+        accumulate(b_.CreateInBoundsGEP(acc_type(op), accs, j.index()));
+        bounded_load_ = -1;
+        j.finish(group_);
+        group_ = nullptr;
+        idx_[col] = nullptr;
       });
       over_block([&](llvm::Value* slot) {
         zero_reduced_indices();
@@ -339,6 +405,7 @@ class LoopEmitter {
   std::vector<llvm::Value*> idx_;
   std::map<int, llvm::Value*> hoisted_;
   llvm::MDNode* group_ = nullptr;
+  int bounded_load_ = -1;  // a load whose guards the loop bounds enforce (see guarded_columns)
   llvm::Type* value_type_ = nullptr;  // float, or double (see the constructor)
 };
 
