@@ -230,11 +230,14 @@ inline void convolutions(std::map<std::string, Sweep>& t) {
                       {{real({2, 1, 5, 5})}, window({2, 3}, {1, 2}, {1, 1})},
                       {{real({1, 7, 1, 1023})}, window({1, 3}, {1, 2})}}};
   Attrs fold1 = window({3, 3}, {2, 2}, {1, 1}), fold2 = window({2, 3}, {3, 2}, {0, 1}, {2, 1}),
-        fold3 = window({1, 1}, {2, 2}), fold4 = window({1, 3}, {1, 1}, {0, 1});
+        fold3 = window({1, 1}, {2, 2}), fold4 = window({1, 3}, {1, 1}, {0, 1}), tiles = window({2, 3}, {2, 3}),
+        tiles_but_one_row = window({2, 3}, {2, 3});
   fold1["image"] = attr_ints({7, 7});
   fold2["image"] = attr_ints({8, 6});
   fold3["image"] = attr_ints({6, 5});
   fold4["image"] = attr_ints({1, 1023});
+  tiles["image"] = attr_ints({6, 9});
+  tiles_but_one_row["image"] = attr_ints({7, 9});
   Attrs padded = window({2, 3}, {1, 1}, {1, 2}, {2, 1});
   padded["pad_value"] = attr_f(-1.5);
   t["extract_patches"] = {{{{real({2, 3, 7, 7})}, window({3, 3}, {2, 2}, {1, 1})},
@@ -244,7 +247,9 @@ inline void convolutions(std::map<std::string, Sweep>& t) {
   t["fold_patches"] = {{{{real({2, 4, 4, 3, 3, 3})}, fold1},   // stride 2: four phases
                         {{real({1, 2, 3, 2, 2, 3})}, fold2},   // stride 3x2 with dilation: phases without taps
                         {{real({2, 3, 3, 2, 1, 1})}, fold3},   // 1x1 kernel, stride 2
-                        {{real({1, 1, 1023, 7, 1, 3})}, fold4}}};
+                        {{real({1, 1, 1023, 7, 1, 3})}, fold4},
+                        {{real({2, 3, 3, 2, 2, 3})}, tiles},               // windows tile the image: one loop
+                        {{real({2, 3, 3, 2, 2, 3})}, tiles_but_one_row}}};  // a row no window reads: phases
 }
 
 /// Values for constant's `values` attribute, drawn once.

@@ -18,6 +18,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 #include "ir/builder.h"
 #include "ir/op_registry.h"
@@ -271,12 +272,37 @@ PhaseTaps phase_taps(const Window2d& w, int a, int64_t r) {
   return t;
 }
 
+/// Windows that tile the image exactly (stride = kernel, no padding or
+/// dilation, the image a whole number of windows: 2x2 pooling of an even
+/// image) read every pixel once, so their fold is a permutation: one loop
+/// over [N, C, OH, KH, OW, KW], which is the image [N, C, H, W] in order,
+/// each element copied from its one patch element. (The phase loops below
+/// would take s x s passes, each writing every s-th column.)
+std::optional<WindowLoop> tiling_fold(const Window2d& w, const std::vector<int64_t>& in_dims,
+                                      const std::vector<int64_t>& out_dims) {
+  for (int a = 0; a < 2; ++a)
+    if (w.s[a] != w.k[a] || w.p[a] != 0 || w.d[a] != 1 || in_dims[1 + a] * w.k[a] != out_dims[2 + a])
+      return std::nullopt;
+  auto coord = [](std::initializer_list<std::pair<int, int64_t>> terms) {
+    WindowCoord c{0, std::vector<int64_t>(6, 0)};
+    for (auto [d, k] : terms) c.coefs[d] = k;
+    return c;
+  };
+  WindowLoop l;
+  l.dims = {out_dims[0], out_dims[1], in_dims[1], w.k[0], in_dims[2], w.k[1]};
+  // patch element (n, oh, ow, c, i, j) lands on pixel (n, c, oh*KH + i, ow*KW + j)
+  l.in = {coord({{0, 1}}), coord({{2, 1}}), coord({{4, 1}}), coord({{1, 1}}), coord({{3, 1}}), coord({{5, 1}})};
+  l.out = {coord({{0, 1}}), coord({{1, 1}}), coord({{2, w.k[0]}, {3, 1}}), coord({{4, w.k[1]}, {5, 1}})};
+  return l;
+}
+
 /// One loop per output phase (h mod s, w mod s), summing that phase's taps:
 /// a loop over [N, C, H/s, W/s, taps_h, taps_w] reducing the taps.
 std::vector<WindowLoop> window_fold_patches(const Node& n, const std::vector<int64_t>& in_dims,
                                             const std::vector<int64_t>& out_dims) {
   Window2d w;
   read_window(n, nullptr, false, &w);
+  if (std::optional<WindowLoop> tiled = tiling_fold(w, in_dims, out_dims)) return {*tiled};
   std::vector<WindowLoop> loops;
   for (int64_t rh = 0; rh < w.s[0]; ++rh)
     for (int64_t rw = 0; rw < w.s[1]; ++rw) {
