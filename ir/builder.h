@@ -56,6 +56,9 @@ class GraphBuilder {
   /// expansions emit no update (they check records_state_updates()).
   void record_state_updates(std::vector<std::pair<std::string, std::string>>* to) { state_updates_ = to; }
   bool records_state_updates() const { return state_updates_ != nullptr; }
+  /// True when the graph being built will have a train_step (the model
+  /// trains): expansions may then add a training form (if_training).
+  bool builds_train_step() const { return records_state_updates(); }
   /// Records `param := value` after each train step. Throws dlc::Error when
   /// `param` is not a frozen parameter (the optimizer would also write a
   /// trainable one) or already has an update.

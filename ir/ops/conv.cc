@@ -399,35 +399,44 @@ void eval_conv2d(const Node& n, const std::vector<const Tensor*>& in, std::vecto
         }
 }
 
-/// im2col + GEMM with the output positions as the GEMM's columns: the
-/// weights [O, C*KH*KW] times the patches [N,OH,OW,C,KH,KW] seen as
-/// [C*KH*KW, N*OH*OW] (a transposed view, no copy) give [O, N*OH*OW], and
-/// NCHW then moves whole OH*OW runs. The layout is for the backward pass:
-/// the input's gradient GEMM then yields the patches' gradient as
-/// [C*KH*KW, N*OH*OW], which fold_patches (col2im) reads with the image's
-/// columns contiguous and sums in vector lanes. With one row per position
-/// ([N*OH*OW, C*KH*KW], the layout before) every tap lay C*KH*KW floats from
-/// the next and col2im ran one output at a time: LeNet-5's second
+/// im2col + GEMM, in one of two layouts of the product:
+///  - rows (predict): the patches [N,OH,OW,C,KH,KW] as [N*OH*OW, C*KH*KW]
+///    times the weights [O, C*KH*KW] transposed give [N*OH*OW, O];
+///  - columns (train_step): the weights times the patches seen as
+///    [C*KH*KW, N*OH*OW] (a transposed view, no copy) give [O, N*OH*OW],
+///    and NCHW then moves whole OH*OW runs.
+/// The columns layout is for the backward pass: the input's gradient GEMM
+/// then yields the patches' gradient as [C*KH*KW, N*OH*OW], which
+/// fold_patches (col2im) reads with the image's columns contiguous and sums
+/// in vector lanes. From [N*OH*OW, C*KH*KW] every tap lay C*KH*KW floats
+/// from the next and col2im ran one output at a time: LeNet-5's second
 /// convolution at batch 128 took 1.73 ms in col2im against 0.76 ms now, the
-/// step 7.1 against 6.3 ms. oneDNN runs this forward GEMM (few rows, many
-/// columns) somewhat slower (0.32 against 0.47 ms for that convolution);
-/// keeping the row layout for convolutions without an input gradient (the
-/// first) measured no better.
+/// step 7.1 against 6.3 ms. But oneDNN runs the columns layout's forward
+/// GEMM (few rows, many columns) slower (0.32 against 0.47 ms for that
+/// convolution, LeNet-5's predict 2.1 against 2.4 ms), so a model that
+/// trains joins the two with if_training (resolved per entry point, like
+/// batch_norm's forms) and an inference-only model has the rows form alone.
 std::vector<std::string> expand_conv2d(GraphBuilder& b, const Node& n) {
   const std::string &x = n.inputs[0], &wt = n.inputs[1];
-  // The GEMM's columns count batch x positions, which a symbolic batch
-  // cannot state: the node stays whole until --batch binds it (dlc check).
+  // The GEMM's rows count batch x positions, which a symbolic batch cannot
+  // state: the node stays whole until --batch binds it (dlc check).
   if (b.type(x).dims[0] == kBatch) return {};
   const auto& wd = b.type(wt).dims;
   Window2d w = conv_window(n, wd);
   std::string cols = b.op("extract_patches", {x}, window_attrs(w));
   const auto& cd = b.type(cols).dims;  // [N,OH,OW,C,KH,KW]
   std::string rows = b.reshape(cols, {cd[0] * cd[1] * cd[2], cd[3] * cd[4] * cd[5]});
-  std::string positions = b.op("transpose", {rows});  // [C*KH*KW, N*OH*OW]
   std::string wm = b.reshape(wt, {wd[0], wd[1] * wd[2] * wd[3]});
-  std::string y = b.matmul(wm, positions, false, false);  // [O, N*OH*OW]
-  y = b.reshape(y, {wd[0], cd[0], cd[1], cd[2]});
-  y = b.op("transpose", {y}, {{"perm", attr_ints({1, 0, 2, 3})}});
+  std::string y = b.matmul(rows, wm, false, true);  // [N*OH*OW, O]
+  y = b.reshape(y, {cd[0], cd[1], cd[2], wd[0]});
+  y = b.op("transpose", {y}, {{"perm", attr_ints({0, 3, 1, 2})}});
+  if (b.builds_train_step()) {
+    std::string positions = b.op("transpose", {rows});       // [C*KH*KW, N*OH*OW]
+    std::string yt = b.matmul(wm, positions, false, false);  // [O, N*OH*OW]
+    yt = b.reshape(yt, {wd[0], cd[0], cd[1], cd[2]});
+    yt = b.op("transpose", {yt}, {{"perm", attr_ints({1, 0, 2, 3})}});
+    y = b.op("if_training", {yt, y});
+  }
   if (n.inputs.size() == 3) y = b.add(y, b.reshape(n.inputs[2], {wd[0], 1, 1}));
   return {y};
 }
