@@ -285,9 +285,9 @@ class LoopEmitter {
   /// The load a column reduction's body is, when that body is one guarded
   /// load whose pad is the reduction's identity and whose failing guards
   /// move along column dim `col` by 0 or +1 per column (as every window
-  /// loop's do); else -1. Such
-  /// a load (a window's taps: col2im, pooling) can run over the columns
-  /// where its guards hold instead of selecting the pad per column.
+  /// loop's do); else -1. Such a load (a window's taps: col2im, pooling)
+  /// can run over the columns where its guards hold instead of selecting
+  /// the pad per column.
   int bounded_window_load(size_t col) const {
     const Reduction& r = k_.reductions[0];
     if (r.body->op != ScalarOp::arg || r.body->index >= static_cast<int>(k_.loads.size())) return -1;
