@@ -272,6 +272,14 @@ PhaseTaps phase_taps(const Window2d& w, int a, int64_t r) {
   return t;
 }
 
+/// A coordinate over a window loop's 6 dims: `offset` plus coefficient k
+/// of each listed loop dim d.
+WindowCoord window_coord(int64_t offset, std::initializer_list<std::pair<int, int64_t>> terms) {
+  WindowCoord c{offset, std::vector<int64_t>(6, 0)};
+  for (auto [d, k] : terms) c.coefs[d] = k;
+  return c;
+}
+
 /// Windows that tile the image exactly (stride = kernel, no padding or
 /// dilation, the image a whole number of windows: 2x2 pooling of an even
 /// image) read every pixel once, so their fold is a permutation: one loop
@@ -283,11 +291,7 @@ std::optional<WindowLoop> tiling_fold(const Window2d& w, const std::vector<int64
   for (int a = 0; a < 2; ++a)
     if (w.s[a] != w.k[a] || w.p[a] != 0 || w.d[a] != 1 || in_dims[1 + a] * w.k[a] != out_dims[2 + a])
       return std::nullopt;
-  auto coord = [](std::initializer_list<std::pair<int, int64_t>> terms) {
-    WindowCoord c{0, std::vector<int64_t>(6, 0)};
-    for (auto [d, k] : terms) c.coefs[d] = k;
-    return c;
-  };
+  auto coord = [](std::initializer_list<std::pair<int, int64_t>> terms) { return window_coord(0, terms); };
   WindowLoop l;
   l.dims = {out_dims[0], out_dims[1], in_dims[1], w.k[0], in_dims[2], w.k[1]};
   // patch element (n, oh, ow, c, i, j) lands on pixel (n, c, oh*KH + i, ow*KW + j)
@@ -312,11 +316,7 @@ std::vector<WindowLoop> window_fold_patches(const Node& n, const std::vector<int
       WindowLoop l;
       l.dims = {out_dims[0], out_dims[1], qh, qw, std::max<int64_t>(th.count, 1), std::max<int64_t>(tw.count, 1)};
       l.reduce_dims = 2;
-      auto coord = [](int64_t offset, std::initializer_list<std::pair<int, int64_t>> terms) {
-        WindowCoord c{offset, std::vector<int64_t>(6, 0)};
-        for (auto [d, k] : terms) c.coefs[d] = k;
-        return c;
-      };
+      auto coord = window_coord;
       // A phase no tap reaches reads a patch row past the kernel: always
       // out of range, so it sums the pad (0).
       WindowCoord i = th.count ? coord(th.first, {{4, th.step}}) : coord(in_dims[4], {});

@@ -347,8 +347,10 @@ class LoopEmitter {
       llvm::Value* start = b_.CreateNSWAdd(lo, b_.CreateNSWMul(block.index(), b_.getInt64(kColumnBlock)));
       llvm::Value* width = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, b_.getInt64(kColumnBlock),
                                                     b_.CreateSub(hi, start));
-      auto over_block = [&](const std::function<void(llvm::Value* slot)>& body) {
-        CountedLoop j(b_, b_.getInt64(0), width, "col");
+      // Runs body(accumulator slot) for the block's columns [from, to) (all by default).
+      auto over_block = [&](const std::function<void(llvm::Value* slot)>& body, llvm::Value* from = nullptr,
+                            llvm::Value* to = nullptr) {
+        CountedLoop j(b_, from ? from : b_.getInt64(0), to ? to : width, "col");
         idx_[col] = b_.CreateNSWAdd(start, j.index());
         group_ = new_access_group(m_.getContext());
         body(b_.CreateInBoundsGEP(acc_type(op), accs, j.index()));
@@ -374,15 +376,9 @@ class LoopEmitter {
         // changes no bit, and the loop inside reads one contiguous run
         // with no per-lane select (which LLVM would turn into a gather).
         auto [from, to] = guarded_columns(bounded, col, start, width);
-        CountedLoop j(b_, from, to, "col");
-        idx_[col] = b_.CreateNSWAdd(start, j.index());
-        group_ = new_access_group(m_.getContext());
         bounded_load_ = bounded;
-        accumulate(b_.CreateInBoundsGEP(acc_type(op), accs, j.index()));
+        over_block(accumulate, from, to);
         bounded_load_ = -1;
-        j.finish(group_);
-        group_ = nullptr;
-        idx_[col] = nullptr;
       });
       over_block([&](llvm::Value* slot) {
         zero_reduced_indices();
