@@ -28,6 +28,7 @@ const char* node_kind_name(NodeKind k) {
     case NodeKind::window: return "window";
     case NodeKind::random: return "random";
     case NodeKind::collective: return "collective";
+    case NodeKind::convolution: return "convolution";
   }
   return "?";
 }
@@ -36,7 +37,8 @@ namespace {
 /// Kinds whose results exist only in memory: constant data, GEMM results and
 /// window loops' results, never an expression inside another loop.
 bool only_in_memory(NodeKind k) {
-  return k == NodeKind::data || k == NodeKind::gemm || k == NodeKind::window || k == NodeKind::collective;
+  return k == NodeKind::data || k == NodeKind::gemm || k == NodeKind::window || k == NodeKind::collective ||
+         k == NodeKind::convolution;
 }
 }  // namespace
 
@@ -78,6 +80,7 @@ NodeKind classify(const Graph& g, const Node& n, bool training) {
     case Lowering::reduction: return NodeKind::reduction;
     case Lowering::window: return NodeKind::window;
     case Lowering::collective: return NodeKind::collective;
+    case Lowering::convolution: return NodeKind::convolution;
     case Lowering::random: return training && n.attr_float("rate") != 0.0 ? NodeKind::random : NodeKind::identity;
     case Lowering::gemm:
       if (g.type_of(n.inputs[0]).dtype == DType::f32) return NodeKind::gemm;
@@ -185,6 +188,11 @@ class Planner {
         }
         if (kind == NodeKind::window && !view_of(p_, n.inputs[0]))
           store(n.inputs[0], "input of " + n.op + " '" + n.name + "' is read from memory");
+        if (kind == NodeKind::convolution)
+          for (const auto& in : n.inputs) {
+            std::optional<MemoryView> view = view_of(p_, in);
+            if (!view || !view->dense()) store(in, "operand of " + n.op + " '" + n.name + "' is read densely from memory");
+          }
         if (kind == NodeKind::collective && !whole_buffer(n.inputs[0]))
           store(n.inputs[0], "input of " + n.op + " '" + n.name + "' is sent between processes from memory");
         if (kind == NodeKind::reshape && !is_relabel(n) && !read_as_strided_view(ki)) {

@@ -35,6 +35,9 @@
 //   state in one kernel), when merging creates no cycle between kernels.
 // - matmul is a library call; a loop kernel reading its output element for
 //   element (bias + activation) becomes the GEMM's epilogue.
+// - A convolution pass is a library call too (oneDNN on cpu): its operands
+//   are stored unless they already lie in memory densely, in order, and its
+//   result is stored for its consumers (the bias + activation loop reads it).
 // - A window op (the patches of a convolution, their sum back) is its own
 //   loop kernels: it reads its input through guarded affine indices from
 //   memory (any strided view of a buffer), so its producer is stored, and
@@ -89,6 +92,7 @@ enum class NodeKind {
   window,       // window loops (extract_patches, fold_patches): kernels of their own over memory
   random,       // a random op in training: an element-wise expression over a mask load, inlined
   collective,   // all_reduce_mean: every one of an entry is one bucket step, reading memory
+  convolution,  // a convolution pass (conv2d_forward, ...): library call over dense buffers
 };
 
 const char* node_kind_name(NodeKind k);

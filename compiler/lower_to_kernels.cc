@@ -16,8 +16,8 @@ namespace {
 
 /// One step before buffers exist.
 struct Unit {
-  enum Kind { loop, gemm, window, collective } kind = loop;
-  int node = -1;     // gemm or window node (collective: all of the entry's collective nodes, in `nodes`)
+  enum Kind { loop, gemm, window, collective, conv } kind = loop;
+  int node = -1;     // gemm, window or conv node (collective: all of the entry's collective nodes, in `nodes`)
   int cluster = -1;  // loop kernel, or the GEMM's epilogue
   SymKernel kern;    // loop kernel or epilogue
   std::vector<std::string> reads;   // values in memory it reads
@@ -133,6 +133,16 @@ class Lowerer {
       u.writes = g_.nodes[k].outputs;
       u.nodes = {u.node};
       u.reads = {base_of(g_.nodes[k].inputs[0])};
+      units_.push_back(std::move(u));
+    }
+    for (size_t k = 0; k < g_.nodes.size(); ++k) {
+      if (!plan_.live[k] || plan_.kind[k] != NodeKind::convolution) continue;
+      Unit u;
+      u.kind = Unit::conv;
+      u.node = static_cast<int>(k);
+      u.writes = g_.nodes[k].outputs;
+      u.nodes = {u.node};
+      for (const auto& in : g_.nodes[k].inputs) u.reads.push_back(base_of(in));
       units_.push_back(std::move(u));
     }
     make_collective_unit();
@@ -488,7 +498,36 @@ class Lowerer {
       prog_.explain.push_back(label + "matmul %" + out + " kept separate: library call (GEMM)" + epi);
       return st;
     }
+    if (u.kind == Unit::conv) {
+      st.body = conv_call(n);
+      prog_.explain.push_back(label + n.op + " %" + out + " kept separate: library call (convolution)");
+      return st;
+    }
     throw std::logic_error("lower_to_kernels: unit of unknown kind");
+  }
+
+  /// A dense operand in memory: its buffer and first element.
+  ConvOperand conv_operand(const std::string& v) const {
+    std::optional<MemoryView> view = view_of(plan_, v);
+    if (!view || !view->dense()) throw std::logic_error("lower_to_kernels: convolution operand '" + v + "' is not dense");
+    return {home_.at(view->base), view->offset};
+  }
+
+  /// The library call of a convolution pass; its operands as the op's
+  /// inputs and output name them (ir/convolution.h).
+  ConvCall conv_call(const Node& n) const {
+    const OpDef* def = find_op(n.op);
+    ConvCall c;
+    c.pass = def->conv_pass;
+    c.geometry = def->conv_geometry(n, {g_.type_of(n.inputs[0]).dims, g_.type_of(n.inputs[1]).dims});
+    ConvOperand first = conv_operand(n.inputs[0]), second = conv_operand(n.inputs[1]);
+    ConvOperand out{home_.at(n.outputs[0]), 0};
+    switch (c.pass) {
+      case ConvPass::forward: c.image = first, c.weight = second, c.result = out; break;
+      case ConvPass::input_grad: c.result = first, c.weight = second, c.image = out; break;
+      case ConvPass::weight_grad: c.image = first, c.result = second, c.weight = out; break;
+    }
+    return c;
   }
 
   /// `c` over loop dims, through the element strides of the dims it indexes:

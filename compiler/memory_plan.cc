@@ -50,6 +50,9 @@ void step_buffers(const Step& s, std::vector<int>* reads, std::vector<int>* writ
     reads->insert(reads->end(), r->src.begin(), r->src.end());
     writes->insert(writes->end(), r->dst.begin(), r->dst.end());
   }
+  if (auto* c = s.conv())
+    for (const ConvOperand* x : {&c->image, &c->weight, &c->result})
+      (x == &c->written() ? writes : reads)->push_back(x->buffer);
 }
 
 std::vector<Lifetime> buffer_lifetimes(const Program& p) {

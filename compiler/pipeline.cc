@@ -56,7 +56,9 @@ class VerifyPass : public Pass {
 std::unique_ptr<Pass> make_graph_pass(const std::string& name, const CompileOptions& opts) {
   if (name == "verify") return std::make_unique<VerifyPass>();
   if (name == "bind_batch") return std::make_unique<BindBatchPass>(opts.batch);
-  if (name == "expand_composites") return std::make_unique<ExpandCompositesPass>(opts.training);
+  // cuda has no convolution library step (yet): its convolutions are im2col + GEMM.
+  if (name == "expand_composites")
+    return std::make_unique<ExpandCompositesPass>(opts.training, opts.convolutions_as_gemm || opts.target == "cuda");
   if (name == "regularize") return std::make_unique<RegularizePass>();
   if (name == "autodiff") return std::make_unique<AutodiffPass>();
   if (name == "all_reduce_gradients") return std::make_unique<AllReduceGradientsPass>();

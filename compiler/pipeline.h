@@ -21,6 +21,10 @@ struct CompileOptions {
   /// train_step averages its gradients, loss and running statistics over the
   /// processes of a data-parallel run (the all_reduce_gradients pass).
   bool data_parallel = false;
+  /// Convolutions as im2col + GEMM (and col2im) instead of the convolution
+  /// library's calls (oneDNN on cpu): always so for target cuda, which has
+  /// no such call; on cpu for comparisons (--conv-as-gemm).
+  bool convolutions_as_gemm = false;
   std::string dump_after;      // stage name or "all": print the IR after it (stage_names())
   std::string stop_after;      // graph pass name: run_graph_passes stops after it
   /// Receives each dump: the stage's name and its IR as text. The default

@@ -41,6 +41,7 @@ const char* lowering_name(Lowering l) {
     case Lowering::window: return "window";
     case Lowering::training_switch: return "training_switch";
     case Lowering::collective: return "collective";
+    case Lowering::convolution: return "convolution";
   }
   return "?";
 }
@@ -54,6 +55,7 @@ void OpRegistry::add(OpDef def) {
     case Lowering::index_map: complete = static_cast<bool>(def.index_map); break;
     case Lowering::expansion: complete = static_cast<bool>(def.expand); break;
     case Lowering::window: complete = static_cast<bool>(def.window); break;
+    case Lowering::convolution: complete = def.conv_geometry && def.expand && def.grad; break;
     default: break;
   }
   if (!complete) throw std::logic_error("op " + def.name + " lacks the field its lowering needs");

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ir/convolution.h"
 #include "ir/graph.h"
 #include "ir/scalar_expr.h"
 #include "ir/tensor.h"
@@ -36,6 +37,8 @@ enum class Lowering {
   training_switch,  // input 0 in train_step, input 1 otherwise; resolved per entry before fusion (ir/ops/norm.cc)
   collective,   // combined over the processes of a data-parallel run: every such node of an entry
                 // point is one kernel step (a bucket), reading its inputs from memory (ir/ops/collective.cc)
+  convolution,  // `conv_pass` of a 2-D convolution over dense tensors (`conv_geometry`): a library call
+                // (oneDNN on cpu). Targets without one (cuda) apply `expand` first: im2col + GEMM
 };
 
 /// What a Lowering::reduction op combines.
@@ -68,6 +71,10 @@ struct WindowLoop {
   double pad = 0;
   std::vector<WindowCoord> out;
 };
+
+/// For Lowering::convolution: the convolution's geometry, from the node and
+/// its inputs' dims.
+using ConvGeometryFn = std::function<ConvGeometry(const Node& n, const std::vector<std::vector<int64_t>>& in_dims)>;
 
 /// For Lowering::window: the loops computing node `n`.
 using WindowFn = std::function<std::vector<WindowLoop>(const Node& n, const std::vector<int64_t>& in_dims,
@@ -130,8 +137,12 @@ struct OpDef {
   ReduceKind reduction = ReduceKind::sum;  // Lowering::reduction only
   IndexMapFn index_map;                    // Lowering::index_map only
   WindowFn window;                         // Lowering::window only
+  ConvPass conv_pass = ConvPass::forward;  // Lowering::convolution only
+  ConvGeometryFn conv_geometry;            // Lowering::convolution only
   /// Composites (Lowering::expansion) always; other ops where some of their
-  /// uses are better as primitives (matmul of integers: a reduction).
+  /// uses are better as primitives (matmul of integers: a reduction);
+  /// Lowering::convolution ops for targets without a convolution library
+  /// (expand_composites' `convolutions_as_gemm`).
   ExpandFn expand;
   /// Draws random numbers (through EvalContext): two such nodes are never
   /// one, and none is computed at compile time.

@@ -42,7 +42,8 @@ const char* Step::kind_name() const {
     case 0: return "loop";
     case 1: return "gemm";
     case 2: return "copy";
-    default: return "all_reduce";
+    case 3: return "all_reduce";
+    default: return "conv";
   }
 }
 
@@ -54,7 +55,7 @@ int Program::find_buffer(BufferKind kind, const std::string& name) const {
 
 int Program::kernel_count() const {
   int n = 0;
-  for (const auto& s : steps) n += s.loop() || s.gemm() ? 1 : 0;
+  for (const auto& s : steps) n += s.loop() || s.gemm() || s.conv() ? 1 : 0;
   return n;
 }
 
@@ -209,6 +210,22 @@ std::string operand_str(const Program& p, const GemmOperand& x) {
   return s;
 }
 
+std::string conv_operand_str(const Program& p, const ConvOperand& x) {
+  return buf(p, x.buffer) + (x.offset ? " +" + std::to_string(x.offset) : "");
+}
+
+std::string pair_str(const int64_t v[2]) { return std::to_string(v[0]) + "x" + std::to_string(v[1]); }
+
+/// Every field of a convolution step (the fingerprint reads this text).
+void print_conv(std::ostream& o, const Program& p, const ConvCall& c) {
+  const ConvGeometry& g = c.geometry;
+  o << "    conv " << conv_pass_name(c.pass) << " N " << g.batch << " C " << g.channels << " O " << g.filters
+    << " image " << pair_str(g.image) << " kernel " << pair_str(g.kernel) << " out " << pair_str(g.out)
+    << " stride " << pair_str(g.stride) << " pad " << pair_str(g.pad) << " dilation " << pair_str(g.dilation) << "\n";
+  o << "    image " << conv_operand_str(p, c.image) << "\n    weight " << conv_operand_str(p, c.weight)
+    << "\n    result " << conv_operand_str(p, c.result) << "\n";
+}
+
 }  // namespace
 
 std::string print_program(const Program& p) {
@@ -253,6 +270,7 @@ std::string print_program(const Program& p) {
     if (auto* r = s.all_reduce())
       for (size_t k = 0; k < r->src.size() && k < r->dst.size(); ++k)
         o << "    mean over processes " << buf(p, r->src[k]) << " -> " << buf(p, r->dst[k]) << "\n";
+    if (auto* c = s.conv()) print_conv(o, p, *c);
   }
   return o.str();
 }
@@ -498,6 +516,44 @@ class Checker {
           fail("all_reduce reads a buffer it writes");
   }
 
+  void check_conv(const ConvCall& c) const {
+    const ConvGeometry& g = c.geometry;
+    if (g.batch < 0 || g.channels < 1 || g.filters < 1) fail("bad convolution sizes");
+    for (int a = 0; a < 2; ++a) {
+      if (g.image[a] < 1 || g.kernel[a] < 1 || g.stride[a] < 1 || g.dilation[a] < 1 || g.pad[a] < 0 ||
+          g.out[a] < 1)
+        fail("bad convolution window");
+      // The padded image must hold the dilated kernel, and `out` must be
+      // the positions it takes: the library's loops rely on both.
+      int64_t span = saturating_add(saturating_mul(g.dilation[a], g.kernel[a] - 1), 1);
+      int64_t padded = saturating_add(g.image[a], saturating_mul(2, g.pad[a]));
+      if (padded < span || g.out[a] != (padded - span) / g.stride[a] + 1)
+        fail("convolution output of " + std::to_string(g.out[a]) + " positions does not match its window");
+    }
+    const bool w_img = c.pass == ConvPass::input_grad, w_wt = c.pass == ConvPass::weight_grad,
+               w_res = c.pass == ConvPass::forward;
+    auto numel = [](std::initializer_list<int64_t> dims) {
+      int64_t n = 1;
+      for (int64_t d : dims) n = saturating_mul(n, d);
+      return n;
+    };
+    check_dense(c.image, numel({g.batch, g.channels, g.image[0], g.image[1]}), w_img, "image");
+    check_dense(c.weight, numel({g.filters, g.channels, g.kernel[0], g.kernel[1]}), w_wt, "weight");
+    check_dense(c.result, numel({g.batch, g.filters, g.out[0], g.out[1]}), w_res, "result");
+    const int out = c.written().buffer;
+    for (const ConvOperand* in : {&c.image, &c.weight, &c.result})
+      if (in->buffer != out && overlapping_temps(in->buffer, out)) fail("convolution reads a buffer it writes");
+    int same = (c.image.buffer == out) + (c.weight.buffer == out) + (c.result.buffer == out);
+    if (same != 1) fail("convolution reads a buffer it writes");
+  }
+
+  void check_dense(const ConvOperand& x, int64_t numel, bool write, const char* role) const {
+    const Buffer& b = buffer(x.buffer, write);
+    if (b.dtype != DType::f32) fail(std::string("convolution ") + role + " is not f32");
+    if (x.offset < 0 || saturating_add(x.offset, numel) > b.numel)
+      fail(std::string("convolution ") + role + " reaches past its buffer");
+  }
+
   /// True when temps `x` and `y` share arena bytes.
   bool overlapping_temps(int x, int y) const {
     const Buffer& a = p_.buffers[x];
@@ -511,6 +567,7 @@ class Checker {
     if (auto* g = s.gemm()) check_gemm(*g);
     if (auto* c = s.copy()) check_copy(*c);
     if (auto* r = s.all_reduce()) check_all_reduce(*r);
+    if (auto* c = s.conv()) check_conv(*c);
     for (const auto& [value, id] : s.values) buffer(id, false);
   }
 

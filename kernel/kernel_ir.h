@@ -32,6 +32,7 @@
 #include <variant>
 #include <vector>
 
+#include "ir/convolution.h"
 #include "ir/graph.h"
 #include "ir/scalar_expr.h"
 #include "ir/types.h"
@@ -202,6 +203,28 @@ struct GemmCall {
   bool has_epilogue() const { return !epilogue.stores.empty(); }
 };
 
+/// A dense operand of a convolution: its buffer and first element.
+struct ConvOperand {
+  int buffer = -1;
+  int64_t offset = 0;
+};
+
+/// One pass of a 2-D convolution (ir/convolution.h) over dense f32 tensors:
+/// the image [N,C,H,W], the weight [O,C,KH,KW] and the result [N,O,OH,OW].
+/// The pass overwrites one of them (forward: the result; input_grad: the
+/// image; weight_grad: the weight) from the other two, which it only reads
+/// and which never share bytes with it. Executors call a library (oneDNN on
+/// cpu); the float64 evaluator sums the products directly.
+struct ConvCall {
+  ConvPass pass = ConvPass::forward;
+  ConvGeometry geometry;
+  ConvOperand image, weight, result;
+
+  const ConvOperand& written() const {
+    return pass == ConvPass::forward ? result : pass == ConvPass::input_grad ? image : weight;
+  }
+};
+
 // ---------------------------------------------------------------------------
 // Copies
 
@@ -235,7 +258,7 @@ struct AllReduceStep {
 // Steps and programs
 
 struct Step {
-  std::variant<LoopKernel, GemmCall, CopyStep, AllReduceStep> body;
+  std::variant<LoopKernel, GemmCall, CopyStep, AllReduceStep, ConvCall> body;
   /// The graph nodes this step computes (for --explain-fusion, --verify-fusion).
   std::vector<std::string> nodes;
   /// Graph values this step stores, each with the buffer holding it (dense,
@@ -248,7 +271,8 @@ struct Step {
   const GemmCall* gemm() const { return std::get_if<GemmCall>(&body); }
   const CopyStep* copy() const { return std::get_if<CopyStep>(&body); }
   const AllReduceStep* all_reduce() const { return std::get_if<AllReduceStep>(&body); }
-  /// "loop", "gemm", "copy" or "all_reduce".
+  const ConvCall* conv() const { return std::get_if<ConvCall>(&body); }
+  /// "loop", "gemm", "copy", "all_reduce" or "conv".
   const char* kind_name() const;
 };
 
@@ -267,7 +291,8 @@ struct Program {
 
   /// The buffer of `kind` named `name`, or -1.
   int find_buffer(BufferKind kind, const std::string& name) const;
-  /// Number of steps that are kernels (loops and GEMMs: not copies or collectives).
+  /// Number of steps that are kernels (loops, GEMMs and convolutions: not
+  /// copies or collectives).
   int kernel_count() const;
   /// True when some step is an all_reduce (a data-parallel train step).
   bool has_collectives() const;

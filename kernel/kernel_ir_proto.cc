@@ -141,6 +141,63 @@ GemmOperand operand_from_proto(const proto::GemmOperandProto& p) {
 
 }  // namespace
 
+namespace {
+
+proto::ConvOperandProto conv_operand_to_proto(const ConvOperand& x) {
+  proto::ConvOperandProto out;
+  out.set_buffer(x.buffer);
+  out.set_offset(x.offset);
+  return out;
+}
+
+proto::ConvCallProto conv_to_proto(const ConvCall& c) {
+  proto::ConvCallProto out;
+  out.set_pass(static_cast<proto::ConvCallProto::Pass>(static_cast<int>(c.pass)));
+  const ConvGeometry& g = c.geometry;
+  out.set_batch(g.batch);
+  out.set_channels(g.channels);
+  out.set_filters(g.filters);
+  for (int a = 0; a < 2; ++a) {
+    out.add_image_size(g.image[a]);
+    out.add_kernel(g.kernel[a]);
+    out.add_out_size(g.out[a]);
+    out.add_strides(g.stride[a]);
+    out.add_pads(g.pad[a]);
+    out.add_dilations(g.dilation[a]);
+  }
+  *out.mutable_image() = conv_operand_to_proto(c.image);
+  *out.mutable_weight() = conv_operand_to_proto(c.weight);
+  *out.mutable_result() = conv_operand_to_proto(c.result);
+  return out;
+}
+
+ConvCall conv_from_proto(const proto::ConvCallProto& p) {
+  ConvCall c;
+  if (!proto::ConvCallProto::Pass_IsValid(p.pass())) bad("unknown convolution pass");
+  c.pass = static_cast<ConvPass>(static_cast<int>(p.pass()));
+  ConvGeometry& g = c.geometry;
+  g.batch = p.batch();
+  g.channels = p.channels();
+  g.filters = p.filters();
+  auto pair = [](const google::protobuf::RepeatedField<int64_t>& v, int64_t out[2], const char* what) {
+    if (v.size() != 2) bad(std::string("convolution ") + what + " must have two values");
+    out[0] = v[0];
+    out[1] = v[1];
+  };
+  pair(p.image_size(), g.image, "image_size");
+  pair(p.kernel(), g.kernel, "kernel");
+  pair(p.out_size(), g.out, "out_size");
+  pair(p.strides(), g.stride, "strides");
+  pair(p.pads(), g.pad, "pads");
+  pair(p.dilations(), g.dilation, "dilations");
+  c.image = {p.image().buffer(), p.image().offset()};
+  c.weight = {p.weight().buffer(), p.weight().offset()};
+  c.result = {p.result().buffer(), p.result().offset()};
+  return c;
+}
+
+}  // namespace
+
 proto::KernelProgram program_to_proto(const Program& p) {
   proto::KernelProgram out;
   out.set_entry(p.entry);
@@ -193,6 +250,7 @@ proto::KernelProgram program_to_proto(const Program& p) {
       for (int b : r->src) pr->add_src(b);
       for (int b : r->dst) pr->add_dst(b);
     }
+    if (auto* c = s.conv()) *ps->mutable_conv() = conv_to_proto(*c);
   }
   return out;
 }
@@ -250,6 +308,7 @@ Program program_from_proto(const proto::KernelProgram& p) {
         s.body = AllReduceStep{{pr.src().begin(), pr.src().end()}, {pr.dst().begin(), pr.dst().end()}};
         break;
       }
+      case proto::KernelStep::kConv: s.body = conv_from_proto(ps.conv()); break;
       default: bad("a step has no body");
     }
     out.steps.push_back(std::move(s));

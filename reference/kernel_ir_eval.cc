@@ -262,6 +262,25 @@ void ProgramEvaluator::run_step(const Step& s, const EvalContext& ctx) {
         }
     if (g->has_epilogue()) run_loop(g->epilogue, ctx);
   }
+  if (auto* cv = s.conv()) {
+    const ConvGeometry& g = cv->geometry;
+    const ConvOperand& out = cv->written();
+    const int64_t n = cv->pass == ConvPass::forward      ? g.result_numel()
+                      : cv->pass == ConvPass::input_grad ? g.image_numel()
+                                                         : g.weight_numel();
+    // Sums in float64, rounded to the buffer's dtype once, as the GEMM's.
+    std::vector<double> sum(static_cast<size_t>(n), 0.0);
+    auto at = [&](const ConvOperand& o, int64_t i) { return read(o.buffer, o.offset + i); };
+    auto add = [&](int64_t i, double v) { sum[static_cast<size_t>(i)] += v; };
+    for_each_conv_product(g, [&](int64_t x, int64_t w, int64_t y) {
+      switch (cv->pass) {
+        case ConvPass::forward: add(y, at(cv->image, x) * at(cv->weight, w)); break;
+        case ConvPass::input_grad: add(x, at(cv->result, y) * at(cv->weight, w)); break;
+        case ConvPass::weight_grad: add(w, at(cv->image, x) * at(cv->result, y)); break;
+      }
+    });
+    for (int64_t i = 0; i < n; ++i) write(out.buffer, out.offset + i, sum[static_cast<size_t>(i)]);
+  }
   if (auto* c = s.copy())
     for (int64_t i = 0; i < c->numel; ++i) write(c->dst, c->dst_offset + i, read(c->src, c->src_offset + i));
   // The evaluator is one process: the mean over one process is the value.

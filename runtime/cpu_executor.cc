@@ -13,6 +13,7 @@
 #include "ir/error.h"
 #include "runtime/collectives/host_all_reduce.h"
 #include "runtime/collectives/process_group.h"
+#include "runtime/cpu_convolution.h"
 #include "runtime/cpu_gemm.h"
 #include "runtime/memfd_loader.h"
 #include "runtime/program_io.h"
@@ -57,6 +58,7 @@ struct StepCode {
 struct LoadedProgram {
   Program program;
   std::vector<StepCode> code;              // per step
+  std::map<size_t, CpuConvolution> convolutions;  // per convolution step, by index
   std::vector<void*> pointers;             // per buffer; inputs are bound per run
   std::vector<AlignedBytes> owned;         // outputs and constants
   const proto::EntryPoint* entry = nullptr;
@@ -313,6 +315,8 @@ class CpuExecutor : public ObservableExecutor {
     lp.code.resize(p.steps.size());
     for (size_t i = 0; i < p.steps.size(); ++i) {
       const Step& s = p.steps[i];
+      if (auto* cv = s.conv())
+        lp.convolutions.emplace(i, CpuConvolution(*cv, "program '" + entry + "' step " + std::to_string(i)));
       bool native = s.loop() || (s.gemm() && s.gemm()->has_epilogue());
       if (!native) continue;
       std::string sym = cpu_abi::kernel_symbol(entry, i);
@@ -361,6 +365,8 @@ class CpuExecutor : public ObservableExecutor {
                      static_cast<const uint8_t*>(lp.pointers[cp->src]) + cp->src_offset * size, cp->numel * size);
     } else if (auto* r = s.all_reduce()) {
       all_reduce_.run(lp.program, *r, lp.pointers.data(), *group_);
+    } else if (s.conv()) {
+      lp.convolutions.at(index).run(lp.pointers.data(), pool_);
     }
   }
 

@@ -8,36 +8,9 @@
 #include <string>
 
 #include "ir/error.h"
-
-// libgomp's C API, declared here rather than through <omp.h>, which only
-// GCC ships (the fuzz build compiles with clang and links the same libgomp).
-extern "C" {
-int omp_get_max_threads(void);
-void omp_set_num_threads(int);
-}
+#include "runtime/one_openmp_thread.h"
 
 namespace dlc {
-namespace {
-
-/// Debian's oneDNN runs on OpenMP and would start a team of threads inside
-/// each call; the block is one thread's work, so the calling thread's
-/// OpenMP thread count is 1 for the call and restored after it.
-class OneOpenMpThread {
- public:
-  OneOpenMpThread() : saved_(omp_get_max_threads()) {
-    if (saved_ != 1) omp_set_num_threads(1);
-  }
-  ~OneOpenMpThread() {
-    if (saved_ != 1) omp_set_num_threads(saved_);
-  }
-  OneOpenMpThread(const OneOpenMpThread&) = delete;
-  OneOpenMpThread& operator=(const OneOpenMpThread&) = delete;
-
- private:
-  int saved_;
-};
-
-}  // namespace
 
 GemmLibrary gemm_library_from_environment() {
   const char* env = std::getenv("DLC_CPU_GEMM");

@@ -19,6 +19,12 @@ constexpr int64_t kMaxLoopChunks = 64;
 // 2.5% longer in 4 blocks than in 2, and 128x256x784 12%.)
 constexpr int64_t kMaxGemmChunks = 4;
 constexpr int64_t kMinGemmBlock = 128;
+// Convolutions: blocks of images, each one oneDNN call with its own reorders
+// to and from the blocked layouts; a few per thread balance a busy core.
+constexpr int64_t kConvMacsPerChunk = 1 << 19;
+constexpr int64_t kMaxConvChunks = 16;
+// The weight gradient's partial sums: at most this many floats in all.
+constexpr int64_t kMaxConvPartialFloats = int64_t{1} << 24;
 
 /// The largest power of two <= n (n >= 1): chunk counts that two, four or
 /// eight threads share evenly.
@@ -45,6 +51,12 @@ GemmSplit gemm_split(int64_t m, int64_t n, int64_t k) {
   int64_t chunks = std::min({by_work, dim / kMinGemmBlock, kMaxGemmChunks});
   s.chunks = static_cast<int>(floor_pow2(std::max<int64_t>(chunks, 1)));
   return s;
+}
+
+int conv_chunks(int64_t batch, int64_t macs, int64_t weight_numel) {
+  int64_t chunks = std::min({macs / kConvMacsPerChunk, batch, kMaxConvChunks,
+                             kMaxConvPartialFloats / std::max<int64_t>(weight_numel, 1)});
+  return static_cast<int>(floor_pow2(std::max<int64_t>(chunks, 1)));
 }
 
 }  // namespace dlc::work_split

@@ -30,4 +30,10 @@ struct GemmSplit {
 /// The cut of C[m,n] = op(A)[m,k] op(B)[k,n] (k > 0).
 GemmSplit gemm_split(int64_t m, int64_t n, int64_t k);
 
+/// A convolution's cut: blocks of whole images of its `batch`, each one
+/// library call of `macs` / chunks multiply-adds. The weight gradient sums
+/// over the images, so each block writes a partial sum and the blocks' sums
+/// are added in block order; `weight_numel` bounds their memory.
+int conv_chunks(int64_t batch, int64_t macs, int64_t weight_numel);
+
 }  // namespace dlc::work_split

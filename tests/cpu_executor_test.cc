@@ -405,6 +405,39 @@ TEST(CpuExecutorGraphs, TrainStepMatchesTheReference) {
   }
 }
 
+// The three convolution passes as oneDNN calls over many blocks of images
+// (runtime/cpu_convolution.h): 16 blocks of 4 images of LeNet-5's second
+// convolution (the weight gradient adds 16 partial sums); 61 images, blocks
+// of two sizes (two primitives); and a strided, padded, dilated window.
+TEST(CpuExecutorGraphs, ConvolutionPassesInManyBlocksMatchTheReference) {
+  struct Case {
+    std::vector<int64_t> x, w, y;
+    std::vector<int64_t> strides, pads, dilations;
+  };
+  for (const Case& c : {Case{{64, 6, 14, 14}, {16, 6, 5, 5}, {64, 16, 10, 10}, {1, 1}, {0, 0}, {1, 1}},
+                        Case{{61, 6, 14, 14}, {16, 6, 5, 5}, {61, 16, 10, 10}, {1, 1}, {0, 0}, {1, 1}},
+                        Case{{37, 4, 33, 31}, {16, 4, 3, 2}, {37, 16, 16, 16}, {2, 2}, {1, 2}, {2, 3}}}) {
+    SCOPED_TRACE("batch " + std::to_string(c.x[0]));
+    Graph g;
+    GraphBuilder b(g);
+    auto x = b.input("x", {DType::f32, c.x});
+    auto w = b.input("w", {DType::f32, c.w});
+    auto dy = b.input("dy", {DType::f32, c.y});
+    Attrs a = {{"strides", attr_ints(c.strides)}, {"pads", attr_ints(c.pads)}, {"dilations", attr_ints(c.dilations)}};
+    Attrs with_image = a, with_kernel = a;
+    with_image["image"] = attr_ints({c.x[2], c.x[3]});
+    with_kernel["kernel"] = attr_ints({c.w[2], c.w[3]});
+    auto y = b.op("conv2d_forward", {x, w}, a);
+    ASSERT_EQ(g.type_of(y).dims, c.y);
+    auto dx = b.op("conv2d_input_grad", {dy, w}, with_image);
+    auto dw = b.op("conv2d_weight_grad", {x, dy}, with_kernel);
+    EntrySpec e{"predict", {y, dx, dw}, {}, false};
+    Program p = build_program(g, e);
+    EXPECT_EQ(test::step_kinds(p)["conv"], 3) << print_program(p);
+    for (int threads : {1, 3}) expect_cpu_matches_reference(g, e, test::random_feeds(g, 17), 1e-4, threads);
+  }
+}
+
 TEST(CpuExecutorGraphs, ArgmaxRunsAsNativeKernels) {
   // argmax is a composite of two reductions: native code, no reference call.
   Graph g;

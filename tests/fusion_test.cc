@@ -409,20 +409,20 @@ TEST(Fusion, ModelKernelCountsArePinned) {
       // Dropout joins the first GEMM's epilogue (bias, relu, mask) and, in
       // the gradient, the relu' epilogue: no kernel of its own.
       {"mlp_dropout", 3, 10},
-      // lenet5, predict: per convolution an im2col window kernel, the GEMM,
-      // and bias + relu over its transposed (NCHW) result; per pooling the
-      // patches and their max (a row kernel); the NCHW -> flat transpose;
-      // three dense GEMMs with bias + relu epilogues; the softmax row kernel.
-      // train_step adds the pooling gradients (their patches put back by
-      // fold_patches: one loop, as 2x2 windows tile the image), conv2's
-      // input gradient (a GEMM and one fold), each convolution's weight
-      // gradient (a GEMM with the Adam update as epilogue) and bias gradient
-      // (a reduction with its update).
-      {"lenet5", 15, 38},
+      // lenet5, predict: per convolution the library call (conv2d_forward)
+      // and bias + relu over its NCHW result; per pooling the patches, their
+      // max (a row kernel) and the transpose back to NCHW, which the next
+      // convolution reads densely; three dense GEMMs with bias + relu
+      // epilogues; the softmax row kernel. train_step adds the pooling
+      // gradients (their patches put back by fold_patches: one loop, as 2x2
+      // windows tile the image), conv2's input gradient (one library call),
+      // each convolution's weight gradient (a library call, then the Adam
+      // update as a loop) and bias gradient (a reduction with its update).
+      {"lenet5", 14, 38},
       // cnn_bn adds the batch norms' statistics and their gradients (row
       // kernels over each channel) and dropout, which fuses into its
       // neighbours; its convolutions have no bias.
-      {"cnn_bn", 14, 50},
+      {"cnn_bn", 13, 48},
   };
   std::set<std::string> listed;
   for (const auto& want : wants) listed.insert(std::string(want.model) + ".pbtxt");
@@ -439,10 +439,33 @@ TEST(Fusion, ModelKernelCountsArePinned) {
     for (const auto& e : entry_specs(m)) {
       Program p = build_program(m.graph, e);
       EXPECT_EQ(p.kernel_count(), e.training ? want.train_step : want.predict) << print_program(p);
-      // Every model is native code through and through: cpu and cuda share these programs.
+      // Every model is native code through and through.
       for (const auto& [kind, n] : step_kinds(p))
-        EXPECT_TRUE(kind == "loop" || kind == "gemm" || kind == "copy") << kind << " x" << n;
+        EXPECT_TRUE(kind == "loop" || kind == "gemm" || kind == "copy" || kind == "conv") << kind << " x" << n;
       expect_matches_reference(m.graph, e, p, random_feeds(m.graph, 21, 2), 1e-8);
+    }
+  }
+}
+
+// Target cuda (and dlc compile --conv-as-gemm) lowers every convolution as
+// im2col + GEMM + col2im: no library call is left, and the kernels are those
+// the convolutional models had before cpu got oneDNN's convolutions.
+TEST(Fusion, ConvolutionsAsGemmLeaveNoLibraryCall) {
+  const std::pair<const char*, std::pair<int, int>> wants[] = {{"lenet5", {15, 38}}, {"cnn_bn", {14, 50}}};
+  for (const auto& [model, counts] : wants) {
+    SCOPED_TRACE(model);
+    Model m = load_model(test::source_path(std::string("models/") + model + ".pbtxt"));
+    CompileOptions opts;
+    opts.batch = 32;
+    opts.convolutions_as_gemm = true;
+    run_graph_passes(m, opts);
+    for (const auto& e : entry_specs(m)) {
+      Program p = build_program(m.graph, e);
+      EXPECT_EQ(p.kernel_count(), e.training ? counts.second : counts.first) << print_program(p);
+      auto kinds = step_kinds(p);
+      EXPECT_EQ(kinds.count("conv"), 0u) << print_program(p);
+      EXPECT_GT(kinds["gemm"], 3);
+      expect_matches_reference(m.graph, e, p, random_feeds(m.graph, 22, 2), 1e-8);
     }
   }
 }

@@ -199,6 +199,95 @@ TEST(KernelIr, CheckRejectsBadIndices) {
   expect_rejected(p, "numel");
 }
 
+/// One convolution pass over x [2,3,7,7], w [4,3,3,3] and y [2,4,4,4]
+/// (stride 2, padding 1): the buffer `pass` writes is the output, the other
+/// two are inputs.
+Program conv_program(ConvPass pass) {
+  Program p;
+  p.entry = "conv";
+  ConvCall c;
+  c.pass = pass;
+  ConvGeometry& g = c.geometry;
+  g.batch = 2, g.channels = 3, g.filters = 4;
+  g.image[0] = g.image[1] = 7;
+  g.kernel[0] = g.kernel[1] = 3;
+  g.out[0] = g.out[1] = 4;
+  g.stride[0] = g.stride[1] = 2;
+  g.pad[0] = g.pad[1] = 1;
+  auto kind = [&](ConvPass writer) { return pass == writer ? BufferKind::output : BufferKind::input; };
+  c.image.buffer = test::add_buffer(p, kind(ConvPass::input_grad), "x", {2, 3, 7, 7});
+  c.weight.buffer = test::add_buffer(p, kind(ConvPass::weight_grad), "w", {4, 3, 3, 3});
+  c.result.buffer = test::add_buffer(p, kind(ConvPass::forward), "y", {2, 4, 4, 4});
+  Step s;
+  s.body = c;
+  p.steps.push_back(s);
+  return p;
+}
+
+// Every pass in the evaluator is the graph op's reference, and a ConvCall
+// survives the executable format and its printing.
+TEST(KernelIr, ConvolutionPassesMatchTheirOpsAndRoundTrip) {
+  for (ConvPass pass : {ConvPass::forward, ConvPass::input_grad, ConvPass::weight_grad}) {
+    SCOPED_TRACE(conv_pass_name(pass));
+    Program p = conv_program(pass);
+    ASSERT_NO_THROW(check_program(p));
+    Program back = program_from_proto(program_to_proto(p));
+    EXPECT_EQ(print_program(back), print_program(p));
+    EXPECT_TRUE(contains(print_program(p), std::string("conv ") + conv_pass_name(pass) + " N 2 C 3 O 4")) << print_program(p);
+    Graph g;
+    GraphBuilder b(g);
+    auto x = b.input("x", {DType::f32, {2, 3, 7, 7}});
+    auto w = b.input("w", {DType::f32, {4, 3, 3, 3}});
+    auto y = b.input("y", {DType::f32, {2, 4, 4, 4}});
+    Attrs a = {{"strides", attr_ints({2, 2})}, {"pads", attr_ints({1, 1})}};
+    std::string out;
+    if (pass == ConvPass::forward) out = b.op("conv2d_forward", {x, w}, a);
+    if (pass == ConvPass::input_grad) a["image"] = attr_ints({7, 7}), out = b.op("conv2d_input_grad", {y, w}, a);
+    if (pass == ConvPass::weight_grad) a["kernel"] = attr_ints({3, 3}), out = b.op("conv2d_weight_grad", {x, y}, a);
+    auto feeds = test::random_feeds(g, 3);
+    std::map<std::string, Tensor> ins;
+    for (const Buffer& buf : p.buffers)
+      if (buf.kind == BufferKind::input) ins[buf.name] = feeds.at(buf.name);
+    auto got = ProgramEvaluator(p).run(ins);
+    const char* written = pass == ConvPass::forward ? "y" : pass == ConvPass::input_grad ? "x" : "w";
+    Tensor want = RefInterpreter(g).run(feeds, {out}, EvalContext{}).at(out);
+    EXPECT_LE(test::worst_error(got.at(written), want), 1e-6);
+  }
+}
+
+TEST(KernelIr, CheckRejectsBadConvolutions) {
+  auto rejected = [](Program p, const std::string& part) {
+    try {
+      check_program(p);
+      ADD_FAILURE() << "accepted a program that should fail with: " << part;
+    } catch (const Error& e) {
+      EXPECT_TRUE(contains(e.what(), "step 0 (conv)") && contains(e.what(), part)) << e.what();
+    }
+  };
+  auto conv = [](Program& p) -> ConvCall& { return std::get<ConvCall>(p.steps[0].body); };
+  Program p = conv_program(ConvPass::forward);
+  conv(p).geometry.out[1] = 5;  // stride 2 over 7 + 2 gives 4 positions
+  rejected(p, "does not match its window");
+  p = conv_program(ConvPass::forward);
+  conv(p).image.offset = 1;  // the last image element lies past x
+  rejected(p, "image reaches past its buffer");
+  p = conv_program(ConvPass::forward);
+  conv(p).geometry.filters = 5;  // y and w hold 4 filters
+  rejected(p, "reaches past its buffer");
+  p = conv_program(ConvPass::forward);
+  conv(p).pass = ConvPass::input_grad;  // x is an input
+  rejected(p, "writes read-only buffer");
+  p = conv_program(ConvPass::forward);
+  conv(p).weight.buffer = conv(p).result.buffer;  // reads what it writes (108 of its 128 elements)
+  rejected(p, "reads a buffer it writes");
+  p = conv_program(ConvPass::weight_grad);
+  conv(p).geometry.stride[0] = 0;
+  rejected(p, "bad convolution window");
+  p = conv_program(ConvPass::weight_grad);
+  p.buffers[1].dtype = DType::f64;
+  rejected(p, "weight is not f32");
+}
+
 TEST(KernelIr, EvaluatorRunsStridedReductions) {
   Program p = tiny_program();
   ProgramEvaluator eval(p);

@@ -219,6 +219,33 @@ inline void convolutions(std::map<std::string, Sweep>& t) {
   // The weight gradient is a GEMM summing in float32 (see matmul's row):
   // 1.2e-5 measured over the 512 positions of the [1,1,1,1023] case.
   t["conv2d"].grad_tol = 4e-5;
+  // The convolution library calls (oneDNN on cpu, im2col + GEMM on cuda),
+  // each pass over the same geometries: each case's image, weight and
+  // result dims, then the window (strides, pads, dilations).
+  struct Geometry {
+    std::vector<int64_t> x, w, y;
+    std::vector<int64_t> strides, pads, dilations;
+  };
+  const Geometry geometries[] = {
+      {{2, 3, 7, 7}, {4, 3, 3, 3}, {2, 4, 5, 5}, {}, {}, {}},
+      {{2, 3, 7, 7}, {4, 3, 3, 3}, {2, 4, 4, 4}, {2, 2}, {1, 1}, {}},
+      {{1, 2, 9, 8}, {3, 2, 3, 2}, {1, 3, 9, 9}, {1, 1}, {2, 1}, {2, 1}},
+      {{2, 2, 6, 7}, {2, 2, 3, 3}, {2, 2, 2, 3}, {3, 2}, {}, {}},
+      {{2, 5, 5, 5}, {3, 5, 1, 1}, {2, 3, 5, 5}, {}, {}, {}},
+      {{1, 1, 28, 28}, {6, 1, 5, 5}, {1, 6, 28, 28}, {}, {2, 2}, {}},      // LeNet-5's first layer
+      {{3, 6, 14, 14}, {16, 6, 5, 5}, {3, 16, 10, 10}, {}, {}, {}},        // and its second, 3 images
+      {{1, 1, 1, 1023}, {7, 1, 1, 3}, {1, 7, 1, 512}, {1, 2}, {0, 1}, {}},
+  };
+  for (const Geometry& g : geometries) {
+    Attrs a = window({}, g.strides, g.pads, g.dilations);
+    Attrs with_image = a, with_kernel = window({g.w[2], g.w[3]}, g.strides, g.pads, g.dilations);
+    with_image["image"] = attr_ints({g.x[2], g.x[3]});
+    t["conv2d_forward"].cases.push_back({{real(g.x, -1, 1), real(g.w, -1, 1)}, a});
+    t["conv2d_input_grad"].cases.push_back({{real(g.y, -1, 1), real(g.w, -1, 1)}, with_image});
+    t["conv2d_weight_grad"].cases.push_back({{real(g.x, -1, 1), real(g.y, -1, 1)}, with_kernel});
+  }
+  // Sums over up to 512 positions (or 150 taps) in float32, as conv2d's.
+  for (const char* op : {"conv2d_forward", "conv2d_input_grad", "conv2d_weight_grad"}) t[op].grad_tol = 4e-5;
   t["max_pool2d"] = {{{{real({2, 3, 8, 8})}, window({2, 2})},
                       {{real({1, 2, 7, 9})}, window({3, 3}, {2, 2}, {1, 1})},
                       {{real({2, 1, 5, 5})}, window({2, 2}, {1, 1})},

@@ -1,6 +1,6 @@
 // The same program, seed and data give the same bits whatever the thread
 // count (DLC_NUM_THREADS, --threads): the pool cuts a range the same way for
-// any pool size, GEMMs are cut by their shape alone, and whole training runs
+// any pool size, GEMMs and convolutions are cut by their shape alone, and whole training runs
 // write identical checkpoints on 1, 2 and 3 threads.
 #include <gtest/gtest.h>
 
@@ -144,6 +144,16 @@ TEST(ThreadCountDeterminism, MlpTrainsToTheSameCheckpointOnOneTwoAndThreeThreads
   expect_same_checkpoint_on_1_2_3_threads(
       test::source_path("models/mlp_mnist.pbtxt"), 128,
       std::string("--data ") + kFashion + " --epochs 1 --limit-train 5120 --limit-test 64 --seed 5");
+}
+
+// LeNet-5, 16 Adam updates of 64: its convolutions are oneDNN calls over
+// blocks of images, and each weight gradient adds the blocks' partial sums
+// (8 blocks for conv2 here) in block order whatever thread computed them.
+TEST(ThreadCountDeterminism, LenetTrainsToTheSameCheckpointOnOneTwoAndThreeThreads) {
+  if (!have_fashion()) GTEST_SKIP() << kFashion << " is not installed";
+  expect_same_checkpoint_on_1_2_3_threads(
+      test::source_path("models/lenet5.pbtxt"), 64,
+      std::string("--data ") + kFashion + " --epochs 1 --limit-train 1024 --limit-test 64 --seed 5");
 }
 
 // Linear regression over 2^20 features at batch 2: the forward GEMM is

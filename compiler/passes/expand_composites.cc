@@ -10,9 +10,15 @@
 namespace dlc {
 namespace {
 
+/// A convolution pass the library computes: f32 (other dtypes expand).
+bool library_call(const Graph& g, const Node& n, const OpDef& def) {
+  return def.lowering == Lowering::convolution && g.type_of(n.inputs[0]).dtype == DType::f32;
+}
+
 class Expander {
  public:
-  Expander(Graph& g, std::vector<std::pair<std::string, std::string>>* state_updates) : g_(g), b_(g) {
+  Expander(Graph& g, std::vector<std::pair<std::string, std::string>>* state_updates, bool convolutions_as_gemm)
+      : g_(g), b_(g), convolutions_as_gemm_(convolutions_as_gemm) {
     b_.record_state_updates(state_updates);
   }
 
@@ -20,7 +26,7 @@ class Expander {
   bool add(Node n, int depth = 0) {
     const OpDef* def = find_op(n.op);
     if (!def) throw Error("node '" + n.name + "': unknown op '" + n.op + "'");
-    if (!def->expand) {
+    if (!def->expand || (library_call(g_, n, *def) && !convolutions_as_gemm_)) {
       g_.nodes.push_back(std::move(n));
       return false;
     }
@@ -66,18 +72,19 @@ class Expander {
  private:
   Graph& g_;
   GraphBuilder b_;
+  bool convolutions_as_gemm_;
 };
 
 }  // namespace
 
 bool ExpandCompositesPass::run(Model& m) {
-  return expand_composites(m.graph, training_ && m.has_training() ? &m.updates : nullptr);
+  return expand_composites(m.graph, training_ && m.has_training() ? &m.updates : nullptr, convolutions_as_gemm_);
 }
 
 bool has_composites(const Graph& g) {
   for (const auto& n : g.nodes) {
     const OpDef* def = find_op(n.op);
-    if (!def || !def->expand) continue;
+    if (!def || !def->expand || library_call(g, n, *def)) continue;
     if (def->lowering == Lowering::expansion) return true;
     // An op that expands only some of its uses (matmul of non-f32): ask it,
     // on a scratch graph holding just what the node reads.
@@ -90,10 +97,11 @@ bool has_composites(const Graph& g) {
   return false;
 }
 
-bool expand_composites(Graph& g, std::vector<std::pair<std::string, std::string>>* state_updates) {
+bool expand_composites(Graph& g, std::vector<std::pair<std::string, std::string>>* state_updates,
+                       bool convolutions_as_gemm) {
   std::vector<Node> nodes = std::move(g.nodes);
   g.nodes.clear();
-  Expander x(g, state_updates);
+  Expander x(g, state_updates, convolutions_as_gemm);
   bool changed = false;
   for (Node& n : nodes) changed |= x.add(std::move(n));
   return changed;

@@ -30,6 +30,8 @@ const char* kUsage =
     "  --data-parallel       train_step averages its gradients, loss and running statistics over\n"
     "                        the processes of `mpirun -np N dlrun train` (--batch rows each); run\n"
     "                        alone it is the one-process step (docs/data-parallel.md)\n"
+    "  --conv-as-gemm        convolutions as im2col + GEMM + col2im instead of oneDNN's\n"
+    "                        convolution calls (target cuda always lowers them so)\n"
     "  --cpu NAME            LLVM CPU for target cpu: x86-64-v2 (any x86-64 of the last\n"
     "                        decade; default), x86-64-v3, native (this machine), ...; a\n"
     "                        machine without the CPU's extensions refuses the file\n"
@@ -78,6 +80,7 @@ int cmd_compile(int argc, char** argv) {
     else if (a == "--seed") opts.seed = seed();
     else if (a == "--no-train") opts.training = false;
     else if (a == "--data-parallel") opts.data_parallel = true;
+    else if (a == "--conv-as-gemm") opts.convolutions_as_gemm = true;
     else if (a == "--cpu") opts.cpu = value();
     else if (a == "--dump-after") opts.dump_after = value();
     else if (a == "--verify-each") opts.verify_changes = true;

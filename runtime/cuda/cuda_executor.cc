@@ -256,6 +256,11 @@ class CudaExecutor : public ObservableExecutor {
         l.staged = copy_overlaps(lp, p, *cp);
         if (l.staged) staging_bytes_ = std::max(staging_bytes_, cp->numel * dtype_size(p.buffers[cp->src].dtype));
       }
+      // dlc compile --target cuda expands convolutions into im2col + GEMM.
+      if (s.conv())
+        throw Error("program '" + entry + "' step " + std::to_string(i) +
+                    " is a convolution library call, which the cuda executor cannot run (dlc compile --target cuda "
+                    "expands convolutions into im2col + GEMM; this program was not made that way)");
       if (auto* g = s.gemm(); g && g->k == 0) lp.capturable = false;  // scale_c_on_host
       if (s.all_reduce() && group_ && group_->size() > 1) lp.capturable = false;  // through the host
       if (!cuda_abi::has_kernel(s)) continue;

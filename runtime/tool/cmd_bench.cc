@@ -272,6 +272,12 @@ std::string step_label(const Step& s) {
     if (g->b.trans) label += " B'";
     if (g->has_epilogue()) label += " +epilogue";
   }
+  if (const ConvCall* c = s.conv()) {
+    const ConvGeometry& g = c->geometry;
+    label += std::string(" ") + conv_pass_name(c->pass) + " " + std::to_string(g.batch) + "x" +
+             std::to_string(g.channels) + "x" + std::to_string(g.image[0]) + "x" + std::to_string(g.image[1]) + " -> " +
+             std::to_string(g.filters) + " " + std::to_string(g.kernel[0]) + "x" + std::to_string(g.kernel[1]);
+  }
   std::string nodes;
   for (const auto& n : s.nodes) nodes += (nodes.empty() ? "" : ",") + n;
   if (nodes.size() > 60) nodes = nodes.substr(0, 57) + "...";

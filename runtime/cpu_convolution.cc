@@ -1,0 +1,280 @@
+#include "runtime/cpu_convolution.h"
+
+#include <algorithm>
+#include <cstring>
+#include <dnnl.hpp>
+#include <optional>
+#include <vector>
+
+#include "ir/error.h"
+#include "ir/size_limits.h"
+#include "runtime/one_openmp_thread.h"
+#include "runtime/thread_pool.h"
+#include "runtime/work_split.h"
+
+namespace dlc {
+namespace {
+
+namespace dn = dnnl;
+using tag = dn::memory::format_tag;
+using dt = dn::memory::data_type;
+
+/// The three tensors of a convolution, in the order every table here uses.
+enum Tensor { kImage, kWeight, kResult };
+
+/// True when the pass writes tensor `t` (and reads the other two).
+bool writes(ConvPass pass, int t) {
+  return t == (pass == ConvPass::forward ? kResult : pass == ConvPass::input_grad ? kImage : kWeight);
+}
+
+/// The primitive for blocks of one size, its layouts, and the reorders
+/// between them and dense NCHW / OIHW.
+struct Layout {
+  int64_t images = 0;
+  dn::primitive conv;
+  dn::memory::desc plain[3], own[3];  // dlc's layouts and the primitive's
+  std::optional<dn::reorder> to_own[3], to_plain[3];
+  size_t scratch_bytes = 0;
+};
+
+/// One block of images: its stream and its tensors. `plain` are views of
+/// dlc's buffers (their handles are set per call); `own` are the
+/// primitive's, blocked copies or the plain views themselves.
+struct Block {
+  int64_t first = 0, images = 0;
+  int layout = 0;
+  dn::stream stream;
+  dn::memory plain[3], own[3];
+  dn::memory scratch;
+};
+
+dn::memory::dims dims(std::initializer_list<int64_t> v) { return dn::memory::dims(v); }
+
+}  // namespace
+
+struct CpuConvolution::Impl {
+  ConvCall call;
+  dn::engine engine{dn::engine::kind::cpu, 0};
+  std::vector<Layout> layouts;
+  std::vector<Block> blocks;
+  /// forward and input_grad: the weights in each layout's own format, shared by its blocks.
+  std::vector<dn::memory> weights_plain, weights_own;
+  /// weight_grad with several blocks: each block's partial sum, in order.
+  std::vector<float> partials;
+  dn::stream stream{engine};  // the weights' reorders, on the calling thread
+
+  int64_t per_image(int t) const {
+    const ConvGeometry& g = call.geometry;
+    return t == kImage ? g.channels * g.image[0] * g.image[1] : g.filters * g.out[0] * g.out[1];
+  }
+
+  Layout make_layout(int64_t images) {
+    const ConvGeometry& g = call.geometry;
+    Layout l;
+    l.images = images;
+    auto image = dims({images, g.channels, g.image[0], g.image[1]});
+    auto weight = dims({g.filters, g.channels, g.kernel[0], g.kernel[1]});
+    auto result = dims({images, g.filters, g.out[0], g.out[1]});
+    l.plain[kImage] = {image, dt::f32, tag::nchw};
+    l.plain[kWeight] = {weight, dt::f32, tag::oihw};
+    l.plain[kResult] = {result, dt::f32, tag::nchw};
+    dn::memory::desc any_image(image, dt::f32, tag::any), any_weight(weight, dt::f32, tag::any),
+        any_result(result, dt::f32, tag::any);
+    auto strides = dims({g.stride[0], g.stride[1]});
+    auto dilates = dims({g.dilation[0] - 1, g.dilation[1] - 1});  // oneDNN counts the gaps
+    // Both sides padded alike: oneDNN sizes the output by the same floor
+    // division as ir/ops/conv.cc, so a window past the last one is dropped.
+    auto pads = dims({g.pad[0], g.pad[1]});
+    dn::primitive_attr attr;
+    attr.set_scratchpad_mode(dn::scratchpad_mode::user);
+    dn::convolution_forward::primitive_desc fwd(
+        dn::convolution_forward::desc(dn::prop_kind::forward_training, dn::algorithm::convolution_direct, any_image,
+                                      any_weight, any_result, strides, dilates, pads, pads),
+        attr, engine);
+    dn::memory::desc scratch;
+    switch (call.pass) {
+      case ConvPass::forward:
+        l.conv = dn::convolution_forward(fwd);
+        l.own[kImage] = fwd.src_desc(), l.own[kWeight] = fwd.weights_desc(), l.own[kResult] = fwd.dst_desc();
+        scratch = fwd.scratchpad_desc();
+        break;
+      case ConvPass::input_grad: {
+        dn::convolution_backward_data::primitive_desc pd(
+            dn::convolution_backward_data::desc(dn::algorithm::convolution_direct, any_image, any_weight, any_result,
+                                                strides, dilates, pads, pads),
+            attr, engine, fwd);
+        l.conv = dn::convolution_backward_data(pd);
+        l.own[kImage] = pd.diff_src_desc(), l.own[kWeight] = pd.weights_desc(), l.own[kResult] = pd.diff_dst_desc();
+        scratch = pd.scratchpad_desc();
+        break;
+      }
+      case ConvPass::weight_grad: {
+        dn::convolution_backward_weights::primitive_desc pd(
+            dn::convolution_backward_weights::desc(dn::algorithm::convolution_direct, any_image, any_weight,
+                                                   any_result, strides, dilates, pads, pads),
+            attr, engine, fwd);
+        l.conv = dn::convolution_backward_weights(pd);
+        l.own[kImage] = pd.src_desc(), l.own[kWeight] = pd.diff_weights_desc(), l.own[kResult] = pd.diff_dst_desc();
+        scratch = pd.scratchpad_desc();
+        break;
+      }
+    }
+    l.scratch_bytes = scratch.get_size();
+    for (int t = 0; t < 3; ++t) {
+      if (l.own[t] == l.plain[t]) continue;
+      auto reorder = [&](const dn::memory::desc& from, const dn::memory::desc& to) {
+        dn::reorder::primitive_desc pd(engine, from, engine, to, attr);
+        l.scratch_bytes = std::max(l.scratch_bytes, pd.scratchpad_desc().get_size());
+        return dn::reorder(pd);
+      };
+      if (writes(call.pass, t)) l.to_plain[t] = reorder(l.own[t], l.plain[t]);
+      else l.to_own[t] = reorder(l.plain[t], l.own[t]);
+    }
+    return l;
+  }
+
+  void prepare(const std::string& where) {
+    const ConvGeometry& g = call.geometry;
+    const bool partial_sums = call.pass == ConvPass::weight_grad;
+    const int chunks = g.batch == 0 ? 0
+                                    : work_split::conv_chunks(g.batch, g.macs(),
+                                                              partial_sums ? g.weight_numel() : 0);
+    int64_t bytes = 0;
+    for (int i = 0; i < chunks; ++i) {
+      auto [lo, hi] = ThreadPool::chunk_range(g.batch, chunks, i);
+      Block b;
+      b.first = lo;
+      b.images = hi - lo;
+      auto same = std::find_if(layouts.begin(), layouts.end(), [&](const Layout& l) { return l.images == b.images; });
+      if (same == layouts.end()) {
+        layouts.push_back(make_layout(b.images));
+        same = layouts.end() - 1;
+      }
+      b.layout = static_cast<int>(same - layouts.begin());
+      const Layout& l = *same;
+      for (int t = 0; t < 3; ++t) {
+        bytes = saturating_add(bytes, static_cast<int64_t>(l.own[t].get_size()));
+        check_size(where + ": the blocked tensors of its convolution", bytes);
+      }
+      blocks.push_back(std::move(b));
+    }
+    if (partial_sums && chunks > 1) {
+      int64_t floats = saturating_mul(chunks, g.weight_numel());
+      check_size(where + ": the partial weight gradients of its convolution", saturating_mul(floats, 4));
+      partials.assign(static_cast<size_t>(floats), 0.0f);
+    }
+    size_t scratch_bytes = 1;
+    for (const Layout& l : layouts) scratch_bytes = std::max(scratch_bytes, l.scratch_bytes);
+    for (const Layout& l : layouts) {
+      weights_plain.push_back(dn::memory(l.plain[kWeight], engine, nullptr));
+      weights_own.push_back(l.own[kWeight] == l.plain[kWeight] ? weights_plain.back() : dn::memory(l.own[kWeight], engine));
+    }
+    for (Block& b : blocks) {
+      const Layout& l = layouts[static_cast<size_t>(b.layout)];
+      b.stream = dn::stream(engine);
+      for (int t = 0; t < 3; ++t) {
+        b.plain[t] = dn::memory(l.plain[t], engine, nullptr);
+        b.own[t] = l.own[t] == l.plain[t] ? b.plain[t] : dn::memory(l.own[t], engine);
+      }
+      if (!partial_sums) b.own[kWeight] = weights_own[static_cast<size_t>(b.layout)];
+      // The largest of every layout's: the weights' reorders use block 0's.
+      b.scratch = dn::memory({dims({static_cast<int64_t>(scratch_bytes)}), dt::u8, tag::x}, engine);
+    }
+  }
+
+  void run_block(size_t index, float* image, float* weight, float* result) {
+    OneOpenMpThread one_thread;
+    Block& b = blocks[index];
+    const Layout& l = layouts[static_cast<size_t>(b.layout)];
+    b.plain[kImage].set_data_handle(image + b.first * per_image(kImage));
+    b.plain[kResult].set_data_handle(result + b.first * per_image(kResult));
+    float* own_weight = partials.empty() ? weight : partials.data() + index * call.geometry.weight_numel();
+    b.plain[kWeight].set_data_handle(own_weight);
+    dn::memory& scratch = b.scratch;
+    for (int t = 0; t < 3; ++t)
+      if (l.to_own[t] && t != kWeight)
+        l.to_own[t]->execute(b.stream, {{DNNL_ARG_FROM, b.plain[t]}, {DNNL_ARG_TO, b.own[t]},
+                                        {DNNL_ARG_SCRATCHPAD, scratch}});
+    switch (call.pass) {
+      case ConvPass::forward:
+        l.conv.execute(b.stream, {{DNNL_ARG_SRC, b.own[kImage]}, {DNNL_ARG_WEIGHTS, b.own[kWeight]},
+                                  {DNNL_ARG_DST, b.own[kResult]}, {DNNL_ARG_SCRATCHPAD, scratch}});
+        break;
+      case ConvPass::input_grad:
+        l.conv.execute(b.stream, {{DNNL_ARG_DIFF_DST, b.own[kResult]}, {DNNL_ARG_WEIGHTS, b.own[kWeight]},
+                                  {DNNL_ARG_DIFF_SRC, b.own[kImage]}, {DNNL_ARG_SCRATCHPAD, scratch}});
+        break;
+      case ConvPass::weight_grad:
+        l.conv.execute(b.stream, {{DNNL_ARG_SRC, b.own[kImage]}, {DNNL_ARG_DIFF_DST, b.own[kResult]},
+                                  {DNNL_ARG_DIFF_WEIGHTS, b.own[kWeight]}, {DNNL_ARG_SCRATCHPAD, scratch}});
+        break;
+    }
+    for (int t = 0; t < 3; ++t)
+      if (l.to_plain[t])
+        l.to_plain[t]->execute(b.stream, {{DNNL_ARG_FROM, b.own[t]}, {DNNL_ARG_TO, b.plain[t]},
+                                          {DNNL_ARG_SCRATCHPAD, scratch}});
+    b.stream.wait();
+  }
+
+  void run(void* const* pointers, ThreadPool& pool) {
+    auto at = [&](const ConvOperand& o) { return static_cast<float*>(pointers[o.buffer]) + o.offset; };
+    float *image = at(call.image), *weight = at(call.weight), *result = at(call.result);
+    const int64_t weight_numel = call.geometry.weight_numel();
+    if (blocks.empty()) {  // no images: the weight gradient is a sum of nothing
+      if (call.pass == ConvPass::weight_grad) std::fill(weight, weight + weight_numel, 0.0f);
+      return;
+    }
+    if (call.pass != ConvPass::weight_grad) {
+      OneOpenMpThread one_thread;
+      for (size_t i = 0; i < layouts.size(); ++i) {
+        weights_plain[i].set_data_handle(weight);
+        if (!layouts[i].to_own[kWeight]) continue;
+        layouts[i].to_own[kWeight]->execute(stream, {{DNNL_ARG_FROM, weights_plain[i]}, {DNNL_ARG_TO, weights_own[i]},
+                                                     {DNNL_ARG_SCRATCHPAD, blocks[0].scratch}});
+      }
+      stream.wait();
+    }
+    const int n = static_cast<int>(blocks.size());
+    pool.parallel_for(n, n, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) run_block(static_cast<size_t>(i), image, weight, result);
+    });
+    if (partials.empty()) return;
+    // Block order for every element, whichever thread adds it.
+    const int parts = work_split::loop_chunks(weight_numel, n);
+    pool.parallel_for(weight_numel, parts, [&](int64_t lo, int64_t hi) {
+      for (int64_t k = lo; k < hi; ++k) {
+        float s = partials[static_cast<size_t>(k)];
+        for (int i = 1; i < n; ++i) s += partials[static_cast<size_t>(i * weight_numel + k)];
+        weight[k] = s;
+      }
+    });
+  }
+};
+
+CpuConvolution::CpuConvolution(const ConvCall& call, const std::string& where) : impl_(std::make_unique<Impl>()) {
+  impl_->call = call;
+  // Made for the single thread each block runs on (oneDNN plans a
+  // primitive's work split for the thread count it sees when made).
+  OneOpenMpThread one_thread;
+  try {
+    impl_->prepare(where);
+  } catch (const dn::error& e) {
+    throw Error(where + ": oneDNN cannot run its " + conv_pass_name(call.pass) + " convolution: " + e.what());
+  }
+}
+
+CpuConvolution::~CpuConvolution() = default;
+CpuConvolution::CpuConvolution(CpuConvolution&&) noexcept = default;
+CpuConvolution& CpuConvolution::operator=(CpuConvolution&&) noexcept = default;
+
+void CpuConvolution::run(void* const* pointers, ThreadPool& pool) {
+  try {
+    impl_->run(pointers, pool);
+  } catch (const dn::error& e) {
+    throw Error(std::string("oneDNN ") + conv_pass_name(impl_->call.pass) + " convolution failed: " + e.what());
+  }
+}
+
+int CpuConvolution::chunks() const { return static_cast<int>(impl_->blocks.size()); }
+
+}  // namespace dlc
