@@ -408,7 +408,9 @@ TEST(CpuExecutorGraphs, TrainStepMatchesTheReference) {
 // The three convolution passes as oneDNN calls over many blocks of images
 // (runtime/cpu_convolution.h): 16 blocks of 4 images of LeNet-5's second
 // convolution (the weight gradient adds 16 partial sums); 61 images, blocks
-// of two sizes (two primitives); and a strided, padded, dilated window.
+// of two sizes (two primitives); a strided, padded, dilated window; and
+// LeNet-5's first convolution (one input channel: the weight gradient as a
+// forward convolution with roles swapped, in 8 blocks).
 TEST(CpuExecutorGraphs, ConvolutionPassesInManyBlocksMatchTheReference) {
   struct Case {
     std::vector<int64_t> x, w, y;
@@ -416,7 +418,9 @@ TEST(CpuExecutorGraphs, ConvolutionPassesInManyBlocksMatchTheReference) {
   };
   for (const Case& c : {Case{{64, 6, 14, 14}, {16, 6, 5, 5}, {64, 16, 10, 10}, {1, 1}, {0, 0}, {1, 1}},
                         Case{{61, 6, 14, 14}, {16, 6, 5, 5}, {61, 16, 10, 10}, {1, 1}, {0, 0}, {1, 1}},
-                        Case{{37, 4, 33, 31}, {16, 4, 3, 2}, {37, 16, 16, 16}, {2, 2}, {1, 2}, {2, 3}}}) {
+                        Case{{37, 4, 33, 31}, {16, 4, 3, 2}, {37, 16, 16, 16}, {2, 2}, {1, 2}, {2, 3}},
+                        Case{{64, 1, 28, 28}, {6, 1, 5, 5}, {64, 6, 28, 28}, {1, 1}, {2, 2}, {1, 1}},
+                        Case{{50, 1, 29, 29}, {16, 1, 3, 4}, {50, 16, 15, 8}, {2, 3}, {1, 0}, {1, 2}}}) {
     SCOPED_TRACE("batch " + std::to_string(c.x[0]));
     Graph g;
     GraphBuilder b(g);
