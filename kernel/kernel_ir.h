@@ -223,6 +223,12 @@ struct ConvCall {
   const ConvOperand& written() const {
     return pass == ConvPass::forward ? result : pass == ConvPass::input_grad ? image : weight;
   }
+  /// The elements the pass writes.
+  int64_t written_numel() const {
+    return pass == ConvPass::forward      ? geometry.result_numel()
+           : pass == ConvPass::input_grad ? geometry.image_numel()
+                                          : geometry.weight_numel();
+  }
 };
 
 // ---------------------------------------------------------------------------

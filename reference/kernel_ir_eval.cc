@@ -265,9 +265,7 @@ void ProgramEvaluator::run_step(const Step& s, const EvalContext& ctx) {
   if (auto* cv = s.conv()) {
     const ConvGeometry& g = cv->geometry;
     const ConvOperand& out = cv->written();
-    const int64_t n = cv->pass == ConvPass::forward      ? g.result_numel()
-                      : cv->pass == ConvPass::input_grad ? g.image_numel()
-                                                         : g.weight_numel();
+    const int64_t n = cv->written_numel();
     // Sums in float64, rounded to the buffer's dtype once, as the GEMM's.
     std::vector<double> sum(static_cast<size_t>(n), 0.0);
     auto at = [&](const ConvOperand& o, int64_t i) { return read(o.buffer, o.offset + i); };

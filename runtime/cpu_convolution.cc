@@ -22,11 +22,6 @@ using dt = dn::memory::data_type;
 /// The three tensors of a convolution, in the order every table here uses.
 enum Tensor { kImage, kWeight, kResult };
 
-/// True when the pass writes tensor `t` (and reads the other two).
-bool writes(ConvPass pass, int t) {
-  return t == (pass == ConvPass::forward ? kResult : pass == ConvPass::input_grad ? kImage : kWeight);
-}
-
 /// The primitive for blocks of one size, its layouts, and the reorders
 /// between them and dense NCHW / OIHW.
 struct Layout {
@@ -118,6 +113,7 @@ struct CpuConvolution::Impl {
     dn::primitive_attr attr;
     attr.set_scratchpad_mode(dn::scratchpad_mode::user);
     Layout l = swapped() ? make_swapped_layout(images, attr) : make_pass_layout(images, attr);
+    const ConvOperand* operands[3] = {&call.image, &call.weight, &call.result};  // in Tensor order
     for (int t = 0; t < 3; ++t) {
       if (l.own[t] == l.plain[t]) continue;
       auto reorder = [&](const dn::memory::desc& from, const dn::memory::desc& to) {
@@ -125,7 +121,7 @@ struct CpuConvolution::Impl {
         l.scratch_bytes = std::max(l.scratch_bytes, pd.scratchpad_desc().get_size());
         return dn::reorder(pd);
       };
-      if (writes(call.pass, t)) l.to_plain[t] = reorder(l.own[t], l.plain[t]);
+      if (operands[t] == &call.written()) l.to_plain[t] = reorder(l.own[t], l.plain[t]);
       else l.to_own[t] = reorder(l.plain[t], l.own[t]);
     }
     return l;

@@ -558,13 +558,6 @@ RefKernel eval_pass(ConvPass pass) {
   };
 }
 
-/// The window attributes of a pass (the kernel only where no weight gives it).
-Attrs pass_attrs(const Window2d& w, ConvPass pass) {
-  Attrs a = conv_attrs(w);
-  if (pass == ConvPass::weight_grad) a["kernel"] = pair(w.k);
-  return a;
-}
-
 /// Each pass is linear in each input, so every gradient is another pass:
 /// <g, conv(x, w)> is <input_grad(g, w), x> and <weight_grad(x, g), w>.
 GradFn grad_pass(ConvPass pass) {
@@ -574,7 +567,7 @@ GradFn grad_pass(ConvPass pass) {
     Window2d w = pass_window(n, pass, in);
     Attrs with_image = conv_attrs(w);
     with_image["image"] = attr_ints({geo.image[0], geo.image[1]});
-    const Attrs with_kernel = pass_attrs(w, ConvPass::weight_grad), forward = conv_attrs(w);
+    const Attrs with_kernel = window_attrs(w), forward = conv_attrs(w);
     const std::string &a = n.inputs[0], &c = n.inputs[1], &g = dy[0];
     switch (pass) {
       case ConvPass::forward:  // (x, w)
