@@ -26,6 +26,7 @@ const char* node_kind_name(NodeKind k) {
     case NodeKind::reduction: return "reduction";
     case NodeKind::gemm: return "gemm";
     case NodeKind::window: return "window";
+    case NodeKind::gather: return "gather";
     case NodeKind::random: return "random";
     case NodeKind::collective: return "collective";
     case NodeKind::convolution: return "convolution";
@@ -68,6 +69,24 @@ bool same_without_ones(std::vector<int64_t> a, std::vector<int64_t> b) {
   return a == b;
 }
 
+/// True when window op `n` computes each output element as one guarded load
+/// of its input at that element's own coordinates (one loop, nothing
+/// summed, the output written in order): extract_patches. Such a value is
+/// inlined into the loops that read it, like a view with bounds.
+bool is_gather_window(const Graph& g, const Node& n, const OpDef& def) {
+  const std::vector<int64_t>& out = g.type_of(n.outputs[0]).dims;
+  std::vector<WindowLoop> loops = def.window(n, g.type_of(n.inputs[0]).dims, out);
+  if (loops.size() != 1 || loops[0].reduce_dims != 0 || loops[0].dims != out || loops[0].out.size() != out.size())
+    return false;
+  for (size_t d = 0; d < out.size(); ++d) {
+    const WindowCoord& c = loops[0].out[d];
+    if (c.offset != 0 || c.coefs.size() != out.size()) return false;
+    for (size_t j = 0; j < out.size(); ++j)
+      if (c.coefs[j] != (j == d ? 1 : 0)) return false;
+  }
+  return true;
+}
+
 NodeKind classify(const Graph& g, const Node& n, bool training) {
   const OpDef* def = find_op(n.op);
   if (!def) throw Error("node '" + n.name + "': unknown op '" + n.op + "'");
@@ -78,7 +97,7 @@ NodeKind classify(const Graph& g, const Node& n, bool training) {
     case Lowering::index_map: return NodeKind::view;
     case Lowering::reshape: return NodeKind::reshape;
     case Lowering::reduction: return NodeKind::reduction;
-    case Lowering::window: return NodeKind::window;
+    case Lowering::window: return is_gather_window(g, n, *def) ? NodeKind::gather : NodeKind::window;
     case Lowering::collective: return NodeKind::collective;
     case Lowering::convolution: return NodeKind::convolution;
     case Lowering::random: return training && n.attr_float("rate") != 0.0 ? NodeKind::random : NodeKind::identity;
@@ -188,6 +207,9 @@ class Planner {
         }
         if (kind == NodeKind::window && !view_of(p_, n.inputs[0]))
           store(n.inputs[0], "input of " + n.op + " '" + n.name + "' is read from memory");
+        // A gather's loads index its input's own dense data.
+        if (kind == NodeKind::gather && !p_.in_memory(n.inputs[0]))
+          store(n.inputs[0], "input of " + n.op + " '" + n.name + "' is read from memory through guarded indices");
         if (kind == NodeKind::convolution)
           for (const auto& in : n.inputs) {
             std::optional<MemoryView> view = view_of(p_, in);

@@ -89,7 +89,8 @@ enum class NodeKind {
   identity,     // a random op outside training
   reduction,    // a reduction: the root of a (row) kernel
   gemm,         // matmul (f32): library call
-  window,       // window loops (extract_patches, fold_patches): kernels of their own over memory
+  window,       // window loops (fold_patches): kernels of their own over memory
+  gather,       // a window op whose element is one guarded load of its input (extract_patches): inlined
   random,       // a random op in training: an element-wise expression over a mask load, inlined
   collective,   // all_reduce_mean: every one of an entry is one bucket step, reading memory
   convolution,  // a convolution pass (conv2d_forward, ...): library call over dense buffers

@@ -21,11 +21,13 @@ std::vector<int64_t> load_strides(const SymLoad& l, size_t rank) {
   std::vector<int64_t> rs = strides_of(l.view_dims);
   for (size_t j = 0; j < l.dim_of.size(); ++j)
     if (l.dim_of[j] >= 0) strides[l.dim_of[j]] += rs[j];
+  for (size_t j = 0; j < l.coords.size(); ++j)
+    for (size_t d = 0; d < rank; ++d) strides[d] += rs[j] * l.coords[j].coefs[d];
   return strides;
 }
 
 bool reads_in_loop_order(const SymLoad& l, const SymKernel& k) {
-  if (!l.reads_memory()) return false;
+  if (!l.reads_memory() || !l.coords.empty()) return false;
   size_t outer = k.dims.size() - static_cast<size_t>(k.reduce_dims);
   std::vector<int64_t> loop_dims(k.dims.begin(), k.dims.begin() + static_cast<std::ptrdiff_t>(outer));
   int64_t numel = 1, loop = 1;
@@ -374,6 +376,7 @@ class Builder {
         break;
       }
       case NodeKind::identity: e = load_or_compute(n.inputs[0], m); break;
+      case NodeKind::gather: e = gather(n, m); break;
       case NodeKind::random: e = dropout(n, m); break;
       case NodeKind::reshape: e = reshape(n, m); break;
       default:
@@ -401,6 +404,26 @@ class Builder {
     }
     if (roots_.count(base)) throw Refusal{"'" + base + "' is stored by this kernel and read reshaped"};
     return load({base, od, m, -1, std::nullopt});
+  }
+
+  /// A gather (extract_patches) inlined: one guarded load of its input, at
+  /// the window's input coordinates of the element `m` picks, each an
+  /// affine function of the loop indices.
+  SExpr gather(const Node& n, const DimMap& m) {
+    const std::string& in = n.inputs[0];
+    if (!p_.in_memory(in)) throw std::logic_error("loop_builder: gather '" + n.name + "' of a value not in memory");
+    if (roots_.count(in)) throw Refusal{"'" + in + "' is stored by this kernel and read through " + n.op};
+    const std::vector<int64_t>& in_dims = g_.type_of(in).dims;
+    WindowLoop w = find_op(n.op)->window(n, in_dims, g_.type_of(n.outputs[0]).dims).at(0);
+    SymLoad l{in, in_dims, {}, -1, std::nullopt};
+    for (const WindowCoord& c : w.in) {
+      WindowCoord over_loop{c.offset, std::vector<int64_t>(k_.dims.size(), 0)};
+      for (size_t d = 0; d < c.coefs.size(); ++d)
+        if (m[d] >= 0) over_loop.coefs[m[d]] += c.coefs[d];  // a size-1 dim read at index 0 adds nothing
+      l.coords.push_back(std::move(over_loop));
+    }
+    l.pad = w.pad;
+    return load(l);
   }
 
   /// Dropout in training, as the reference computes it: x / (1 - rate) where

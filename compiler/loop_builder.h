@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "compiler/fusion.h"
+#include "ir/op_registry.h"
 #include "kernel/kernel_ir.h"
 
 namespace dlc {
@@ -27,6 +28,11 @@ struct SymLoad {
   DimMap dim_of;                   // per view dim
   int iota_dim = -1;               // >= 0: yields the loop index of this dim
   std::optional<DropoutMask> mask; // set: yields the keep bit (Access::mask)
+  /// A gather (an inlined extract_patches): when not empty, dim_of is unused
+  /// and view dim j is read at coordinate coords[j] (coefs over the loop
+  /// dims); where one leaves [0, view_dims[j]) the load yields `pad`.
+  std::vector<WindowCoord> coords;
+  double pad = 0;
   bool operator==(const SymLoad& o) const = default;
   bool reads_memory() const { return iota_dim < 0 && !mask; }
 };

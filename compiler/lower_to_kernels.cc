@@ -390,6 +390,21 @@ class Lowerer {
     return a;
   }
 
+  /// A gather's load: the value's dense data at affine coordinates, each
+  /// guarded to lie in its dim (as window_steps reads a window's input).
+  Access guarded_access(const SymLoad& l, size_t rank) const {
+    Access a;
+    a.buffer = home_.at(l.value);
+    a.strides.assign(rank, 0);
+    a.pad = l.pad;
+    std::vector<int64_t> rs = strides_of(l.view_dims);
+    for (size_t j = 0; j < l.coords.size(); ++j) {
+      add_coord(l.coords[j], rs[j], &a);
+      a.guards.push_back({l.coords[j].offset, l.coords[j].coefs, l.view_dims[j], rs[j]});
+    }
+    return a;
+  }
+
   LoopKernel loop_kernel(const SymKernel& k) const {
     LoopKernel out;
     out.dims = k.dims;
@@ -405,6 +420,8 @@ class Lowerer {
         Access a = dense_access(l.view_dims, l.dim_of, k.dims.size());
         a.mask = l.mask;
         out.loads.push_back(a);
+      } else if (!l.coords.empty()) {
+        out.loads.push_back(guarded_access(l, k.dims.size()));
       } else {
         out.loads.push_back(access(l.value, l.view_dims, l.dim_of, k.dims.size()));
       }

@@ -56,6 +56,7 @@ using IndexMapFn = std::function<std::vector<int>(const Node& n, const std::vect
 struct WindowCoord {
   int64_t offset = 0;
   std::vector<int64_t> coefs;
+  bool operator==(const WindowCoord&) const = default;
 };
 
 /// One loop kernel of a Lowering::window op over its single input: for every

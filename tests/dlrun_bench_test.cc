@@ -188,6 +188,17 @@ TEST(DlrunBenchEndToEnd, CompiledMlpWithProfile) {
   ASSERT_GT(step_ms.size(), 2u + 4u) << out;  // 2 entries' means + at least 4 predict steps
   for (double v : step_ms) EXPECT_TRUE(std::isfinite(v) && v >= 0) << out;
   EXPECT_GE(count(out, "\"step\":\"gemm 16x256x784"), 2u) << out;  // first layer in both programs
+  // Each entry's C API calls paired with observed calls: medians of both and
+  // of their differences (the time outside the kernels).
+  EXPECT_EQ(numbers(out, "pairs"), (std::vector<double>{4, 4})) << out;
+  for (const char* key : {"call_median_ms", "kernels_median_ms"}) {
+    auto v = numbers(out, key);
+    ASSERT_EQ(v.size(), 2u) << key << "\n" << out;
+    for (double x : v) EXPECT_TRUE(std::isfinite(x) && x > 0) << key << "\n" << out;
+  }
+  auto outside = numbers(out, "outside_median_us");
+  ASSERT_EQ(outside.size(), 2u) << out;
+  for (double x : outside) EXPECT_TRUE(std::isfinite(x)) << out;
 }
 
 }  // namespace

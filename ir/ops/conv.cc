@@ -746,8 +746,11 @@ ExpandFn expand_pool(Pool kind) {
     Attrs a = window_attrs(w);
     if (kind == Pool::max) a["pad_value"] = attr_f(-std::numeric_limits<double>::infinity());
     std::string p = b.op("extract_patches", {n.inputs[0]}, a);
-    std::string r = b.op(kind == Pool::max ? "reduce_max" : "reduce_mean", {p}, {{"axes", attr_ints({4, 5})}});
-    return {b.op("transpose", {r}, {{"perm", attr_ints({0, 3, 1, 2})}})};
+    // Patches [N,OH,OW,C,KH,KW] seen as [N,C,OH,OW,KH,KW] (a view, free in
+    // the reduction's loop), so the reduction writes NCHW itself: no
+    // transpose kernel after it, and none before the gradient's fold.
+    std::string t = b.op("transpose", {p}, {{"perm", attr_ints({0, 3, 1, 2, 4, 5})}});
+    return {b.op(kind == Pool::max ? "reduce_max" : "reduce_mean", {t}, {{"axes", attr_ints({4, 5})}})};
   };
 }
 

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dlrt.hpp"
@@ -167,6 +168,12 @@ void fill_random(Feed& f, Random& rng, int64_t classes, const std::vector<dlrt::
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n == 0 ? NAN : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 struct Timing {
   std::string entry;
   std::vector<double> ms;  // one per timed call
@@ -174,15 +181,12 @@ struct Timing {
   double last_loss = NAN;  // train_step: the loss of the last call
 
   void summarize() {
-    std::vector<double> s = ms;
-    std::sort(s.begin(), s.end());
-    size_t n = s.size();
-    median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    min = s.front();
-    max = s.back();
+    median = median_of(ms);
+    min = *std::min_element(ms.begin(), ms.end());
+    max = *std::max_element(ms.begin(), ms.end());
     mean = 0;
-    for (double v : s) mean += v;
-    mean /= static_cast<double>(n);
+    for (double v : ms) mean += v;
+    mean /= static_cast<double>(ms.size());
   }
 };
 
@@ -284,10 +288,26 @@ std::string step_label(const Step& s) {
   return label + (nodes.empty() ? "" : " [" + nodes + "]");
 }
 
-/// Times each step through a second executor built from the file. Step 0's
-/// time includes binding the inputs; copying the outputs out is not counted.
-std::vector<StepTime> profile_steps(const Options& opt, const std::string& entry, std::map<std::string, Feed>& feeds,
-                                    int threads) {
+/// A profile of one entry point: each step's mean time, and what a call
+/// through the C API costs beyond its kernels.
+struct Profile {
+  std::vector<StepTime> steps;
+  int64_t pairs = 0;
+  double call_ms = 0;     // median of the C API calls
+  double kernels_ms = 0;  // median of the observed calls' step totals
+  double outside_us = 0;  // median over pairs of (C API call - its partner's steps)
+};
+
+/// Times each step through a second executor built from the file, in pairs
+/// with calls through the C API: a C API call, then an observed call, each
+/// after a pause longer than the thread pools' spin budget, so that neither
+/// competes with the other's spinning workers and both start alike. A pair's
+/// difference is the call's time outside the kernels (the C API's checks,
+/// binding, copies), measured under the same load as its kernels; the
+/// median over pairs is reported. Step 0's time includes binding the inputs
+/// of the observed call; copying its outputs out is not counted.
+Profile profile_entry(dlrt::Model& m, const Options& opt, const std::string& entry, std::map<std::string, Feed>& feeds,
+                      int threads) {
   proto::Executable exe = load_executable(opt.model);
   if (exe.target() != "cpu") throw Error(opt.model + ": --profile needs a cpu-target executable, not " + exe.target());
   std::unique_ptr<Executor> ex = make_cpu_executor(exe, threads);
@@ -305,24 +325,47 @@ std::vector<StepTime> profile_steps(const Options& opt, const std::string& entry
     inputs[name] = std::move(h);
     if (f.info.role == DLRT_ROLE_STEP) step_input = &inputs[name];
   }
+  Call c = bind_call(m, entry, feeds);
   std::vector<double> sum(p->steps.size(), 0.0);
   std::map<std::string, HostTensor> outputs;
   Clock::time_point last;
+  double call_steps_ms = 0;
   auto observer = [&](int i, const BufferReader&) {
     auto now = Clock::now();
-    sum[static_cast<size_t>(i)] += std::chrono::duration<double, std::milli>(now - last).count();
+    double ms = std::chrono::duration<double, std::milli>(now - last).count();
+    sum[static_cast<size_t>(i)] += ms;
+    call_steps_ms += ms;
     last = Clock::now();  // the observer's own time is not charged to the next step
   };
-  const int64_t calls = opt.warmup + opt.steps;
-  for (int64_t i = 0; i < calls; ++i) {
-    if (step_input) step_input->set(0, static_cast<double>(i + 1));
+  // Longer than ThreadPool's spin budget (200 us): both pools' workers sleep.
+  auto pause = [] { std::this_thread::sleep_for(std::chrono::milliseconds(1)); };
+  std::vector<double> calls, kernels, outside;
+  const int64_t n = opt.warmup + opt.steps;
+  for (int64_t i = 0; i < n; ++i) {
     if (i == opt.warmup) std::fill(sum.begin(), sum.end(), 0.0);
+    next_step(c, i + 1);
+    pause();
+    auto start = Clock::now();
+    m.run(entry, c.inputs, c.outputs);
+    const double call_ms = ms_since(start);
+
+    if (step_input) step_input->set(0, static_cast<double>(i + 1));
+    pause();
+    call_steps_ms = 0;
     last = Clock::now();
     obs->run_observed(entry, inputs, &outputs, observer);
+    if (i < opt.warmup) continue;
+    calls.push_back(call_ms);
+    kernels.push_back(call_steps_ms);
+    outside.push_back((call_ms - call_steps_ms) * 1e3);
   }
-  std::vector<StepTime> out;
+  Profile out;
   for (size_t i = 0; i < p->steps.size(); ++i)
-    out.push_back({entry, step_label(p->steps[i]), sum[i] / static_cast<double>(opt.steps)});
+    out.steps.push_back({entry, step_label(p->steps[i]), sum[i] / static_cast<double>(opt.steps)});
+  out.pairs = opt.steps;
+  out.call_ms = median_of(calls);
+  out.kernels_ms = median_of(kernels);
+  out.outside_us = median_of(outside);
   return out;
 }
 
@@ -397,12 +440,9 @@ int cmd_bench(int argc, char** argv) {
 
   std::vector<Timing> timings;
   for (const auto& e : entries) timings.push_back(time_entry(m, e, feeds, opt));
-  std::vector<StepTime> profile;
+  std::vector<Profile> profiles;
   if (opt.profile)
-    for (const auto& e : entries) {
-      auto p = profile_steps(opt, e, feeds, threads);
-      profile.insert(profile.end(), p.begin(), p.end());
-    }
+    for (const auto& e : entries) profiles.push_back(profile_entry(m, opt, e, feeds, threads));
   const int64_t rss = peak_rss_bytes();
 
   if (opt.json) {
@@ -420,9 +460,20 @@ int cmd_bench(int argc, char** argv) {
     s += "]";
     if (opt.profile) {
       s += ",\"profile\":[";
-      for (size_t k = 0; k < profile.size(); ++k)
-        s += std::string(k ? "," : "") + "{\"entry\":" + json_string(profile[k].entry) +
-             ",\"step\":" + json_string(profile[k].label) + ",\"mean_ms\":" + num(profile[k].ms) + "}";
+      bool first = true;
+      for (const Profile& p : profiles)
+        for (const StepTime& st : p.steps) {
+          s += std::string(first ? "" : ",") + "{\"entry\":" + json_string(st.entry) + ",\"step\":" +
+               json_string(st.label) + ",\"mean_ms\":" + num(st.ms) + "}";
+          first = false;
+        }
+      s += "],\"outside_kernels\":[";
+      for (size_t k = 0; k < profiles.size(); ++k) {
+        const Profile& p = profiles[k];
+        s += std::string(k ? "," : "") + "{\"entry\":" + json_string(entries[k]) + ",\"pairs\":" +
+             std::to_string(p.pairs) + ",\"call_median_ms\":" + num(p.call_ms) + ",\"kernels_median_ms\":" +
+             num(p.kernels_ms) + ",\"outside_median_us\":" + num(p.outside_us) + "}";
+      }
       s += "]";
     }
     std::printf("%s}\n", s.c_str());
@@ -437,26 +488,20 @@ int cmd_bench(int argc, char** argv) {
     std::printf("  %-11s %7zu %10.4f %10.4f %10.4f %10.4f %14.0f\n", t.entry.c_str(), t.ms.size(), t.median, t.mean,
                 t.min, t.max, static_cast<double>(batch) / (t.median / 1000));
   if (opt.profile) {
-    // What the steps leave out of a call: the C API's checks, and copies of buffers it cannot bind in place.
-    auto print_total = [&](const std::string& entry, double total) {
-      for (const auto& t : timings)
-        if (t.entry == entry)
-          std::printf("    total %.4f ms; a call through the C API %.4f ms (mean above)\n", total, t.mean);
-    };
-    std::printf("per step (mean ms over %lld calls; step 0 includes binding the inputs):\n",
+    std::printf("per step (mean ms over %lld calls, each after a 1 ms pause; step 0 includes binding the inputs):\n",
                 static_cast<long long>(opt.steps));
-    std::string entry;
-    double total = 0;
-    for (size_t k = 0; k <= profile.size(); ++k) {
-      if (k == profile.size() || profile[k].entry != entry) {
-        if (!entry.empty()) print_total(entry, total);
-        if (k == profile.size()) break;
-        entry = profile[k].entry;
-        total = 0;
-        std::printf("  %s\n", entry.c_str());
+    for (size_t k = 0; k < profiles.size(); ++k) {
+      const Profile& p = profiles[k];
+      std::printf("  %s\n", entries[k].c_str());
+      double total = 0;
+      for (const StepTime& st : p.steps) {
+        std::printf("    %9.4f  %s\n", st.ms, st.label.c_str());
+        total += st.ms;
       }
-      std::printf("    %9.4f  %s\n", profile[k].ms, profile[k].label.c_str());
-      total += profile[k].ms;
+      // What the steps leave out of a call: the C API's checks, and copies of buffers it cannot bind in place.
+      std::printf("    total %.4f ms; %lld pairs of calls: through the C API %.4f ms, its kernels %.4f ms "
+                  "(medians); outside the kernels %.1f us (median of the pairs' differences)\n",
+                  total, static_cast<long long>(p.pairs), p.call_ms, p.kernels_ms, p.outside_us);
     }
   }
   std::printf("peak RSS: %.1f MiB\n", static_cast<double>(rss) / (1024.0 * 1024.0));
