@@ -311,8 +311,9 @@ class Planner {
       }
       NodeKind kind = p_.kind[k];
       // A gather read by several kernels (a pooling's forward and gradient)
-      // is stored once: its guarded, strided loads cost more than a dense
-      // read of the patches (measured: LeNet-5's step 20% slower inlined).
+      // is stored once: its guarded, strided loads looked dearer than a
+      // dense read of the patches (LeNet-5's step about 20% slower inlined,
+      // measured on a busy machine: NOTES.md Session 13).
       if (kind == NodeKind::gather && ks.size() > 1) {
         store(v, "read through guarded indices by " + std::to_string(ks.size()) + " kernels");
         kernel_of[v] = next_kernel++;

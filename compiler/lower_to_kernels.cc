@@ -398,10 +398,7 @@ class Lowerer {
     a.strides.assign(rank, 0);
     a.pad = l.pad;
     std::vector<int64_t> rs = strides_of(l.view_dims);
-    for (size_t j = 0; j < l.coords.size(); ++j) {
-      add_coord(l.coords[j], rs[j], &a);
-      a.guards.push_back({l.coords[j].offset, l.coords[j].coefs, l.view_dims[j], rs[j]});
-    }
+    for (size_t j = 0; j < l.coords.size(); ++j) add_guarded_coord(l.coords[j], l.view_dims[j], rs[j], &a);
     return a;
   }
 
@@ -554,6 +551,12 @@ class Lowerer {
     for (size_t d = 0; d < c.coefs.size(); ++d) a->strides[d] += stride * c.coefs[d];
   }
 
+  /// `c` as add_coord, read only where it lies in [0, extent).
+  static void add_guarded_coord(const WindowCoord& c, int64_t extent, int64_t stride, Access* a) {
+    add_coord(c, stride, a);
+    a->guards.push_back({c.offset, c.coefs, extent, stride});
+  }
+
   /// A window node's loops, each a loop kernel: a guarded load of the input
   /// (through its memory view), summed over the reduced dims if any, stored
   /// at the output coordinates. Several loops (fold_patches' phases) write
@@ -578,10 +581,7 @@ class Lowerer {
       load.offset = view->offset;
       load.strides.assign(rank, 0);
       load.pad = w.pad;
-      for (size_t d = 0; d < w.in.size(); ++d) {
-        add_coord(w.in[d], view->strides[d], &load);
-        load.guards.push_back({w.in[d].offset, w.in[d].coefs, in_dims[d], view->strides[d]});
-      }
+      for (size_t d = 0; d < w.in.size(); ++d) add_guarded_coord(w.in[d], in_dims[d], view->strides[d], &load);
       k.loads.push_back(load);
       Access at;
       at.buffer = home_.at(out);
