@@ -218,11 +218,17 @@ TEST(OpGradients, PoolingAwayFromTies) {
   check_op("max_pool2d", {x}, {true}, ints_attrs({{"kernel", {2, 2}}}));
   check_op("max_pool2d", {x}, {true}, ints_attrs({{"kernel", {3, 3}}, {"strides", {2, 2}}, {"pads", {1, 1}}}));
   check_op("avg_pool2d", {rnd({2, 2, 5, 6}, 11)}, {true}, ints_attrs({{"kernel", {3, 2}}, {"strides", {1, 2}}, {"pads", {1, 1}}}));
+  // Windows that tile the image: the gradient is a transposed view, not a fold.
+  Tensor even = rnd({2, 2, 6, 8}, 14);
+  for (int64_t i = 0; i < even.numel(); ++i) even[i] = static_cast<double>((i * 37) % even.numel()) / 10.0 - 4;
+  check_op("max_pool2d", {even}, {true}, ints_attrs({{"kernel", {2, 2}}}));
+  check_op("avg_pool2d", {even}, {true}, ints_attrs({{"kernel", {3, 4}}, {"strides", {3, 4}}}));
 }
 
 TEST(OpGradients, PatchesAndTheirFoldAreAdjoint) {
   check_op("extract_patches", {rnd({1, 2, 5, 6}, 12)}, {true},
            ints_attrs({{"kernel", {2, 3}}, {"strides", {2, 1}}, {"pads", {1, 1}}, {"dilations", {2, 1}}}));
+  check_op("extract_patches", {rnd({2, 3, 4, 6}, 15)}, {true}, ints_attrs({{"kernel", {2, 3}}, {"strides", {2, 3}}}));
   check_op("fold_patches", {rnd({1, 3, 3, 2, 3, 3}, 13)}, {true},
            ints_attrs({{"kernel", {3, 3}}, {"strides", {2, 2}}, {"pads", {1, 1}}, {"image", {6, 5}}}));
 }

@@ -152,6 +152,16 @@ int64_t image_index(const std::vector<int64_t>& img, int64_t n, int64_t c, int64
 
 bool inside(const std::vector<int64_t>& img, int64_t h, int64_t w) { return h >= 0 && h < img[2] && w >= 0 && w < img[3]; }
 
+/// True when the windows tile the image exactly: stride = kernel, no
+/// padding or dilation, and the image a whole number of windows (2x2
+/// pooling of an even image). `oh`, `ow`: the output's height and width.
+bool windows_tile_image(const Window2d& w, const std::vector<int64_t>& img, int64_t oh, int64_t ow) {
+  const int64_t out[2] = {oh, ow};
+  for (int a = 0; a < 2; ++a)
+    if (w.s[a] != w.k[a] || w.p[a] != 0 || w.d[a] != 1 || out[a] * w.k[a] != img[2 + a]) return false;
+  return true;
+}
+
 void eval_extract_patches(const Node& n, const std::vector<const Tensor*>& in, std::vector<Tensor>& out,
                           const EvalContext&) {
   Window2d w;
@@ -170,6 +180,16 @@ std::vector<std::string> grad_extract_patches(GraphBuilder& b, const Node& n, co
   Window2d w;
   read_window(n, nullptr, false, &w);
   const auto& img = b.type(n.inputs[0]).dims;
+  const auto& patches = b.type(n.outputs[0]).dims;  // [N, OH, OW, C, KH, KW]
+  if (windows_tile_image(w, img, patches[1], patches[2])) {
+    // Every pixel is in exactly one window, so the fold is a permutation:
+    // [N, OH, OW, C, KH, KW] seen as [N, C, OH, KH, OW, KW] is the image in
+    // order. As views, the loop that makes the patches' gradient (max
+    // pooling's mask times dy) writes the image's gradient itself and fuses
+    // with what reads it (the activation's gradient): no fold kernel.
+    std::string t = b.op("transpose", {dy[0]}, {{"perm", attr_ints({0, 3, 1, 4, 2, 5})}});
+    return {b.reshape(t, img)};
+  }
   Attrs a = window_attrs(w);
   a["image"] = attr_ints({img[2], img[3]});
   return {b.op("fold_patches", {dy[0]}, a)};
@@ -304,9 +324,7 @@ WindowCoord window_coord(int64_t offset, std::initializer_list<std::pair<int, in
 /// would take s x s passes, each writing every s-th column.)
 std::optional<WindowLoop> tiling_fold(const Window2d& w, const std::vector<int64_t>& in_dims,
                                       const std::vector<int64_t>& out_dims) {
-  for (int a = 0; a < 2; ++a)
-    if (w.s[a] != w.k[a] || w.p[a] != 0 || w.d[a] != 1 || in_dims[1 + a] * w.k[a] != out_dims[2 + a])
-      return std::nullopt;
+  if (!windows_tile_image(w, out_dims, in_dims[1], in_dims[2])) return std::nullopt;
   auto coord = [](std::initializer_list<std::pair<int, int64_t>> terms) { return window_coord(0, terms); };
   WindowLoop l;
   l.dims = {out_dims[0], out_dims[1], in_dims[1], w.k[0], in_dims[2], w.k[1]};
