@@ -761,6 +761,18 @@ ExpandFn expand_pool(Pool kind) {
   return [kind](GraphBuilder& b, const Node& n) -> std::vector<std::string> {
     Window2d w;
     read_window(n, nullptr, true, &w);
+    const auto& img = b.type(n.inputs[0]).dims;
+    const auto& out = b.type(n.outputs[0]).dims;
+    const char* reduce = kind == Pool::max ? "reduce_max" : "reduce_mean";
+    if (windows_tile_image(w, img, out[2], out[3])) {
+      // Each pixel is in one window: the windows are the image itself seen
+      // as [N, C, OH, KH, OW, KW] and transposed to [N, C, OH, OW, KH, KW].
+      // Views, so nothing is stored: the reduction and max pooling's
+      // gradient read the image where it lies.
+      std::string r = b.reshape(n.inputs[0], {img[0], img[1], out[2], w.k[0], out[3], w.k[1]});
+      std::string t = b.op("transpose", {r}, {{"perm", attr_ints({0, 1, 2, 4, 3, 5})}});
+      return {b.op(reduce, {t}, {{"axes", attr_ints({4, 5})}})};
+    }
     Attrs a = window_attrs(w);
     if (kind == Pool::max) a["pad_value"] = attr_f(-std::numeric_limits<double>::infinity());
     std::string p = b.op("extract_patches", {n.inputs[0]}, a);
@@ -768,7 +780,7 @@ ExpandFn expand_pool(Pool kind) {
     // the reduction's loop), so the reduction writes NCHW itself: no
     // transpose kernel after it, and none before the gradient's fold.
     std::string t = b.op("transpose", {p}, {{"perm", attr_ints({0, 3, 1, 2, 4, 5})}});
-    return {b.op(kind == Pool::max ? "reduce_max" : "reduce_mean", {t}, {{"axes", attr_ints({4, 5})}})};
+    return {b.op(reduce, {t}, {{"axes", attr_ints({4, 5})}})};
   };
 }
 
