@@ -19,6 +19,16 @@ namespace {
 // small enough that the accumulators stay in L1.
 constexpr int64_t kColumnBlock = 256;
 
+// Row reductions over at most this many elements per output (a pooling
+// window, a row of class scores) are unrolled into straight-line code: a
+// loop of 2 or 4 iterations per output costs more in loop control than in
+// arithmetic, and with the loop gone the loop over outputs can vectorize.
+constexpr int64_t kMaxUnrolledReduction = 16;
+// ... and only while the copies stay small: taps x the scalar nodes of the
+// bodies and per-element stores (a deep fused chain is left as a loop, or
+// LLVM's time grows with every copy).
+constexpr int64_t kMaxUnrolledNodes = 256;
+
 // Each distinct node once (ir/scalar_walk.h): a per-path walk is exponential in a DAG's depth.
 void args_of(const SExpr& e, std::set<int>* out) {
   for (int a : scalar_args({e.get()})) out->insert(a);
@@ -261,6 +271,7 @@ class LoopEmitter {
   /// then the row stores, then the per-element stores over the reduced loops.
   void emit_inner_reduction() {
     size_t outer = shape_.outer_dims(), rank = shape_.dims.size();
+    if (!reduced_taps().empty()) return emit_unrolled_reduction();
     std::vector<llvm::AllocaInst*> slots;
     for (const auto& r : k_.reductions) slots.push_back(entry_alloca(acc_type(r.op), 1, "acc"));
     outer_nest(outer, [&] {
@@ -279,6 +290,72 @@ class LoopEmitter {
       emit_stores(accs);
       clear_reduced_indices();
       if (k_.has_per_element_stores()) nest(outer, rank, [&] { emit_stores(accs, /*per_element=*/true); });
+    });
+  }
+
+  /// The reduced indices of a row, in the loop's order, when the row has at
+  /// most kMaxUnrolledReduction elements and there is an outer dim; else none.
+  std::vector<std::vector<int64_t>> reduced_taps() const {
+    const size_t outer = shape_.outer_dims(), rank = shape_.dims.size();
+    int64_t count = 1;
+    for (size_t d = outer; d < rank; ++d) count *= shape_.dims[d];
+    if (outer == 0 || count == 0 || count > kMaxUnrolledReduction) return {};
+    std::vector<const ScalarNode*> copied;
+    for (const auto& r : k_.reductions) copied.push_back(r.body.get());
+    for (const auto& st : k_.stores)
+      if (st.per_element) copied.push_back(st.value.get());
+    if (count * static_cast<int64_t>(scalar_post_order(copied).size()) > kMaxUnrolledNodes) return {};
+    std::vector<std::vector<int64_t>> taps;
+    std::vector<int64_t> tap(rank - outer, 0);
+    for (int64_t t = 0; t < count; ++t) {
+      taps.push_back(tap);
+      for (size_t d = tap.size(); d-- > 0;) {  // the next index, the last dim fastest
+        if (++tap[d] < shape_.dims[outer + d]) break;
+        tap[d] = 0;
+      }
+    }
+    return taps;
+  }
+
+  void set_reduced_indices(const std::vector<int64_t>& tap) {
+    for (size_t d = 0; d < tap.size(); ++d) idx_[shape_.outer_dims() + d] = b_.getInt64(tap[d]);
+  }
+
+  /// emit_inner_reduction for short rows: per output, each accumulator over
+  /// the row's taps as straight-line code (combined in the loop's order, so
+  /// every output sums in a fixed order), then the row stores and the
+  /// per-element stores. Each iteration of the innermost outer loop touches
+  /// only its own row, so that loop is marked parallel for the vectorizer.
+  void emit_unrolled_reduction() {
+    const size_t outer = shape_.outer_dims();
+    const std::vector<std::vector<int64_t>> taps = reduced_taps();
+    nest(0, outer - 1, [&] {
+      llvm::Value* lo = outer == 1 ? frame_.begin : b_.getInt64(0);
+      llvm::Value* hi = outer == 1 ? frame_.end : b_.getInt64(shape_.dims[outer - 1]);
+      CountedLoop row(b_, lo, hi, "row");
+      idx_[outer - 1] = row.index();
+      group_ = new_access_group(m_.getContext());
+      std::vector<llvm::Value*> accs;
+      for (size_t j = 0; j < k_.reductions.size(); ++j) {
+        const ReduceOp op = k_.reductions[j].op;
+        llvm::Value* acc = acc_init(op);
+        for (const auto& tap : taps) {
+          set_reduced_indices(tap);
+          acc = combine(op, acc, body_value(j, accs), /*reorder=*/false);
+        }
+        accs.push_back(acc_as_float(acc));
+      }
+      zero_reduced_indices();
+      emit_stores(accs);
+      if (k_.has_per_element_stores())
+        for (const auto& tap : taps) {
+          set_reduced_indices(tap);
+          emit_stores(accs, /*per_element=*/true);
+        }
+      clear_reduced_indices();
+      row.finish(group_);
+      group_ = nullptr;
+      idx_[outer - 1] = nullptr;
     });
   }
 
