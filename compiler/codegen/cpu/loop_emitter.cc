@@ -271,7 +271,7 @@ class LoopEmitter {
   /// then the row stores, then the per-element stores over the reduced loops.
   void emit_inner_reduction() {
     size_t outer = shape_.outer_dims(), rank = shape_.dims.size();
-    if (!reduced_taps().empty()) return emit_unrolled_reduction();
+    if (auto taps = reduced_taps(); !taps.empty()) return emit_unrolled_reduction(taps);
     std::vector<llvm::AllocaInst*> slots;
     for (const auto& r : k_.reductions) slots.push_back(entry_alloca(acc_type(r.op), 1, "acc"));
     outer_nest(outer, [&] {
@@ -326,9 +326,8 @@ class LoopEmitter {
   /// every output sums in a fixed order), then the row stores and the
   /// per-element stores. Each iteration of the innermost outer loop touches
   /// only its own row, so that loop is marked parallel for the vectorizer.
-  void emit_unrolled_reduction() {
+  void emit_unrolled_reduction(const std::vector<std::vector<int64_t>>& taps) {
     const size_t outer = shape_.outer_dims();
-    const std::vector<std::vector<int64_t>> taps = reduced_taps();
     nest(0, outer - 1, [&] {
       llvm::Value* lo = outer == 1 ? frame_.begin : b_.getInt64(0);
       llvm::Value* hi = outer == 1 ? frame_.end : b_.getInt64(shape_.dims[outer - 1]);
