@@ -19,6 +19,14 @@ constexpr int64_t kMaxLoopChunks = 64;
 // 2.5% longer in 4 blocks than in 2, and 128x256x784 12%.)
 constexpr int64_t kMaxGemmChunks = 4;
 constexpr int64_t kMinGemmBlock = 128;
+// Tall products go further: blocks of at least kTallGemmBlock rows (or
+// columns) and kGemmMacsPerChunk multiply-adds, up to kMaxTallGemmChunks. A block's panel of A stays in cache across C's
+// column panels, and a core taken by another process holds back a sixteenth
+// of the product rather than a quarter. (Measured with oneDNN, 2 threads of
+// single-threaded calls, 10000x256x784: 16 blocks 128-136 GFLOP/s against
+// 77-116 in 4 blocks, AMD EPYC AVX2, session 15.)
+constexpr int64_t kTallGemmBlock = 512;
+constexpr int64_t kMaxTallGemmChunks = 16;
 // Convolutions: blocks of images, each one oneDNN call with its own reorders
 // to and from the blocked layouts; a few per thread balance a busy core.
 constexpr int64_t kConvMacsPerChunk = 1 << 19;
@@ -49,6 +57,7 @@ GemmSplit gemm_split(int64_t m, int64_t n, int64_t k) {
   double macs = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(std::max<int64_t>(k, 1));
   int64_t by_work = static_cast<int64_t>(std::min(macs / kGemmMacsPerChunk, 1e9));
   int64_t chunks = std::min({by_work, dim / kMinGemmBlock, kMaxGemmChunks});
+  chunks = std::max(chunks, std::min({by_work, dim / kTallGemmBlock, kMaxTallGemmChunks}));
   s.chunks = static_cast<int>(floor_pow2(std::max<int64_t>(chunks, 1)));
   return s;
 }
