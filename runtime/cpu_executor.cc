@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -234,12 +235,17 @@ class CpuExecutor : public ObservableExecutor {
     } restore{lp};
     for (size_t j = 0; j < lp.output_ids.size(); ++j)
       if (in_place(j)) lp.pointers[lp.output_ids[j]] = outputs[j];
+    const auto first_step = std::chrono::steady_clock::now();
     for (size_t i = 0; i < p.steps.size(); ++i) run_step(lp, i);
+    last_kernel_span_ms_ =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - first_step).count();
     for (size_t j = 0; j < lp.output_ids.size(); ++j)
       if (outputs[j] && lp.pointers[lp.output_ids[j]] != outputs[j])
         copy_bytes(outputs[j], lp.pointers[lp.output_ids[j]], static_cast<size_t>(bytes_of(lp.output_ids[j])));
     return true;
   }
+
+  double last_kernel_span_ms() const override { return last_kernel_span_ms_; }
 
   HostTensor get_state(const std::string& name) const override {
     auto it = state_.find(name);
@@ -425,6 +431,7 @@ class CpuExecutor : public ObservableExecutor {
   }
 
   ThreadPool pool_;
+  double last_kernel_span_ms_ = -1;  // last_kernel_span_ms()
   ProcessGroup* group_ = nullptr;  // set when a program has collectives
   HostAllReduce all_reduce_;
   const GemmLibrary gemm_library_ = gemm_library_from_environment();

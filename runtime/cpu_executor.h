@@ -43,6 +43,14 @@ class ObservableExecutor : public Executor {
   virtual void run_observed(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
                             std::map<std::string, HostTensor>* outputs, const StepObserver& after_step) = 0;
 
+  /// How long the last run_bound took from its first step's start to its
+  /// last step's end, in milliseconds: the call's kernels, without binding
+  /// the buffers or copying outputs out. Negative before any run_bound, and
+  /// for an executor without a bound path (its calls go through run()).
+  /// (Two clock reads per call; `dlrun bench --profile` subtracts it from
+  /// the time of a call through the C API.)
+  virtual double last_kernel_span_ms() const { return -1; }
+
   /// A run is an observed run that nobody observes.
   void run(const std::string& entry, const std::map<std::string, HostTensor>& inputs,
            std::map<std::string, HostTensor>* outputs) final {

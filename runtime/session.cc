@@ -8,6 +8,7 @@
 #include "ir/label_dependence.h"
 #include "kernel/executable.h"
 #include "runtime/collectives/process_group.h"
+#include "runtime/cpu_executor.h"
 #include "runtime/fusion_verifier.h"
 #include "runtime/safetensors.h"
 
@@ -157,7 +158,8 @@ void Session::run_bound(const std::string& name, const void* const* inputs, void
   for (size_t i = 0; i < e.inputs.size(); ++i) all_aligned = all_aligned && aligned(inputs[i], e.inputs[i]);
   for (size_t j = 0; j < e.outputs.size(); ++j) all_aligned = all_aligned && aligned(outputs[j], e.outputs[j]);
   const bool verifying = fusion_tolerance_ > 0 && !fusion_verified_.count(name);
-  if (all_aligned && !verifying && executor().run_bound(name, inputs, outputs)) return;
+  last_run_was_bound_ = all_aligned && !verifying && executor().run_bound(name, inputs, outputs);
+  if (last_run_was_bound_) return;
   std::map<std::string, HostTensor> feeds, results;
   for (size_t i = 0; i < e.inputs.size(); ++i) {
     const TensorType& t = e.inputs[i].type;
@@ -168,6 +170,11 @@ void Session::run_bound(const std::string& name, const void* const* inputs, void
     const HostTensor& r = results.at(e.outputs[j].name);
     if (outputs[j] && !r.bytes.empty()) std::memcpy(outputs[j], r.bytes.data(), r.bytes.size());
   }
+}
+
+double Session::last_kernel_span_ms() const {
+  auto* observable = dynamic_cast<const ObservableExecutor*>(&executor());
+  return last_run_was_bound_ && observable ? observable->last_kernel_span_ms() : -1;
 }
 
 void Session::verify_fusion(double tolerance) {

@@ -88,6 +88,10 @@ class Session {
   /// executor); otherwise, or while fusion is being verified, it goes
   /// through run() with copies.
   void run_bound(const std::string& name, const void* const* inputs, void* const* outputs);
+  /// The last run_bound's time from its first kernel's start to its last
+  /// kernel's end, in milliseconds (ObservableExecutor::last_kernel_span_ms);
+  /// negative when that run went through run() or the executor keeps no span.
+  double last_kernel_span_ms() const;
 
   /// From now on, the first run of each entry point is checked kernel by
   /// kernel against the reference interpreter (runtime/fusion_verifier.h):
@@ -131,6 +135,7 @@ class Session {
   std::vector<TensorInfo> inputs_, outputs_, params_;
   std::vector<EntryInfo> entries_;
   double fusion_tolerance_ = 0;  // 0: not verifying
+  bool last_run_was_bound_ = false;  // last_kernel_span_ms()
   std::set<std::string> fusion_verified_;
   std::vector<std::string> fusion_reports_;
 };

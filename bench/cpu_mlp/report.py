@@ -281,15 +281,15 @@ def main():
             words = line.split()
             if len(words) == 1 and words[0] in ("train_step", "predict"):
                 entry = words[0]
-            m = re.search(r"(\d+) pairs of calls: through the C API ([\d.]+) ms, its kernels ([\d.]+) ms "
+            m = re.search(r"(\d+) calls through the C API: ([\d.]+) ms, their kernels ([\d.]+) ms "
                           r"\(medians\); outside the kernels (-?[\d.]+) us", line)
             if m:
-                pairs, call, kernels, outside = int(m[1]), float(m[2]), float(m[3]), float(m[4])
+                calls, call, kernels, outside = int(m[1]), float(m[2]), float(m[3]), float(m[4])
                 ratios.append(f"- per call outside the kernels, {entry} batch {b}: {outside:.1f} us (target "
                               f"< {OVERHEAD_TARGET_US:g} us plus input copies: "
-                              f"{verdict(outside < OVERHEAD_TARGET_US)}; median over {pairs} pairs of a call "
-                              f"through the C API, {fmt(call)} ms, and one timing its kernels, {fmt(kernels)} ms, "
-                              "each after a 1 ms pause)")
+                              f"{verdict(outside < OVERHEAD_TARGET_US)}; median over {calls} calls through the C API "
+                              f"of each call's time less the span of its own kernels; medians {fmt(call)} ms and "
+                              f"{fmt(kernels)} ms; each call after a 1 ms pause)")
 
     # The same measurements with a busy loop pinned to one of the cores.
     load_rows, load_ratios = competing_load_section(folder, TRAIN_BATCHES, PREDICT_BATCHES)

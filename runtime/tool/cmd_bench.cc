@@ -3,8 +3,9 @@
 //
 // Timing goes through the C API like every other command. Only --profile
 // reaches past it: it builds a second cpu executor from the file to time
-// each step of a kernel program (ObservableExecutor), which the C API does
-// not expose.
+// each step of a kernel program (ObservableExecutor), and reads the C API
+// session's executor for the span of each call's kernels; the C API
+// exposes neither.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include "dlrt.hpp"
 #include "ir/error.h"
 #include "runtime/cpu_executor.h"
+#include "runtime/dlrt_model.h"
 #include "kernel/executable.h"
 #include "runtime/npy.h"
 #include "runtime/thread_pool.h"
@@ -292,20 +294,22 @@ std::string step_label(const Step& s) {
 /// through the C API costs beyond its kernels.
 struct Profile {
   std::vector<StepTime> steps;
-  int64_t pairs = 0;
+  int64_t calls = 0;
   double call_ms = 0;     // median of the C API calls
-  double kernels_ms = 0;  // median of the observed calls' step totals
-  double outside_us = 0;  // median over pairs of (C API call - its partner's steps)
+  double kernels_ms = 0;  // median of those calls' kernel spans
+  double outside_us = 0;  // median over calls of (call - its own kernel span)
 };
 
-/// Times each step through a second executor built from the file, in pairs
-/// with calls through the C API: a C API call, then an observed call, each
-/// after a pause longer than the thread pools' spin budget, so that neither
-/// competes with the other's spinning workers and both start alike. A pair's
-/// difference is the call's time outside the kernels (the C API's checks,
-/// binding, copies), measured under the same load as its kernels; the
-/// median over pairs is reported. Step 0's time includes binding the inputs
-/// of the observed call; copying its outputs out is not counted.
+/// Times each step through a second executor built from the file, its calls
+/// alternating with calls through the C API, each after a pause longer than
+/// the thread pools' spin budget, so that neither competes with the other's
+/// spinning workers and both start alike. A C API call's time outside the
+/// kernels (the C API's checks, binding, copies) is its own time less the
+/// span of its own kernels, which its executor records
+/// (ObservableExecutor::last_kernel_span_ms): one call, no pairing of two
+/// calls whose kernels vary by more than the overhead. The median over the
+/// calls is reported. Step 0's time includes binding the inputs of the
+/// observed call; copying its outputs out is not counted.
 Profile profile_entry(dlrt::Model& m, const Options& opt, const std::string& entry, std::map<std::string, Feed>& feeds,
                       int threads) {
   proto::Executable exe = load_executable(opt.model);
@@ -326,15 +330,14 @@ Profile profile_entry(dlrt::Model& m, const Options& opt, const std::string& ent
     if (f.info.role == DLRT_ROLE_STEP) step_input = &inputs[name];
   }
   Call c = bind_call(m, entry, feeds);
+  const Session& session = *m.get()->session;  // the C API's own
   std::vector<double> sum(p->steps.size(), 0.0);
   std::map<std::string, HostTensor> outputs;
   Clock::time_point last;
-  double call_steps_ms = 0;
   auto observer = [&](int i, const BufferReader&) {
     auto now = Clock::now();
     double ms = std::chrono::duration<double, std::milli>(now - last).count();
     sum[static_cast<size_t>(i)] += ms;
-    call_steps_ms += ms;
     last = Clock::now();  // the observer's own time is not charged to the next step
   };
   // Longer than ThreadPool's spin budget (200 us): both pools' workers sleep.
@@ -348,21 +351,22 @@ Profile profile_entry(dlrt::Model& m, const Options& opt, const std::string& ent
     auto start = Clock::now();
     m.run(entry, c.inputs, c.outputs);
     const double call_ms = ms_since(start);
+    const double span_ms = session.last_kernel_span_ms();
 
     if (step_input) step_input->set(0, static_cast<double>(i + 1));
     pause();
-    call_steps_ms = 0;
     last = Clock::now();
     obs->run_observed(entry, inputs, &outputs, observer);
     if (i < opt.warmup) continue;
+    if (span_ms < 0) throw Error(opt.model + ": " + entry + " did not run on the C API's bound path");
     calls.push_back(call_ms);
-    kernels.push_back(call_steps_ms);
-    outside.push_back((call_ms - call_steps_ms) * 1e3);
+    kernels.push_back(span_ms);
+    outside.push_back((call_ms - span_ms) * 1e3);
   }
   Profile out;
   for (size_t i = 0; i < p->steps.size(); ++i)
     out.steps.push_back({entry, step_label(p->steps[i]), sum[i] / static_cast<double>(opt.steps)});
-  out.pairs = opt.steps;
+  out.calls = opt.steps;
   out.call_ms = median_of(calls);
   out.kernels_ms = median_of(kernels);
   out.outside_us = median_of(outside);
@@ -470,8 +474,8 @@ int cmd_bench(int argc, char** argv) {
       s += "],\"outside_kernels\":[";
       for (size_t k = 0; k < profiles.size(); ++k) {
         const Profile& p = profiles[k];
-        s += std::string(k ? "," : "") + "{\"entry\":" + json_string(entries[k]) + ",\"pairs\":" +
-             std::to_string(p.pairs) + ",\"call_median_ms\":" + num(p.call_ms) + ",\"kernels_median_ms\":" +
+        s += std::string(k ? "," : "") + "{\"entry\":" + json_string(entries[k]) + ",\"calls\":" +
+             std::to_string(p.calls) + ",\"call_median_ms\":" + num(p.call_ms) + ",\"kernels_median_ms\":" +
              num(p.kernels_ms) + ",\"outside_median_us\":" + num(p.outside_us) + "}";
       }
       s += "]";
@@ -499,9 +503,9 @@ int cmd_bench(int argc, char** argv) {
         total += st.ms;
       }
       // What the steps leave out of a call: the C API's checks, and copies of buffers it cannot bind in place.
-      std::printf("    total %.4f ms; %lld pairs of calls: through the C API %.4f ms, its kernels %.4f ms "
-                  "(medians); outside the kernels %.1f us (median of the pairs' differences)\n",
-                  total, static_cast<long long>(p.pairs), p.call_ms, p.kernels_ms, p.outside_us);
+      std::printf("    total %.4f ms; %lld calls through the C API: %.4f ms, their kernels %.4f ms "
+                  "(medians); outside the kernels %.1f us (median of each call's time less its kernels' span)\n",
+                  total, static_cast<long long>(p.calls), p.call_ms, p.kernels_ms, p.outside_us);
     }
   }
   std::printf("peak RSS: %.1f MiB\n", static_cast<double>(rss) / (1024.0 * 1024.0));
