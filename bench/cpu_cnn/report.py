@@ -130,8 +130,9 @@ def main():
         f"{os.cpu_count()} cores ({platform.machine()}, {platform.system()} {platform.release()}); every framework "
         f"on the same {threads} threads. 1-minute load average at start / end: {load_start} / {load_end}. "
         f"Each figure is the best of {n_rounds} rounds' medians.",
-        f"PyTorch {torch_s and torch_s.get('version')} (eager, fused Adam), JAX {jax_s and jax_s.get('version')} "
-        f"(jit); float32 GEMM rate {fmt(gflops)} GFLOP/s (2048^3 sgemm, OpenBLAS).",
+        f"dlc compiled with --cpu {mlp.dlc_cpu(folder)}; PyTorch {torch_s and torch_s.get('version')} (eager, fused "
+        f"Adam), JAX {jax_s and jax_s.get('version')} (jit); float32 GEMM rate {fmt(gflops)} GFLOP/s (2048^3 sgemm, "
+        "OpenBLAS).",
         "",
         "| metric | dlc | PyTorch | JAX | floor |",
         "|---|---|---|---|---|",

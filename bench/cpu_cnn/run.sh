@@ -68,6 +68,7 @@ cc -O3 -march=native -fopenmp "$MLP/gemm_floor.c" -o "$OUT/gemm_floor" -lopenbla
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS DLC_NUM_THREADS=$THREADS
 PIN=(taskset -c "$CORES")
 cut -d' ' -f1-3 /proc/loadavg >"$OUT/load_start.txt"
+echo "$DLC_CPU" >"$OUT/dlc_cpu.txt"
 # Timed calls per measurement (the same counts as bench/cpu_cnn/lenet.py's steps_for), times BENCH_SCALE.
 declare -A TRAIN_STEPS=([32]=300 [128]=80) PREDICT_STEPS=([1]=1000 [128]=150 [10000]=3)
 scaled() { "$PY" -c "print(max(3, int($1 * $SCALE)))"; }

@@ -56,6 +56,11 @@ def fmt(v):
     return f"{v:.3g}" if v < 1 else f"{v:.2f}"
 
 
+def dlc_cpu(folder):
+    """The --cpu run.sh compiled dlc's executables for (dlc_cpu.txt; folders from before it say so)."""
+    return first_line(os.path.join(folder, "dlc_cpu.txt"), "? (not recorded)").strip()
+
+
 def first_line(path, default="?"):
     if not os.path.exists(path):
         return default
@@ -303,7 +308,8 @@ def main():
         f"({platform.machine()}, {platform.system()} {platform.release()}); every framework on the same "
         f"{threads} threads. 1-minute load average at start / end: {load_start} / {load_end}. "
         f"Each figure is the best of {n_rounds} rounds' medians.",
-        f"PyTorch {torch_s and torch_s.get('version')} (eager, fused Adam), JAX {jax_s and jax_s.get('version')} (jit); "
+        f"dlc compiled with --cpu {dlc_cpu(folder)}; PyTorch {torch_s and torch_s.get('version')} (eager, fused Adam), "
+        f"JAX {jax_s and jax_s.get('version')} (jit); "
         f"float32 GEMM rate {fmt(gflops)} GFLOP/s (2048^3 sgemm, OpenBLAS, {floor and floor['threads']} threads).",
         "",
         "| metric | dlc | PyTorch | JAX | floor |",

@@ -17,6 +17,9 @@
 #   BENCH_LOAD_ROUNDS  rounds under a competing load: a busy loop pinned to
 #                  the last of BENCH_CORES while dlc, PyTorch and JAX take
 #                  turns (default BENCH_ROUNDS; 0 skips them)
+#   BENCH_DLC_CPU  dlc compile --cpu (default native: the host's instruction set,
+#                  as PyTorch's kernels and XLA pick theirs at run time; the
+#                  same default as bench/cpu_cnn)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -28,6 +31,7 @@ THREADS=${BENCH_THREADS:-2}
 CORES=${BENCH_CORES:-0-$((THREADS - 1))}
 SCALE=${BENCH_SCALE:-1}
 ROUNDS=${BENCH_ROUNDS:-3}
+DLC_CPU=${BENCH_DLC_CPU:-native}
 DATA=${BENCH_DATA:-/usr/share/datasets/fashion-mnist}
 LOAD_ROUNDS=${BENCH_LOAD_ROUNDS:-$ROUNDS}
 SEED=1
@@ -61,16 +65,17 @@ cc -O3 -march=native -fopenmp "$HERE/gemm_floor.c" -o "$OUT/gemm_floor" -lopenbl
 export OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS DLC_NUM_THREADS=$THREADS
 PIN=(taskset -c "$CORES")
 cut -d' ' -f1-3 /proc/loadavg >"$OUT/load_start.txt"
+echo "$DLC_CPU" >"$OUT/dlc_cpu.txt"
 # Timed calls per measurement (about a second or two each here), times BENCH_SCALE.
 declare -A TRAIN_STEPS=([32]=600 [128]=300 [1024]=60) PREDICT_STEPS=([1]=2000 [128]=500 [10000]=15)
 scaled() { "$PY" -c "print(max(3, int($1 * $SCALE)))"; }
 
 # --- dlc -------------------------------------------------------------------
 for b in 1 32 128 1024 10000; do
-  "$DLC" compile "$MODEL" --batch "$b" -o "$OUT/mlp_b$b.dlc" >/dev/null
+  "$DLC" compile "$MODEL" --batch "$b" --cpu "$DLC_CPU" -o "$OUT/mlp_b$b.dlc" >/dev/null
 done
 say "timing dlc compile (batch 128, median of 3)"
-"$PY" "$HERE/measure.py" --repeat 3 -- "${PIN[@]}" "$DLC" compile "$MODEL" --batch 128 -o "$OUT/mlp_compile.dlc" \
+"$PY" "$HERE/measure.py" --repeat 3 -- "${PIN[@]}" "$DLC" compile "$MODEL" --batch 128 --cpu "$DLC_CPU" -o "$OUT/mlp_compile.dlc" \
   >"$OUT/compile.json"
 # The same initial weights for PyTorch and JAX (every batch size has the same ones).
 "$DLRUN" bench "$OUT/mlp_b128.dlc" --entry predict --steps 1 --warmup 0 --save-initial "$OUT/initial.safetensors" \
