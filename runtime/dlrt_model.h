@@ -1,7 +1,7 @@
 // What a dlrt_model handle holds (include/dlrt.h keeps it opaque). Internal:
 // the C API's implementation and the runtime's own tools (dlrun bench
-// --profile reads the session's executor through it) include this header;
-// applications never do.
+// --profile reads the session's kernel span through it) include this
+// header; applications never do.
 #pragma once
 
 #include <memory>

@@ -20,9 +20,10 @@ constexpr int64_t kMaxLoopChunks = 64;
 constexpr int64_t kMaxGemmChunks = 4;
 constexpr int64_t kMinGemmBlock = 128;
 // Tall products go further: blocks of at least kTallGemmBlock rows (or
-// columns) and kGemmMacsPerChunk multiply-adds, up to kMaxTallGemmChunks. A block's panel of A stays in cache across C's
-// column panels, and a core taken by another process holds back a sixteenth
-// of the product rather than a quarter. (Measured with oneDNN, 2 threads of
+// columns) and kGemmMacsPerChunk multiply-adds, up to kMaxTallGemmChunks.
+// A block's panel of A stays in cache across C's column panels, and a core
+// taken by another process holds back a sixteenth of the product rather
+// than a quarter. (Measured with oneDNN, 2 threads of
 // single-threaded calls, 10000x256x784: 16 blocks 128-136 GFLOP/s against
 // 77-116 in 4 blocks, AMD EPYC AVX2, session 15.)
 constexpr int64_t kTallGemmBlock = 512;

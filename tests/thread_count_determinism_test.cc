@@ -96,8 +96,8 @@ TEST(ThreadCountDeterminism, GemmBitsDoNotDependOnTheThreadCount) {
       SCOPED_TRACE(std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k) +
                    (epilogue ? " with epilogue" : ""));
       Program p = gemm_program(s.m, s.n, s.k, epilogue);
-      auto exe = test::make_executable(
-          {p}, {{"b", test::random_tensor({s.k, s.n}, 2)}, {"bias", test::random_tensor({s.n}, 3)}});
+      const Tensor b_value = test::random_tensor({s.k, s.n}, 2), bias_value = test::random_tensor({s.n}, 3);
+      auto exe = test::make_executable({p}, {{"b", b_value}, {"bias", bias_value}});
       auto inputs = test::to_host_map({{"a", test::random_tensor({s.m, s.k}, 1)}});
       std::vector<uint8_t> first;
       for (int threads : {1, 2, 3, 4}) {
@@ -109,8 +109,7 @@ TEST(ThreadCountDeterminism, GemmBitsDoNotDependOnTheThreadCount) {
       // Every block of the cut computed its own rows: C against a double-precision product.
       const auto* c = reinterpret_cast<const float*>(first.data());
       const auto& a = inputs.at("a");
-      HostTensor b = to_host(test::random_tensor({s.k, s.n}, 2));
-      HostTensor bias = to_host(test::random_tensor({s.n}, 3));
+      const HostTensor b = to_host(b_value), bias = to_host(bias_value);
       int64_t wrong = 0;
       for (int64_t i = 0; i < s.m; ++i)
         for (int64_t j = 0; j < s.n; ++j) {

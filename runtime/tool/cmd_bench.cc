@@ -311,8 +311,9 @@ struct Profile {
 /// calls whose kernels vary by more than the overhead. The median over the
 /// calls is reported, and the median over as many calls back to back (a
 /// training or serving loop's case: the C API's code and data still in
-/// cache, the pool's workers still spinning). Step 0's time includes binding the inputs of the
-/// observed call; copying its outputs out is not counted.
+/// cache, the pool's workers still spinning). Step 0's time includes
+/// binding the inputs of the observed call; copying its outputs out is not
+/// counted.
 Profile profile_entry(dlrt::Model& m, const Options& opt, const std::string& entry, std::map<std::string, Feed>& feeds,
                       int threads) {
   proto::Executable exe = load_executable(opt.model);
@@ -345,34 +346,37 @@ Profile profile_entry(dlrt::Model& m, const Options& opt, const std::string& ent
   };
   // Longer than ThreadPool's spin budget (200 us): both pools' workers sleep.
   auto pause = [] { std::this_thread::sleep_for(std::chrono::milliseconds(1)); };
-  std::vector<double> calls, kernels, outside;
+  // One call through the C API: its time and its own kernels' span (ms).
+  struct ApiCall {
+    double ms, span_ms;
+  };
+  auto api_call = [&](int64_t step) {
+    next_step(c, step);
+    auto start = Clock::now();
+    m.run(entry, c.inputs, c.outputs);
+    ApiCall r{ms_since(start), session.last_kernel_span_ms()};
+    if (r.span_ms < 0) throw Error(opt.model + ": " + entry + " did not run on the C API's bound path");
+    return r;
+  };
+  std::vector<double> calls, kernels, outside, warm;
   const int64_t n = opt.warmup + opt.steps;
   for (int64_t i = 0; i < n; ++i) {
     if (i == opt.warmup) std::fill(sum.begin(), sum.end(), 0.0);
-    next_step(c, i + 1);
     pause();
-    auto start = Clock::now();
-    m.run(entry, c.inputs, c.outputs);
-    const double call_ms = ms_since(start);
-    const double span_ms = session.last_kernel_span_ms();
+    const ApiCall call = api_call(i + 1);
 
     if (step_input) step_input->set(0, static_cast<double>(i + 1));
     pause();
     last = Clock::now();
     obs->run_observed(entry, inputs, &outputs, observer);
     if (i < opt.warmup) continue;
-    if (span_ms < 0) throw Error(opt.model + ": " + entry + " did not run on the C API's bound path");
-    calls.push_back(call_ms);
-    kernels.push_back(span_ms);
-    outside.push_back((call_ms - span_ms) * 1e3);
+    calls.push_back(call.ms);
+    kernels.push_back(call.span_ms);
+    outside.push_back((call.ms - call.span_ms) * 1e3);
   }
-  std::vector<double> warm;
-  for (int64_t i = 0; i < n; ++i) {
-    next_step(c, n + i + 1);
-    auto start = Clock::now();
-    m.run(entry, c.inputs, c.outputs);
-    const double call_ms = ms_since(start);
-    if (i >= opt.warmup) warm.push_back((call_ms - session.last_kernel_span_ms()) * 1e3);
+  for (int64_t i = 0; i < n; ++i) {  // back to back
+    const ApiCall call = api_call(n + i + 1);
+    if (i >= opt.warmup) warm.push_back((call.ms - call.span_ms) * 1e3);
   }
   Profile out;
   for (size_t i = 0; i < p->steps.size(); ++i)
