@@ -17,6 +17,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "kernel/kernel_ir.h"
 
@@ -39,6 +41,10 @@ class CpuConvolution {
 
   /// The blocks of images one call is cut into.
   int chunks() const;
+
+  /// oneDNN's names of the kernels it runs (one per block size, in order,
+  /// without repeats), e.g. "jit:avx2".
+  std::vector<std::string> kernel_names() const;
 
  private:
   struct Impl;

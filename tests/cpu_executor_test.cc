@@ -19,6 +19,7 @@
 #include "ir/builder.h"
 #include "ir/verifier.h"
 #include "ir/error.h"
+#include "runtime/cpu_convolution.h"
 #include "runtime/cpu_executor.h"
 #include "runtime/ref_executor.h"
 #include "runtime/thread_pool.h"
@@ -441,6 +442,48 @@ TEST(CpuExecutorGraphs, ConvolutionPassesInManyBlocksMatchTheReference) {
     Program p = build_program(g, e);
     EXPECT_EQ(test::step_kinds(p)["conv"], 3) << print_program(p);
     for (int threads : {1, 3}) expect_cpu_matches_reference(g, e, test::random_feeds(g, 17), 1e-4, threads);
+  }
+}
+
+// LeNet-5's convolutions have 1, 6 and 16 channels: layouts padded to
+// oneDNN's 16-channel blocks cost up to a third of a pass, so fewer channels
+// ask for 8-channel blocks or NHWC (runtime/cpu_convolution.cc
+// layout_choices), and a choice stands only where oneDNN has a direct jit
+// kernel for it; its GEMM-based and reference kernels are 3-100x slower
+// on these shapes.
+TEST(CpuExecutorGraphs, LenetConvolutionsRunDirectKernels) {
+  struct Case {
+    std::vector<int64_t> x, w, y;
+    int64_t pad;
+  };
+  for (const Case& c : {Case{{128, 1, 28, 28}, {6, 1, 5, 5}, {128, 6, 28, 28}, 2},
+                        Case{{128, 6, 14, 14}, {16, 6, 5, 5}, {128, 16, 10, 10}, 0}}) {
+    Graph g;
+    GraphBuilder b(g);
+    auto x = b.input("x", {DType::f32, c.x});
+    auto w = b.input("w", {DType::f32, c.w});
+    auto dy = b.input("dy", {DType::f32, c.y});
+    Attrs a = {{"strides", attr_ints({1, 1})}, {"pads", attr_ints({c.pad, c.pad})}, {"dilations", attr_ints({1, 1})}};
+    Attrs with_image = a, with_kernel = a;
+    with_image["image"] = attr_ints({c.x[2], c.x[3]});
+    with_kernel["kernel"] = attr_ints({c.w[2], c.w[3]});
+    std::vector<std::string> outs = {b.op("conv2d_forward", {x, w}, a), b.op("conv2d_weight_grad", {x, dy}, with_kernel)};
+    // The first convolution's input gradient is never computed (its input is the data).
+    if (c.x[1] > 1) outs.push_back(b.op("conv2d_input_grad", {dy, w}, with_image));
+    Program p = build_program(g, EntrySpec{"predict", outs, {}, false});
+    int convs = 0;
+    for (const Step& s : p.steps) {
+      if (!s.conv()) continue;
+      ++convs;
+      CpuConvolution conv(*s.conv(), "test");
+      ASSERT_FALSE(conv.kernel_names().empty());
+      for (const std::string& name : conv.kernel_names()) {
+        SCOPED_TRACE(std::string(conv_pass_name(s.conv()->pass)) + " of " + std::to_string(c.x[1]) + " channels: " + name);
+        EXPECT_NE(name.rfind("ref", 0), 0u);
+        EXPECT_EQ(name.find("gemm"), std::string::npos);
+      }
+    }
+    EXPECT_EQ(convs, static_cast<int>(outs.size()));
   }
 }
 
