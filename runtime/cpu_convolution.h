@@ -3,10 +3,13 @@
 // this machine, over dlc's dense NCHW buffers.
 //
 // Everything is made once, at load: per block of images (runtime/
-// work_split.h conv_chunks, a function of the shape alone) the primitive,
-// the reorders from and to NCHW and the blocked tensors, so a call
-// allocates nothing. The blocks run on the executor's thread pool, each a
-// single-threaded oneDNN call. The weight gradient sums over the images:
+// work_split.h conv_chunks, a function of the shape alone) the primitive and
+// the reorders from and to NCHW, and the blocked tensors as workspaces that
+// a running block borrows (the threads reuse the few they need, warm in
+// their caches), so a call allocates nothing. The blocks run on the
+// executor's thread pool, each a single-threaded oneDNN call. Channels
+// fewer than oneDNN's vector block ask for narrower layouts where oneDNN
+// has a direct kernel for them (layout_choices in the .cc). The weight gradient sums over the images:
 // each block writes its own partial sum and the partials are added in block
 // order, so the bits never depend on the thread count.
 //
