@@ -60,6 +60,9 @@ class LoopEmitter {
       if (needs_double(p_.buffers[st.at.buffer].dtype)) value_type_ = b_.getDoubleTy();
   }
 
+  /// Whether emit() unrolled the rows (emit_unrolled_reduction).
+  bool unrolled_rows() const { return unrolled_rows_; }
+
   void emit() {
     if (!k_.reduces()) emit_elementwise();
     else if (shape_.order == ReduceOrder::column) emit_column_reduction();
@@ -327,6 +330,7 @@ class LoopEmitter {
   /// per-element stores. Each iteration of the innermost outer loop touches
   /// only its own row, so that loop is marked parallel for the vectorizer.
   void emit_unrolled_reduction(const std::vector<std::vector<int64_t>>& taps) {
+    unrolled_rows_ = true;
     const size_t outer = shape_.outer_dims();
     nest(0, outer - 1, [&] {
       llvm::Value* lo = outer == 1 ? frame_.begin : b_.getInt64(0);
@@ -477,14 +481,17 @@ class LoopEmitter {
   std::vector<llvm::Value*> idx_;
   std::map<int, llvm::Value*> hoisted_;
   llvm::MDNode* group_ = nullptr;
+  bool unrolled_rows_ = false;  // unrolled_rows()
   int bounded_load_ = -1;  // a load whose guards the loop bounds enforce (see guarded_columns)
   llvm::Type* value_type_ = nullptr;  // float, or double (see the constructor)
 };
 
 }  // namespace
 
-void emit_loop_kernel(llvm::Module& m, const Program& p, const LoopKernel& k, const std::string& name) {
-  LoopEmitter(m, p, k, name).emit();
+bool emit_loop_kernel(llvm::Module& m, const Program& p, const LoopKernel& k, const std::string& name) {
+  LoopEmitter e(m, p, k, name);
+  e.emit();
+  return e.unrolled_rows();
 }
 
 }  // namespace dlc::cpu

@@ -17,6 +17,10 @@ namespace dlc::cpu {
 /// that do not move along it (broadcasts) are hoisted out of it.
 /// Sum reductions accumulate in double; each output combines its reduced
 /// elements in one fixed order that does not depend on the thread count.
-void emit_loop_kernel(llvm::Module& m, const Program& p, const LoopKernel& k, const std::string& name);
+///
+/// Returns whether the kernel's rows were unrolled: a row reduction over at
+/// most 16 elements becomes straight-line code per row, in a loop over rows
+/// that vectorizes across them however long each row's code is.
+bool emit_loop_kernel(llvm::Module& m, const Program& p, const LoopKernel& k, const std::string& name);
 
 }  // namespace dlc::cpu
