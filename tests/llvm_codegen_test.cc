@@ -29,11 +29,11 @@ using test::at;
 using ElementwiseFn = void (*)(const float*, const float*, const float*, float*, int64_t);
 
 // Adds a loop function named `name` computing `e` element-wise.
-void add_elementwise_function(llvm::Module& m, const std::string& name, const SExpr& e) {
+void add_elementwise_function(llvm::Module& m, const std::string& name, const SExpr& e, bool in_double = false) {
   llvm::LLVMContext& ctx = m.getContext();
   llvm::Type* ptr = llvm::PointerType::getUnqual(ctx);
   llvm::Type* i64 = llvm::Type::getInt64Ty(ctx);
-  llvm::Type* f32 = llvm::Type::getFloatTy(ctx);
+  llvm::Type* f32 = in_double ? llvm::Type::getDoubleTy(ctx) : llvm::Type::getFloatTy(ctx);
   auto* fty = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr, ptr, ptr, ptr, i64}, false);
   auto* fn = llvm::Function::Create(fty, llvm::Function::ExternalLinkage, name, m);
   auto* entry = llvm::BasicBlock::Create(ctx, "entry", fn);
@@ -97,12 +97,13 @@ std::vector<Case> every_op() {
 // Builds one module with a function per case, links it and loads it.
 class CompiledCases {
  public:
-  explicit CompiledCases(const std::vector<Case>& cases, const std::string& cpu = cpu::kDefaultCpu) {
+  explicit CompiledCases(const std::vector<Case>& cases, const std::string& cpu = cpu::kDefaultCpu,
+                         bool in_double = false) {
     llvm::LLVMContext ctx;
     llvm::Module m("cases", ctx);
     auto tm = cpu::make_target_machine(cpu);
     cpu::configure_module(m, *tm);
-    for (const Case& c : cases) add_elementwise_function(m, "case_" + c.name, c.expr);
+    for (const Case& c : cases) add_elementwise_function(m, "case_" + c.name, c.expr, in_double);
     lib_ = MemoryLibrary::load(cpu::link_shared_object(cpu::emit_object(m, *tm)), "test cases");
   }
   ElementwiseFn get(const std::string& name) const {
@@ -183,6 +184,35 @@ TEST(LlvmCodegen, VectorExpAndTanhAreAccurateOverTheirWholeRange) {
     }
     EXPECT_LT(worst, 1e-6) << name;
   }
+}
+
+TEST(LlvmCodegen, DoubleExpIsAccurateOverItsWholeRange) {
+  // Kernels over integer or f64 buffers compute in double; their exp is a
+  // rational approximation in the generated code, not a call into libm.
+  CompiledCases compiled({{"exp", exp(arg(0))}}, cpu::kDefaultCpu, /*in_double=*/true);
+  using DoubleFn = void (*)(const double*, const double*, const double*, double*, int64_t);
+  auto fn = reinterpret_cast<DoubleFn>(compiled.get("exp"));
+  std::vector<double> xs;
+  for (double x = -760; x <= 720; x += 0.0371) xs.push_back(x);
+  for (double x : {0.0, -0.0, 1e-300, -1e-17, 709.78, 709.79, -744.4, -745.2, -746.5, double(INFINITY), -double(INFINITY), double(NAN)})
+    xs.push_back(x);
+  int64_t n = static_cast<int64_t>(xs.size());
+  std::vector<double> out(n), unused(n, 0.0);
+  fn(xs.data(), unused.data(), unused.data(), out.data(), n);
+  double worst = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double want = std::exp(xs[i]);
+    if (std::isnan(want) || std::isinf(want) || want == 0) {
+      EXPECT_TRUE(std::isnan(want) ? std::isnan(out[i]) : out[i] == want) << "exp(" << xs[i] << ") = " << out[i];
+      continue;
+    }
+    // Relative error where the result is a normal double; denormal results
+    // only need to be within a few of the smallest denormal.
+    double err = std::fabs(out[i] - want) / want;
+    if (want < 2.3e-308) err = std::fabs(out[i] - want) <= 4 * 4.9e-324 ? 0 : 1;
+    worst = std::max(worst, err);
+  }
+  EXPECT_LT(worst, 1e-15);
 }
 
 TEST(LlvmCodegen, MaxAndMinPropagateNaNFromEitherSide) {
@@ -266,6 +296,36 @@ TEST(LlvmCodegen, InPlaceUpdatesAndColumnSumsVectorize) {
   EXPECT_EQ(update_fn.find("vector.memcheck"), std::string::npos) << update_fn;
   std::string column_fn = function_text(ir, cpu_abi::kernel_symbol("train_step", 1));
   EXPECT_NE(column_fn.find("x double>"), std::string::npos) << column_fn;
+}
+
+TEST(LlvmCodegen, ShortRowKernelsVectorizeAcrossRows) {
+  // A softmax over 10 classes (float), and row_kernel_program's three
+  // accumulators with an i64 store (computed in double): each row unrolled
+  // into straight-line code of over 1024 instructions, still vectorized
+  // across rows, with exp inline in both precisions.
+  Program p;
+  p.entry = "predict";
+  int x = add_buffer(p, BufferKind::input, "x", {1000, 10});
+  int probs = add_buffer(p, BufferKind::output, "probs", {1000, 10});
+  LoopKernel softmax;
+  softmax.dims = {1000, 10};
+  softmax.reduce_dims = 1;
+  softmax.reductions = {{ReduceOp::max, arg(0)}, {ReduceOp::sum, exp(arg(0) - arg(1))}};
+  softmax.loads = {at(x, {10, 1})};
+  softmax.stores = {{at(probs, {10, 1}), exp(arg(0) - arg(1)) / arg(2), true}};
+  p.steps.resize(1);
+  p.steps[0].body = softmax;
+  check_program(p);
+  Program rows = test::row_kernel_program("train_step", 1000, 10);
+  std::string ir;
+  cpu::CpuCodegenOptions opts;
+  opts.optimized_llvm_ir = &ir;
+  cpu::compile_programs({p, rows}, opts);
+  std::string softmax_fn = function_text(ir, cpu_abi::kernel_symbol("predict", 0));
+  EXPECT_NE(softmax_fn.find("x float>"), std::string::npos) << softmax_fn.substr(0, 2000);
+  std::string rows_fn = function_text(ir, cpu_abi::kernel_symbol("train_step", 0));
+  EXPECT_NE(rows_fn.find("x double>"), std::string::npos) << rows_fn.substr(0, 2000);
+  EXPECT_EQ(ir.find("@exp("), std::string::npos);
 }
 
 TEST(MemfdLoader, MissingSymbolAndNonElfBytesAreClearErrors) {

@@ -94,7 +94,7 @@ class Emitter {
       case ScalarOp::mul: return b_.CreateFMul(a(0), a(1));
       case ScalarOp::div: return b_.CreateFDiv(a(0), a(1));
       case ScalarOp::neg: return b_.CreateFNeg(a(0));
-      case ScalarOp::exp: return is_double() ? unary(llvm::Intrinsic::exp, a(0)) : emit_exp(b_, a(0));
+      case ScalarOp::exp: return is_double() ? emit_exp_f64(b_, a(0)) : emit_exp(b_, a(0));
       case ScalarOp::log: return unary(llvm::Intrinsic::log, a(0));
       case ScalarOp::sqrt: return unary(llvm::Intrinsic::sqrt, a(0));
       case ScalarOp::rsqrt: return b_.CreateFDiv(c(1.0), unary(llvm::Intrinsic::sqrt, a(0)));
@@ -158,6 +158,38 @@ llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x) {
     return b.CreateBitCast(b.CreateShl(b.CreateAdd(e, b.getInt32(127)), 23), f32);
   };
   llvm::Value* result = b.CreateFMul(b.CreateFMul(p, pow2(half)), pow2(b.CreateSub(ni, half)));
+  result = b.CreateSelect(b.CreateFCmpOGT(x, c(kOverflow)), c(INFINITY), result);
+  return b.CreateSelect(is_nan, x, result);
+}
+
+llvm::Value* emit_exp_f64(llvm::IRBuilderBase& b, llvm::Value* x) {
+  llvm::IRBuilderBase::FastMathFlagGuard guard(b);
+  b.setFastMathFlags(kernel_fast_math());
+  llvm::Type* f64 = b.getDoubleTy();
+  llvm::Type* i64 = b.getInt64Ty();
+  auto c = [&](double v) { return llvm::ConstantFP::get(f64, v); };
+  constexpr double kOverflow = 709.782712893383973096;  // log(DBL_MAX)
+  constexpr double kUnderflow = -746.0;                 // exp below rounds to 0
+  llvm::Value* is_nan = b.CreateFCmpUNO(x, x);
+  llvm::Value* v = b.CreateSelect(is_nan, c(0.0), x);
+  v = b.CreateSelect(b.CreateFCmpOLT(v, c(kUnderflow)), c(kUnderflow), v);
+  v = b.CreateSelect(b.CreateFCmpOGT(v, c(kOverflow)), c(kOverflow), v);
+  // x = n ln2 + r, |r| <= ln2/2, ln2 in two parts (Cephes exp.c); then
+  // exp(r) = 1 + 2 r P(r^2) / (Q(r^2) - r P(r^2)), within 2^-53 relative.
+  llvm::Value* n = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, b.CreateFAdd(b.CreateFMul(v, c(1.4426950408889634074)), c(0.5)));
+  llvm::Value* r = b.CreateFSub(b.CreateFSub(v, b.CreateFMul(n, c(6.93145751953125E-1))), b.CreateFMul(n, c(1.42860682030941723212E-6)));
+  llvm::Value* rr = b.CreateFMul(r, r);
+  llvm::Value* px = b.CreateFMul(r, poly(b, rr, {1.26177193074810590878E-4, 3.02994407707441961300E-2, 9.99999999999999999910E-1}));
+  llvm::Value* qx = poly(b, rr, {3.00198505138664455042E-6, 2.52448340349684104192E-3, 2.27265548208155028766E-1,
+                                 2.00000000000000000009E0});
+  llvm::Value* e = b.CreateFAdd(c(1.0), b.CreateFMul(c(2.0), b.CreateFDiv(px, b.CreateFSub(qx, px))));
+  // 2^n in two factors, each a normal double (n is in [-1076, 1024]).
+  llvm::Value* ni = b.CreateFPToSI(n, i64);
+  llvm::Value* half = b.CreateAShr(ni, 1);
+  auto pow2 = [&](llvm::Value* k) {
+    return b.CreateBitCast(b.CreateShl(b.CreateAdd(k, b.getInt64(1023)), 52), f64);
+  };
+  llvm::Value* result = b.CreateFMul(b.CreateFMul(e, pow2(half)), pow2(b.CreateSub(ni, half)));
   result = b.CreateSelect(b.CreateFCmpOGT(x, c(kOverflow)), c(INFINITY), result);
   return b.CreateSelect(is_nan, x, result);
 }

@@ -22,6 +22,12 @@ llvm::Value* emit_scalar(llvm::IRBuilderBase& b, const SExpr& e, llvm::ArrayRef<
 /// (NaN stays NaN, overflow gives +inf, underflow 0).
 llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x);
 
+/// exp(x) for double `x` without a libm call, for the kernels that compute
+/// in double (those touching integer or f64 buffers, such as a loss over
+/// integer labels): Cephes' exp rational approximation (within about 1
+/// ulp), with the same edges as emit_exp.
+llvm::Value* emit_exp_f64(llvm::IRBuilderBase& b, llvm::Value* x);
+
 /// tanh(x) for float `x` without a libm call: Eigen's rational
 /// approximation on [-7.9, 7.9] (±1 beyond), x itself for tiny |x|; NaN
 /// stays NaN.
