@@ -1,6 +1,6 @@
 /* The floor under an MLP training step: its matrix products alone through
  * OpenBLAS's cblas_sgemm or oneDNN's dnnl_sgemm, whichever is faster, and
- * the machine's float32 GEMM rate.
+ * the machine's float32 GEMM rate and its cores' peak FMA rate.
  *
  * For each batch B on the command line it times the 8 products of one Adam
  * step of models/mlp_mnist.pbtxt (784-256-256-10), with the shapes dlc's
@@ -174,6 +174,56 @@ static double square_rate(int n) {
   return 2.0 * n * n * n / (best * 1e6);
 }
 
+/* The cores' peak float32 rate: per thread 12 independent FMA chains on
+ * vector registers (nothing from memory), as wide as the build allows;
+ * GFLOP/s over all threads, best of 5. No product can run faster: a step's
+ * FLOPs over this rate is its hard floor. 0 without FMA. */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+typedef __m512 fma_vec;
+#define FMA_LANES 16
+#define FMA_SET _mm512_set1_ps
+#define FMA_OP _mm512_fmadd_ps
+#elif defined(__FMA__)
+#include <immintrin.h>
+typedef __m256 fma_vec;
+#define FMA_LANES 8
+#define FMA_SET _mm256_set1_ps
+#define FMA_OP _mm256_fmadd_ps
+#endif
+static double peak_fma_rate(int threads) {
+#ifdef FMA_LANES
+  const long iters = 50000000;
+  double best = 0;
+  for (int round = 0; round < 5; ++round) {
+    double start = now_ms();
+    float sink = 0;
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+    {
+      fma_vec a = FMA_SET(1.0000001f), b = FMA_SET(0.9999999f), c[12];
+      for (int k = 0; k < 12; ++k) c[k] = FMA_SET((float)k);
+      for (long it = 0; it < iters; ++it) {
+        c[0] = FMA_OP(c[0], a, b), c[1] = FMA_OP(c[1], a, b), c[2] = FMA_OP(c[2], a, b);
+        c[3] = FMA_OP(c[3], a, b), c[4] = FMA_OP(c[4], a, b), c[5] = FMA_OP(c[5], a, b);
+        c[6] = FMA_OP(c[6], a, b), c[7] = FMA_OP(c[7], a, b), c[8] = FMA_OP(c[8], a, b);
+        c[9] = FMA_OP(c[9], a, b), c[10] = FMA_OP(c[10], a, b), c[11] = FMA_OP(c[11], a, b);
+      }
+      float lanes[FMA_LANES];
+      for (int k = 1; k < 12; ++k) c[0] = FMA_OP(c[0], a, c[k]);
+      __builtin_memcpy(lanes, &c[0], sizeof lanes);
+      sink += lanes[0];
+    }
+    double ms = now_ms() - start;
+    double rate = 2.0 * 12 * FMA_LANES * iters * threads / (ms * 1e6);
+    if (rate > best && sink == sink) best = rate;
+  }
+  return best;
+#else
+  (void)threads;
+  return 0;
+#endif
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: gemm_floor THREADS [BATCH...]\n");
@@ -190,8 +240,8 @@ int main(int argc, char** argv) {
   for (long i = 0; i < PARAMS; ++i) g_adam.v[i] = fabsf(g_adam.v[i]);
   g_adam_threads = threads;
   double adam_ms = median_ms(adam_step, NULL, 0, 2000);
-  printf("{\"threads\":%d,\"square_n\":2048,\"gflops\":%.2f,\"adam_ms\":%.4f,\"batches\":[", threads,
-         square_rate(2048), adam_ms);
+  printf("{\"threads\":%d,\"square_n\":2048,\"gflops\":%.2f,\"peak_gflops\":%.2f,\"adam_ms\":%.4f,\"batches\":[",
+         threads, square_rate(2048), peak_fma_rate(threads), adam_ms);
   for (int i = 2; i < argc; ++i) {
     int b = atoi(argv[i]);
     if (b < 1) {
