@@ -4,6 +4,7 @@
 #include <llvm/IR/Module.h>
 
 #include <cmath>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <unordered_map>
@@ -131,67 +132,69 @@ class Emitter {
 
 }  // namespace
 
-llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x) {
+namespace {
+
+/// What exp needs to know of a floating type.
+struct ExpType {
+  double overflow;      // log of the largest finite value
+  double underflow;     // exp of anything below rounds to 0
+  double ln2_high, ln2_low;  // ln2 in two parts: n * ln2_high is exact
+  int mantissa_bits, exponent_bias;
+};
+
+/// exp(x) in x's type as 2^n exp(r), x = n ln2 + r with |r| <= ln2/2, where
+/// `exp_reduced` gives exp(r). NaN is computed on as 0 and put back at the
+/// end, so no poison can form; overflow gives +inf, underflow 0. 2^n is
+/// applied in two factors, each a normal number, so n just below overflow
+/// and n into the denormals both scale correctly.
+llvm::Value* emit_exp_reduced(llvm::IRBuilderBase& b, llvm::Value* x, const ExpType& k,
+                              const std::function<llvm::Value*(llvm::Value*)>& exp_reduced) {
   llvm::IRBuilderBase::FastMathFlagGuard guard(b);
   b.setFastMathFlags(kernel_fast_math());
-  llvm::Type* f32 = b.getFloatTy();
-  llvm::Type* i32 = b.getInt32Ty();
-  auto c = [&](double v) { return llvm::ConstantFP::get(f32, v); };
-  constexpr double kOverflow = 88.72283905206835;  // log(FLT_MAX)
-  constexpr double kUnderflow = -104.0;            // exp below rounds to 0
-  // NaN is computed on as 0 and put back at the end, so no poison can form.
+  llvm::Type* t = x->getType();
+  llvm::Type* it = b.getIntNTy(t->getPrimitiveSizeInBits());
+  auto c = [&](double v) { return llvm::ConstantFP::get(t, v); };
   llvm::Value* is_nan = b.CreateFCmpUNO(x, x);
   llvm::Value* v = b.CreateSelect(is_nan, c(0.0), x);
-  v = b.CreateSelect(b.CreateFCmpOLT(v, c(kUnderflow)), c(kUnderflow), v);
-  v = b.CreateSelect(b.CreateFCmpOGT(v, c(kOverflow)), c(kOverflow), v);
-  // x = n ln2 + r with |r| <= ln2/2; ln2 in two parts keeps r exact.
-  llvm::Value* n = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, b.CreateFAdd(b.CreateFMul(v, c(1.44269504088896341)), c(0.5)));
-  llvm::Value* r = b.CreateFSub(b.CreateFSub(v, b.CreateFMul(n, c(0.693359375))), b.CreateFMul(n, c(-2.12194440e-4)));
-  llvm::Value* p = poly(b, r, {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2, 1.6666665459E-1,
-                               5.0000001201E-1});
-  p = b.CreateFAdd(b.CreateFAdd(b.CreateFMul(b.CreateFMul(p, r), r), r), c(1.0));
-  // 2^n in two factors, each a normal float, so n = 128 (just below
-  // overflow) and n < -126 (denormal results) both scale correctly.
-  llvm::Value* ni = b.CreateFPToSI(n, i32);
+  v = b.CreateSelect(b.CreateFCmpOLT(v, c(k.underflow)), c(k.underflow), v);
+  v = b.CreateSelect(b.CreateFCmpOGT(v, c(k.overflow)), c(k.overflow), v);
+  llvm::Value* n = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, b.CreateFAdd(b.CreateFMul(v, c(M_LOG2E)), c(0.5)));
+  llvm::Value* r = b.CreateFSub(b.CreateFSub(v, b.CreateFMul(n, c(k.ln2_high))), b.CreateFMul(n, c(k.ln2_low)));
+  llvm::Value* ni = b.CreateFPToSI(n, it);
   llvm::Value* half = b.CreateAShr(ni, 1);
   auto pow2 = [&](llvm::Value* e) {
-    return b.CreateBitCast(b.CreateShl(b.CreateAdd(e, b.getInt32(127)), 23), f32);
+    llvm::Value* biased = b.CreateAdd(e, llvm::ConstantInt::get(it, k.exponent_bias));
+    return b.CreateBitCast(b.CreateShl(biased, llvm::ConstantInt::get(it, k.mantissa_bits)), t);
   };
-  llvm::Value* result = b.CreateFMul(b.CreateFMul(p, pow2(half)), pow2(b.CreateSub(ni, half)));
-  result = b.CreateSelect(b.CreateFCmpOGT(x, c(kOverflow)), c(INFINITY), result);
+  llvm::Value* result = b.CreateFMul(b.CreateFMul(exp_reduced(r), pow2(half)), pow2(b.CreateSub(ni, half)));
+  result = b.CreateSelect(b.CreateFCmpOGT(x, c(k.overflow)), c(INFINITY), result);
   return b.CreateSelect(is_nan, x, result);
 }
 
+}  // namespace
+
+llvm::Value* emit_exp(llvm::IRBuilderBase& b, llvm::Value* x) {
+  // Cephes expf: a degree-7 polynomial in r.
+  const ExpType f32{88.72283905206835, -104.0, 0.693359375, -2.12194440e-4, 23, 127};
+  return emit_exp_reduced(b, x, f32, [&](llvm::Value* r) {
+    llvm::Value* p = poly(b, r, {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3, 4.1665795894E-2,
+                                 1.6666665459E-1, 5.0000001201E-1});
+    return b.CreateFAdd(b.CreateFAdd(b.CreateFMul(b.CreateFMul(p, r), r), r), llvm::ConstantFP::get(r->getType(), 1.0));
+  });
+}
+
 llvm::Value* emit_exp_f64(llvm::IRBuilderBase& b, llvm::Value* x) {
-  llvm::IRBuilderBase::FastMathFlagGuard guard(b);
-  b.setFastMathFlags(kernel_fast_math());
-  llvm::Type* f64 = b.getDoubleTy();
-  llvm::Type* i64 = b.getInt64Ty();
-  auto c = [&](double v) { return llvm::ConstantFP::get(f64, v); };
-  constexpr double kOverflow = 709.782712893383973096;  // log(DBL_MAX)
-  constexpr double kUnderflow = -746.0;                 // exp below rounds to 0
-  llvm::Value* is_nan = b.CreateFCmpUNO(x, x);
-  llvm::Value* v = b.CreateSelect(is_nan, c(0.0), x);
-  v = b.CreateSelect(b.CreateFCmpOLT(v, c(kUnderflow)), c(kUnderflow), v);
-  v = b.CreateSelect(b.CreateFCmpOGT(v, c(kOverflow)), c(kOverflow), v);
-  // x = n ln2 + r, |r| <= ln2/2, ln2 in two parts (Cephes exp.c); then
-  // exp(r) = 1 + 2 r P(r^2) / (Q(r^2) - r P(r^2)), within 2^-53 relative.
-  llvm::Value* n = b.CreateUnaryIntrinsic(llvm::Intrinsic::floor, b.CreateFAdd(b.CreateFMul(v, c(1.4426950408889634074)), c(0.5)));
-  llvm::Value* r = b.CreateFSub(b.CreateFSub(v, b.CreateFMul(n, c(6.93145751953125E-1))), b.CreateFMul(n, c(1.42860682030941723212E-6)));
-  llvm::Value* rr = b.CreateFMul(r, r);
-  llvm::Value* px = b.CreateFMul(r, poly(b, rr, {1.26177193074810590878E-4, 3.02994407707441961300E-2, 9.99999999999999999910E-1}));
-  llvm::Value* qx = poly(b, rr, {3.00198505138664455042E-6, 2.52448340349684104192E-3, 2.27265548208155028766E-1,
-                                 2.00000000000000000009E0});
-  llvm::Value* e = b.CreateFAdd(c(1.0), b.CreateFMul(c(2.0), b.CreateFDiv(px, b.CreateFSub(qx, px))));
-  // 2^n in two factors, each a normal double (n is in [-1076, 1024]).
-  llvm::Value* ni = b.CreateFPToSI(n, i64);
-  llvm::Value* half = b.CreateAShr(ni, 1);
-  auto pow2 = [&](llvm::Value* k) {
-    return b.CreateBitCast(b.CreateShl(b.CreateAdd(k, b.getInt64(1023)), 52), f64);
-  };
-  llvm::Value* result = b.CreateFMul(b.CreateFMul(e, pow2(half)), pow2(b.CreateSub(ni, half)));
-  result = b.CreateSelect(b.CreateFCmpOGT(x, c(kOverflow)), c(INFINITY), result);
-  return b.CreateSelect(is_nan, x, result);
+  // Cephes exp: exp(r) = 1 + 2 r P(r^2) / (Q(r^2) - r P(r^2)), within 2^-53.
+  const ExpType f64{709.782712893383973096, -746.0, 6.93145751953125E-1, 1.42860682030941723212E-6, 52, 1023};
+  return emit_exp_reduced(b, x, f64, [&](llvm::Value* r) {
+    auto c = [&](double v) { return llvm::ConstantFP::get(r->getType(), v); };
+    llvm::Value* rr = b.CreateFMul(r, r);
+    llvm::Value* px = b.CreateFMul(r, poly(b, rr, {1.26177193074810590878E-4, 3.02994407707441961300E-2,
+                                                   9.99999999999999999910E-1}));
+    llvm::Value* qx = poly(b, rr, {3.00198505138664455042E-6, 2.52448340349684104192E-3,
+                                   2.27265548208155028766E-1, 2.00000000000000000009E0});
+    return b.CreateFAdd(c(1.0), b.CreateFMul(c(2.0), b.CreateFDiv(px, b.CreateFSub(qx, px))));
+  });
 }
 
 llvm::Value* emit_tanh(llvm::IRBuilderBase& b, llvm::Value* x) {
