@@ -13,6 +13,7 @@
 
 #include <mutex>
 
+#include "compiler/codegen/cpu/llvm_options.h"
 #include "ir/error.h"
 #include "kernel/cpu_features.h"
 
@@ -30,6 +31,7 @@ void initialize_llvm_once() {
     LLVMInitializeX86Target();
     LLVMInitializeX86TargetMC();
     LLVMInitializeX86AsmPrinter();
+    set_llvm_options();
   });
 }
 
@@ -81,6 +83,7 @@ void configure_module(llvm::Module& m, llvm::TargetMachine& tm) {
 }
 
 std::string emit_object(llvm::Module& m, llvm::TargetMachine& tm, const PipelineOptions& pipeline) {
+  const auto options_in_force = lock_llvm_options();
   configure_module(m, tm);
   std::string problems;
   llvm::raw_string_ostream problem_stream(problems);

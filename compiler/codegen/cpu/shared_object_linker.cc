@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <mutex>
 #include <system_error>
 #include <vector>
 
+#include "compiler/codegen/cpu/llvm_options.h"
 #include "ir/error.h"
 
 LLD_HAS_DRIVER(elf)
@@ -72,12 +72,10 @@ std::string link_shared_object(const std::vector<std::string>& objects) {
   std::string diagnostics;
   llvm::raw_string_ostream diag_stream(diagnostics);
   lld::Result result;
-  {
-    // LLD keeps global state during a link; one link at a time per process.
-    static std::mutex lld_mutex;
-    std::lock_guard<std::mutex> lock(lld_mutex);
-    result = lld::lldMain(args, diag_stream, diag_stream, {{lld::Gnu, &lld::elf::link}});
-  }
+  // LLD keeps global state during a link, one link at a time per process,
+  // and resets LLVM's options (llvm_options.h).
+  run_resetting_llvm_options(
+      [&] { result = lld::lldMain(args, diag_stream, diag_stream, {{lld::Gnu, &lld::elf::link}}); });
   if (result.retCode != 0) throw Error("linking the generated kernels failed: " + diagnostics);
   return read_file(out);
 }
