@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <memory>
 #include <cstring>
 #include <dnnl.hpp>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>

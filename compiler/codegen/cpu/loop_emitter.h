@@ -14,7 +14,9 @@ namespace dlc::cpu {
 ///
 /// Element-wise kernels: the innermost loop is marked free of cross-
 /// iteration memory dependences (the kernel IR guarantees it), and loads
-/// that do not move along it (broadcasts) are hoisted out of it.
+/// that do not move along it (broadcasts) are hoisted out of it. An
+/// innermost dim of at most 4 (a pooling window's columns) is unrolled into
+/// the loop around it when that loop runs at least 8 times.
 /// Sum reductions accumulate in double; each output combines its reduced
 /// elements in one fixed order that does not depend on the thread count.
 ///
