@@ -178,11 +178,11 @@ struct CpuConvolution::Impl {
   }
 
   /// A choice other than oneDNN's own stands only with a jit kernel of
-  /// oneDNN's direct family: for a layout they do not cover oneDNN falls back
-  /// to its GEMM-based (3-4x slower here) or reference (100x) kernels.
-  static bool direct_kernel(const dn::primitive_desc_base& pd) {
-    const std::string impl = pd.impl_info_str();
-    return impl.rfind("ref", 0) != 0 && impl.find("gemm") == std::string::npos;
+  /// oneDNN's direct family (`kernel`, oneDNN's name): for a layout they do
+  /// not cover oneDNN falls back to its GEMM-based (3-4x slower here) or
+  /// reference (100x) kernels.
+  static bool direct_kernel(const std::string& kernel) {
+    return kernel.rfind("ref", 0) != 0 && kernel.find("gemm") == std::string::npos;
   }
 
   Layout make_pass_layout(int64_t images, const dn::primitive_attr& attr) {
@@ -223,10 +223,14 @@ struct CpuConvolution::Impl {
                                       asked_image, any_weight, asked_result, strides, dilates, pads, pads),
         attr, engine);
     dn::memory::desc scratch;
+    // Names the primitive's kernel; false when that kernel does not stand.
+    auto stands = [&](const dn::primitive_desc_base& pd) {
+      l.kernel = pd.impl_info_str();
+      return any_kernel || direct_kernel(l.kernel);
+    };
     switch (call.pass) {
       case ConvPass::forward:
-        if (!any_kernel && !direct_kernel(fwd)) return std::nullopt;
-        l.kernel = fwd.impl_info_str();
+        if (!stands(fwd)) return std::nullopt;
         l.conv = dn::convolution_forward(fwd);
         l.own[kImage] = fwd.src_desc(), l.own[kWeight] = fwd.weights_desc(), l.own[kResult] = fwd.dst_desc();
         scratch = fwd.scratchpad_desc();
@@ -236,8 +240,7 @@ struct CpuConvolution::Impl {
             dn::convolution_backward_data::desc(dn::algorithm::convolution_direct, asked_image, any_weight,
                                                 asked_result, strides, dilates, pads, pads),
             attr, engine, fwd);
-        if (!any_kernel && !direct_kernel(pd)) return std::nullopt;
-        l.kernel = pd.impl_info_str();
+        if (!stands(pd)) return std::nullopt;
         l.conv = dn::convolution_backward_data(pd);
         l.own[kImage] = pd.diff_src_desc(), l.own[kWeight] = pd.weights_desc(), l.own[kResult] = pd.diff_dst_desc();
         scratch = pd.scratchpad_desc();
@@ -248,8 +251,7 @@ struct CpuConvolution::Impl {
             dn::convolution_backward_weights::desc(dn::algorithm::convolution_direct, asked_image, any_weight,
                                                    asked_result, strides, dilates, pads, pads),
             attr, engine, fwd);
-        if (!any_kernel && !direct_kernel(pd)) return std::nullopt;
-        l.kernel = pd.impl_info_str();
+        if (!stands(pd)) return std::nullopt;
         l.conv = dn::convolution_backward_weights(pd);
         l.own[kImage] = pd.src_desc(), l.own[kWeight] = pd.diff_weights_desc(), l.own[kResult] = pd.diff_dst_desc();
         scratch = pd.scratchpad_desc();

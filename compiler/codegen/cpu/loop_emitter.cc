@@ -224,8 +224,8 @@ class LoopEmitter {
     // The innermost loop is built here rather than by nest(), to hoist
     // broadcast loads above it and mark it parallel. A short innermost dim
     // is unrolled inside it instead of being its own loop.
-    const size_t unrolled = unrolled_inner_dim();
-    const size_t inner = unrolled == rank ? rank - 1 : unrolled - 1;
+    const bool unroll = unroll_innermost();
+    const size_t inner = unroll ? rank - 2 : rank - 1;  // the loop
     nest(0, inner, [&] {
       hoist_invariant_loads(inner);
       llvm::Value* lo = inner == 0 ? frame_.begin : b_.getInt64(0);
@@ -233,15 +233,15 @@ class LoopEmitter {
       CountedLoop loop(b_, lo, hi, "inner");
       idx_[inner] = loop.index();
       group_ = new_access_group(m_.getContext());
-      if (unrolled == rank) {
+      if (!unroll) {
         emit_stores({});
       } else {
-        hoist_invariant_loads(unrolled);  // loaded once per iteration, shared by its copies
-        for (int64_t t = 0; t < shape_.dims[unrolled]; ++t) {
-          idx_[unrolled] = b_.getInt64(t);
+        hoist_invariant_loads(rank - 1);  // loaded once per iteration, shared by its copies
+        for (int64_t t = 0; t < shape_.dims[rank - 1]; ++t) {
+          idx_[rank - 1] = b_.getInt64(t);
           emit_stores({});
         }
-        idx_[unrolled] = nullptr;
+        idx_[rank - 1] = nullptr;
       }
       loop.finish(group_);
       group_ = nullptr;
@@ -250,16 +250,15 @@ class LoopEmitter {
     });
   }
 
-  /// The innermost dim of an element-wise kernel when it is short enough to
-  /// unroll (kMaxUnrolledInner) and the copies stay small; else the rank.
-  size_t unrolled_inner_dim() const {
+  /// Whether an element-wise kernel's innermost dim is unrolled into the
+  /// loop around it: short enough (kMaxUnrolledInner), around it a loop of
+  /// kMinUnrolledInto or more, and the copies small.
+  bool unroll_innermost() const {
     const size_t rank = shape_.dims.size();
-    if (rank < 2 || shape_.dims[rank - 1] > kMaxUnrolledInner || shape_.dims[rank - 2] < kMinUnrolledInto) return rank;
+    if (rank < 2 || shape_.dims[rank - 1] > kMaxUnrolledInner || shape_.dims[rank - 2] < kMinUnrolledInto) return false;
     std::vector<const ScalarNode*> copied;
     for (const auto& st : k_.stores) copied.push_back(st.value.get());
-    if (shape_.dims[rank - 1] * static_cast<int64_t>(scalar_post_order(copied).size()) > kMaxUnrolledNodes)
-      return rank;
-    return rank - 1;
+    return shape_.dims[rank - 1] * static_cast<int64_t>(scalar_post_order(copied).size()) <= kMaxUnrolledNodes;
   }
 
   llvm::Type* acc_type(ReduceOp op) { return op == ReduceOp::sum ? b_.getDoubleTy() : value_type_; }
