@@ -221,7 +221,8 @@ void print_conv(std::ostream& o, const Program& p, const ConvCall& c) {
   const ConvGeometry& g = c.geometry;
   o << "    conv " << conv_pass_name(c.pass) << " N " << g.batch << " C " << g.channels << " O " << g.filters
     << " image " << pair_str(g.image) << " kernel " << pair_str(g.kernel) << " out " << pair_str(g.out)
-    << " stride " << pair_str(g.stride) << " pad " << pair_str(g.pad) << " dilation " << pair_str(g.dilation) << "\n";
+    << " stride " << pair_str(g.stride) << " pad " << pair_str(g.pad) << " dilation " << pair_str(g.dilation)
+    << (c.generated ? " generated" : "") << "\n";
   o << "    image " << conv_operand_str(p, c.image) << "\n    weight " << conv_operand_str(p, c.weight)
     << "\n    result " << conv_operand_str(p, c.result) << "\n";
 }

@@ -214,11 +214,16 @@ struct ConvOperand {
 /// The pass overwrites one of them (forward: the result; input_grad: the
 /// image; weight_grad: the weight) from the other two, which it only reads
 /// and which never share bytes with it. Executors call a library (oneDNN on
-/// cpu); the float64 evaluator sums the products directly.
+/// cpu) unless `generated`; the float64 evaluator sums the products directly.
 struct ConvCall {
   ConvPass pass = ConvPass::forward;
   ConvGeometry geometry;
   ConvOperand image, weight, result;
+  /// cpu only: the pass is a generated kernel (kernel_symbol of its step,
+  /// over the images), not a library call. The cpu codegen sets it for the
+  /// small convolutions it computes faster (compiler/codegen/cpu/
+  /// convolution_emitter.h).
+  bool generated = false;
 
   const ConvOperand& written() const {
     return pass == ConvPass::forward ? result : pass == ConvPass::input_grad ? image : weight;

@@ -168,6 +168,7 @@ proto::ConvCallProto conv_to_proto(const ConvCall& c) {
   *out.mutable_image() = conv_operand_to_proto(c.image);
   *out.mutable_weight() = conv_operand_to_proto(c.weight);
   *out.mutable_result() = conv_operand_to_proto(c.result);
+  out.set_generated(c.generated);
   return out;
 }
 
@@ -193,6 +194,7 @@ ConvCall conv_from_proto(const proto::ConvCallProto& p) {
   c.image = {p.image().buffer(), p.image().offset()};
   c.weight = {p.weight().buffer(), p.weight().offset()};
   c.result = {p.result().buffer(), p.result().offset()};
+  c.generated = p.generated();
   return c;
 }
 

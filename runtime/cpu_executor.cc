@@ -321,9 +321,10 @@ class CpuExecutor : public ObservableExecutor {
     lp.code.resize(p.steps.size());
     for (size_t i = 0; i < p.steps.size(); ++i) {
       const Step& s = p.steps[i];
-      if (auto* cv = s.conv())
+      const ConvCall* cv = s.conv();
+      if (cv && !cv->generated)
         lp.convolutions.emplace(i, CpuConvolution(*cv, "program '" + entry + "' step " + std::to_string(i)));
-      bool native = s.loop() || (s.gemm() && s.gemm()->has_epilogue());
+      bool native = s.loop() || (s.gemm() && s.gemm()->has_epilogue()) || (cv && cv->generated);
       if (!native) continue;
       std::string sym = cpu_abi::kernel_symbol(entry, i);
       StepCode& c = lp.code[i];
@@ -371,8 +372,11 @@ class CpuExecutor : public ObservableExecutor {
                      static_cast<const uint8_t*>(lp.pointers[cp->src]) + cp->src_offset * size, cp->numel * size);
     } else if (auto* r = s.all_reduce()) {
       all_reduce_.run(lp.program, *r, lp.pointers.data(), *group_);
-    } else if (s.conv()) {
-      lp.convolutions.at(index).run(lp.pointers.data(), pool_);
+    } else if (auto* cv = s.conv()) {
+      if (cv->generated)
+        run_kernel(lp, c.fn, c.range, c.work_per_item);
+      else
+        lp.convolutions.at(index).run(lp.pointers.data(), pool_);
     }
   }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <set>
 #include <cstring>
+#include <iostream>
 #include <random>
 
 #include "compiler/codegen/cpu/cpu_codegen.h"
@@ -19,6 +20,7 @@
 #include "ir/builder.h"
 #include "ir/verifier.h"
 #include "ir/error.h"
+#include "kernel/cpu_features.h"
 #include "runtime/cpu_convolution.h"
 #include "runtime/cpu_executor.h"
 #include "runtime/ref_executor.h"
@@ -442,6 +444,60 @@ TEST(CpuExecutorGraphs, ConvolutionPassesInManyBlocksMatchTheReference) {
     Program p = build_program(g, e);
     EXPECT_EQ(test::step_kinds(p)["conv"], 3) << print_program(p);
     for (int threads : {1, 3}) expect_cpu_matches_reference(g, e, test::random_feeds(g, 17), 1e-4, threads);
+  }
+}
+
+// Small convolutions are generated kernels when the target has AVX2 or
+// AVX-512 (compiler/codegen/cpu/convolution_emitter.h): all three passes,
+// on 8 or 16 lanes, with rows that end inside a vector, asymmetric kernels
+// and pads, and work split over 1 or 3 threads; the passes whose rows fill
+// too few lanes stay oneDNN calls in the same program.
+TEST(CpuExecutorGraphs, GeneratedConvolutionsMatchTheReference) {
+  struct Case {
+    std::vector<int64_t> x, w, y;
+    std::vector<int64_t> pads;
+    int generated_on_v3, generated_on_v4;  // of the three passes
+  };
+  const Case cases[] = {
+      // LeNet-5's first convolution (on 16 lanes its input gradient has too
+      // few accumulators, one filter's row; on 8 its weight gradient too
+      // many, 5 taps of 4 vectors) and second (its forward and weight
+      // gradient rows of 10 fill too few lanes).
+      {{13, 1, 28, 28}, {6, 1, 5, 5}, {13, 6, 28, 28}, {2, 2}, 2, 2},
+      {{13, 6, 14, 14}, {16, 6, 5, 5}, {13, 16, 10, 10}, {0, 0}, 1, 1},
+      {{5, 4, 9, 13}, {8, 4, 3, 2}, {5, 8, 9, 12}, {1, 0}, 3, 3},
+  };
+  for (const char* cpu : {"x86-64-v3", "x86-64-v4"}) {
+    const bool v4 = std::string(cpu) == "x86-64-v4";
+    if (!missing_cpu_features({v4 ? "avx512f" : "avx2", "fma"}).empty()) {
+      std::cout << "skipping " << cpu << ": this machine cannot run its code\n";
+      continue;
+    }
+    for (const Case& c : cases) {
+      SCOPED_TRACE(std::string(cpu) + ", image " + std::to_string(c.x[1]) + "x" + std::to_string(c.x[2]) + "x" +
+                   std::to_string(c.x[3]));
+      Graph g;
+      GraphBuilder b(g);
+      auto x = b.input("x", {DType::f32, c.x});
+      auto w = b.input("w", {DType::f32, c.w});
+      auto dy = b.input("dy", {DType::f32, c.y});
+      Attrs a = {{"strides", attr_ints({1, 1})}, {"pads", attr_ints(c.pads)}, {"dilations", attr_ints({1, 1})}};
+      Attrs with_image = a, with_kernel = a;
+      with_image["image"] = attr_ints({c.x[2], c.x[3]});
+      with_kernel["kernel"] = attr_ints({c.w[2], c.w[3]});
+      auto y = b.op("conv2d_forward", {x, w}, a);
+      ASSERT_EQ(g.type_of(y).dims, c.y);
+      auto dx = b.op("conv2d_input_grad", {dy, w}, with_image);
+      auto dw = b.op("conv2d_weight_grad", {x, dy}, with_kernel);
+      EntrySpec e{"predict", {y, dx, dw}, {}, false};
+      for (int threads : {1, 3}) {
+        Program p = expect_cpu_matches_reference(g, e, test::random_feeds(g, 23), 1e-4, threads, cpu);
+        int generated = 0;
+        for (const Step& s : p.steps)
+          if (s.conv() && s.conv()->generated) ++generated;
+        EXPECT_EQ(generated, v4 ? c.generated_on_v4 : c.generated_on_v3) << print_program(p);
+      }
+    }
   }
 }
 

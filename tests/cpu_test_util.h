@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "compiler/codegen/cpu/cpu_codegen.h"
+#include "compiler/codegen/cpu/object_emitter.h"
 #include "compiler/lower_to_kernels.h"
 #include "runtime/cpu_executor.h"
 #include "runtime/ref_executor.h"
@@ -21,9 +22,11 @@
 namespace dlc::test {
 
 /// An executable around `programs`: their state buffers become parameters
-/// (initialized from `state`), their inputs and outputs the entry points'.
+/// (initialized from `state`), their inputs and outputs the entry points';
+/// the code is for `cpu` (an LLVM CPU name).
 inline proto::Executable make_executable(const std::vector<Program>& programs,
-                                         const std::map<std::string, Tensor>& state) {
+                                         const std::map<std::string, Tensor>& state,
+                                         const std::string& cpu = cpu::kDefaultCpu) {
   proto::Executable exe;
   exe.set_target("cpu");
   std::set<std::string> params;
@@ -47,7 +50,9 @@ inline proto::Executable make_executable(const std::vector<Program>& programs,
     }
     *exe.add_programs() = program_to_proto(p);
   }
-  exe.set_code(cpu::compile_programs(programs));
+  cpu::CpuCodegenOptions opts;
+  opts.cpu = cpu;
+  exe.set_code(cpu::compile_programs(programs, opts));
   return exe;
 }
 
@@ -120,22 +125,29 @@ inline void expect_results_match_reference(const Graph& g, const EntrySpec& e,
 /// Lowers entry `e` of `g` (build_program), runs it on the cpu executor and
 /// expects its outputs and state updates to match the reference interpreter
 /// (expect_results_match_reference). The executor runs with seed 0 and step 0 as
-/// the interpreter does, so dropout masks coincide.
-inline void expect_cpu_matches_reference(const Graph& g, const EntrySpec& e, const std::map<std::string, Tensor>& feeds,
-                                         double tol = 1e-5, int threads = 2) {
-  Program p = build_program(g, e);
+/// the interpreter does, so dropout masks coincide. The code is for `cpu`,
+/// whose vector width decides which convolutions are generated kernels
+/// (cpu::choose_convolution_kernels, as `dlc compile` does). Returns the
+/// program that ran.
+inline Program expect_cpu_matches_reference(const Graph& g, const EntrySpec& e, const std::map<std::string, Tensor>& feeds,
+                                            double tol = 1e-5, int threads = 2,
+                                            const std::string& cpu = cpu::kDefaultCpu) {
+  std::vector<Program> programs = {build_program(g, e)};
+  cpu::choose_convolution_kernels(programs, cpu);
+  const Program& p = programs[0];
   std::map<std::string, Tensor> state, inputs;
   for (const Buffer& b : p.buffers) {
     if (b.kind == BufferKind::state) state[b.name] = feeds.at(b.name);
     if (b.kind == BufferKind::input) inputs[b.name] = feeds.at(b.name);
   }
-  auto cpu = make_cpu_executor(make_executable({p}, state), threads);
+  auto executor = make_cpu_executor(make_executable(programs, state, cpu), threads);
   std::map<std::string, HostTensor> outs;
-  cpu->run(p.entry, to_host_map(inputs), &outs);
+  executor->run(p.entry, to_host_map(inputs), &outs);
   std::map<std::string, Tensor> got, after;
   for (const auto& [name, h] : outs) got[name] = to_tensor(h);
-  for (const auto& [param, value] : e.updates) after[param] = to_tensor(cpu->get_state(param));
+  for (const auto& [param, value] : e.updates) after[param] = to_tensor(executor->get_state(param));
   expect_results_match_reference(g, e, feeds, p, got, after, tol);
+  return p;
 }
 
 }  // namespace dlc::test

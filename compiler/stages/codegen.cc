@@ -21,6 +21,7 @@ class CodegenStage : public Stage {
     // The readable code is kept only when someone wants to see it.
     bool want_text = o.dump_after == "codegen" || o.dump_after == "all";
     if (o.target == "cpu") {
+      cpu::choose_convolution_kernels(c.programs, o.cpu);
       cpu::CpuCodegenOptions cg;
       cg.cpu = o.cpu;
       cg.cpu_name = &c.cpu_name;

@@ -283,6 +283,7 @@ std::string step_label(const Step& s) {
     label += std::string(" ") + conv_pass_name(c->pass) + " " + std::to_string(g.batch) + "x" +
              std::to_string(g.channels) + "x" + std::to_string(g.image[0]) + "x" + std::to_string(g.image[1]) + " -> " +
              std::to_string(g.filters) + " " + std::to_string(g.kernel[0]) + "x" + std::to_string(g.kernel[1]);
+    if (c->generated) label += " generated";
   }
   std::string nodes;
   for (const auto& n : s.nodes) nodes += (nodes.empty() ? "" : ",") + n;

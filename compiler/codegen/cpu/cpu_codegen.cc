@@ -15,6 +15,7 @@
 #include <system_error>
 #include <thread>
 
+#include "compiler/codegen/cpu/convolution_emitter.h"
 #include "compiler/codegen/cpu/loop_emitter.h"
 #include "compiler/codegen/cpu/object_emitter.h"
 #include "compiler/codegen/cpu/shared_object_linker.h"
@@ -39,11 +40,13 @@ constexpr unsigned kVectorizeMaxInstructions = 1024;
 // 10000 (AVX-512, session 16) for a few ms more compile time.
 constexpr unsigned kVectorizeMaxUnrolledInstructions = 4096;
 
-// One kernel function to generate: which program, which step, which loop.
+// One kernel function to generate: which program, which step, which loop
+// (or which generated convolution).
 struct KernelTask {
   const Program* program;
   const LoopKernel* kernel;
   std::string symbol;
+  const ConvCall* conv = nullptr;
 };
 
 std::string module_text(const llvm::Module& m) {
@@ -62,6 +65,7 @@ std::vector<KernelTask> kernel_tasks(const std::vector<Program>& programs) {
       std::string name = cpu_abi::kernel_symbol(p.entry, i);
       if (auto* k = s.loop()) tasks.push_back({&p, k, name});
       if (auto* g = s.gemm(); g && g->has_epilogue()) tasks.push_back({&p, &g->epilogue, name});
+      if (auto* c = s.conv(); c && c->generated) tasks.push_back({&p, nullptr, name, c});
     }
   }
   return tasks;
@@ -93,7 +97,10 @@ CompiledModule compile_module(const std::vector<Program>& programs, const std::v
   llvm::Module m("dlc_kernels", ctx);
   configure_module(m, tm);
   PipelineOptions pipeline;
-  if (index < tasks.size()) {
+  if (index < tasks.size() && tasks[index].conv) {
+    const KernelTask& t = tasks[index];
+    emit_convolution_kernel(m, *t.conv, t.symbol, convolution_lanes(target_cpu(tm).features));
+  } else if (index < tasks.size()) {
     const KernelTask& t = tasks[index];
     const bool unrolled_rows = emit_loop_kernel(m, *t.program, *t.kernel, t.symbol);
     const unsigned limit = unrolled_rows ? kVectorizeMaxUnrolledInstructions : kVectorizeMaxInstructions;
@@ -109,6 +116,10 @@ CompiledModule compile_module(const std::vector<Program>& programs, const std::v
 
 }  // namespace
 
+void choose_convolution_kernels(std::vector<Program>& programs, const std::string& cpu) {
+  choose_generated_convolutions(programs, convolution_lanes(target_cpu(*make_target_machine(cpu)).features));
+}
+
 std::string compile_programs(const std::vector<Program>& programs, const CpuCodegenOptions& opts) {
   std::vector<KernelTask> tasks = kernel_tasks(programs);
   // Checked (and the CPU name validated) before any thread starts.
@@ -122,7 +133,12 @@ std::string compile_programs(const std::vector<Program>& programs, const CpuCode
     llvm::LLVMContext ctx;
     llvm::Module m("dlc_kernels", ctx);
     configure_module(m, *tm);
-    for (const KernelTask& t : tasks) emit_loop_kernel(m, *t.program, *t.kernel, t.symbol);
+    const int lanes = convolution_lanes(cpu.features);
+    for (const KernelTask& t : tasks)
+      if (t.conv)
+        emit_convolution_kernel(m, *t.conv, t.symbol, lanes);
+      else
+        emit_loop_kernel(m, *t.program, *t.kernel, t.symbol);
     add_fingerprint(m, programs);
     *opts.llvm_ir = module_text(m);
   }

@@ -26,8 +26,14 @@ struct CpuCodegenOptions {
   int threads = 0;
 };
 
-/// Generates one kernel function per loop step, row step and GEMM epilogue
-/// of every program (symbols and ABI in runtime/cpu_executor.h), each in an
+/// Marks the convolution steps that the code for `cpu` computes with
+/// generated kernels instead of oneDNN (ConvCall::generated: small
+/// convolutions, compiler/codegen/cpu/convolution_emitter.h). Call it
+/// before compile_programs, with the same cpu.
+void choose_convolution_kernels(std::vector<Program>& programs, const std::string& cpu);
+
+/// Generates one kernel function per loop step, row step, GEMM epilogue and
+/// generated convolution of every program (symbols and ABI in runtime/cpu_executor.h), each in an
 /// LLVM module of its own, optimizes them at O3 for `opts.cpu` on
 /// `opts.threads` threads, and links them into a shared object whose bytes
 /// go into Executable::code. Throws dlc::Error for an unknown CPU or

@@ -1,0 +1,348 @@
+#include "compiler/codegen/cpu/convolution_emitter.h"
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "compiler/codegen/cpu/emit_util.h"
+
+namespace dlc::cpu {
+namespace {
+
+// The accumulators of one tile stay in registers: AVX-512 has 32 vector
+// registers, AVX2 16; the rest hold a tap's pixels and a weight (or the
+// result's gradient).
+int max_accumulators(int lanes) { return lanes >= 16 ? 24 : 12; }
+// The weight gradient's tile needs only two more registers (the gradient
+// row and one pixel row), so it takes a whole 5x5 kernel on AVX-512.
+int max_weight_accumulators(int lanes) { return lanes >= 16 ? 28 : 12; }
+
+// A staged image larger than this would not stay in L1/L2 next to the
+// output rows (and lives on the thread's stack).
+constexpr int64_t kMaxStageBytes = 64 * 1024;
+// Above this many channels or filters oneDNN's blocks are full.
+constexpr int64_t kMaxChannels = 32;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/// A pass as a product over a zero-padded, staged tensor, stride 1:
+///   forward and input gradient, for every output element:
+///     out[n][o][y][x] = sum over c, i, j of staged[n][c][y + i][x + j] * weight(o, c, i, j)
+///   weight gradient, for every weight element:
+///     weight[o][c][i][j] = sum over n, y, x of grad[n][o][y][x] * staged[n][c][y + i][x + j]
+/// where `staged` is the tensor `in` [N, channels, rows, cols] with `pad`
+/// zeros around it, and weight(o, c, i, j) is element weight.offset +
+/// o * w_stride[0] + c * w_stride[1] + i * w_stride[2] + j * w_stride[3].
+/// `out` [N, filters, out[0], out[1]] is the result (or its gradient `grad`).
+struct DirectProduct {
+  ConvPass pass = ConvPass::forward;
+  int64_t batch = 0, channels = 0, filters = 0;
+  int64_t rows = 0, cols = 0;  // the staged tensor's image
+  int64_t pad[2] = {0, 0};
+  int64_t kernel[2] = {1, 1};
+  int64_t out[2] = {0, 0};
+  ConvOperand in, result, weight;
+  int64_t w_stride[4] = {0, 0, 0, 0};
+
+  int64_t staged_rows() const { return rows + 2 * pad[0]; }
+  /// Vectors per row of `out`.
+  int64_t row_vectors(int lanes) const { return ceil_div(out[1], lanes); }
+  /// Lanes of a row's last vector.
+  int64_t tail(int lanes) const { return out[1] - (row_vectors(lanes) - 1) * lanes; }
+  /// Floats per staged row: every vector a tap loads stays inside it.
+  int64_t pitch(int lanes) const { return ceil_div(row_vectors(lanes) * lanes + kernel[1] - 1, lanes) * lanes; }
+  /// The channels staged at once: all of an image's (output tiles), one
+  /// (weight gradient).
+  int64_t staged_channels() const { return pass == ConvPass::weight_grad ? 1 : channels; }
+  int64_t stage_floats(int lanes) const { return staged_channels() * staged_rows() * pitch(lanes); }
+  int64_t macs() const { return batch * filters * out[0] * out[1] * channels * kernel[0] * kernel[1]; }
+};
+
+DirectProduct direct_product(const ConvCall& c) {
+  const ConvGeometry& g = c.geometry;
+  const int64_t kh = g.kernel[0], kw = g.kernel[1];
+  DirectProduct d;
+  d.pass = c.pass;
+  d.batch = g.batch;
+  d.kernel[0] = kh, d.kernel[1] = kw;
+  d.weight = c.weight;
+  d.w_stride[0] = g.channels * kh * kw, d.w_stride[1] = kh * kw, d.w_stride[2] = kw, d.w_stride[3] = 1;
+  d.channels = g.channels, d.filters = g.filters;
+  d.rows = g.image[0], d.cols = g.image[1];
+  d.pad[0] = g.pad[0], d.pad[1] = g.pad[1];
+  d.out[0] = g.out[0], d.out[1] = g.out[1];
+  d.in = c.image, d.result = c.result;
+  if (c.pass == ConvPass::input_grad) {
+    // dx[n][c][y][x] = sum over o, i, j of dy[n][o][y + p - i][x + p - j] * w[o][c][i][j]: with
+    // i' = kh - 1 - i, the result's gradient padded by kh - 1 - p, filters
+    // and channels swapped and the kernel read backwards.
+    d.channels = g.filters, d.filters = g.channels;
+    d.rows = g.out[0], d.cols = g.out[1];
+    d.pad[0] = kh - 1 - g.pad[0], d.pad[1] = kw - 1 - g.pad[1];
+    d.out[0] = g.image[0], d.out[1] = g.image[1];
+    d.in = c.result, d.result = c.image;
+    d.weight.offset += (kh - 1) * kw + (kw - 1);
+    d.w_stride[0] = kh * kw, d.w_stride[1] = g.channels * kh * kw, d.w_stride[2] = -kw, d.w_stride[3] = -1;
+  }
+  return d;
+}
+
+/// Output tiles: filters per tile, the largest divisor of the filter count
+/// whose accumulators (a row's vectors each) fit the registers.
+int64_t tile_filters(const DirectProduct& d, int lanes) {
+  for (int64_t f = d.filters; f >= 1; --f)
+    if (d.filters % f == 0 && f * d.row_vectors(lanes) <= max_accumulators(lanes)) return f;
+  return 0;
+}
+
+/// Weight gradient: kernel rows per tile (a row's vectors per tap).
+int64_t tile_kernel_rows(const DirectProduct& d, int lanes) {
+  return std::min(d.kernel[0], max_weight_accumulators(lanes) / (d.kernel[1] * d.row_vectors(lanes)));
+}
+
+/// The pieces both kernels are built from.
+class ConvolutionEmitter {
+ public:
+  ConvolutionEmitter(llvm::Module& m, const DirectProduct& d, int lanes) : m_(m), b_(m.getContext()), d_(d), lanes_(lanes) {
+    fl_ = b_.getFloatTy();
+    vec_ = llvm::FixedVectorType::get(fl_, static_cast<unsigned>(lanes));
+  }
+
+  /// The kernel function, its operands, and the zeroed staging buffer.
+  void begin(const std::string& name, int64_t range, int64_t work_per_item) {
+    f_ = begin_kernel(m_, b_, name, range, work_per_item);
+    in_ = b_.CreateConstInBoundsGEP1_64(fl_, buffer_address(b_, f_, d_.in.buffer), d_.in.offset);
+    result_ = b_.CreateConstInBoundsGEP1_64(fl_, buffer_address(b_, f_, d_.result.buffer), d_.result.offset);
+    weight_ = buffer_address(b_, f_, d_.weight.buffer);
+    // The padding is zeroed once; every staging overwrites only the inside.
+    auto* type = llvm::ArrayType::get(fl_, static_cast<uint64_t>(d_.stage_floats(lanes_)));
+    stage_ = b_.CreateAlloca(type, nullptr, "stage");
+    stage_->setAlignment(llvm::Align(64));
+    b_.CreateMemSet(stage_, b_.getInt8(0), i64(d_.stage_floats(lanes_) * 4), llvm::Align(64));
+  }
+
+  /// `count` accumulators in the entry block, where LLVM keeps them in registers.
+  std::vector<llvm::AllocaInst*> accumulators(int64_t count) {
+    std::vector<llvm::AllocaInst*> acc(static_cast<size_t>(count));
+    for (auto& a : acc) a = b_.CreateAlloca(vec_, nullptr, "acc");
+    return acc;
+  }
+
+  void zero(const std::vector<llvm::AllocaInst*>& acc) {
+    for (auto* a : acc) b_.CreateStore(llvm::ConstantAggregateZero::get(vec_), a);
+  }
+
+  /// acc += x * y, lane by lane.
+  void multiply_add(llvm::AllocaInst* acc, llvm::Value* x, llvm::Value* y) {
+    b_.CreateStore(b_.CreateIntrinsic(llvm::Intrinsic::fmuladd, {vec_}, {x, y, b_.CreateLoad(vec_, acc)}), acc);
+  }
+
+  /// Copies channels [first, first + count) of image n of `in` into the stage.
+  void stage_image(llvm::Value* n, llvm::Value* first, int64_t count) {
+    CountedLoop channel(b_, i64(0), i64(count), "stage_channel");
+    CountedLoop row(b_, i64(0), i64(d_.rows), "stage_row");
+    llvm::Value* plane = b_.CreateAdd(b_.CreateMul(n, i64(d_.channels)), b_.CreateAdd(first, channel.index()));
+    llvm::Value* from = b_.CreateMul(b_.CreateAdd(b_.CreateMul(plane, i64(d_.rows)), row.index()), i64(d_.cols));
+    llvm::Value* staged_row = b_.CreateAdd(b_.CreateMul(channel.index(), i64(d_.staged_rows())),
+                                           b_.CreateAdd(row.index(), i64(d_.pad[0])));
+    llvm::Value* to = b_.CreateAdd(b_.CreateMul(staged_row, i64(pitch())), i64(d_.pad[1]));
+    b_.CreateMemCpy(b_.CreateInBoundsGEP(fl_, stage_, to), llvm::Align(4), b_.CreateInBoundsGEP(fl_, in_, from),
+                    llvm::Align(4), i64(d_.cols * 4));
+    row.finish();
+    channel.finish();
+  }
+
+  /// The vector of staged floats from element `at`.
+  llvm::Value* staged(llvm::Value* at) {
+    return b_.CreateAlignedLoad(vec_, b_.CreateInBoundsGEP(fl_, stage_, at), llvm::Align(4));
+  }
+
+  /// Element (n, o, y, 0) of the result (or its gradient).
+  llvm::Value* result_row(llvm::Value* n, llvm::Value* o, llvm::Value* y) {
+    llvm::Value* row = b_.CreateAdd(b_.CreateMul(b_.CreateAdd(b_.CreateMul(n, i64(d_.filters)), o), i64(d_.out[0])), y);
+    return b_.CreateInBoundsGEP(fl_, result_, b_.CreateMul(row, i64(d_.out[1])));
+  }
+
+  /// Vector v of the result row at `row`: read (zeros past the row's end) or written.
+  llvm::Value* load_row_vector(llvm::Value* row, int64_t v) {
+    llvm::Value* at = b_.CreateConstInBoundsGEP1_64(fl_, row, static_cast<uint64_t>(v * lanes_));
+    if (last_is_partial(v))
+      return b_.CreateMaskedLoad(vec_, at, llvm::Align(4), tail_mask(), llvm::ConstantAggregateZero::get(vec_));
+    return b_.CreateAlignedLoad(vec_, at, llvm::Align(4));
+  }
+  void store_row_vector(llvm::Value* row, int64_t v, llvm::Value* value) {
+    llvm::Value* at = b_.CreateConstInBoundsGEP1_64(fl_, row, static_cast<uint64_t>(v * lanes_));
+    if (last_is_partial(v))
+      b_.CreateMaskedStore(value, at, llvm::Align(4), tail_mask());
+    else
+      b_.CreateAlignedStore(value, at, llvm::Align(4));
+  }
+
+  /// The weight scalar at element `at`, in every lane.
+  llvm::Value* weight_splat(llvm::Value* at) {
+    return b_.CreateVectorSplat(static_cast<unsigned>(lanes_), b_.CreateLoad(fl_, b_.CreateInBoundsGEP(fl_, weight_, at)));
+  }
+  void store_weight(llvm::Value* at, llvm::Value* value) { b_.CreateStore(value, b_.CreateInBoundsGEP(fl_, weight_, at)); }
+
+  llvm::Value* i64(int64_t v) { return b_.getInt64(static_cast<uint64_t>(v)); }
+  int64_t pitch() const { return d_.pitch(lanes_); }
+  llvm::IRBuilder<>& b() { return b_; }
+  const KernelFrame& frame() const { return f_; }
+  llvm::Type* vec() const { return vec_; }
+
+ private:
+  bool last_is_partial(int64_t v) const { return v == d_.row_vectors(lanes_) - 1 && d_.tail(lanes_) < lanes_; }
+  llvm::Constant* tail_mask() {
+    std::vector<llvm::Constant*> bits;
+    for (int64_t l = 0; l < lanes_; ++l) bits.push_back(b_.getInt1(l < d_.tail(lanes_)));
+    return llvm::ConstantVector::get(bits);
+  }
+
+  llvm::Module& m_;
+  llvm::IRBuilder<> b_;
+  const DirectProduct& d_;
+  int lanes_;
+  llvm::Type* fl_ = nullptr;
+  llvm::FixedVectorType* vec_ = nullptr;
+  KernelFrame f_;
+  llvm::Value* in_ = nullptr;
+  llvm::Value* result_ = nullptr;
+  llvm::Value* weight_ = nullptr;
+  llvm::AllocaInst* stage_ = nullptr;
+};
+
+/// Forward and input gradient, over the images: for each output row, tiles
+/// of filters_per_tile filters x the row's vectors, each tap's staged row
+/// times a broadcast weight.
+void emit_output_tiles(llvm::Module& m, const DirectProduct& d, const std::string& name, int lanes) {
+  ConvolutionEmitter e(m, d, lanes);
+  llvm::IRBuilder<>& b = e.b();
+  const int64_t vectors = d.row_vectors(lanes), filters_per_tile = tile_filters(d, lanes);
+  e.begin(name, d.batch, d.macs() / std::max<int64_t>(1, d.batch));
+  std::vector<llvm::AllocaInst*> acc = e.accumulators(filters_per_tile * vectors);
+
+  CountedLoop image(b, e.frame().begin, e.frame().end, "image");
+  llvm::Value* n = image.index();
+  e.stage_image(n, e.i64(0), d.channels);
+  CountedLoop out_row(b, e.i64(0), e.i64(d.out[0]), "out_row");
+  CountedLoop tile(b, e.i64(0), e.i64(d.filters / filters_per_tile), "filter_tile");
+  e.zero(acc);
+  llvm::Value* first_filter = b.CreateMul(tile.index(), e.i64(filters_per_tile));
+  {
+    CountedLoop channel(b, e.i64(0), e.i64(d.channels), "channel");
+    llvm::Value* row0 =
+        b.CreateMul(b.CreateAdd(b.CreateMul(channel.index(), e.i64(d.staged_rows())), out_row.index()), e.i64(e.pitch()));
+    llvm::Value* w0 = b.CreateAdd(b.CreateAdd(e.i64(d.weight.offset), b.CreateMul(first_filter, e.i64(d.w_stride[0]))),
+                                  b.CreateMul(channel.index(), e.i64(d.w_stride[1])));
+    std::vector<llvm::Value*> pixels(static_cast<size_t>(vectors));
+    for (int64_t i = 0; i < d.kernel[0]; ++i)
+      for (int64_t j = 0; j < d.kernel[1]; ++j) {
+        for (int64_t v = 0; v < vectors; ++v) pixels[v] = e.staged(b.CreateAdd(row0, e.i64(i * e.pitch() + j + v * lanes)));
+        for (int64_t o = 0; o < filters_per_tile; ++o) {
+          llvm::Value* w = e.weight_splat(b.CreateAdd(w0, e.i64(o * d.w_stride[0] + i * d.w_stride[2] + j * d.w_stride[3])));
+          for (int64_t v = 0; v < vectors; ++v) e.multiply_add(acc[o * vectors + v], pixels[v], w);
+        }
+      }
+    channel.finish();
+  }
+  for (int64_t o = 0; o < filters_per_tile; ++o) {
+    llvm::Value* row = e.result_row(n, b.CreateAdd(first_filter, e.i64(o)), out_row.index());
+    for (int64_t v = 0; v < vectors; ++v) e.store_row_vector(row, v, b.CreateLoad(e.vec(), acc[o * vectors + v]));
+  }
+  tile.finish();
+  out_row.finish();
+  image.finish();
+  b.CreateRetVoid();
+}
+
+/// Weight gradient, over the (filter, channel) pairs: for each tile of
+/// kernel rows, one accumulator per tap and row vector, summed over every
+/// image and result row; the lanes are added in order at the end.
+void emit_weight_gradient(llvm::Module& m, const DirectProduct& d, const std::string& name, int lanes) {
+  ConvolutionEmitter e(m, d, lanes);
+  llvm::IRBuilder<>& b = e.b();
+  const int64_t vectors = d.row_vectors(lanes), kw = d.kernel[1], rows_per_tile = tile_kernel_rows(d, lanes);
+  e.begin(name, d.filters * d.channels, d.macs() / (d.filters * d.channels));
+  std::vector<llvm::AllocaInst*> acc = e.accumulators(rows_per_tile * kw * vectors);
+
+  CountedLoop pair(b, e.frame().begin, e.frame().end, "filter_channel");
+  llvm::Value* o = b.CreateUDiv(pair.index(), e.i64(d.channels));
+  llvm::Value* c = b.CreateURem(pair.index(), e.i64(d.channels));
+  for (int64_t first_row = 0; first_row < d.kernel[0]; first_row += rows_per_tile) {
+    const int64_t rows = std::min(rows_per_tile, d.kernel[0] - first_row);
+    e.zero(acc);
+    CountedLoop image(b, e.i64(0), e.i64(d.batch), "image");
+    e.stage_image(image.index(), c, 1);
+    CountedLoop out_row(b, e.i64(0), e.i64(d.out[0]), "out_row");
+    llvm::Value* grad_row = e.result_row(image.index(), o, out_row.index());
+    llvm::Value* row0 = b.CreateMul(b.CreateAdd(out_row.index(), e.i64(first_row)), e.i64(e.pitch()));
+    for (int64_t v = 0; v < vectors; ++v) {
+      llvm::Value* grad = e.load_row_vector(grad_row, v);
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < kw; ++j)
+          e.multiply_add(acc[(i * kw + j) * vectors + v], grad,
+                         e.staged(b.CreateAdd(row0, e.i64(i * e.pitch() + j + v * lanes))));
+    }
+    out_row.finish();
+    image.finish();
+    // Each tap's vectors, then their lanes, added in order: the same sum on any thread.
+    llvm::Value* w0 = b.CreateAdd(b.CreateAdd(e.i64(d.weight.offset), b.CreateMul(o, e.i64(d.w_stride[0]))),
+                                  b.CreateMul(c, e.i64(d.w_stride[1])));
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < kw; ++j) {
+        llvm::Value* sum = llvm::ConstantFP::get(b.getFloatTy(), 0.0);
+        for (int64_t v = 0; v < vectors; ++v)
+          sum = b.CreateFAddReduce(sum, b.CreateLoad(e.vec(), acc[(i * kw + j) * vectors + v]));
+        e.store_weight(b.CreateAdd(w0, e.i64((first_row + i) * d.w_stride[2] + j * d.w_stride[3])), sum);
+      }
+  }
+  pair.finish();
+  b.CreateRetVoid();
+}
+
+}  // namespace
+
+int convolution_lanes(const std::vector<std::string>& features) {
+  auto has = [&](const char* f) { return std::find(features.begin(), features.end(), f) != features.end(); };
+  if (has("avx512f")) return 16;
+  if (has("avx2") && has("fma")) return 8;
+  return 0;
+}
+
+bool generates_convolution(const ConvCall& c, int lanes) {
+  if (lanes <= 0) return false;
+  const ConvGeometry& g = c.geometry;
+  for (int a = 0; a < 2; ++a)
+    if (g.stride[a] != 1 || g.dilation[a] != 1 || g.pad[a] >= g.kernel[a]) return false;
+  if (g.channels > kMaxChannels || g.filters > kMaxChannels) return false;
+  const DirectProduct d = direct_product(c);
+  if (d.batch < 1 || d.out[0] < 1 || d.out[1] < 1) return false;
+  if (d.stage_floats(lanes) * 4 > kMaxStageBytes) return false;
+  // Lanes past the row's end are computed and dropped.
+  if (4 * d.out[1] < 3 * d.row_vectors(lanes) * lanes) return false;
+  // Enough independent accumulators to cover the multiply-add's latency.
+  const int64_t accumulators = c.pass == ConvPass::weight_grad
+                                   ? tile_kernel_rows(d, lanes) * d.kernel[1] * d.row_vectors(lanes)
+                                   : tile_filters(d, lanes) * d.row_vectors(lanes);
+  return accumulators >= 4;
+}
+
+void choose_generated_convolutions(std::vector<Program>& programs, int lanes) {
+  for (Program& p : programs)
+    for (Step& s : p.steps)
+      if (auto* c = std::get_if<ConvCall>(&s.body)) c->generated = generates_convolution(*c, lanes);
+}
+
+void emit_convolution_kernel(llvm::Module& m, const ConvCall& c, const std::string& name, int lanes) {
+  if (!generates_convolution(c, lanes))
+    throw std::logic_error("emit_convolution_kernel: " + name + " is not a convolution the cpu target generates");
+  const DirectProduct d = direct_product(c);
+  if (c.pass == ConvPass::weight_grad)
+    emit_weight_gradient(m, d, name, lanes);
+  else
+    emit_output_tiles(m, d, name, lanes);
+}
+
+}  // namespace dlc::cpu
