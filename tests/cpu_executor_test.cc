@@ -460,12 +460,14 @@ TEST(CpuExecutorGraphs, GeneratedConvolutionsMatchTheReference) {
   };
   const Case cases[] = {
       // LeNet-5's first convolution (on 16 lanes its input gradient has too
-      // few accumulators, one filter's row; on 8 its weight gradient too
-      // many, 5 taps of 4 vectors) and second (its forward and weight
+      // few accumulators, one filter's row; on 8 lanes the weight gradient
+      // takes two kernel rows at a time) and second (its forward and weight
       // gradient rows of 10 fill too few lanes).
-      {{13, 1, 28, 28}, {6, 1, 5, 5}, {13, 6, 28, 28}, {2, 2}, 2, 2},
+      {{13, 1, 28, 28}, {6, 1, 5, 5}, {13, 6, 28, 28}, {2, 2}, 3, 2},
       {{13, 6, 14, 14}, {16, 6, 5, 5}, {13, 16, 10, 10}, {0, 0}, 1, 1},
       {{5, 4, 9, 13}, {8, 4, 3, 2}, {5, 8, 9, 12}, {1, 0}, 3, 3},
+      // Rows of 6 fill 3/4 of 8 lanes, not of 16.
+      {{7, 3, 8, 6}, {12, 3, 3, 3}, {7, 12, 8, 6}, {1, 1}, 2, 0},
   };
   for (const char* cpu : {"x86-64-v3", "x86-64-v4"}) {
     const bool v4 = std::string(cpu) == "x86-64-v4";

@@ -27,6 +27,7 @@ constexpr int64_t kMaxChannels = 32;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+
 /// A pass as a product over a zero-padded, staged tensor, stride 1:
 ///   forward and input gradient, for every output element:
 ///     out[n][o][y][x] = sum over c, i, j of staged[n][c][y + i][x + j] * weight(o, c, i, j)
@@ -45,10 +46,16 @@ struct DirectProduct {
   int64_t out[2] = {0, 0};
   ConvOperand in, result, weight;
   int64_t w_stride[4] = {0, 0, 0, 0};
+  /// Whether the cpu target generates the pass (planned_product).
+  bool generated = false;
 
   int64_t staged_rows() const { return rows + 2 * pad[0]; }
-  /// Vectors per row of `out`.
-  int64_t row_vectors(int lanes) const { return ceil_div(out[1], lanes); }
+  /// Vectors per row that a tile's sums run along: a row of `out` (output
+  /// tiles); a staged row under the kernel's columns, out[1] + kernel[1] - 1
+  /// (weight gradient).
+  int64_t row_vectors(int lanes) const {
+    return ceil_div(pass == ConvPass::weight_grad ? out[1] + kernel[1] - 1 : out[1], lanes);
+  }
   /// Lanes of a row's last vector.
   int64_t tail(int lanes) const { return out[1] - (row_vectors(lanes) - 1) * lanes; }
   /// Floats per staged row: every vector a tap loads stays inside it.
@@ -57,6 +64,11 @@ struct DirectProduct {
   /// (weight gradient).
   int64_t staged_channels() const { return pass == ConvPass::weight_grad ? 1 : channels; }
   int64_t stage_floats(int lanes) const { return staged_channels() * staged_rows() * pitch(lanes); }
+  /// Weight gradient: one plane of the result's gradient, each row shifted
+  /// right by kernel[1] - 1 zeros, so that the row's product with every
+  /// tap's column is an unaligned load away.
+  int64_t grad_pitch(int lanes) const { return ceil_div(row_vectors(lanes) * lanes + kernel[1] - 1, lanes) * lanes; }
+  int64_t grad_stage_floats(int lanes) const { return pass == ConvPass::weight_grad ? out[0] * grad_pitch(lanes) : 0; }
   int64_t macs() const { return batch * filters * out[0] * out[1] * channels * kernel[0] * kernel[1]; }
 };
 
@@ -97,9 +109,34 @@ int64_t tile_filters(const DirectProduct& d, int lanes) {
   return 0;
 }
 
-/// Weight gradient: kernel rows per tile (a row's vectors per tap).
+/// Weight gradient: kernel rows per tile (one accumulator per tap, which
+/// sums all of a row's vectors).
 int64_t tile_kernel_rows(const DirectProduct& d, int lanes) {
-  return std::min(d.kernel[0], max_weight_accumulators(lanes) / (d.kernel[1] * d.row_vectors(lanes)));
+  return std::min(d.kernel[0], max_weight_accumulators(lanes) / d.kernel[1]);
+}
+
+/// Whether the pass pays as a generated kernel on `lanes`-wide vectors:
+/// rows that fill at least 3/4 of the lanes they take (a row of 10 on 16
+/// lanes wastes 3/8 of every multiply-add), at least 4 accumulators per tile
+/// to cover the multiply-add's latency, and a stage that fits kMaxStageBytes.
+bool pays(const DirectProduct& d, int lanes) {
+  if (4 * d.out[1] < 3 * d.row_vectors(lanes) * lanes) return false;
+  const int64_t accumulators = d.pass == ConvPass::weight_grad ? tile_kernel_rows(d, lanes) * d.kernel[1]
+                                                               : tile_filters(d, lanes) * d.row_vectors(lanes);
+  return accumulators >= 4 && (d.stage_floats(lanes) + d.grad_stage_floats(lanes)) * 4 <= kMaxStageBytes;
+}
+
+/// `c` as the kernel computes it on `lanes`-wide vectors (not generated: a
+/// library call).
+DirectProduct planned_product(const ConvCall& c, int lanes) {
+  const ConvGeometry& g = c.geometry;
+  DirectProduct d = direct_product(c);
+  if (lanes <= 0 || g.channels > kMaxChannels || g.filters > kMaxChannels) return d;
+  for (int a = 0; a < 2; ++a)
+    if (g.stride[a] != 1 || g.dilation[a] != 1 || g.pad[a] >= g.kernel[a]) return d;
+  if (d.batch < 1 || d.out[0] < 1 || d.out[1] < 1) return d;
+  d.generated = pays(d, lanes);
+  return d;
 }
 
 /// The pieces both kernels are built from.
@@ -117,10 +154,7 @@ class ConvolutionEmitter {
     result_ = b_.CreateConstInBoundsGEP1_64(fl_, buffer_address(b_, f_, d_.result.buffer), d_.result.offset);
     weight_ = buffer_address(b_, f_, d_.weight.buffer);
     // The padding is zeroed once; every staging overwrites only the inside.
-    auto* type = llvm::ArrayType::get(fl_, static_cast<uint64_t>(d_.stage_floats(lanes_)));
-    stage_ = b_.CreateAlloca(type, nullptr, "stage");
-    stage_->setAlignment(llvm::Align(64));
-    b_.CreateMemSet(stage_, b_.getInt8(0), i64(d_.stage_floats(lanes_) * 4), llvm::Align(64));
+    stage_ = zeroed_floats(d_.stage_floats(lanes_), "stage");
   }
 
   /// `count` accumulators in the entry block, where LLVM keeps them in registers.
@@ -142,21 +176,29 @@ class ConvolutionEmitter {
   /// Copies channels [first, first + count) of image n of `in` into the stage.
   void stage_image(llvm::Value* n, llvm::Value* first, int64_t count) {
     CountedLoop channel(b_, i64(0), i64(count), "stage_channel");
-    CountedLoop row(b_, i64(0), i64(d_.rows), "stage_row");
     llvm::Value* plane = b_.CreateAdd(b_.CreateMul(n, i64(d_.channels)), b_.CreateAdd(first, channel.index()));
-    llvm::Value* from = b_.CreateMul(b_.CreateAdd(b_.CreateMul(plane, i64(d_.rows)), row.index()), i64(d_.cols));
-    llvm::Value* staged_row = b_.CreateAdd(b_.CreateMul(channel.index(), i64(d_.staged_rows())),
-                                           b_.CreateAdd(row.index(), i64(d_.pad[0])));
-    llvm::Value* to = b_.CreateAdd(b_.CreateMul(staged_row, i64(pitch())), i64(d_.pad[1]));
-    b_.CreateMemCpy(b_.CreateInBoundsGEP(fl_, stage_, to), llvm::Align(4), b_.CreateInBoundsGEP(fl_, in_, from),
-                    llvm::Align(4), i64(d_.cols * 4));
-    row.finish();
+    llvm::Value* to = b_.CreateAdd(b_.CreateMul(b_.CreateAdd(b_.CreateMul(channel.index(), i64(d_.staged_rows())),
+                                                             i64(d_.pad[0])),
+                                                i64(pitch())),
+                                   i64(d_.pad[1]));
+    stage_rows(b_.CreateInBoundsGEP(fl_, stage_, to), pitch(),
+               b_.CreateInBoundsGEP(fl_, in_, b_.CreateMul(plane, i64(d_.rows * d_.cols))), d_.rows, d_.cols);
     channel.finish();
   }
 
-  /// The vector of staged floats from element `at`.
-  llvm::Value* staged(llvm::Value* at) {
-    return b_.CreateAlignedLoad(vec_, b_.CreateInBoundsGEP(fl_, stage_, at), llvm::Align(4));
+  /// Copies `rows` dense rows of `cols` floats from `from` to `to`, `pitch` floats apart.
+  void stage_rows(llvm::Value* to, int64_t pitch, llvm::Value* from, int64_t rows, int64_t cols) {
+    CountedLoop row(b_, i64(0), i64(rows), "stage_row");
+    // A copy of a constant size is a few vector moves, not a call.
+    b_.CreateMemCpy(b_.CreateInBoundsGEP(fl_, to, b_.CreateMul(row.index(), i64(pitch))), llvm::Align(4),
+                    b_.CreateInBoundsGEP(fl_, from, b_.CreateMul(row.index(), i64(cols))), llvm::Align(4),
+                    i64(cols * 4));
+    row.finish();
+  }
+
+  /// The vector of floats from element `at` of `base` (the stage by default).
+  llvm::Value* staged(llvm::Value* at, llvm::Value* base = nullptr) {
+    return b_.CreateAlignedLoad(vec_, b_.CreateInBoundsGEP(fl_, base ? base : stage_, at), llvm::Align(4));
   }
 
   /// Element (n, o, y, 0) of the result (or its gradient).
@@ -165,13 +207,7 @@ class ConvolutionEmitter {
     return b_.CreateInBoundsGEP(fl_, result_, b_.CreateMul(row, i64(d_.out[1])));
   }
 
-  /// Vector v of the result row at `row`: read (zeros past the row's end) or written.
-  llvm::Value* load_row_vector(llvm::Value* row, int64_t v) {
-    llvm::Value* at = b_.CreateConstInBoundsGEP1_64(fl_, row, static_cast<uint64_t>(v * lanes_));
-    if (last_is_partial(v))
-      return b_.CreateMaskedLoad(vec_, at, llvm::Align(4), tail_mask(), llvm::ConstantAggregateZero::get(vec_));
-    return b_.CreateAlignedLoad(vec_, at, llvm::Align(4));
-  }
+  /// Stores vector v of the result row at `row` (the last only up to the row's end).
   void store_row_vector(llvm::Value* row, int64_t v, llvm::Value* value) {
     llvm::Value* at = b_.CreateConstInBoundsGEP1_64(fl_, row, static_cast<uint64_t>(v * lanes_));
     if (last_is_partial(v))
@@ -185,6 +221,14 @@ class ConvolutionEmitter {
     return b_.CreateVectorSplat(static_cast<unsigned>(lanes_), b_.CreateLoad(fl_, b_.CreateInBoundsGEP(fl_, weight_, at)));
   }
   void store_weight(llvm::Value* at, llvm::Value* value) { b_.CreateStore(value, b_.CreateInBoundsGEP(fl_, weight_, at)); }
+
+  /// A zeroed, 64-byte aligned float array of `floats` in the entry block.
+  llvm::AllocaInst* zeroed_floats(int64_t floats, const char* name) {
+    llvm::AllocaInst* a = b_.CreateAlloca(llvm::ArrayType::get(fl_, static_cast<uint64_t>(floats)), nullptr, name);
+    a->setAlignment(llvm::Align(64));
+    b_.CreateMemSet(a, b_.getInt8(0), i64(floats * 4), llvm::Align(64));
+    return a;
+  }
 
   llvm::Value* i64(int64_t v) { return b_.getInt64(static_cast<uint64_t>(v)); }
   int64_t pitch() const { return d_.pitch(lanes_); }
@@ -257,45 +301,53 @@ void emit_output_tiles(llvm::Module& m, const DirectProduct& d, const std::strin
   b.CreateRetVoid();
 }
 
-/// Weight gradient, over the (filter, channel) pairs: for each tile of
-/// kernel rows, one accumulator per tap and row vector, summed over every
-/// image and result row; the lanes are added in order at the end.
+/// Weight gradient, over the (filter, channel) pairs: one accumulator per
+/// tap of a tile of kernel rows, summed over every image and result row.
+/// With x' = x + j, tap (i, j) sums grad[y][x' - j] * staged[y + i][x']
+/// over x', so a staged row is one load for all its taps and a shifted
+/// gradient row one load for all kernel rows; each accumulator's lanes are
+/// added in order at the end.
 void emit_weight_gradient(llvm::Module& m, const DirectProduct& d, const std::string& name, int lanes) {
   ConvolutionEmitter e(m, d, lanes);
   llvm::IRBuilder<>& b = e.b();
   const int64_t vectors = d.row_vectors(lanes), kw = d.kernel[1], rows_per_tile = tile_kernel_rows(d, lanes);
+  const int64_t grad_pitch = d.grad_pitch(lanes);
   e.begin(name, d.filters * d.channels, d.macs() / (d.filters * d.channels));
-  std::vector<llvm::AllocaInst*> acc = e.accumulators(rows_per_tile * kw * vectors);
+  std::vector<llvm::AllocaInst*> acc = e.accumulators(rows_per_tile * kw);
+  // The gradient's rows start kw - 1 floats in, after zeros.
+  llvm::AllocaInst* grad_stage = e.zeroed_floats(d.grad_stage_floats(lanes), "grad_stage");
 
   CountedLoop pair(b, e.frame().begin, e.frame().end, "filter_channel");
   llvm::Value* o = b.CreateUDiv(pair.index(), e.i64(d.channels));
   llvm::Value* c = b.CreateURem(pair.index(), e.i64(d.channels));
+  std::vector<llvm::Value*> grad(static_cast<size_t>(kw));
   for (int64_t first_row = 0; first_row < d.kernel[0]; first_row += rows_per_tile) {
     const int64_t rows = std::min(rows_per_tile, d.kernel[0] - first_row);
     e.zero(acc);
     CountedLoop image(b, e.i64(0), e.i64(d.batch), "image");
     e.stage_image(image.index(), c, 1);
+    e.stage_rows(b.CreateConstInBoundsGEP1_64(b.getFloatTy(), grad_stage, static_cast<uint64_t>(kw - 1)), grad_pitch,
+                 e.result_row(image.index(), o, e.i64(0)), d.out[0], d.out[1]);
     CountedLoop out_row(b, e.i64(0), e.i64(d.out[0]), "out_row");
-    llvm::Value* grad_row = e.result_row(image.index(), o, out_row.index());
+    llvm::Value* grad_row = b.CreateMul(out_row.index(), e.i64(grad_pitch));
     llvm::Value* row0 = b.CreateMul(b.CreateAdd(out_row.index(), e.i64(first_row)), e.i64(e.pitch()));
     for (int64_t v = 0; v < vectors; ++v) {
-      llvm::Value* grad = e.load_row_vector(grad_row, v);
-      for (int64_t i = 0; i < rows; ++i)
-        for (int64_t j = 0; j < kw; ++j)
-          e.multiply_add(acc[(i * kw + j) * vectors + v], grad,
-                         e.staged(b.CreateAdd(row0, e.i64(i * e.pitch() + j + v * lanes))));
+      for (int64_t j = 0; j < kw; ++j)
+        grad[j] = e.staged(b.CreateAdd(grad_row, e.i64(kw - 1 - j + v * lanes)), grad_stage);
+      for (int64_t i = 0; i < rows; ++i) {
+        llvm::Value* pixels = e.staged(b.CreateAdd(row0, e.i64(i * e.pitch() + v * lanes)));
+        for (int64_t j = 0; j < kw; ++j) e.multiply_add(acc[i * kw + j], grad[j], pixels);
+      }
     }
     out_row.finish();
     image.finish();
-    // Each tap's vectors, then their lanes, added in order: the same sum on any thread.
     llvm::Value* w0 = b.CreateAdd(b.CreateAdd(e.i64(d.weight.offset), b.CreateMul(o, e.i64(d.w_stride[0]))),
                                   b.CreateMul(c, e.i64(d.w_stride[1])));
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < kw; ++j) {
-        llvm::Value* sum = llvm::ConstantFP::get(b.getFloatTy(), 0.0);
-        for (int64_t v = 0; v < vectors; ++v)
-          sum = b.CreateFAddReduce(sum, b.CreateLoad(e.vec(), acc[(i * kw + j) * vectors + v]));
-        e.store_weight(b.CreateAdd(w0, e.i64((first_row + i) * d.w_stride[2] + j * d.w_stride[3])), sum);
+        llvm::Value* lanes_sum =
+            b.CreateFAddReduce(llvm::ConstantFP::get(b.getFloatTy(), 0.0), b.CreateLoad(e.vec(), acc[i * kw + j]));
+        e.store_weight(b.CreateAdd(w0, e.i64((first_row + i) * d.w_stride[2] + j * d.w_stride[3])), lanes_sum);
       }
   }
   pair.finish();
@@ -311,23 +363,7 @@ int convolution_lanes(const std::vector<std::string>& features) {
   return 0;
 }
 
-bool generates_convolution(const ConvCall& c, int lanes) {
-  if (lanes <= 0) return false;
-  const ConvGeometry& g = c.geometry;
-  for (int a = 0; a < 2; ++a)
-    if (g.stride[a] != 1 || g.dilation[a] != 1 || g.pad[a] >= g.kernel[a]) return false;
-  if (g.channels > kMaxChannels || g.filters > kMaxChannels) return false;
-  const DirectProduct d = direct_product(c);
-  if (d.batch < 1 || d.out[0] < 1 || d.out[1] < 1) return false;
-  if (d.stage_floats(lanes) * 4 > kMaxStageBytes) return false;
-  // Lanes past the row's end are computed and dropped.
-  if (4 * d.out[1] < 3 * d.row_vectors(lanes) * lanes) return false;
-  // Enough independent accumulators to cover the multiply-add's latency.
-  const int64_t accumulators = c.pass == ConvPass::weight_grad
-                                   ? tile_kernel_rows(d, lanes) * d.kernel[1] * d.row_vectors(lanes)
-                                   : tile_filters(d, lanes) * d.row_vectors(lanes);
-  return accumulators >= 4;
-}
+bool generates_convolution(const ConvCall& c, int lanes) { return planned_product(c, lanes).generated; }
 
 void choose_generated_convolutions(std::vector<Program>& programs, int lanes) {
   for (Program& p : programs)
@@ -336,9 +372,9 @@ void choose_generated_convolutions(std::vector<Program>& programs, int lanes) {
 }
 
 void emit_convolution_kernel(llvm::Module& m, const ConvCall& c, const std::string& name, int lanes) {
-  if (!generates_convolution(c, lanes))
+  const DirectProduct d = planned_product(c, lanes);
+  if (!d.generated)
     throw std::logic_error("emit_convolution_kernel: " + name + " is not a convolution the cpu target generates");
-  const DirectProduct d = direct_product(c);
   if (c.pass == ConvPass::weight_grad)
     emit_weight_gradient(m, d, name, lanes);
   else
