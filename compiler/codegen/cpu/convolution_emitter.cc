@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "compiler/codegen/cpu/emit_util.h"
 
@@ -270,33 +271,52 @@ void emit_output_tiles(llvm::Module& m, const DirectProduct& d, const std::strin
   CountedLoop image(b, e.frame().begin, e.frame().end, "image");
   llvm::Value* n = image.index();
   e.stage_image(n, e.i64(0), d.channels);
-  CountedLoop out_row(b, e.i64(0), e.i64(d.out[0]), "out_row");
-  CountedLoop tile(b, e.i64(0), e.i64(d.filters / filters_per_tile), "filter_tile");
-  e.zero(acc);
-  llvm::Value* first_filter = b.CreateMul(tile.index(), e.i64(filters_per_tile));
-  {
-    CountedLoop channel(b, e.i64(0), e.i64(d.channels), "channel");
-    llvm::Value* row0 =
-        b.CreateMul(b.CreateAdd(b.CreateMul(channel.index(), e.i64(d.staged_rows())), out_row.index()), e.i64(e.pitch()));
-    llvm::Value* w0 = b.CreateAdd(b.CreateAdd(e.i64(d.weight.offset), b.CreateMul(first_filter, e.i64(d.w_stride[0]))),
-                                  b.CreateMul(channel.index(), e.i64(d.w_stride[1])));
-    std::vector<llvm::Value*> pixels(static_cast<size_t>(vectors));
-    for (int64_t i = 0; i < d.kernel[0]; ++i)
-      for (int64_t j = 0; j < d.kernel[1]; ++j) {
-        for (int64_t v = 0; v < vectors; ++v) pixels[v] = e.staged(b.CreateAdd(row0, e.i64(i * e.pitch() + j + v * lanes)));
-        for (int64_t o = 0; o < filters_per_tile; ++o) {
-          llvm::Value* w = e.weight_splat(b.CreateAdd(w0, e.i64(o * d.w_stride[0] + i * d.w_stride[2] + j * d.w_stride[3])));
-          for (int64_t v = 0; v < vectors; ++v) e.multiply_add(acc[o * vectors + v], pixels[v], w);
+  // Output rows [first, last) whose taps reach staged rows of the image
+  // (not its padding) from kernel rows [i_begin, i_end) only.
+  auto emit_rows = [&](int64_t first, int64_t last, int64_t i_begin, int64_t i_end) {
+    CountedLoop out_row(b, e.i64(first), e.i64(last), "out_row");
+    CountedLoop tile(b, e.i64(0), e.i64(d.filters / filters_per_tile), "filter_tile");
+    e.zero(acc);
+    llvm::Value* first_filter = b.CreateMul(tile.index(), e.i64(filters_per_tile));
+    {
+      CountedLoop channel(b, e.i64(0), e.i64(d.channels), "channel");
+      llvm::Value* row0 = b.CreateMul(b.CreateAdd(b.CreateMul(channel.index(), e.i64(d.staged_rows())), out_row.index()),
+                                      e.i64(e.pitch()));
+      llvm::Value* w0 = b.CreateAdd(b.CreateAdd(e.i64(d.weight.offset), b.CreateMul(first_filter, e.i64(d.w_stride[0]))),
+                                    b.CreateMul(channel.index(), e.i64(d.w_stride[1])));
+      std::vector<llvm::Value*> pixels(static_cast<size_t>(vectors));
+      for (int64_t i = i_begin; i < i_end; ++i)
+        for (int64_t j = 0; j < d.kernel[1]; ++j) {
+          for (int64_t v = 0; v < vectors; ++v)
+            pixels[v] = e.staged(b.CreateAdd(row0, e.i64(i * e.pitch() + j + v * lanes)));
+          for (int64_t o = 0; o < filters_per_tile; ++o) {
+            llvm::Value* w =
+                e.weight_splat(b.CreateAdd(w0, e.i64(o * d.w_stride[0] + i * d.w_stride[2] + j * d.w_stride[3])));
+            for (int64_t v = 0; v < vectors; ++v) e.multiply_add(acc[o * vectors + v], pixels[v], w);
+          }
         }
-      }
-    channel.finish();
+      channel.finish();
+    }
+    for (int64_t o = 0; o < filters_per_tile; ++o) {
+      llvm::Value* row = e.result_row(n, b.CreateAdd(first_filter, e.i64(o)), out_row.index());
+      for (int64_t v = 0; v < vectors; ++v) e.store_row_vector(row, v, b.CreateLoad(e.vec(), acc[o * vectors + v]));
+    }
+    tile.finish();
+    out_row.finish();
+  };
+  // Kernel rows over the padding add zeros: the rows near the edges skip
+  // them (an input gradient's padding is kernel - 1 - pad, 29% of LeNet-5's
+  // second one). Runs of rows with the same kernel rows share one loop.
+  auto kernel_rows = [&](int64_t y) {
+    return std::make_pair(std::max<int64_t>(0, d.pad[0] - y), std::min(d.kernel[0], d.pad[0] + d.rows - y));
+  };
+  for (int64_t first = 0; first < d.out[0];) {
+    int64_t last = first + 1;
+    while (last < d.out[0] && kernel_rows(last) == kernel_rows(first)) ++last;
+    auto [i_begin, i_end] = kernel_rows(first);
+    emit_rows(first, last, i_begin, std::max(i_begin, i_end));
+    first = last;
   }
-  for (int64_t o = 0; o < filters_per_tile; ++o) {
-    llvm::Value* row = e.result_row(n, b.CreateAdd(first_filter, e.i64(o)), out_row.index());
-    for (int64_t v = 0; v < vectors; ++v) e.store_row_vector(row, v, b.CreateLoad(e.vec(), acc[o * vectors + v]));
-  }
-  tile.finish();
-  out_row.finish();
   image.finish();
   b.CreateRetVoid();
 }
