@@ -12,6 +12,7 @@
 #include <sstream>
 #include <sys/stat.h>
 
+#include "kernel/cpu_features.h"
 #include "runtime/cpu_executor.h"
 #include "runtime/npy.h"
 #include "runtime/thread_pool.h"
@@ -131,13 +132,15 @@ bool have_fashion() {
   return stat((std::string(kFashion) + "/train-images-idx3-ubyte.gz").c_str(), &st) == 0;
 }
 
-/// Compiles `model` for cpu at `batch`, runs `dlrun train <args>` with
-/// DLC_NUM_THREADS 1, 2 and 3, and expects the same checkpoint bytes.
-void expect_same_checkpoint_on_1_2_3_threads(const std::string& model, int batch, const std::string& args) {
+/// Compiles `model` for cpu at `batch` (with `compile_flags`), runs `dlrun
+/// train <args>` with DLC_NUM_THREADS 1, 2 and 3, and expects the same
+/// checkpoint bytes.
+void expect_same_checkpoint_on_1_2_3_threads(const std::string& model, int batch, const std::string& args,
+                                             const std::string& compile_flags = "") {
   const std::string dir = test::temp_dir(), exe = dir + "/model.dlc";
   std::string out;
   int rc = test::run_command(test::tool_path("dlc") + " compile " + model + " --target cpu --batch " +
-                                 std::to_string(batch) + " -o " + exe,
+                                 std::to_string(batch) + " " + compile_flags + " -o " + exe,
                              &out);
   ASSERT_EQ(rc, 0) << out;
   std::string first;
@@ -170,6 +173,22 @@ TEST(ThreadCountDeterminism, LenetTrainsToTheSameCheckpointOnOneTwoAndThreeThrea
   expect_same_checkpoint_on_1_2_3_threads(
       test::source_path("models/lenet5.pbtxt"), 64,
       std::string("--data ") + kFashion + " --epochs 1 --limit-train 1024 --limit-test 64 --seed 5");
+}
+
+// LeNet-5 again, compiled for AVX-512 (or AVX2) where its small
+// convolutions are generated kernels (compiler/codegen/cpu/
+// convolution_emitter.h): over blocks of images, and the weight gradients
+// over (filter, channel) pairs, each summing all the images itself.
+TEST(ThreadCountDeterminism, LenetWithGeneratedConvolutionsTrainsToTheSameCheckpoint) {
+  if (!have_fashion()) GTEST_SKIP() << kFashion << " is not installed";
+  const char* cpu = missing_cpu_features({"avx512f"}).empty()       ? "x86-64-v4"
+                    : missing_cpu_features({"avx2", "fma"}).empty() ? "x86-64-v3"
+                                                                    : nullptr;
+  if (!cpu) GTEST_SKIP() << "this machine has neither AVX-512 nor AVX2";
+  expect_same_checkpoint_on_1_2_3_threads(
+      test::source_path("models/lenet5.pbtxt"), 64,
+      std::string("--data ") + kFashion + " --epochs 1 --limit-train 1024 --limit-test 64 --seed 5",
+      std::string("--cpu ") + cpu);
 }
 
 // Linear regression over 2^20 features at batch 2: the forward GEMM is
