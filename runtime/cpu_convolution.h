@@ -1,6 +1,7 @@
-// The cpu executor's convolution steps (kernel/kernel_ir.h ConvCall):
-// oneDNN's convolution primitives, in the blocked layouts oneDNN picks for
-// this machine, over dlc's dense NCHW buffers.
+// The cpu executor's convolution steps (kernel/kernel_ir.h ConvCall) that
+// are library calls: oneDNN's convolution primitives, in the blocked
+// layouts oneDNN picks for this machine, over dlc's dense NCHW buffers.
+// (Steps marked `generated` run the compiler's kernel like a loop step.)
 //
 // Everything is made once, at load: per block of images (runtime/
 // work_split.h conv_chunks, a function of the shape alone) the primitive and
