@@ -410,6 +410,26 @@ TEST(CpuExecutorGraphs, TrainStepMatchesTheReference) {
   }
 }
 
+/// The three passes of one convolution over inputs x, w and dy of the
+/// given shapes, as the outputs of a "predict" entry of `g`: y = conv(x, w)
+/// with attributes `a`, and its gradients dx and dw at dy (dx left out
+/// when `input_grad` is false).
+EntrySpec convolution_passes(Graph& g, const std::vector<int64_t>& x_dims, const std::vector<int64_t>& w_dims,
+                             const std::vector<int64_t>& y_dims, const Attrs& a, bool input_grad = true) {
+  GraphBuilder b(g);
+  auto x = b.input("x", {DType::f32, x_dims});
+  auto w = b.input("w", {DType::f32, w_dims});
+  auto dy = b.input("dy", {DType::f32, y_dims});
+  Attrs with_image = a, with_kernel = a;
+  with_image["image"] = attr_ints({x_dims[2], x_dims[3]});
+  with_kernel["kernel"] = attr_ints({w_dims[2], w_dims[3]});
+  auto y = b.op("conv2d_forward", {x, w}, a);
+  EXPECT_EQ(g.type_of(y).dims, y_dims);
+  std::vector<std::string> outs = {y, b.op("conv2d_weight_grad", {x, dy}, with_kernel)};
+  if (input_grad) outs.push_back(b.op("conv2d_input_grad", {dy, w}, with_image));
+  return {"predict", outs, {}, false};
+}
+
 // The three convolution passes as oneDNN calls over many blocks of images
 // (runtime/cpu_convolution.h): 16 blocks of 4 images of LeNet-5's second
 // convolution (the weight gradient adds 16 partial sums); 61 images, blocks
@@ -428,19 +448,8 @@ TEST(CpuExecutorGraphs, ConvolutionPassesInManyBlocksMatchTheReference) {
                         Case{{50, 1, 29, 29}, {16, 1, 3, 4}, {50, 16, 15, 8}, {2, 3}, {1, 0}, {1, 2}}}) {
     SCOPED_TRACE("batch " + std::to_string(c.x[0]));
     Graph g;
-    GraphBuilder b(g);
-    auto x = b.input("x", {DType::f32, c.x});
-    auto w = b.input("w", {DType::f32, c.w});
-    auto dy = b.input("dy", {DType::f32, c.y});
     Attrs a = {{"strides", attr_ints(c.strides)}, {"pads", attr_ints(c.pads)}, {"dilations", attr_ints(c.dilations)}};
-    Attrs with_image = a, with_kernel = a;
-    with_image["image"] = attr_ints({c.x[2], c.x[3]});
-    with_kernel["kernel"] = attr_ints({c.w[2], c.w[3]});
-    auto y = b.op("conv2d_forward", {x, w}, a);
-    ASSERT_EQ(g.type_of(y).dims, c.y);
-    auto dx = b.op("conv2d_input_grad", {dy, w}, with_image);
-    auto dw = b.op("conv2d_weight_grad", {x, dy}, with_kernel);
-    EntrySpec e{"predict", {y, dx, dw}, {}, false};
+    EntrySpec e = convolution_passes(g, c.x, c.w, c.y, a);
     Program p = build_program(g, e);
     EXPECT_EQ(test::step_kinds(p)["conv"], 3) << print_program(p);
     for (int threads : {1, 3}) expect_cpu_matches_reference(g, e, test::random_feeds(g, 17), 1e-4, threads);
@@ -479,19 +488,8 @@ TEST(CpuExecutorGraphs, GeneratedConvolutionsMatchTheReference) {
       SCOPED_TRACE(std::string(cpu) + ", image " + std::to_string(c.x[1]) + "x" + std::to_string(c.x[2]) + "x" +
                    std::to_string(c.x[3]));
       Graph g;
-      GraphBuilder b(g);
-      auto x = b.input("x", {DType::f32, c.x});
-      auto w = b.input("w", {DType::f32, c.w});
-      auto dy = b.input("dy", {DType::f32, c.y});
       Attrs a = {{"strides", attr_ints({1, 1})}, {"pads", attr_ints(c.pads)}, {"dilations", attr_ints({1, 1})}};
-      Attrs with_image = a, with_kernel = a;
-      with_image["image"] = attr_ints({c.x[2], c.x[3]});
-      with_kernel["kernel"] = attr_ints({c.w[2], c.w[3]});
-      auto y = b.op("conv2d_forward", {x, w}, a);
-      ASSERT_EQ(g.type_of(y).dims, c.y);
-      auto dx = b.op("conv2d_input_grad", {dy, w}, with_image);
-      auto dw = b.op("conv2d_weight_grad", {x, dy}, with_kernel);
-      EntrySpec e{"predict", {y, dx, dw}, {}, false};
+      EntrySpec e = convolution_passes(g, c.x, c.w, c.y, a);
       for (int threads : {1, 3}) {
         Program p = expect_cpu_matches_reference(g, e, test::random_feeds(g, 23), 1e-4, threads, cpu);
         int generated = 0;
@@ -517,18 +515,10 @@ TEST(CpuExecutorGraphs, LenetConvolutionsRunDirectKernels) {
   for (const Case& c : {Case{{128, 1, 28, 28}, {6, 1, 5, 5}, {128, 6, 28, 28}, 2},
                         Case{{128, 6, 14, 14}, {16, 6, 5, 5}, {128, 16, 10, 10}, 0}}) {
     Graph g;
-    GraphBuilder b(g);
-    auto x = b.input("x", {DType::f32, c.x});
-    auto w = b.input("w", {DType::f32, c.w});
-    auto dy = b.input("dy", {DType::f32, c.y});
     Attrs a = {{"strides", attr_ints({1, 1})}, {"pads", attr_ints({c.pad, c.pad})}, {"dilations", attr_ints({1, 1})}};
-    Attrs with_image = a, with_kernel = a;
-    with_image["image"] = attr_ints({c.x[2], c.x[3]});
-    with_kernel["kernel"] = attr_ints({c.w[2], c.w[3]});
-    std::vector<std::string> outs = {b.op("conv2d_forward", {x, w}, a), b.op("conv2d_weight_grad", {x, dy}, with_kernel)};
     // The first convolution's input gradient is never computed (its input is the data).
-    if (c.x[1] > 1) outs.push_back(b.op("conv2d_input_grad", {dy, w}, with_image));
-    Program p = build_program(g, EntrySpec{"predict", outs, {}, false});
+    EntrySpec e = convolution_passes(g, c.x, c.w, c.y, a, c.x[1] > 1);
+    Program p = build_program(g, e);
     int convs = 0;
     for (const Step& s : p.steps) {
       if (!s.conv()) continue;
@@ -541,7 +531,7 @@ TEST(CpuExecutorGraphs, LenetConvolutionsRunDirectKernels) {
         EXPECT_EQ(name.find("gemm"), std::string::npos);
       }
     }
-    EXPECT_EQ(convs, static_cast<int>(outs.size()));
+    EXPECT_EQ(convs, static_cast<int>(e.outputs.size()));
   }
 }
 
