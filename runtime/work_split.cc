@@ -27,6 +27,10 @@ constexpr int64_t kMinGemmBlock = 128;
 // single-threaded calls, 10000x256x784: 16 blocks 128-136 GFLOP/s against
 // 77-116 in 4 blocks, AMD EPYC AVX2, session 15.)
 constexpr int64_t kTallGemmBlock = 512;
+// A product too narrow for two blocks of kMinGemmBlock still takes two of
+// at least this many rows (or columns) when it has two chunks' work: one
+// block per core of a pair instead of one core idle.
+constexpr int64_t kMinGemmPairBlock = 64;
 constexpr int64_t kMaxTallGemmChunks = 16;
 // Convolutions: blocks of images, each one oneDNN call with its own reorders
 // to and from the blocked layouts; a few per thread balance a busy core.
@@ -59,6 +63,7 @@ GemmSplit gemm_split(int64_t m, int64_t n, int64_t k) {
   int64_t by_work = static_cast<int64_t>(std::min(macs / kGemmMacsPerChunk, 1e9));
   int64_t chunks = std::min({by_work, dim / kMinGemmBlock, kMaxGemmChunks});
   chunks = std::max(chunks, std::min({by_work, dim / kTallGemmBlock, kMaxTallGemmChunks}));
+  chunks = std::max(chunks, std::min({by_work, dim / kMinGemmPairBlock, int64_t{2}}));
   s.chunks = static_cast<int>(floor_pow2(std::max<int64_t>(chunks, 1)));
   return s;
 }
