@@ -477,6 +477,12 @@ TEST(CpuExecutorGraphs, GeneratedConvolutionsMatchTheReference) {
       {{5, 4, 9, 13}, {8, 4, 3, 2}, {5, 8, 9, 12}, {1, 0}, 3, 3},
       // Rows of 6 fill 3/4 of 8 lanes, not of 16.
       {{7, 3, 8, 6}, {12, 3, 3, 3}, {7, 12, 8, 6}, {1, 1}, 2, 0},
+      // A 7x7 kernel: on 8 lanes (4 filters x 2 vectors) forward and input
+      // gradient; on 16 the forward's 16 filters would unroll 4144
+      // multiply-adds (over kMaxUnrolledMultiplyAdds), the input gradient has
+      // 3 filters, and the weight gradient's rows of 16 + 6 fill too few
+      // lanes.
+      {{2, 3, 20, 16}, {16, 3, 7, 7}, {2, 16, 20, 16}, {3, 3}, 2, 0},
   };
   for (const char* cpu : {"x86-64-v3", "x86-64-v4"}) {
     const bool v4 = std::string(cpu) == "x86-64-v4";

@@ -25,6 +25,10 @@ int max_weight_accumulators(int lanes) { return lanes >= 16 ? 28 : 12; }
 constexpr int64_t kMaxStageBytes = 64 * 1024;
 // Above this many channels or filters oneDNN's blocks are full.
 constexpr int64_t kMaxChannels = 32;
+// The taps are unrolled: at most this many vector multiply-adds in a
+// kernel's code (LeNet-5's largest has 1140; a 7x7 kernel over 16 filters
+// with padding 3 would have 4144, and LLVM's time grows with it).
+constexpr int64_t kMaxUnrolledMultiplyAdds = 4096;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -116,15 +120,48 @@ int64_t tile_kernel_rows(const DirectProduct& d, int lanes) {
   return std::min(d.kernel[0], max_weight_accumulators(lanes) / d.kernel[1]);
 }
 
+/// Output tiles: runs of output rows [first, last) whose taps reach the
+/// staged image (not its padding) from the same kernel rows [i_begin,
+/// i_end). Kernel rows over the padding add zeros, so the rows near the
+/// edges skip them (an input gradient's padding is kernel - 1 - pad: 29% of
+/// LeNet-5's second one).
+struct RowGroup {
+  int64_t first, last, i_begin, i_end;
+};
+std::vector<RowGroup> row_groups(const DirectProduct& d) {
+  auto kernel_rows = [&](int64_t y) {
+    const int64_t begin = std::max<int64_t>(0, d.pad[0] - y);
+    return std::make_pair(begin, std::max(begin, std::min(d.kernel[0], d.pad[0] + d.rows - y)));
+  };
+  std::vector<RowGroup> groups;
+  for (int64_t first = 0; first < d.out[0];) {
+    int64_t last = first + 1;
+    while (last < d.out[0] && kernel_rows(last) == kernel_rows(first)) ++last;
+    groups.push_back({first, last, kernel_rows(first).first, kernel_rows(first).second});
+    first = last;
+  }
+  return groups;
+}
+
+/// The vector multiply-adds in the kernel's code.
+int64_t unrolled_multiply_adds(const DirectProduct& d, int lanes) {
+  if (d.pass == ConvPass::weight_grad) return d.kernel[0] * d.kernel[1] * d.row_vectors(lanes);
+  int64_t taps = 0;
+  for (const RowGroup& r : row_groups(d)) taps += (r.i_end - r.i_begin) * d.kernel[1];
+  return taps * tile_filters(d, lanes) * d.row_vectors(lanes);
+}
+
 /// Whether the pass pays as a generated kernel on `lanes`-wide vectors:
 /// rows that fill at least 3/4 of the lanes they take (a row of 10 on 16
 /// lanes wastes 3/8 of every multiply-add), at least 4 accumulators per tile
-/// to cover the multiply-add's latency, and a stage that fits kMaxStageBytes.
+/// to cover the multiply-add's latency, a stage that fits kMaxStageBytes,
+/// and code within kMaxUnrolledMultiplyAdds.
 bool pays(const DirectProduct& d, int lanes) {
   if (4 * d.out[1] < 3 * d.row_vectors(lanes) * lanes) return false;
   const int64_t accumulators = d.pass == ConvPass::weight_grad ? tile_kernel_rows(d, lanes) * d.kernel[1]
                                                                : tile_filters(d, lanes) * d.row_vectors(lanes);
-  return accumulators >= 4 && (d.stage_floats(lanes) + d.grad_stage_floats(lanes)) * 4 <= kMaxStageBytes;
+  return accumulators >= 4 && (d.stage_floats(lanes) + d.grad_stage_floats(lanes)) * 4 <= kMaxStageBytes &&
+         unrolled_multiply_adds(d, lanes) <= kMaxUnrolledMultiplyAdds;
 }
 
 /// `c` as the kernel computes it on `lanes`-wide vectors (not generated: a
@@ -271,8 +308,7 @@ void emit_output_tiles(llvm::Module& m, const DirectProduct& d, const std::strin
   CountedLoop image(b, e.frame().begin, e.frame().end, "image");
   llvm::Value* n = image.index();
   e.stage_image(n, e.i64(0), d.channels);
-  // Output rows [first, last) whose taps reach staged rows of the image
-  // (not its padding) from kernel rows [i_begin, i_end) only.
+  // Output rows [first, last), their taps from kernel rows [i_begin, i_end) (row_groups).
   auto emit_rows = [&](int64_t first, int64_t last, int64_t i_begin, int64_t i_end) {
     CountedLoop out_row(b, e.i64(first), e.i64(last), "out_row");
     CountedLoop tile(b, e.i64(0), e.i64(d.filters / filters_per_tile), "filter_tile");
@@ -304,19 +340,7 @@ void emit_output_tiles(llvm::Module& m, const DirectProduct& d, const std::strin
     tile.finish();
     out_row.finish();
   };
-  // Kernel rows over the padding add zeros: the rows near the edges skip
-  // them (an input gradient's padding is kernel - 1 - pad, 29% of LeNet-5's
-  // second one). Runs of rows with the same kernel rows share one loop.
-  auto kernel_rows = [&](int64_t y) {
-    return std::make_pair(std::max<int64_t>(0, d.pad[0] - y), std::min(d.kernel[0], d.pad[0] + d.rows - y));
-  };
-  for (int64_t first = 0; first < d.out[0];) {
-    int64_t last = first + 1;
-    while (last < d.out[0] && kernel_rows(last) == kernel_rows(first)) ++last;
-    auto [i_begin, i_end] = kernel_rows(first);
-    emit_rows(first, last, i_begin, std::max(i_begin, i_end));
-    first = last;
-  }
+  for (const RowGroup& r : row_groups(d)) emit_rows(r.first, r.last, r.i_begin, r.i_end);
   image.finish();
   b.CreateRetVoid();
 }
