@@ -32,7 +32,6 @@ constexpr int64_t kMaxUnrolledMultiplyAdds = 4096;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-
 /// A pass as a product over a zero-padded, staged tensor, stride 1:
 ///   forward and input gradient, for every output element:
 ///     out[n][o][y][x] = sum over c, i, j of staged[n][c][y + i][x + j] * weight(o, c, i, j)
