@@ -108,37 +108,71 @@ def dlc_best(folder, entry, batch, prefix="round"):
     return min((j["entries"][0] for j in runs), key=lambda e: e["median_ms"]) if runs else None
 
 
+def paired_factors(folder, name, pick, slower):
+    """Per round r under the load, how much slower the figure `pick(json)`
+    got than in quiet round r, measured just before it (competing_load.sh):
+    `slower(quiet, loaded)` of each pair that has both. Empty without quiet
+    rounds (results from before they were paired)."""
+    factors = []
+    for r in range(1, len(glob.glob(os.path.join(folder, "load[0-9]*"))) + 1):
+        q, l = load(os.path.join(folder, f"quiet{r}"), name), load(os.path.join(folder, f"load{r}"), name)
+        q, l = (pick(q) if q else None), (pick(l) if l else None)
+        if q and l:
+            factors.append(slower(q, l))
+    return factors
+
+
 def competing_load_section(folder, train_batches, predict_batches):
     """The table of the rounds under a competing load (run.sh's load1, load2,
-    ...) beside the quiet rounds, and the target lines: dlc's step time grows
-    no more than PyTorch's and stays ahead. ([], []) when there were none."""
+    ...), each figure with how much slower it got than without the load, and
+    the target lines: dlc's step time grows no more than PyTorch's and stays
+    ahead. ([], []) when there were none.
+
+    The factor is the median over the rounds of loaded round r against the
+    quiet round r run right before it: the host's slow phases last minutes,
+    so a loaded round against the best quiet one of another minute measured
+    the phase as much as the load. (Folders from before the paired rounds:
+    best loaded against best quiet.)"""
     n_load = len(load_rounds(folder, f"dlc_train_step_{train_batches[0]}.json", "load"))
     if not n_load:
         return [], []
-    frameworks = {fw: (load_rounds(folder, f"{fw}_steps.json"), load_rounds(folder, f"{fw}_steps.json", "load"))
-                  for fw in ("torch", "jax")}
-    rows = ["", f"Under a competing load (a busy loop pinned to one of the cores; best of {n_load} rounds' "
-            "medians, and in brackets the factor over the same figure without the load):", "",
+    paired = bool(glob.glob(os.path.join(folder, "quiet[0-9]*")))
+    rows = ["", f"Under a competing load (a busy loop pinned to one of the cores; best of {n_load} rounds' medians, "
+            "and in brackets how much slower than without the load: "
+            + ("the median over the rounds of each loaded round against a quiet round just before it):" if paired
+               else "best loaded round against best quiet round):"), "",
             "| metric | dlc | PyTorch | JAX |", "|---|---|---|---|"]
     targets = []
     for kind, batches, unit in (("train", train_batches, "ms, median"), ("predict", predict_batches, "samples/s")):
         entry = "train_step" if kind == "train" else "predict"
+        if kind == "train":
+            slower = lambda q, l: l["median_ms"] / q["median_ms"]  # noqa: E731
+        else:  # a rate: the factor is how much slower
+            slower = lambda q, l: q["samples_per_s"] / l["samples_per_s"]  # noqa: E731
         for b in batches:
-            pairs = [(dlc_best(folder, entry, b), dlc_best(folder, entry, b, "load"))]
-            pairs += [(best_row(quiet, kind, b), best_row(loaded, kind, b)) for quiet, loaded in frameworks.values()]
-            cells = []
-            for q, l in pairs:
-                if not (q and l):
+            # (best loaded figure, factor) for dlc, PyTorch, JAX
+            cells, figures = [], []
+            sources = [(f"dlc_{entry}_{b}.json", lambda j: j["entries"][0],
+                        dlc_best(folder, entry, b), dlc_best(folder, entry, b, "load"))]
+            for fw in ("torch", "jax"):
+                quiet, loaded = load_rounds(folder, f"{fw}_steps.json"), load_rounds(folder, f"{fw}_steps.json", "load")
+                sources.append((f"{fw}_steps.json", lambda j, kind=kind, b=b: by_batch(j[kind], b),
+                                best_row(quiet, kind, b), best_row(loaded, kind, b)))
+            for name, pick, best_quiet, best_loaded in sources:
+                factors = paired_factors(folder, name, pick, slower) if paired else []
+                factor = median(factors) if factors else (
+                    slower(best_quiet, best_loaded) if best_quiet and best_loaded else None)
+                figures.append((best_loaded, factor))
+                if not best_loaded or factor is None:
                     cells.append("n/a")
                 elif kind == "train":
-                    cells.append(f"{fmt(l['median_ms'])} (x{l['median_ms'] / q['median_ms']:.2f})")
-                else:  # a rate: the factor is how much slower
-                    cells.append(f"{fmt(l['samples_per_s'])} (x{q['samples_per_s'] / l['samples_per_s']:.2f})")
+                    cells.append(f"{fmt(best_loaded['median_ms'])} (x{factor:.2f})")
+                else:
+                    cells.append(f"{fmt(best_loaded['samples_per_s'])} (x{factor:.2f})")
             rows.append(f"| {'train step' if kind == 'train' else 'inference'}, batch {b} ({unit}) | "
                         + " | ".join(cells) + " |")
-            (d_q, d_l), (t_q, t_l) = pairs[0], pairs[1]
-            if kind == "train" and d_q and d_l and t_q and t_l:
-                g_d, g_t = d_l["median_ms"] / d_q["median_ms"], t_l["median_ms"] / t_q["median_ms"]
+            (d_l, g_d), (t_l, g_t) = figures[0], figures[1]
+            if kind == "train" and d_l and t_l and g_d is not None and g_t is not None:
                 ok = "met" if g_d <= g_t else "MISSED"
                 ahead = "met" if d_l["median_ms"] < t_l["median_ms"] else "MISSED"
                 targets.append(f"- under load, train step batch {b}: dlc grows x{g_d:.2f}, PyTorch x{g_t:.2f} "
