@@ -16,7 +16,8 @@
 #   BENCH_SCALE    multiply every timed step count (0.1 for a quick look; default 1)
 #   BENCH_ROUNDS   times to repeat every measurement; the best median counts (default 3)
 #   BENCH_LOAD_ROUNDS  rounds under a competing load (a busy loop pinned to
-#                  the last of BENCH_CORES; default BENCH_ROUNDS; 0 skips them)
+#                  the last of BENCH_CORES), each right after a quiet round
+#                  it is compared with (default BENCH_ROUNDS; 0 skips them)
 #   BENCH_DATA     Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)
 #   BENCH_DLC_CPU  dlc compile --cpu (default native: the host's instruction set,
 #                  as PyTorch's kernels and XLA pick theirs at run time)

@@ -16,7 +16,8 @@
 #   BENCH_DATA     Fashion-MNIST folder (default /usr/share/datasets/fashion-mnist)
 #   BENCH_LOAD_ROUNDS  rounds under a competing load: a busy loop pinned to
 #                  the last of BENCH_CORES while dlc, PyTorch and JAX take
-#                  turns (default BENCH_ROUNDS; 0 skips them)
+#                  turns, each right after a quiet round it is compared
+#                  with (default BENCH_ROUNDS; 0 skips them)
 #   BENCH_DLC_CPU  dlc compile --cpu (default native: the host's instruction set,
 #                  as PyTorch's kernels and XLA pick theirs at run time; the
 #                  same default as bench/cpu_cnn)
