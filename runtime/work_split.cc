@@ -27,11 +27,11 @@ constexpr int64_t kMinGemmBlock = 128;
 // single-threaded calls, 10000x256x784: 16 blocks 128-136 GFLOP/s against
 // 77-116 in 4 blocks, AMD EPYC AVX2, session 15.)
 constexpr int64_t kTallGemmBlock = 512;
+constexpr int64_t kMaxTallGemmChunks = 16;
 // A product too narrow for two blocks of kMinGemmBlock still takes two of
 // at least this many rows (or columns) when it has two chunks' work: one
 // block per core of a pair instead of one core idle.
 constexpr int64_t kMinGemmPairBlock = 64;
-constexpr int64_t kMaxTallGemmChunks = 16;
 // Convolutions: blocks of images, each one oneDNN call with its own reorders
 // to and from the blocked layouts; a few per thread balance a busy core.
 constexpr int64_t kConvMacsPerChunk = 1 << 19;

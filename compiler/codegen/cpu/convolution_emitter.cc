@@ -69,10 +69,9 @@ struct DirectProduct {
   int64_t staged_channels() const { return pass == ConvPass::weight_grad ? 1 : channels; }
   int64_t stage_floats(int lanes) const { return staged_channels() * staged_rows() * pitch(lanes); }
   /// Weight gradient: one plane of the result's gradient, each row shifted
-  /// right by kernel[1] - 1 zeros, so that the row's product with every
-  /// tap's column is an unaligned load away.
-  int64_t grad_pitch(int lanes) const { return ceil_div(row_vectors(lanes) * lanes + kernel[1] - 1, lanes) * lanes; }
-  int64_t grad_stage_floats(int lanes) const { return pass == ConvPass::weight_grad ? out[0] * grad_pitch(lanes) : 0; }
+  /// right by kernel[1] - 1 zeros (rows `pitch` apart, as the image's), so
+  /// that the row's product with every tap's column is an unaligned load away.
+  int64_t grad_stage_floats(int lanes) const { return pass == ConvPass::weight_grad ? out[0] * pitch(lanes) : 0; }
   int64_t macs() const { return batch * filters * out[0] * out[1] * channels * kernel[0] * kernel[1]; }
 };
 
@@ -253,6 +252,12 @@ class ConvolutionEmitter {
       b_.CreateAlignedStore(value, at, llvm::Align(4));
   }
 
+  /// Element weight(o, c, 0, 0) of the weight (DirectProduct's strides).
+  llvm::Value* weight_index(llvm::Value* o, llvm::Value* c) {
+    return b_.CreateAdd(b_.CreateAdd(i64(d_.weight.offset), b_.CreateMul(o, i64(d_.w_stride[0]))),
+                        b_.CreateMul(c, i64(d_.w_stride[1])));
+  }
+
   /// The weight scalar at element `at`, in every lane.
   llvm::Value* weight_splat(llvm::Value* at) {
     return b_.CreateVectorSplat(static_cast<unsigned>(lanes_), b_.CreateLoad(fl_, b_.CreateInBoundsGEP(fl_, weight_, at)));
@@ -317,8 +322,7 @@ void emit_output_tiles(llvm::Module& m, const DirectProduct& d, const std::strin
       CountedLoop channel(b, e.i64(0), e.i64(d.channels), "channel");
       llvm::Value* row0 = b.CreateMul(b.CreateAdd(b.CreateMul(channel.index(), e.i64(d.staged_rows())), out_row.index()),
                                       e.i64(e.pitch()));
-      llvm::Value* w0 = b.CreateAdd(b.CreateAdd(e.i64(d.weight.offset), b.CreateMul(first_filter, e.i64(d.w_stride[0]))),
-                                    b.CreateMul(channel.index(), e.i64(d.w_stride[1])));
+      llvm::Value* w0 = e.weight_index(first_filter, channel.index());
       std::vector<llvm::Value*> pixels(static_cast<size_t>(vectors));
       for (int64_t i = i_begin; i < i_end; ++i)
         for (int64_t j = 0; j < d.kernel[1]; ++j) {
@@ -354,7 +358,6 @@ void emit_weight_gradient(llvm::Module& m, const DirectProduct& d, const std::st
   ConvolutionEmitter e(m, d, lanes);
   llvm::IRBuilder<>& b = e.b();
   const int64_t vectors = d.row_vectors(lanes), kw = d.kernel[1], rows_per_tile = tile_kernel_rows(d, lanes);
-  const int64_t grad_pitch = d.grad_pitch(lanes);
   e.begin(name, d.filters * d.channels, d.macs() / (d.filters * d.channels));
   std::vector<llvm::AllocaInst*> acc = e.accumulators(rows_per_tile * kw);
   // The gradient's rows start kw - 1 floats in, after zeros.
@@ -369,10 +372,10 @@ void emit_weight_gradient(llvm::Module& m, const DirectProduct& d, const std::st
     e.zero(acc);
     CountedLoop image(b, e.i64(0), e.i64(d.batch), "image");
     e.stage_image(image.index(), c, 1);
-    e.stage_rows(b.CreateConstInBoundsGEP1_64(b.getFloatTy(), grad_stage, static_cast<uint64_t>(kw - 1)), grad_pitch,
+    e.stage_rows(b.CreateConstInBoundsGEP1_64(b.getFloatTy(), grad_stage, static_cast<uint64_t>(kw - 1)), e.pitch(),
                  e.result_row(image.index(), o, e.i64(0)), d.out[0], d.out[1]);
     CountedLoop out_row(b, e.i64(0), e.i64(d.out[0]), "out_row");
-    llvm::Value* grad_row = b.CreateMul(out_row.index(), e.i64(grad_pitch));
+    llvm::Value* grad_row = b.CreateMul(out_row.index(), e.i64(e.pitch()));
     llvm::Value* row0 = b.CreateMul(b.CreateAdd(out_row.index(), e.i64(first_row)), e.i64(e.pitch()));
     for (int64_t v = 0; v < vectors; ++v) {
       for (int64_t j = 0; j < kw; ++j)
@@ -384,8 +387,7 @@ void emit_weight_gradient(llvm::Module& m, const DirectProduct& d, const std::st
     }
     out_row.finish();
     image.finish();
-    llvm::Value* w0 = b.CreateAdd(b.CreateAdd(e.i64(d.weight.offset), b.CreateMul(o, e.i64(d.w_stride[0]))),
-                                  b.CreateMul(c, e.i64(d.w_stride[1])));
+    llvm::Value* w0 = e.weight_index(o, c);
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < kw; ++j) {
         llvm::Value* lanes_sum =

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <system_error>
 #include <thread>
@@ -48,6 +49,19 @@ struct KernelTask {
   std::string symbol;
   const ConvCall* conv = nullptr;
 };
+
+/// Emits task `t` into `m` for a CPU whose direct convolutions take
+/// `lanes`-wide vectors. Returns the size (instructions) above which the
+/// kernel skips the loop vectorizer: none for a convolution, whose loops
+/// are vector code already.
+unsigned emit_task(llvm::Module& m, const KernelTask& t, int lanes) {
+  if (t.conv) {
+    emit_convolution_kernel(m, *t.conv, t.symbol, lanes);
+    return std::numeric_limits<unsigned>::max();
+  }
+  const bool unrolled_rows = emit_loop_kernel(m, *t.program, *t.kernel, t.symbol);
+  return unrolled_rows ? kVectorizeMaxUnrolledInstructions : kVectorizeMaxInstructions;
+}
 
 std::string module_text(const llvm::Module& m) {
   std::string text;
@@ -97,13 +111,9 @@ CompiledModule compile_module(const std::vector<Program>& programs, const std::v
   llvm::Module m("dlc_kernels", ctx);
   configure_module(m, tm);
   PipelineOptions pipeline;
-  if (index < tasks.size() && tasks[index].conv) {
+  if (index < tasks.size()) {
     const KernelTask& t = tasks[index];
-    emit_convolution_kernel(m, *t.conv, t.symbol, convolution_lanes(target_cpu(tm).features));
-  } else if (index < tasks.size()) {
-    const KernelTask& t = tasks[index];
-    const bool unrolled_rows = emit_loop_kernel(m, *t.program, *t.kernel, t.symbol);
-    const unsigned limit = unrolled_rows ? kVectorizeMaxUnrolledInstructions : kVectorizeMaxInstructions;
+    const unsigned limit = emit_task(m, t, convolution_lanes(target_cpu(tm).features));
     if (llvm::Function* f = m.getFunction(t.symbol); f && f->getInstructionCount() > limit)
       pipeline.vectorize_loops = false;
   }
@@ -133,12 +143,7 @@ std::string compile_programs(const std::vector<Program>& programs, const CpuCode
     llvm::LLVMContext ctx;
     llvm::Module m("dlc_kernels", ctx);
     configure_module(m, *tm);
-    const int lanes = convolution_lanes(cpu.features);
-    for (const KernelTask& t : tasks)
-      if (t.conv)
-        emit_convolution_kernel(m, *t.conv, t.symbol, lanes);
-      else
-        emit_loop_kernel(m, *t.program, *t.kernel, t.symbol);
+    for (const KernelTask& t : tasks) emit_task(m, t, convolution_lanes(cpu.features));
     add_fingerprint(m, programs);
     *opts.llvm_ir = module_text(m);
   }
